@@ -1,0 +1,49 @@
+/**
+ * The few error classes s3sift throws. Library code throws them; each entry
+ * point (the CLI, the HTTP app) has one boundary that turns them into an exit
+ * code or an HTTP status. Messages say what went wrong, where, and what to do.
+ */
+export type ErrorCode =
+  | 'usage' // bad flags or arguments
+  | 'input' // a source that cannot be read
+  | 'dataset' // the dataset folder is unusable (locked, corrupt manifest)
+  | 'query' // SQL that fails
+  | 'internal';
+
+export class S3siftError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad flags or arguments: the CLI prints usage and exits 2. */
+export class UsageError extends S3siftError {
+  constructor(message: string) {
+    super('usage', message);
+  }
+}
+
+/** A source that does not exist or cannot be read: exit 2. */
+export class InputError extends S3siftError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('input', message, options);
+  }
+}
+
+/** The dataset folder cannot be used as asked: exit 2. */
+export class DatasetError extends S3siftError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('dataset', message, options);
+  }
+}
+
+/** Describe any thrown value in one line. */
+export function describe(err: unknown): string {
+  if (err instanceof Error) return err.message.split('\n')[0] ?? err.message;
+  return String(err);
+}

@@ -1,0 +1,210 @@
+/**
+ * The dataset folder (SPEC section 2) and its one way of changing: a
+ * journaled commit. Everything a run writes is staged under `_staging/`;
+ * the commit writes `_journal.json` (the point of no return), moves the
+ * staged files into place, rewrites `_manifest.json`, and removes the
+ * journal. A run killed before the journal leaves nothing visible; one
+ * killed after it is finished by the next run (`recover`). Parquet files are
+ * never written in place, so a reader never sees half a file.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { mkdir, open, readFile, rename, rm, stat, unlink, readdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { DatasetError } from '../common/errors.js';
+
+export const MANIFEST = '_manifest.json';
+export const JOURNAL = '_journal.json';
+export const LOCK = '_lock';
+export const STAGING = '_staging';
+export const REJECTS = 'rejects';
+
+/** What the manifest remembers of one ingested source. */
+export interface SourceEntry {
+  key: string;
+  /** The `source_file` value its rows carry. */
+  name: string;
+  fingerprint: string;
+  table: string | null;
+  run: string;
+  ingested_at: string;
+  lines: number;
+  rows: number;
+  rejected: number;
+  skipped: number;
+  /** Parquet files (relative to the dataset) holding its rows, shared with the run's other sources. */
+  files: string[];
+  /** Rejects file (relative) holding its rejected lines, if any. */
+  rejects: string | null;
+}
+
+export interface Manifest {
+  version: 1;
+  sources: Record<string, SourceEntry>;
+}
+
+/** A commit: staged files to move in, files to remove, and the manifest after. */
+export interface Journal {
+  run: string;
+  moves: Array<[from: string, to: string]>;
+  deletes: string[];
+  manifest: Manifest;
+}
+
+/** A sortable, unique run id: `20250310T120000Z-1a2b3c`. */
+export function newRunId(now = new Date()): string {
+  const ts = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${ts}-${randomBytes(3).toString('hex')}`;
+}
+
+export async function loadManifest(dir: string): Promise<Manifest> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, MANIFEST), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, sources: {} };
+    throw new DatasetError(`${join(dir, MANIFEST)}: cannot read (${(err as Error).message})`, { cause: err });
+  }
+  try {
+    const m = JSON.parse(text) as Manifest;
+    if (m.version !== 1 || typeof m.sources !== 'object') throw new Error('unknown manifest version');
+    return m;
+  } catch (err) {
+    throw new DatasetError(`${join(dir, MANIFEST)}: not a valid s3sift manifest (${(err as Error).message}); move it aside to start the dataset afresh`, { cause: err });
+  }
+}
+
+/** Write a file so that readers see the old or the new content, never a part. */
+export async function writeAtomic(path: string, content: string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(content);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+  await syncDir(dirname(path));
+}
+
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const fh = await open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // Not every platform can fsync a folder; the rename is still atomic.
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Carry out a journal; safe to repeat after a crash at any point. */
+export async function applyJournal(dir: string, j: Journal): Promise<void> {
+  for (const [from, to] of j.moves) {
+    const src = join(dir, from);
+    const dst = join(dir, to);
+    if (await exists(src)) {
+      await mkdir(dirname(dst), { recursive: true });
+      await rename(src, dst);
+    }
+  }
+  for (const d of j.deletes) await rm(join(dir, d), { force: true });
+  await writeAtomic(join(dir, MANIFEST), JSON.stringify(j.manifest, null, 1) + '\n');
+  await unlink(join(dir, JOURNAL));
+  await syncDir(dir);
+  await rm(join(dir, STAGING, j.run), { recursive: true, force: true });
+}
+
+/** Commit: write the journal, then apply it. */
+export async function commit(dir: string, j: Journal): Promise<void> {
+  await writeAtomic(join(dir, JOURNAL), JSON.stringify(j));
+  await applyJournal(dir, j);
+}
+
+/**
+ * Bring the dataset to a committed state: finish a commit that a crash
+ * interrupted, and drop what uncommitted runs staged. Needs the lock.
+ */
+export async function recover(dir: string): Promise<{ finished: string | null }> {
+  let finished: string | null = null;
+  let text: string | null = null;
+  try {
+    text = await readFile(join(dir, JOURNAL), 'utf8');
+  } catch {
+    text = null;
+  }
+  if (text !== null) {
+    let j: Journal | null = null;
+    try {
+      j = JSON.parse(text) as Journal;
+    } catch {
+      // A journal that did not finish writing was never renamed into place;
+      // one that does not parse is not ours to guess at.
+      throw new DatasetError(`${join(dir, JOURNAL)}: unreadable journal; move it aside and re-run the ingest`);
+    }
+    await applyJournal(dir, j);
+    finished = j.run;
+  }
+  await rm(join(dir, STAGING), { recursive: true, force: true });
+  // Half-written temporary files of an interrupted atomic write.
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (name.includes('.tmp-')) await rm(join(dir, name), { force: true });
+  }
+  return { finished };
+}
+
+/**
+ * Take the dataset's write lock, or fail naming the holder. A lock left by a
+ * process that is gone (on this host) is taken over.
+ */
+export async function lock(dir: string): Promise<() => Promise<void>> {
+  const path = join(dir, LOCK);
+  const me = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fh = await open(path, 'wx');
+      await fh.writeFile(me);
+      await fh.close();
+      return async () => {
+        await rm(path, { force: true });
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new DatasetError(`${dir}: cannot write the dataset folder (${(err as Error).message})`, { cause: err });
+    }
+    let holder: { pid?: number; host?: string } = {};
+    try {
+      holder = JSON.parse(await readFile(path, 'utf8')) as typeof holder;
+    } catch {
+      // Written by a process that died between create and write.
+    }
+    if (holder.pid !== undefined && holder.host === hostname() && isAlive(holder.pid)) {
+      throw new DatasetError(`${dir} is being written by another s3sift (pid ${holder.pid}); wait for it to finish`);
+    }
+    if (holder.pid !== undefined && holder.host !== hostname()) {
+      throw new DatasetError(`${dir} is locked by s3sift pid ${holder.pid} on ${holder.host}; if that run is gone, remove ${path}`);
+    }
+    await rm(path, { force: true });
+  }
+  throw new DatasetError(`${dir}: could not take the write lock ${path}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

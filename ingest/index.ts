@@ -1,0 +1,12 @@
+export { ACCESS_LOG, TABLES, duckdbCreateTable, markdownColumns, quoteIdent } from './schema.js';
+export type { ColumnSpec, SqlType, TableSpec } from './schema.js';
+export { parseAccessLogLine } from './access-log/parse.js';
+export type { AccessLogRecord } from './access-log/parse.js';
+export { Reject } from './reject.js';
+export type { RejectRecord } from './reject.js';
+export { detectFormat } from './detect.js';
+export type { Format } from './detect.js';
+export { ingest } from './ingest.js';
+export type { IngestOptions, IngestProgress, IngestSummary } from './ingest.js';
+export { loadManifest, MANIFEST, REJECTS } from './dataset.js';
+export type { Manifest, SourceEntry } from './dataset.js';

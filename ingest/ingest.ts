@@ -1,0 +1,288 @@
+/**
+ * `s3sift ingest`: sources in, a committed dataset out. Every line read is
+ * counted as ingested, rejected (with file, line and reason) or skipped
+ * (blank); already-ingested sources are passed over unless forced; a source
+ * that changed since, or is forced, replaces its earlier rows.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { InputError, describe } from '../common/errors.js';
+import { AccessLogScan, text } from './access-log/scan.js';
+import { rowBound, stageAccessLogRow } from './access-log/stage-row.js';
+import { commit, loadManifest, lock, newRunId, recover, REJECTS, STAGING, type Journal, type Manifest, type SourceEntry } from './dataset.js';
+import { detectFormat, type Format } from './detect.js';
+import { isBlank, readLines } from './lines.js';
+import type { RejectRecord } from './reject.js';
+import { planReplacements } from './replace.js';
+import { ACCESS_LOG, type TableSpec } from './schema.js';
+import { openContent, peekContent, resolveSources, type Source } from './sources.js';
+import { Stage } from './staging.js';
+
+export interface IngestOptions {
+  /** Dataset folder (SPEC: `--data`, default `./s3sift-data`). */
+  data: string;
+  format: 'auto' | Format;
+  /** Re-ingest sources already in the dataset (their old rows are replaced). */
+  force: boolean;
+  /** Commit nothing if any line is rejected. */
+  strict: boolean;
+  onProgress?: (p: IngestProgress) => void;
+  onWarning?: (message: string) => void;
+  stdin?: Readable;
+}
+
+export interface IngestProgress {
+  source: string;
+  bytesRead: number;
+  bytesTotal: number;
+  lines: number;
+  rows: number;
+  rejected: number;
+}
+
+export interface IngestSummary {
+  run: string;
+  /** Sources read this run. */
+  sources: number;
+  /** Sources passed over, with why. */
+  passed: Array<{ name: string; reason: string }>;
+  /** Sources whose earlier rows this run replaced. */
+  replaced: string[];
+  lines: number;
+  rows: number;
+  rejected: number;
+  /** Blank lines. */
+  skipped: number;
+  byTable: Record<string, number>;
+  /** Parquet files added (relative to the dataset). */
+  files: string[];
+  /** Rejects file written (relative), if any line was rejected. */
+  rejectsFile: string | null;
+  /** The first rejects, for messages. */
+  firstRejects: RejectRecord[];
+  /** True when --strict refused to commit because of rejects. */
+  strictFailed: boolean;
+  /** A commit an earlier, interrupted run had left, finished first. */
+  recovered: string | null;
+  seconds: number;
+}
+
+const FIRST_REJECTS = 10;
+
+interface TableRun {
+  table: TableSpec;
+  stage: Stage;
+}
+
+/** Ingest `args` (paths, folders, `-`) into the dataset at `opts.data`. */
+export async function ingest(args: readonly string[], opts: IngestOptions): Promise<IngestSummary> {
+  const started = performance.now();
+  const dir = opts.data;
+  await mkdir(dir, { recursive: true });
+  const unlock = await lock(dir);
+  try {
+    const { finished } = await recover(dir);
+    const run = newRunId();
+    const work = join(dir, STAGING, run);
+    await mkdir(work, { recursive: true });
+    const { sources, hidden } = await resolveSources(args, work, opts.stdin);
+    for (const h of hidden) opts.onWarning?.(`${h}: hidden, passed over`);
+    const manifest = await loadManifest(dir);
+    const summary: IngestSummary = {
+      run, sources: 0, passed: [], replaced: [], lines: 0, rows: 0, rejected: 0, skipped: 0, byTable: {},
+      files: [], rejectsFile: null, firstRejects: [], strictFailed: false, recovered: finished, seconds: 0,
+    };
+
+    const todo = plan(sources, manifest, opts.force, summary);
+    const formats = new Map<Source, Format>();
+    for (const src of todo) formats.set(src, await formatOf(src, opts));
+
+    const rejectsRel = join(REJECTS, `${run}.ndjson`);
+    const rejectsOut = createWriteStream(join(work, 'rejects.ndjson'));
+    const entries: SourceEntry[] = [];
+    const instance = await DuckDBInstance.create(':memory:', {
+      threads: '2',
+      preserve_insertion_order: 'false',
+      temp_directory: join(work, 'duckdb.tmp'),
+    });
+    const tables = new Map<string, TableRun>();
+    try {
+      const conn = await instance.connect();
+      try {
+        const accessLogSources = todo.filter((s) => formats.get(s) === 'access-log');
+        if (accessLogSources.length) {
+          tables.set(ACCESS_LOG.name, {
+            table: ACCESS_LOG,
+            stage: await Stage.create(conn, ACCESS_LOG, join(work, 'tsv'), join(work, ACCESS_LOG.name), run, accessLogSources.map((s) => s.name)),
+          });
+        }
+        const bytesTotal = todo.reduce((n, s) => n + s.size, 0);
+        let bytesDone = 0;
+        for (const src of todo) {
+          const format = formats.get(src) as Format;
+          const t = tables.get(ACCESS_LOG.name) as TableRun;
+          const idx = accessLogSources.indexOf(src);
+          const entry = await readAccessLog(src, idx, t, rejectsOut, summary, opts, run, (n) => {
+            bytesDone += n;
+            return bytesDone;
+          }, bytesTotal);
+          entry.table = format === 'access-log' ? ACCESS_LOG.name : null;
+          entries.push(entry);
+          summary.sources++;
+        }
+        for (const t of tables.values()) {
+          const files = await t.stage.finish();
+          const moved = files.map((f) => join(t.table.name, f));
+          summary.files.push(...moved);
+          for (const e of entries) if (e.table === t.table.name && e.rows > 0) e.files = moved;
+        }
+      } catch (err) {
+        for (const t of tables.values()) await t.stage.abort().catch(() => {});
+        throw err;
+      } finally {
+        conn.closeSync();
+      }
+      await new Promise<void>((res, rej) => rejectsOut.end((err?: Error | null) => (err ? rej(err) : res())));
+      if (summary.rejected > 0) {
+        summary.rejectsFile = rejectsRel;
+        for (const e of entries) if (e.rejected > 0) e.rejects = rejectsRel;
+      }
+      if (opts.strict && summary.rejected > 0) {
+        summary.strictFailed = true;
+        return summary;
+      }
+      if (entries.length === 0) return summary;
+
+      const next: Manifest = { version: 1, sources: { ...manifest.sources } };
+      const journal: Journal = { run, moves: [], deletes: [], manifest: next };
+      const prefix = join(STAGING, run);
+      for (const f of summary.files) journal.moves.push([join(prefix, f), f]);
+      if (summary.rejectsFile) journal.moves.push([join(prefix, 'rejects.ndjson'), summary.rejectsFile]);
+      const replacedKeys = entries.map((e) => e.key).filter((k) => k in manifest.sources);
+      if (replacedKeys.length) {
+        summary.replaced = replacedKeys.map((k) => (manifest.sources[k] as SourceEntry).name);
+        await planReplacements(instance, dir, work, prefix, manifest, replacedKeys, journal);
+      }
+      for (const e of entries) next.sources[e.key] = e;
+      await commit(dir, journal);
+    } finally {
+      instance.closeSync();
+    }
+    summary.seconds = (performance.now() - started) / 1000;
+    return summary;
+  } finally {
+    await unlock();
+  }
+}
+
+/** Which sources to read; the rest go to `summary.passed` with a reason. */
+function plan(sources: Source[], manifest: Manifest, force: boolean, summary: IngestSummary): Source[] {
+  const byFingerprint = new Map<string, SourceEntry>();
+  for (const e of Object.values(manifest.sources)) byFingerprint.set(e.fingerprint, e);
+  const todo: Source[] = [];
+  const thisRun = new Map<string, Source>();
+  for (const src of sources) {
+    const same = thisRun.get(src.fingerprint);
+    if (same) {
+      summary.passed.push({ name: src.name, reason: `same content as ${same.name}` });
+      continue;
+    }
+    thisRun.set(src.fingerprint, src);
+    if (force) {
+      todo.push(src);
+      continue;
+    }
+    const prev = manifest.sources[src.key];
+    if (prev && prev.fingerprint === src.fingerprint) {
+      summary.passed.push({ name: src.name, reason: 'already ingested' });
+      continue;
+    }
+    const twin = byFingerprint.get(src.fingerprint);
+    if (twin && twin.key !== src.key) {
+      summary.passed.push({ name: src.name, reason: `same content as ${twin.name}, already ingested` });
+      continue;
+    }
+    todo.push(src);
+  }
+  return todo;
+}
+
+async function formatOf(src: Source, opts: IngestOptions): Promise<Format> {
+  let format: Format;
+  if (opts.format !== 'auto') format = opts.format;
+  else {
+    const detected = detectFormat(await peekContent(src));
+    if (detected === 'unknown') {
+      opts.onWarning?.(`${src.name}: neither an access log nor CloudTrail by its first record; reading it as an access log (unparsable lines are rejected)`);
+      format = 'access-log';
+    } else format = detected;
+  }
+  if (format === 'cloudtrail') {
+    throw new InputError(`${src.name}: CloudTrail ingestion is not available in this version; pass only S3 server access logs`);
+  }
+  return format;
+}
+
+/** Read one access-log source into the staging pipe and the rejects file. */
+async function readAccessLog(
+  src: Source,
+  idx: number,
+  t: TableRun,
+  rejectsOut: WriteStream,
+  summary: IngestSummary,
+  opts: IngestOptions,
+  run: string,
+  addBytes: (n: number) => number,
+  bytesTotal: number,
+): Promise<SourceEntry> {
+  const entry: SourceEntry = {
+    key: src.key, name: src.name, fingerprint: src.fingerprint, table: null, run,
+    ingested_at: new Date().toISOString(), lines: 0, rows: 0, rejected: 0, skipped: 0, files: [], rejects: null,
+  };
+  const scan = new AccessLogScan();
+  let bytesRead = 0;
+  const reject = (line: number, reason: string, raw: string): void => {
+    const r: RejectRecord = { source_file: src.name, line, reason, raw };
+    entry.rejected++;
+    summary.rejected++;
+    if (summary.firstRejects.length < FIRST_REJECTS) summary.firstRejects.push(r);
+    rejectsOut.write(JSON.stringify(r) + '\n');
+  };
+  const onLine = (b: Buffer, s: number, e: number, lineNo: number): void => {
+    if (isBlank(b, s, e)) {
+      entry.skipped++;
+      return;
+    }
+    if (scan.scan(b, s, e)) {
+      stageAccessLogRow(t.stage.writerFor(scan.time, rowBound(e - s)), b, scan, idx, lineNo);
+      entry.rows++;
+    } else reject(lineNo, scan.reason, text(b, s, e));
+  };
+  const afterChunk = async (): Promise<void> => {
+    await t.stage.tick();
+    if (rejectsOut.writableNeedDrain) await new Promise<void>((res) => rejectsOut.once('drain', () => res()));
+    opts.onProgress?.({ source: src.name, bytesRead: addBytes(0), bytesTotal, lines: summary.lines + entry.rows + entry.rejected + entry.skipped, rows: summary.rows + entry.rows, rejected: summary.rejected });
+  };
+  let lines = 0;
+  try {
+    const content = await openContent(src, (n) => {
+      bytesRead += n;
+      addBytes(n);
+    });
+    lines = await readLines(content, onLine, afterChunk);
+  } catch (err) {
+    // A stream that breaks (a corrupt gzip, a read error) keeps what came before it.
+    lines = entry.rows + entry.rejected + entry.skipped + 1;
+    reject(lines, `${src.name}: reading stopped at byte ${bytesRead}: ${describe(err)}`, '');
+    opts.onWarning?.(`${src.name}: reading stopped after line ${lines - 1}: ${describe(err)}`);
+  }
+  entry.lines = lines;
+  summary.lines += lines;
+  summary.rows += entry.rows;
+  summary.skipped += entry.skipped;
+  summary.byTable[ACCESS_LOG.name] = (summary.byTable[ACCESS_LOG.name] ?? 0) + entry.rows;
+  return entry;
+}

@@ -1,0 +1,184 @@
+/**
+ * What an ingest reads: files, folders (recursively, in a stable order),
+ * `-` for stdin. Each source gets a key (where it came from) and a
+ * fingerprint (what it holds), so a re-run can tell "already ingested" from
+ * "changed since" without reading whole files.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open, readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Transform, type Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { InputError } from '../common/errors.js';
+
+export interface Source {
+  /** Name stored in `source_file` and shown in messages: the path as given, `-` for stdin. */
+  name: string;
+  /** Identity across runs: the absolute path, or `stdin:<sha256>`. */
+  key: string;
+  /** Where to read the bytes (stdin is first spooled to a file). */
+  path: string;
+  size: number;
+  /** size + hash of the first and last 64 KiB: equal fingerprints, same content. */
+  fingerprint: string;
+}
+
+export interface ResolveResult {
+  sources: Source[];
+  /** Hidden files in folders, passed over on purpose. */
+  hidden: string[];
+}
+
+const EDGE = 64 * 1024;
+
+/** Expand the command line's SOURCE arguments. `spoolDir` receives stdin. */
+export async function resolveSources(args: readonly string[], spoolDir: string, stdin: Readable = process.stdin): Promise<ResolveResult> {
+  const sources: Source[] = [];
+  const hidden: string[] = [];
+  const seen = new Set<string>();
+  const add = async (name: string, path: string): Promise<void> => {
+    const abs = resolve(path);
+    if (seen.has(abs)) return;
+    seen.add(abs);
+    const st = await stat(abs);
+    sources.push({ name, key: abs, path: abs, size: st.size, fingerprint: await fingerprint(abs, st.size) });
+  };
+  for (const arg of args) {
+    if (arg === '-') {
+      sources.push(await spoolStdin(stdin, spoolDir));
+      continue;
+    }
+    if (arg.startsWith('s3://')) {
+      throw new InputError(`${arg}: reading s3:// sources is not available in this version; copy the objects locally (aws s3 sync) and ingest the folder`);
+    }
+    let st;
+    try {
+      st = await stat(arg);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new InputError(code === 'ENOENT' ? `${arg}: no such file or folder` : `${arg}: cannot read (${code ?? String(err)})`, { cause: err });
+    }
+    if (st.isDirectory()) {
+      for (const file of await walk(arg, hidden)) await add(file, file);
+    } else await add(arg, arg);
+  }
+  return { sources, hidden };
+}
+
+/** Files below `dir`, sorted, skipping dot-files and dot-folders. */
+async function walk(dir: string, hidden: string[]): Promise<string[]> {
+  const out: string[] = [];
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    throw new InputError(`${dir}: cannot list folder (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.name.startsWith('.')) hidden.push(p);
+    else if (e.isDirectory()) out.push(...(await walk(p, hidden)));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
+}
+
+async function fingerprint(path: string, size: number): Promise<string> {
+  const h = createHash('sha256');
+  const fh = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(Math.min(EDGE, size));
+    await fh.read(head, 0, head.length, 0);
+    h.update(head);
+    if (size > EDGE) {
+      const tailLen = Math.min(EDGE, size - EDGE);
+      const tail = Buffer.alloc(tailLen);
+      await fh.read(tail, 0, tailLen, size - tailLen);
+      h.update(tail);
+    }
+  } finally {
+    await fh.close();
+  }
+  return `${size}:${h.digest('hex').slice(0, 32)}`;
+}
+
+let spooled = 0;
+
+/** Copy stdin to a file (hashing it whole), so it can be read like any file. */
+async function spoolStdin(stdin: Readable, spoolDir: string): Promise<Source> {
+  const path = join(spoolDir, `stdin-${++spooled}`);
+  const h = createHash('sha256');
+  let size = 0;
+  await pipeline(
+    stdin,
+    new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        h.update(chunk);
+        size += chunk.length;
+        cb(null, chunk);
+      },
+    }),
+    createWriteStream(path),
+  );
+  const digest = h.digest('hex');
+  return { name: '-', key: `stdin:${digest}`, path, size, fingerprint: `${size}:${digest.slice(0, 32)}` };
+}
+
+/** True when the bytes start with the gzip magic number. */
+export function isGzip(head: Uint8Array): boolean {
+  return head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+}
+
+/** First bytes of a file, raw. */
+export async function readHead(path: string, n = 4096): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(n);
+    const { bytesRead } = await fh.read(buf, 0, n, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The source's content as a stream of chunks, gunzipped when the content is
+ * gzip (by its magic number, whatever the name says). `onRaw` sees the count
+ * of raw bytes read, for progress.
+ */
+export async function openContent(src: Source, onRaw: (n: number) => void): Promise<AsyncIterable<Buffer>> {
+  const head = await readHead(src.path, 2);
+  const raw = createReadStream(src.path, { highWaterMark: 1 << 20 });
+  if (!isGzip(head)) return counted(raw as AsyncIterable<Buffer>, onRaw);
+  raw.on('data', (c: Buffer | string) => onRaw(c.length));
+  const gunzip = createGunzip({ chunkSize: 1 << 20 });
+  raw.on('error', (err) => gunzip.destroy(err));
+  return raw.pipe(gunzip) as AsyncIterable<Buffer>;
+}
+
+async function* counted(chunks: AsyncIterable<Buffer>, onRaw: (n: number) => void): AsyncIterable<Buffer> {
+  for await (const c of chunks) {
+    onRaw(c.length);
+    yield c;
+  }
+}
+
+/** The first `n` bytes of the (decompressed) content, for format detection. */
+export async function peekContent(src: Source, n = 64 * 1024): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let got = 0;
+  const content = await openContent(src, () => {});
+  try {
+    for await (const chunk of content) {
+      parts.push(chunk);
+      got += chunk.length;
+      if (got >= n) break;
+    }
+  } catch {
+    // A corrupt stream is reported when the source is read for real.
+  }
+  return Buffer.concat(parts).subarray(0, n);
+}
