@@ -181,13 +181,16 @@ export class AccessLogScan {
       while (p < end && b[p] === SPACE) p++;
     } else token(F.referrer);
 
-    // user_agent: closes at the last quote of the line (the tail is unquoted).
+    // user_agent: closes where the unquoted tail begins: at the first quote
+    // whose tail reads as version_id host_id signature_version ... (so quotes
+    // inside the agent are kept), else at the last quote of the line.
     if (p >= end) return this.tooFew(F.user_agent);
     if (b[p] === QUOTE) {
       let last = end - 1;
       while (last > p && b[last] !== QUOTE) last--;
-      let q = last > p && (last + 1 === end || b[last + 1] === SPACE) ? last : -1;
-      if (q < 0) q = closeQuote(b, p, end, () => true);
+      const lastCloses = last > p && (last + 1 === end || b[last + 1] === SPACE);
+      let q = closeQuote(b, p, end, (c) => c === last || tailLooksRight(b, c + 1, end));
+      if (q >= 0 && q !== last && !tailLooksRight(b, q + 1, end) && lastCloses) q = last;
       if (q < 0) return this.fail(`user_agent: quote opened at byte ${p - from + 1} never closes`);
       S[F.user_agent] = p + 1;
       E[F.user_agent] = q;
@@ -290,6 +293,35 @@ function endsWithHttpVersion(b: Uint8Array, from: number, q: number): boolean {
     return i - 4 >= from && b[i] === 47 && b[i - 1] === 80 && b[i - 2] === 84 && b[i - 3] === 84 && b[i - 4] === 72;
   }
   return false;
+}
+
+/**
+ * True when the fields from `at` read like the tail after the user agent:
+ * the third is a signature version and the fifth, if any, an auth type.
+ */
+function tailLooksRight(b: Uint8Array, at: number, end: number): boolean {
+  const starts: number[] = [];
+  const ends: number[] = [];
+  let i = at;
+  while (i < end && starts.length < 5) {
+    while (i < end && b[i] === SPACE) i++;
+    if (i >= end) break;
+    starts.push(i);
+    while (i < end && b[i] !== SPACE) {
+      if (b[i] === QUOTE) return false;
+      i++;
+    }
+    ends.push(i);
+  }
+  if (starts.length < 3) return starts.length > 0 && i >= end;
+  const is = (k: number, word: string): boolean => {
+    const s = starts[k] as number;
+    if ((ends[k] as number) - s !== word.length) return false;
+    for (let j = 0; j < word.length; j++) if (b[s + j] !== word.charCodeAt(j)) return false;
+    return true;
+  };
+  if (!(is(2, 'SigV4') || is(2, 'SigV2') || is(2, '-'))) return false;
+  return starts.length < 5 || is(4, 'AuthHeader') || is(4, 'QueryString') || is(4, '-');
 }
 
 /** True when `at` starts ` 200 ` or ` - ` (the status field after the URI). */
