@@ -5,7 +5,7 @@
  * that changed since, or is forced, replaces its earlier rows.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -150,11 +150,13 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
         summary.rejectsFile = rejectsRel;
         for (const e of entries) if (e.rejected > 0) e.rejects = rejectsRel;
       }
-      if (opts.strict && summary.rejected > 0) {
-        summary.strictFailed = true;
+      if ((opts.strict && summary.rejected > 0) || entries.length === 0) {
+        // Nothing to commit: drop what was staged.
+        summary.strictFailed = opts.strict && summary.rejected > 0;
+        await rm(work, { recursive: true, force: true });
+        summary.seconds = (performance.now() - started) / 1000;
         return summary;
       }
-      if (entries.length === 0) return summary;
 
       const next: Manifest = { version: 1, sources: { ...manifest.sources } };
       const journal: Journal = { run, moves: [], deletes: [], manifest: next };
