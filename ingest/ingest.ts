@@ -228,7 +228,7 @@ async function formatOf(src: Source, opts: IngestOptions): Promise<Format> {
   return format;
 }
 
-/** Read one access-log source into the staging pipe and the rejects file. */
+/** Read one access-log source into the staging files and the rejects file. */
 async function readAccessLog(
   src: Source,
   idx: number,

@@ -1,6 +1,6 @@
 import { ingest, type IngestSummary } from '../../ingest/index.js';
 import { UsageError } from '../../common/errors.js';
-import { oneOf, type Command, type Io } from '../command.js';
+import { oneOf, type Command } from '../command.js';
 import { formatCount, ProgressBar } from '../progress.js';
 import { datasetOverview } from '../overview.js';
 
@@ -106,4 +106,3 @@ export function renderSummary(s: IngestSummary, data: string): string {
   return out.join('\n');
 }
 
-export type { Io };

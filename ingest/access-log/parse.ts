@@ -3,7 +3,7 @@
  * Reject out. Built on the byte scanner, so it splits exactly as ingest does.
  */
 import { Reject } from '../reject.js';
-import { ACL_ABSENT, ACL_YES, AccessLogScan, F, KNOWN_FIELDS, text } from './scan.js';
+import { ACL_ABSENT, ACL_YES, AccessLogScan, F, text } from './scan.js';
 
 /** One parsed record: every `access_log` column except `source_file`/`source_line`. */
 export interface AccessLogRecord {
@@ -91,4 +91,3 @@ export function parseAccessLogLine(line: string): AccessLogRecord | Reject {
   };
 }
 
-export { KNOWN_FIELDS };
