@@ -44,16 +44,21 @@ export class ProgressBar {
     const line =
       `[${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${formatBytes(p.bytesRead)}/${formatBytes(p.bytesTotal)} ` +
       `${formatCount(Math.round(p.lines / secs))} lines/s ${formatCount(p.rejected)} rejected  ${p.source}`;
-    const cols = this.out.columns ?? 100;
+    const cols = this.width();
     this.out.write('\r' + line.slice(0, cols - 1).padEnd(cols - 1));
     this.drawn = true;
+  }
+
+  /** Terminal width; some terminals (and `script`) report 0. */
+  private width(): number {
+    const c = this.out.columns;
+    return c !== undefined && c >= 20 ? c : 80;
   }
 
   /** Erase the bar so the summary starts on a clean line. */
   done(): void {
     if (!this.drawn) return;
-    const cols = this.out.columns ?? 100;
-    this.out.write('\r' + ' '.repeat(cols - 1) + '\r');
+    this.out.write('\r' + ' '.repeat(this.width() - 1) + '\r');
     this.drawn = false;
   }
 }
