@@ -78,19 +78,4 @@ export class TsvWriter {
   ascii(s: string): void {
     this.len += this.buf.write(s, this.len, 'latin1');
   }
-
-  /** Any JS string as one field, quoted when needed (UTF-8). */
-  string(s: string): void {
-    const b = Buffer.from(s, 'utf8');
-    this.reserve(b.length * 2 + 2);
-    this.bytes(b, 0, b.length);
-  }
-
-  /** Hand the filled bytes over and start again empty. */
-  take(): Buffer {
-    const filled = this.buf.subarray(0, this.len);
-    this.buf = Buffer.allocUnsafe(this.buf.length);
-    this.len = 0;
-    return filled;
-  }
 }
