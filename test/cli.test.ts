@@ -66,9 +66,11 @@ describe('s3sift CLI', () => {
     for (const delay of [150, 500, 900, 1300]) {
       const data = join(tmp.dir, `killed-${delay}`);
       const child = spawn(process.execPath, [BIN, 'ingest', file, '--data', data], { stdio: 'ignore' });
+      // Listen first: at the longest delays the run may finish before the kill.
+      const exited = new Promise((r) => child.once('exit', r));
       await new Promise((r) => setTimeout(r, delay));
       child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
+      await exited;
       const again = run(['ingest', file, '--data', data]);
       expect(again.code).toBe(0);
       expect(await digest(data)).toEqual(expected);
