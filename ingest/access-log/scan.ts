@@ -188,9 +188,9 @@ export class AccessLogScan {
     if (b[p] === QUOTE) {
       let last = end - 1;
       while (last > p && b[last] !== QUOTE) last--;
-      const lastCloses = last > p && (last + 1 === end || b[last + 1] === SPACE);
-      let q = closeQuote(b, p, end, (c) => c === last || tailLooksRight(b, c + 1, end));
-      if (q >= 0 && q !== last && !tailLooksRight(b, q + 1, end) && lastCloses) q = last;
+      // The last quote, when it closes a field, is always accepted, so the
+      // first-candidate fallback only applies when it does not.
+      const q = closeQuote(b, p, end, (c) => c === last || tailLooksRight(b, c + 1, end));
       if (q < 0) return this.fail(`user_agent: quote opened at byte ${p - from + 1} never closes`);
       S[F.user_agent] = p + 1;
       E[F.user_agent] = q;
