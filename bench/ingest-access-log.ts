@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateAccessLogLines } from '../scripts/gen-access-logs.js';
 
-const OUT = new URL('./out/', import.meta.url).pathname;
+// Compiled to dist/bench/; the report and generated inputs live in bench/out/.
+const OUT = new URL('../../bench/out/', import.meta.url).pathname;
 
 interface Measure {
   seconds: number;
