@@ -7,19 +7,11 @@
  *
  *   npm run bench -- --lines 300000,1000000 --runs 3
  */
-import { spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateAccessLogLines } from '../scripts/gen-access-logs.js';
-
-// Compiled to dist/bench/; the report and generated inputs live in bench/out/.
-const OUT = new URL('../../bench/out/', import.meta.url).pathname;
-
-interface Measure {
-  seconds: number;
-  rssMb: number;
-}
+import { compare, OUT, report, reportChild } from './harness.js';
 
 /** The reference: DuckDB reads the raw log with its CSV reader and writes zstd Parquet. */
 async function reference(file: string, out: string): Promise<void> {
@@ -44,30 +36,6 @@ async function ours(file: string, out: string): Promise<void> {
   const { ingest } = await import('../ingest/index.js');
   await ingest([file], { data: out, format: 'access-log', force: false, strict: false });
 }
-
-/** Child mode: run one measurement and print {seconds, rssMb}. */
-async function child(kind: string, file: string, out: string): Promise<void> {
-  const t0 = performance.now();
-  if (kind === 'reference') await reference(file, out);
-  else await ours(file, out);
-  const seconds = (performance.now() - t0) / 1000;
-  process.stdout.write(JSON.stringify({ seconds, rssMb: process.resourceUsage().maxRSS / 1024 }) + '\n');
-}
-
-function measure(kind: string, file: string): Measure {
-  const out = join(OUT, `run-${kind}`);
-  rmSync(out, { recursive: true, force: true });
-  const r = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--child', kind, '--file', file, '--out', kind === 'reference' ? out + '.parquet' : out], { encoding: 'utf8' });
-  rmSync(out, { recursive: true, force: true });
-  rmSync(out + '.parquet', { force: true });
-  if (r.status !== 0) throw new Error(`${kind} failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop() as string) as Measure;
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-};
 
 async function generate(lines: number): Promise<string> {
   const file = join(OUT, `access-${lines}.log`);
@@ -95,37 +63,21 @@ async function main(): Promise<void> {
       runs: { type: 'string', default: '3' },
     },
   });
-  if (values.child) return child(values.child, values.file as string, values.out as string);
+  if (values.child) {
+    const file = values.file as string;
+    const out = values.out as string;
+    return reportChild(() => (values.child === 'reference' ? reference(file, out + '.parquet') : ours(file, out)));
+  }
   mkdirSync(OUT, { recursive: true });
+  const runs = Number(values.runs);
   const rows: string[] = [];
   for (const n of (values.lines as string).split(',').map(Number)) {
     const file = await generate(n);
-    const ref: Measure[] = [];
-    const us: Measure[] = [];
-    for (let i = 0; i < Number(values.runs); i++) {
-      ref.push(measure('reference', file));
-      us.push(measure('s3sift', file));
-      process.stderr.write(`${n} lines, run ${i + 1}: reference ${ref.at(-1)?.seconds.toFixed(2)} s, s3sift ${us.at(-1)?.seconds.toFixed(2)} s\n`);
-    }
-    const rt = median(ref.map((m) => m.seconds));
-    const ut = median(us.map((m) => m.seconds));
-    const rr = median(ref.map((m) => m.rssMb));
-    const ur = median(us.map((m) => m.rssMb));
-    rows.push(`| ingest ${n.toLocaleString('en-US')} access-log lines, wall | ${ut.toFixed(2)} s | ${rt.toFixed(2)} s | ${(ut / rt).toFixed(2)}x | ≤ 1.5x |`);
-    rows.push(`| ingest ${n.toLocaleString('en-US')} access-log lines, peak RSS | ${ur.toFixed(0)} MB | ${rr.toFixed(0)} MB | ${(ur / rr).toFixed(2)}x | ≤ 512 MB |`);
+    rows.push(...compare(new URL(import.meta.url).pathname, `ingest ${n.toLocaleString('en-US')} access-log lines`, file, runs, join(OUT, 'run-access')));
   }
-  const report = [
-    `# Ingest benchmark (${new Date().toISOString().slice(0, 10)}, ${process.version}, medians of ${values.runs} runs)`,
-    '',
-    'Reference: DuckDB `read_csv` of the same generated file into typed zstd Parquet, in the same run.',
-    '',
-    '| figure | s3sift | reference | ratio | target |',
-    '|---|---|---|---|---|',
-    ...rows,
-    '',
-  ].join('\n');
-  writeFileSync(join(OUT, 'ingest-access-log.md'), report);
-  process.stdout.write(report);
+  const text = report('Access-log ingest benchmark', 'DuckDB `read_csv` of the same generated file into typed zstd Parquet', runs, rows);
+  writeFileSync(join(OUT, 'ingest-access-log.md'), text);
+  process.stdout.write(text);
 }
 
 await main();

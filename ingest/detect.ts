@@ -1,8 +1,9 @@
 /**
  * Tells the formats apart by content, not by name: the first record that is
- * not blank decides.
+ * not blank decides (JSON, or a CloudTrail Lake CSV header, is CloudTrail).
  */
 import { AccessLogScan } from './access-log/scan.js';
+import { isLakeHeader } from './cloudtrail/lake-csv.js';
 
 export type Format = 'access-log' | 'cloudtrail';
 export type Detected = Format | 'unknown';
@@ -19,6 +20,7 @@ export function detectFormat(head: Buffer): Detected {
     if (i < e) {
       const c = head[i];
       if (c === 0x7b || c === 0x5b) return 'cloudtrail'; // { or [
+      if (isLakeHeader(head.toString('utf8', i, e))) return 'cloudtrail'; // a CloudTrail Lake CSV export
       // A line cut by the end of `head` may be a record that goes on.
       return new AccessLogScan().scan(head, i, e) ? 'access-log' : 'unknown';
     }

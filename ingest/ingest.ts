@@ -9,15 +9,17 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { InputError, describe } from '../common/errors.js';
+import { describe } from '../common/errors.js';
 import { AccessLogScan, text } from './access-log/scan.js';
+import { readCloudTrail, type CloudTrailSink } from './cloudtrail/read.js';
+import { cloudTrailRowBound, spanRowBound, stageCloudTrailRow } from './cloudtrail/stage-row.js';
 import { rowBound, stageAccessLogRow } from './access-log/stage-row.js';
 import { commit, loadManifest, lock, newRunId, recover, REJECTS, STAGING, type Journal, type Manifest, type SourceEntry } from './dataset.js';
 import { detectFormat, type Format } from './detect.js';
 import { isBlank, readLines } from './lines.js';
 import type { RejectRecord } from './reject.js';
 import { planReplacements } from './replace.js';
-import { ACCESS_LOG, type TableSpec } from './schema.js';
+import { ACCESS_LOG, CLOUDTRAIL, type TableSpec } from './schema.js';
 import { openContent, peekContent, resolveSources, type Source } from './sources.js';
 import { Stage } from './staging.js';
 
@@ -54,8 +56,10 @@ export interface IngestSummary {
   lines: number;
   rows: number;
   rejected: number;
-  /** Blank lines. */
+  /** Passed over on purpose: blank lines, CloudTrail digest files and Insights records. */
   skipped: number;
+  /** `skipped` by reason. */
+  skippedWhy: Record<string, number>;
   byTable: Record<string, number>;
   /** Parquet files added (relative to the dataset). */
   files: string[];
@@ -74,6 +78,8 @@ const FIRST_REJECTS = 10;
 
 interface TableRun {
   table: TableSpec;
+  /** This run's sources of the table, in order: `source_file` is an index into it. */
+  sources: Source[];
   stage: Stage;
 }
 
@@ -92,7 +98,7 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
     for (const h of hidden) opts.onWarning?.(`${h}: hidden, passed over`);
     const manifest = await loadManifest(dir);
     const summary: IngestSummary = {
-      run, sources: 0, passed: [], replaced: [], lines: 0, rows: 0, rejected: 0, skipped: 0, byTable: {},
+      run, sources: 0, passed: [], replaced: [], lines: 0, rows: 0, rejected: 0, skipped: 0, skippedWhy: {}, byTable: {},
       files: [], rejectsFile: null, firstRejects: [], strictFailed: false, recovered: finished, seconds: 0,
     };
 
@@ -112,24 +118,21 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
     try {
       const conn = await instance.connect();
       try {
-        const accessLogSources = todo.filter((s) => formats.get(s) === 'access-log');
-        if (accessLogSources.length) {
-          tables.set(ACCESS_LOG.name, {
-            table: ACCESS_LOG,
-            stage: await Stage.create(conn, ACCESS_LOG, join(work, 'tsv'), join(work, ACCESS_LOG.name), run, accessLogSources.map((s) => s.name)),
-          });
+        const byFormat = (f: Format): Source[] => todo.filter((s) => formats.get(s) === f);
+        const readers = { 'access-log': readAccessLog, cloudtrail: readCloudTrailSource } as const;
+        for (const [format, table] of [['access-log', ACCESS_LOG], ['cloudtrail', CLOUDTRAIL]] as const) {
+          const names = byFormat(format).map((s) => s.name);
+          if (names.length) tables.set(format, { table, sources: byFormat(format), stage: await Stage.create(conn, table, join(work, 'tsv'), join(work, table.name), run, names) });
         }
         const bytesTotal = todo.reduce((n, s) => n + s.size, 0);
         let bytesDone = 0;
+        const addBytes = (n: number): number => (bytesDone += n);
         for (const src of todo) {
           const format = formats.get(src) as Format;
-          const t = tables.get(ACCESS_LOG.name) as TableRun;
-          const idx = accessLogSources.indexOf(src);
-          const entry = await readAccessLog(src, idx, t, rejectsOut, summary, opts, run, (n) => {
-            bytesDone += n;
-            return bytesDone;
-          }, bytesTotal);
-          entry.table = format === 'access-log' ? ACCESS_LOG.name : null;
+          const t = tables.get(format) as TableRun;
+          const ctx = new SourceRun(src, t, rejectsOut, summary, opts, run, addBytes, bytesTotal);
+          await readers[format](ctx);
+          const entry = ctx.done();
           entries.push(entry);
           summary.sources++;
         }
@@ -222,69 +225,124 @@ async function formatOf(src: Source, opts: IngestOptions): Promise<Format> {
       format = 'access-log';
     } else format = detected;
   }
-  if (format === 'cloudtrail') {
-    throw new InputError(`${src.name}: CloudTrail ingestion is not available in this version; pass only S3 server access logs`);
-  }
   return format;
 }
 
+/** One source being read: its manifest entry, counts, rejects and progress. */
+class SourceRun {
+  readonly entry: SourceEntry;
+  readonly idx: number;
+  bytesRead = 0;
+  /** Lines (access logs) or records (CloudTrail) read; set by the reader. */
+  read = 0;
+
+  constructor(
+    readonly src: Source,
+    readonly t: TableRun,
+    private readonly rejectsOut: WriteStream,
+    private readonly summary: IngestSummary,
+    private readonly opts: IngestOptions,
+    run: string,
+    private readonly addBytes: (n: number) => number,
+    private readonly bytesTotal: number,
+  ) {
+    this.idx = t.sources.indexOf(src);
+    this.entry = {
+      key: src.key, name: src.name, fingerprint: src.fingerprint, table: t.table.name, run,
+      ingested_at: new Date().toISOString(), lines: 0, rows: 0, rejected: 0, skipped: 0, files: [], rejects: null,
+    };
+  }
+
+  skip(reason: string): void {
+    this.entry.skipped++;
+    this.summary.skippedWhy[reason] = (this.summary.skippedWhy[reason] ?? 0) + 1;
+  }
+
+  reject(line: number, reason: string, raw: string): void {
+    const r: RejectRecord = { source_file: this.src.name, line, reason, raw };
+    this.entry.rejected++;
+    this.summary.rejected++;
+    if (this.summary.firstRejects.length < FIRST_REJECTS) this.summary.firstRejects.push(r);
+    this.rejectsOut.write(JSON.stringify(r) + '\n');
+  }
+
+  /** The content, decompressed, counting raw bytes for progress. */
+  open(): Promise<AsyncIterable<Buffer>> {
+    return openContent(this.src, (n) => {
+      this.bytesRead += n;
+      this.addBytes(n);
+    });
+  }
+
+  /** Between chunks: let the stage catch up, drain the rejects file, report progress. */
+  async pause(): Promise<void> {
+    await this.t.stage.tick();
+    if (this.rejectsOut.writableNeedDrain) await new Promise<void>((res) => this.rejectsOut.once('drain', () => res()));
+    const e = this.entry;
+    this.opts.onProgress?.({
+      source: this.src.name, bytesRead: this.addBytes(0), bytesTotal: this.bytesTotal,
+      lines: this.summary.lines + e.rows + e.rejected + e.skipped, rows: this.summary.rows + e.rows, rejected: this.summary.rejected,
+    });
+  }
+
+  /** A stream that broke (a corrupt gzip, a read error) keeps what came before it. */
+  broke(err: unknown, unit: string): void {
+    const n = this.entry.rows + this.entry.rejected + this.entry.skipped;
+    this.read = n + 1;
+    this.reject(this.read, `${this.src.name}: reading stopped at byte ${this.bytesRead}: ${describe(err)}`, '');
+    this.opts.onWarning?.(`${this.src.name}: reading stopped after ${unit} ${n}: ${describe(err)}`);
+  }
+
+  done(): SourceEntry {
+    const e = this.entry;
+    e.lines = this.read;
+    this.summary.lines += this.read;
+    this.summary.rows += e.rows;
+    this.summary.skipped += e.skipped;
+    this.summary.byTable[this.t.table.name] = (this.summary.byTable[this.t.table.name] ?? 0) + e.rows;
+    return e;
+  }
+}
+
 /** Read one access-log source into the staging files and the rejects file. */
-async function readAccessLog(
-  src: Source,
-  idx: number,
-  t: TableRun,
-  rejectsOut: WriteStream,
-  summary: IngestSummary,
-  opts: IngestOptions,
-  run: string,
-  addBytes: (n: number) => number,
-  bytesTotal: number,
-): Promise<SourceEntry> {
-  const entry: SourceEntry = {
-    key: src.key, name: src.name, fingerprint: src.fingerprint, table: null, run,
-    ingested_at: new Date().toISOString(), lines: 0, rows: 0, rejected: 0, skipped: 0, files: [], rejects: null,
-  };
+async function readAccessLog(ctx: SourceRun): Promise<void> {
+  const { entry, idx } = ctx;
+  const stage = ctx.t.stage;
   const scan = new AccessLogScan();
-  let bytesRead = 0;
-  const reject = (line: number, reason: string, raw: string): void => {
-    const r: RejectRecord = { source_file: src.name, line, reason, raw };
-    entry.rejected++;
-    summary.rejected++;
-    if (summary.firstRejects.length < FIRST_REJECTS) summary.firstRejects.push(r);
-    rejectsOut.write(JSON.stringify(r) + '\n');
-  };
   const onLine = (b: Buffer, s: number, e: number, lineNo: number): void => {
     if (isBlank(b, s, e)) {
-      entry.skipped++;
+      ctx.skip('blank line');
       return;
     }
     if (scan.scan(b, s, e)) {
-      stageAccessLogRow(t.stage.writerFor(scan.time, rowBound(e - s)), b, scan, idx, lineNo);
+      stageAccessLogRow(stage.writerFor(scan.time, rowBound(e - s)), b, scan, idx, lineNo);
       entry.rows++;
-    } else reject(lineNo, scan.reason, text(b, s, e));
+    } else ctx.reject(lineNo, scan.reason, text(b, s, e));
   };
-  const afterChunk = async (): Promise<void> => {
-    await t.stage.tick();
-    if (rejectsOut.writableNeedDrain) await new Promise<void>((res) => rejectsOut.once('drain', () => res()));
-    opts.onProgress?.({ source: src.name, bytesRead: addBytes(0), bytesTotal, lines: summary.lines + entry.rows + entry.rejected + entry.skipped, rows: summary.rows + entry.rows, rejected: summary.rejected });
-  };
-  let lines = 0;
   try {
-    const content = await openContent(src, (n) => {
-      bytesRead += n;
-      addBytes(n);
-    });
-    lines = await readLines(content, onLine, afterChunk);
+    ctx.read = await readLines(await ctx.open(), onLine, () => ctx.pause());
   } catch (err) {
-    // A stream that breaks (a corrupt gzip, a read error) keeps what came before it.
-    lines = entry.rows + entry.rejected + entry.skipped + 1;
-    reject(lines, `${src.name}: reading stopped at byte ${bytesRead}: ${describe(err)}`, '');
-    opts.onWarning?.(`${src.name}: reading stopped after line ${lines - 1}: ${describe(err)}`);
+    ctx.broke(err, 'line');
   }
-  entry.lines = lines;
-  summary.lines += lines;
-  summary.rows += entry.rows;
-  summary.skipped += entry.skipped;
-  summary.byTable[ACCESS_LOG.name] = (summary.byTable[ACCESS_LOG.name] ?? 0) + entry.rows;
-  return entry;
+}
+
+/** Read one CloudTrail source (any shape) into the staging files and the rejects file. */
+async function readCloudTrailSource(ctx: SourceRun): Promise<void> {
+  const { entry, idx } = ctx;
+  const stage = ctx.t.stage;
+  const sink: CloudTrailSink = {
+    row: (row, where, spans) => {
+      const bound = spans ? spanRowBound(spans.end - spans.start) : cloudTrailRowBound(row);
+      stageCloudTrailRow(stage.writerFor(row.event_time.getTime(), bound), row, idx, where, spans);
+      entry.rows++;
+    },
+    reject: (where, reason, raw) => ctx.reject(where, reason, raw),
+    skip: (_where, reason) => ctx.skip(reason),
+  };
+  try {
+    await readCloudTrail(await ctx.open(), sink, () => ctx.pause());
+    ctx.read = entry.rows + entry.rejected + entry.skipped;
+  } catch (err) {
+    ctx.broke(err, 'record');
+  }
 }

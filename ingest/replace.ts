@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { Journal, Manifest, SourceEntry } from './dataset.js';
-import { sqlString } from './staging.js';
+import { ROW_GROUP_BYTES, ROW_GROUP_ROWS, sqlString } from './staging.js';
 
 export async function planReplacements(
   instance: DuckDBInstance,
@@ -48,7 +48,7 @@ export async function planReplacements(
       const names = dropNames((e) => e.files.includes(f)).map(sqlString).join(', ');
       await conn.run(
         `COPY (SELECT * FROM read_parquet(${sqlString(join(dir, f))}, hive_partitioning = false) WHERE source_file NOT IN (${names}))
-         TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd)`,
+         TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS}, ROW_GROUP_SIZE_BYTES ${ROW_GROUP_BYTES})`,
       );
       journal.moves.push([join(prefix, rel), rel]);
       for (const e of keepers) {

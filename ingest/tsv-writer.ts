@@ -1,12 +1,17 @@
 /**
  * A growable byte buffer that rows are written into as tab-separated text
- * for DuckDB's CSV reader (quote `"`, escape `"`; an empty field is NULL).
- * Copying bytes from the input buffer keeps the hot path free of strings.
+ * for DuckDB's CSV reader; an empty field is NULL. The quote (and escape)
+ * is the control character SOH (0x01), not `"`: log values and JSON text
+ * are full of `"` and never hold SOH (JSON escapes it), so almost nothing
+ * needs quoting and JSON goes through as it is. Copying bytes from the
+ * input buffer keeps the hot path free of strings.
  */
 const TAB = 9;
 const NL = 10;
 const CR = 13;
-const QUOTE = 34;
+/** The staging quote and escape byte, SOH. */
+export const QUOTE = 1;
+const NEEDS_QUOTES = /[\t\r\n\x01]/;
 
 export class TsvWriter {
   buf: Buffer;
@@ -32,7 +37,7 @@ export class TsvWriter {
     this.buf[this.len++] = NL;
   }
 
-  /** Bytes src[s..e) as one field, quoted when they hold a tab, quote or line break. */
+  /** Bytes src[s..e) as one field, quoted when they hold a tab, line break or SOH. */
   bytes(src: Uint8Array, s: number, e: number): void {
     const out = this.buf;
     let o = this.len;
@@ -43,7 +48,7 @@ export class TsvWriter {
       out[o++] = c;
     }
     if (i < e) {
-      // Start over, quoted, doubling quotes.
+      // Start over, quoted, doubling the quote byte.
       o = this.len;
       out[o++] = QUOTE;
       for (let j = s; j < e; j++) {
@@ -54,6 +59,26 @@ export class TsvWriter {
       out[o++] = QUOTE;
     }
     this.len = o;
+  }
+
+  /**
+   * A string as one field (UTF-8), quoted when it holds a tab, line break or
+   * SOH. Reserve `3 * s.length + 2` bytes (UTF-8 at most triples a UTF-16
+   * unit; quoting at most doubles a one-byte SOH) before calling.
+   */
+  text(s: string): void {
+    if (!NEEDS_QUOTES.test(s)) {
+      this.len += this.buf.write(s, this.len, 'utf8');
+      return;
+    }
+    this.buf[this.len++] = QUOTE;
+    this.len += this.buf.write(s.replaceAll('\x01', '\x01\x01'), this.len, 'utf8');
+    this.buf[this.len++] = QUOTE;
+  }
+
+  /** Bytes src[s..e) copied as they are: the caller knows they hold no tab, line break or SOH. */
+  raw(src: Buffer, s: number, e: number): void {
+    this.len += src.copy(this.buf, this.len, s, e);
   }
 
   /** A non-negative integer (or any finite number) as decimal digits. */

@@ -50,7 +50,7 @@ describe('s3sift CLI', () => {
     const lines = [...generateAccessLogLines({ lines: 10, seed: 1 })].join('\n');
     const ok = run(['ingest', '-', '--data', join(tmp.dir, 'd')], lines);
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toMatch(/read 10 lines from 1 source: 10 ingested, 0 rejected, 0 skipped \(blank\)/);
+    expect(ok.stdout).toMatch(/read 10 lines and records from 1 source: 10 ingested, 0 rejected, 0 skipped in/);
     const strict = run(['ingest', '-', '--strict', '--data', join(tmp.dir, 'e')], lines + '\nbroken\n');
     expect(strict.code).toBe(3);
     expect(strict.stderr).toMatch(/-:11: not an access-log record/);

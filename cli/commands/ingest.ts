@@ -8,17 +8,23 @@ export const DEFAULT_DATA = './s3sift-data';
 
 export const ingestCommand: Command = {
   name: 'ingest',
-  summary: 'parse access logs into the Parquet dataset',
+  summary: 'parse access logs and CloudTrail into the Parquet dataset',
   help: `Usage: s3sift ingest SOURCE... [--data DIR] [--format auto|access-log|cloudtrail] [--force] [--strict]
 
-Parse S3 server access logs into a typed Parquet dataset that DuckDB, Athena,
-Spark and pandas read (DIR/access_log/date=YYYY-MM-DD/*.parquet).
+Parse S3 server access logs and CloudTrail events into a typed Parquet
+dataset that DuckDB, Athena, Spark and pandas read
+(DIR/access_log/date=YYYY-MM-DD/*.parquet, DIR/cloudtrail/date=.../*.parquet).
 
 SOURCE is a file, a folder (read recursively, hidden files passed over), or -
-for stdin. Gzip is recognised by content, whatever the name.
+for stdin. Gzip is recognised by content, whatever the name. The format is
+told by content too: JSON is CloudTrail, in any of its shapes (log files
+{"Records":[...]} as delivered under AWSLogs/, one record per line, a JSON
+array, EventBridge "AWS API Call via CloudTrail" events, CloudTrail Lake CSV
+exports); the rest is read as server access logs.
 
-Every line is accounted for: ingested, rejected (written with file, line and
-reason to DIR/rejects/*.ndjson), or skipped (blank). A source already in the
+Every line or record is accounted for: ingested, rejected (written with file,
+line or record number, and reason to DIR/rejects/*.ndjson), or skipped on
+purpose (blank lines, CloudTrail digest files, Insights records). A source already in the
 dataset is passed over; one that changed since (or with --force) replaces its
 earlier rows. A run killed at any moment leaves no partial file; the next run
 finishes or discards its work.
@@ -36,7 +42,8 @@ Exit codes: 0 done (also with rejects), 2 bad arguments or unreadable source,
 Examples:
   s3sift ingest ./logs/ --data ./s3sift-data
   aws s3 cp s3://my-log-bucket/2025-03-10-00-00-00-ABC - | s3sift ingest -
-  s3sift ingest access.log.gz --strict`,
+  s3sift ingest access.log.gz --strict
+  s3sift ingest ./AWSLogs/111122223333/CloudTrail/ --data ./s3sift-data`,
   options: {
     data: { type: 'string', default: DEFAULT_DATA },
     format: { type: 'string', default: 'auto' },
@@ -71,7 +78,7 @@ Examples:
     }
     if (summary.strictFailed) {
       for (const r of summary.firstRejects) io.stderr.write(`${r.source_file}:${r.line}: ${r.reason}\n`);
-      io.stderr.write(`error: --strict: ${formatCount(summary.rejected)} line(s) rejected; nothing was committed\n`);
+      io.stderr.write(`error: --strict: ${formatCount(summary.rejected)} line(s) or record(s) rejected; nothing was committed\n`);
       return 3;
     }
     return 0;
@@ -84,8 +91,9 @@ export function renderSummary(s: IngestSummary, data: string): string {
   if (s.recovered) out.push(`finished the interrupted run ${s.recovered} first`);
   const files = `${formatCount(s.sources)} source${s.sources === 1 ? '' : 's'}`;
   out.push(
-    `read ${formatCount(s.lines)} lines from ${files}: ${formatCount(s.rows)} ingested, ` +
-      `${formatCount(s.rejected)} rejected, ${formatCount(s.skipped)} skipped (blank)` +
+    `read ${formatCount(s.lines)} lines and records from ${files}: ${formatCount(s.rows)} ingested, ` +
+      `${formatCount(s.rejected)} rejected, ${formatCount(s.skipped)} skipped` +
+      (s.skipped > 0 ? ` (${Object.entries(s.skippedWhy).map(([why, n]) => `${formatCount(n)} ${why}${n === 1 ? '' : 's'}`).join(', ')})` : '') +
       (s.seconds > 0 ? ` in ${s.seconds.toFixed(1)} s` : ''),
   );
   for (const [table, rows] of Object.entries(s.byTable)) {
