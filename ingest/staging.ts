@@ -98,9 +98,12 @@ export interface StageOptions {
 
 const DAY_MS = 86_400_000;
 
-/** `YYYY-MM-DD` of a day number (days since 1970-01-01, UTC). */
+/** Hive's name for the partition of rows whose value is NULL (DuckDB, Spark and Athena read it so). */
+export const NULL_PARTITION = '__HIVE_DEFAULT_PARTITION__';
+
+/** `YYYY-MM-DD` of a day number (days since 1970-01-01, UTC); NaN (no time) is the NULL partition. */
 export function dayString(day: number): string {
-  return new Date(day * DAY_MS).toISOString().slice(0, 10);
+  return Number.isNaN(day) ? NULL_PARTITION : new Date(day * DAY_MS).toISOString().slice(0, 10);
 }
 
 /**
@@ -150,7 +153,7 @@ export class Stage {
     return new Stage(conn, table, workDir, outDir, filePrefix, srcTable, opts);
   }
 
-  /** The writer for a row whose event time is `timeMs`; write exactly one row to it. */
+  /** The writer for a row whose event time is `timeMs` (NaN: none); write exactly one row to it. */
   writerFor(timeMs: number, rowBytes: number): TsvWriter {
     const day = Math.floor(timeMs / DAY_MS);
     let f = this.open.get(day);

@@ -15,7 +15,8 @@ export class Skip {
 
 /** One parsed record: every `cloudtrail` column except `source_file`/`source_line`. */
 export interface CloudTrailRow {
-  event_time: Date;
+  /** NULL when the record's `eventTime` is there but not a time (it is then kept in `other_fields`). */
+  event_time: Date | null;
   event_id: string | null;
   event_name: string;
   event_source: string | null;
@@ -189,8 +190,9 @@ export function parseCloudTrailRecord(rec: unknown, opts: ParseOptions = {}): Cl
   if (rec.eventCategory === 'Insight' || rec.eventType === 'AwsCloudTrailInsight') return new Skip('CloudTrail Insights record');
   const timeText = str(rec.eventTime);
   if (timeText === null) return new Reject('eventTime: missing');
+  // A time that is there but unreadable (Panther's tests say "redacted") keeps
+  // the record, timeless, in the NULL date partition; the text goes to other_fields.
   const ms = Date.parse(timeText);
-  if (Number.isNaN(ms)) return new Reject(`eventTime: not a time: ${JSON.stringify(timeText).slice(0, 80)}`);
   const eventName = str(rec.eventName);
   if (eventName === null) return new Reject('eventName: missing');
 
@@ -221,13 +223,13 @@ export function parseCloudTrailRecord(rec: unknown, opts: ParseOptions = {}): Cl
   let other: Obj | null = null;
   if (opts.nestedJson !== false) {
     for (const k in rec) {
-      if (LIFTED.has(k)) continue;
+      if (LIFTED.has(k) && !(k === 'eventTime' && Number.isNaN(ms))) continue;
       (other ??= {})[k] = rec[k];
     }
   }
 
   return {
-    event_time: new Date(ms),
+    event_time: Number.isNaN(ms) ? null : new Date(ms),
     event_id: str(rec.eventID),
     event_name: eventName,
     event_source: source,

@@ -71,8 +71,7 @@ export class JsonSplitter {
     this.run(true);
     const d = this.data;
     if (this.itemStart >= 0) {
-      if (this.shape === 'lines') this.emit(this.itemStart, d.length);
-      else if (this.depth === this.level && !this.inStr) this.emit(this.itemStart, d.length);
+      if (this.depth === this.level && !this.inStr) this.emit(this.itemStart, d.length);
       else this.h.bad(this.itemWhere, `the file ends inside this record (truncated?)`, this.raw(this.itemStart, d.length));
     } else if (this.level > 0 && !this.tail) {
       const what = this.shape === 'records' ? 'the Records array' : 'the array';
@@ -90,8 +89,8 @@ export class JsonSplitter {
   private emit(s: number, e: number): void {
     const where = this.itemWhere;
     this.itemStart = -1;
-    if (this.oversize !== null) {
-      this.h.bad(where, `record longer than ${MAX_VALUE_BYTES} bytes`, this.oversize);
+    if (this.oversize !== null || e - s > MAX_VALUE_BYTES) {
+      this.h.bad(where, `record longer than ${MAX_VALUE_BYTES} bytes`, this.oversize ?? this.data.toString('utf8', s, s + RAW_KEEP));
       this.oversize = null;
       return;
     }

@@ -44,11 +44,12 @@ function writeSpan(w: TsvWriter, sp: Spans, name: string): void {
   w.raw(sp.b, s, e);
 }
 
-/** `other_fields` from spans: the fields without a column, as one object. */
-function writeOther(w: TsvWriter, sp: Spans): void {
+/** `other_fields` from spans: the fields without a column (and an unreadable `eventTime`), as one object. */
+function writeOther(w: TsvWriter, sp: Spans, timeless: boolean): void {
   let n = 0;
   for (let i = 0; i < sp.keys.length; i++) {
-    if (LIFTED.has(sp.keys[i] as string)) continue;
+    const k = sp.keys[i] as string;
+    if (LIFTED.has(k) && !(timeless && k === 'eventTime')) continue;
     w.ascii(n++ === 0 ? '{' : ',');
     w.raw(sp.b, sp.ks[i] as number, sp.ve[i] as number);
   }
@@ -65,7 +66,7 @@ export function stageCloudTrailRow(w: TsvWriter, row: CloudTrailRow, fileIdx: nu
   for (let c = 0; c < NAMES.length; c++) {
     const from = SPAN_FIELD[c];
     if (spans && from) {
-      if (from === '*') writeOther(w, spans);
+      if (from === '*') writeOther(w, spans, row.event_time === null);
       else writeSpan(w, spans, from);
       w.tab();
       continue;

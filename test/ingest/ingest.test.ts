@@ -38,8 +38,8 @@ function quirkyLines(): string[] {
     ...readFileSync(new URL('aws-docs/access-log-example.log', CONFORMANCE), 'utf8').split('\n').filter((l) => l),
     ...(JSON.parse(readFileSync(new URL('logstash/access-log-cases.json', CONFORMANCE), 'utf8')) as { cases: { line: string }[] }).cases.map((c) => c.line),
     ...generateAccessLogLines({ lines: 400, seed: 11, quirks: 0.5 }),
-    // Tabs and quotes inside values survive the staging format.
-    'o b [06/Feb/2019:00:00:38 +0000] 192.0.2.3 - R1 REST.GET.OBJECT k "GET /b/k?a=\t"x" HTTP/1.1" 200 - 1 1 1 1 "-" "ua\twith tab" - h SigV4 c AuthHeader host TLSv1.2 - - - extra\tone "two"',
+    // Tabs, quotes and SOH (the staging quote) inside values survive the staging format.
+    'o b [06/Feb/2019:00:00:38 +0000] 192.0.2.3 - R1 REST.GET.OBJECT k "GET /b/k?a=\t"x" HTTP/1.1" 200 - 1 1 1 1 "-" "ua\twith tab and \x01 SOH" - h SigV4 c AuthHeader host TLSv1.2 - - - extra\tone "two"',
   ];
 }
 
