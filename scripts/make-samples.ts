@@ -1,13 +1,14 @@
 /**
- * Writes `samples/access-logs/`: a small, deliberate story in S3 server
- * access logs, one scene per security topic, spread over three buckets and
- * three days. Every record is written out below on purpose (no randomness),
+ * Writes `samples/access-logs/` and `samples/cloudtrail/`: a small,
+ * deliberate story in S3 server access logs and CloudTrail, one scene per
+ * security topic, spread over four buckets and three days. Every record is written out below on purpose (no randomness),
  * so a finding in the samples can be traced to its scene. Re-run it only to
  * change the story: `node dist/scripts/make-samples.js`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { writeCloudTrailSamples } from './samples-cloudtrail.js';
 
 const OWNER = 'a3f1c2d4e5b6978812ab34cd56ef7890a1b2c3d4e5f60718293a4b5c6d7e8f90';
 const ACCOUNT = '111122223333';
@@ -37,7 +38,7 @@ function ts(t: Date, tz = 0): string {
   return `[${p2(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())} ${sign}${p2(Math.floor(Math.abs(tz) / 60))}${p2(Math.abs(tz) % 60)}]`;
 }
 
-interface Req {
+export interface Req {
   at: string; // ISO time
   bucket: string;
   ip?: string;
@@ -72,7 +73,7 @@ function line(r: Req): string {
     ts(new Date(r.at), r.tz),
     internal ? '-' : (r.ip ?? '203.0.113.10'),
     r.requester ?? '-',
-    r.requestId ?? rid(),
+    r.requestId,
     r.op,
     key,
     uri === '-' ? '-' : `"${uri}"`,
@@ -101,9 +102,15 @@ function presigned(bucket: string, key: string, expires: number, sig: string, me
 }
 
 const files = new Map<string, string[]>();
+/** Every request of the story, in order, with its request ID (CloudTrail logs some of them too). */
+const story: Req[] = [];
 function add(file: string, ...reqs: Req[]): void {
   const list = files.get(file) ?? [];
-  list.push(...reqs.map(line));
+  for (const r of reqs) {
+    r.requestId ??= rid();
+    list.push(line(r));
+    story.push(r);
+  }
   files.set(file, list);
 }
 function at(day: number, h: number, m: number, s = 0): string {
@@ -238,3 +245,4 @@ writeFileSync(
   ].join('\n') + '\n',
 );
 console.log(`wrote ${[...files.values()].reduce((n, l) => n + l.length, 0) + old.length + 6} lines under ${out}`);
+console.log(writeCloudTrailSamples('samples/cloudtrail', story));

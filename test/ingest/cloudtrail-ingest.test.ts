@@ -7,7 +7,8 @@ import { ingest, type IngestOptions } from '../../ingest/ingest.js';
 import { Reject } from '../../ingest/reject.js';
 import { CLOUDTRAIL } from '../../ingest/schema.js';
 import { generateCloudTrailRecords } from '../../scripts/gen-cloudtrail.js';
-import { CONFORMANCE, readRows, tempDir } from '../helpers/dataset.js';
+import { CONFORMANCE, SAMPLES, readRows, tempDir } from '../helpers/dataset.js';
+import { openDataset } from '../../query/dataset.js';
 
 let tmp: { dir: string; cleanup: () => void };
 beforeEach(() => {
@@ -214,6 +215,37 @@ describe('ingest of CloudTrail', () => {
     expect(again.rows).toBe(0);
     expect(again.passed.map((p) => p.reason)).toEqual(Array(4).fill('already ingested'));
     expect(await ctRows()).toHaveLength(4);
+  });
+});
+
+describe('the CloudTrail samples', () => {
+  it('tell the same story as the access logs: same buckets, the same requests by request ID, and what only CloudTrail sees', async () => {
+    const s = await ingest([new URL('.', SAMPLES).pathname], opts());
+    expect(s.byTable.cloudtrail).toBe(164);
+    expect(s.skippedWhy['CloudTrail digest file']).toBe(1);
+    expect(s.firstRejects.every((r) => r.source_file.includes('access-logs/'))).toBe(true);
+    const ds = await openDataset(opts().data);
+    try {
+      const q = async (sql: string): Promise<unknown[][]> => (await ds.conn.runAndReadAll(sql)).getRowsJson() as unknown[][];
+      // Every prod-data request of the access logs by a signed-in principal is a data event here, under the same ID.
+      expect(await q(`SELECT count(*) FROM cloudtrail c JOIN access_log a USING (request_id) WHERE c.bucket = a.bucket AND c.event_time = a.event_time`)).toEqual([['142']]);
+      expect(await q(`SELECT DISTINCT bucket FROM cloudtrail WHERE bucket IS NOT NULL ORDER BY 1`)).toEqual([['logs-archive'], ['prod-backups'], ['prod-data'], ['web-assets']]);
+      // The intruder's versioned deletes, with the version in the request and no MFA session.
+      expect(await q(`SELECT count(*), count(version_id), count(mfa_authenticated) FROM cloudtrail WHERE event_name = 'DeleteObject' AND user_name = 'ci-deployer'`)).toEqual([['25', '25', '0']]);
+      // The week-long pre-signed URL, from four addresses.
+      expect(await q(`SELECT count(DISTINCT source_ip) FROM cloudtrail WHERE presigned_expires_s = 604800 AND auth_method = 'QueryString'`)).toEqual([['4']]);
+      // What only CloudTrail sees: the planted policy, logging switched off, versioning suspended, the trail attacked.
+      expect(await q(`SELECT event_name, bucket, error_code FROM cloudtrail WHERE user_name = 'ci-deployer' AND management_event AND NOT read_only ORDER BY event_time`)).toEqual([
+        ['PutBucketVersioning', 'prod-data', null], ['PutBucketLogging', 'prod-data', null], ['StopLogging', null, 'AccessDenied'], ['PutBucketPolicy', 'prod-data', null],
+      ]);
+      expect(await q(`SELECT event_name, user_type, mfa_authenticated FROM cloudtrail WHERE event_source = 'glacier.amazonaws.com' OR event_name = 'ConsoleLogin' ORDER BY event_time`)).toEqual([
+        ['SetVaultAccessPolicy', 'IAMUser', true], ['InitiateVaultLock', 'IAMUser', true], ['ConsoleLogin', 'Root', true],
+      ]);
+      // Day 3 came through EventBridge.
+      expect(await q(`SELECT count(*) FROM cloudtrail WHERE source_file LIKE '%security-bus%'`)).toEqual([['3']]);
+    } finally {
+      ds.close();
+    }
   });
 });
 

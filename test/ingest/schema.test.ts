@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { parseAccessLogLine } from '../../ingest/access-log/parse.js';
 import { STAGED_ORDER } from '../../ingest/access-log/stage-row.js';
 import { Reject } from '../../ingest/reject.js';
-import { ACCESS_LOG, duckdbCreateTable, markdownColumns, type SqlType } from '../../ingest/schema.js';
+import { parseCloudTrailRecord, Skip } from '../../ingest/cloudtrail/record.js';
+import { ACCESS_LOG, CLOUDTRAIL, duckdbCreateTable, markdownColumns, type SqlType } from '../../ingest/schema.js';
 import { CONFORMANCE } from '../helpers/dataset.js';
 
 /** Whether a JS value fits a declared column type (null fits any). */
@@ -60,5 +61,37 @@ describe('the access_log declaration', () => {
   it('is the table the README documents', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     expect(readme).toContain(markdownColumns(ACCESS_LOG));
+  });
+});
+
+describe('the cloudtrail declaration', () => {
+  it('lists the SPEC columns in order, source_file and source_line last', () => {
+    const spec = readFileSync(new URL('../../../shared/SPEC.md', import.meta.url), 'utf8');
+    const section = spec.slice(spec.indexOf('### `cloudtrail`'), spec.indexOf('### `s3_requests`'));
+    const list = section.slice(section.indexOf('\n`') + 2, section.lastIndexOf('`'));
+    // "read_only\n(BOOLEAN)", "sse_requested\n(requestParameters ...)": a name, then maybe a note in brackets.
+    const required = list.replace(/\([^)]*\)/g, '').split(',').map((n) => n.trim());
+    const names = CLOUDTRAIL.columns.map((c) => c.name);
+    expect(names.filter((n) => required.includes(n))).toEqual(required);
+    expect(names.slice(-2)).toEqual(['source_file', 'source_line']);
+    expect(new Set(names).size).toBe(names.length);
+  });
+
+  it('matches every row the parser makes from the conformance records, column for column and type for type', () => {
+    const files = ['aws-docs/cloudtrail-s3-example.json'];
+    const records = files.flatMap((f) => (JSON.parse(readFileSync(new URL(f, CONFORMANCE), 'utf8')) as { Records: unknown[] }).Records);
+    const panther = (JSON.parse(readFileSync(new URL('panther/cloudtrail-rule-tests.json', CONFORMANCE), 'utf8')) as { cases: Array<{ record: unknown }> }).cases;
+    const declared = CLOUDTRAIL.columns.filter((c) => c.name !== 'source_file' && c.name !== 'source_line');
+    for (const rec of [...records, ...panther.map((c) => c.record)]) {
+      const row = parseCloudTrailRecord(rec);
+      if (row instanceof Reject || row instanceof Skip) throw new Error(row.reason);
+      expect(Object.keys(row).sort()).toEqual(declared.map((c) => c.name).sort());
+      for (const c of declared) expect([c.name, fits(c.type, (row as unknown as Record<string, unknown>)[c.name])]).toEqual([c.name, true]);
+    }
+  });
+
+  it('is the table the README documents', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    expect(readme).toContain(markdownColumns(CLOUDTRAIL));
   });
 });
