@@ -5,7 +5,9 @@
  * reference, because these 2-core machines are noisy.
  */
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 
 export interface Measure {
   seconds: number;
@@ -67,4 +69,52 @@ export function report(title: string, reference: string, runs: number, rows: str
     ...rows,
     '',
   ].join('\n');
+}
+
+export interface Bench {
+  /** Report file under bench/out/, e.g. `ingest-access-log.md`. */
+  report: string;
+  title: string;
+  /** What the reference does, for the report. */
+  referenceDoc: string;
+  /** The size flag (`lines`, `records`) and its default list. */
+  sizeFlag: string;
+  sizes: string;
+  /** Row label for one size. */
+  label(n: number): string;
+  /** Make (or find) the generated input of size n; returns its path. */
+  generate(n: number): Promise<string> | string;
+  reference(input: string, out: string): Promise<void>;
+  ours(input: string, out: string): Promise<void>;
+}
+
+/**
+ * A benchmark's entry point: in `--child` mode run one side and report; else
+ * generate each size, compare alternately, write and print the report.
+ */
+export async function runBench(script: string, b: Bench): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      child: { type: 'string' },
+      file: { type: 'string' },
+      out: { type: 'string' },
+      [b.sizeFlag]: { type: 'string', default: b.sizes },
+      runs: { type: 'string', default: '3' },
+    },
+  });
+  if (values.child) {
+    const input = values.file as string;
+    const out = values.out as string;
+    return reportChild(() => (values.child === 'reference' ? b.reference(input, out + '.parquet') : b.ours(input, out)));
+  }
+  mkdirSync(OUT, { recursive: true });
+  const runs = Number(values.runs);
+  const rows: string[] = [];
+  for (const n of String(values[b.sizeFlag]).split(',').map(Number)) {
+    const input = await b.generate(n);
+    rows.push(...compare(script, b.label(n), input, runs, join(OUT, `run-${b.sizeFlag}`)));
+  }
+  const text = report(b.title, b.referenceDoc, runs, rows);
+  writeFileSync(join(OUT, b.report), text);
+  process.stdout.write(text);
 }

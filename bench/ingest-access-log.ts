@@ -7,11 +7,10 @@
  *
  *   npm run bench -- --lines 300000,1000000 --runs 3
  */
-import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { generateAccessLogLines } from '../scripts/gen-access-logs.js';
-import { compare, OUT, report, reportChild } from './harness.js';
+import { OUT, runBench } from './harness.js';
 
 /** The reference: DuckDB reads the raw log with its CSV reader and writes zstd Parquet. */
 async function reference(file: string, out: string): Promise<void> {
@@ -53,31 +52,14 @@ async function generate(lines: number): Promise<string> {
   return file;
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      child: { type: 'string' },
-      file: { type: 'string' },
-      out: { type: 'string' },
-      lines: { type: 'string', default: '300000,1000000' },
-      runs: { type: 'string', default: '3' },
-    },
-  });
-  if (values.child) {
-    const file = values.file as string;
-    const out = values.out as string;
-    return reportChild(() => (values.child === 'reference' ? reference(file, out + '.parquet') : ours(file, out)));
-  }
-  mkdirSync(OUT, { recursive: true });
-  const runs = Number(values.runs);
-  const rows: string[] = [];
-  for (const n of (values.lines as string).split(',').map(Number)) {
-    const file = await generate(n);
-    rows.push(...compare(new URL(import.meta.url).pathname, `ingest ${n.toLocaleString('en-US')} access-log lines`, file, runs, join(OUT, 'run-access')));
-  }
-  const text = report('Access-log ingest benchmark', 'DuckDB `read_csv` of the same generated file into typed zstd Parquet', runs, rows);
-  writeFileSync(join(OUT, 'ingest-access-log.md'), text);
-  process.stdout.write(text);
-}
-
-await main();
+await runBench(new URL(import.meta.url).pathname, {
+  report: 'ingest-access-log.md',
+  title: 'Access-log ingest benchmark',
+  referenceDoc: 'DuckDB `read_csv` of the same generated file into typed zstd Parquet',
+  sizeFlag: 'lines',
+  sizes: '300000,1000000',
+  label: (n) => `ingest ${n.toLocaleString('en-US')} access-log lines`,
+  generate,
+  reference,
+  ours,
+});

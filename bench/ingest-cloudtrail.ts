@@ -6,11 +6,10 @@
  *
  *   node dist/bench/ingest-cloudtrail.js --records 300000,1000000 --runs 3
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { writeCloudTrailFiles } from '../scripts/gen-cloudtrail.js';
-import { compare, OUT, report, reportChild } from './harness.js';
+import { OUT, runBench } from './harness.js';
 
 /** The reference: DuckDB's `read_json` over the same files, every record unnested into Parquet. */
 async function reference(dir: string, out: string): Promise<void> {
@@ -34,31 +33,14 @@ function generate(records: number): string {
   return dir;
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      child: { type: 'string' },
-      file: { type: 'string' },
-      out: { type: 'string' },
-      records: { type: 'string', default: '300000' },
-      runs: { type: 'string', default: '3' },
-    },
-  });
-  if (values.child) {
-    const dir = values.file as string;
-    const out = values.out as string;
-    return reportChild(() => (values.child === 'reference' ? reference(dir, out + '.parquet') : ours(dir, out)));
-  }
-  mkdirSync(OUT, { recursive: true });
-  const runs = Number(values.runs);
-  const rows: string[] = [];
-  for (const n of (values.records as string).split(',').map(Number)) {
-    const dir = generate(n);
-    rows.push(...compare(new URL(import.meta.url).pathname, `ingest ${n.toLocaleString('en-US')} CloudTrail records (gzipped Records files)`, dir, runs, join(OUT, 'run-cloudtrail')));
-  }
-  const text = report('CloudTrail ingest benchmark', 'DuckDB `read_json` of the same generated files (schema detected, `Records` unnested) into zstd Parquet', runs, rows);
-  writeFileSync(join(OUT, 'ingest-cloudtrail.md'), text);
-  process.stdout.write(text);
-}
-
-await main();
+await runBench(new URL(import.meta.url).pathname, {
+  report: 'ingest-cloudtrail.md',
+  title: 'CloudTrail ingest benchmark',
+  referenceDoc: 'DuckDB `read_json` of the same generated files (schema detected, `Records` unnested) into zstd Parquet',
+  sizeFlag: 'records',
+  sizes: '300000',
+  label: (n) => `ingest ${n.toLocaleString('en-US')} CloudTrail records (gzipped Records files)`,
+  generate,
+  reference,
+  ours,
+});

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDataset } from '../../query/dataset.js';
+import type { TableSpec } from '../../ingest/schema.js';
 
 /** A fresh temporary folder, removed by the returned function. */
 export function tempDir(prefix = 's3sift-test-'): { dir: string; cleanup: () => void } {
@@ -37,4 +38,29 @@ export async function digest(data: string, table = 'access_log'): Promise<{ rows
   } finally {
     ds.close();
   }
+}
+
+/**
+ * A parser's row in the form DuckDB's JSON rows take (timestamps as
+ * `YYYY-MM-DD hh:mm:ss[.fff]`, BIGINT as strings); JSON columns parsed, so
+ * they compare by value. `source_file` and `source_line` are left out.
+ */
+export function asDuckRow(table: TableSpec, row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const c of table.columns) {
+    if (c.name === 'source_file' || c.name === 'source_line') continue;
+    const v = row[c.name];
+    if (v instanceof Date) out[c.name] = v.toISOString().replace('T', ' ').replace(/\.000Z$/, '').replace('Z', '');
+    else if (c.type === 'BIGINT' && v !== null) out[c.name] = String(v);
+    else if (c.type === 'JSON' && typeof v === 'string') out[c.name] = JSON.parse(v);
+    else out[c.name] = v;
+  }
+  return out;
+}
+
+/** A row read from the dataset, without where it came from, JSON columns parsed: to compare with `asDuckRow`. */
+export function fromDuckRow(table: TableSpec, row: Record<string, unknown>): Record<string, unknown> {
+  const { source_file: _f, source_line: _l, date: _d, ...rest } = row;
+  for (const c of table.columns) if (c.type === 'JSON' && typeof rest[c.name] === 'string') rest[c.name] = JSON.parse(rest[c.name] as string);
+  return rest;
 }

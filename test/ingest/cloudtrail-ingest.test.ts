@@ -2,12 +2,12 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseCloudTrailRecord, Skip, type CloudTrailRow } from '../../ingest/cloudtrail/record.js';
+import { parseCloudTrailRecord, Skip } from '../../ingest/cloudtrail/record.js';
 import { ingest, type IngestOptions } from '../../ingest/ingest.js';
 import { Reject } from '../../ingest/reject.js';
 import { CLOUDTRAIL } from '../../ingest/schema.js';
 import { generateCloudTrailRecords } from '../../scripts/gen-cloudtrail.js';
-import { CONFORMANCE, SAMPLES, readRows, tempDir } from '../helpers/dataset.js';
+import { asDuckRow, CONFORMANCE, fromDuckRow, SAMPLES, readRows, tempDir } from '../helpers/dataset.js';
 import { openDataset } from '../../query/dataset.js';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -25,28 +25,6 @@ const write = (name: string, content: string | Buffer): string => {
   return path;
 };
 const ctRows = (orderBy = 'source_file, source_line, event_id'): Promise<Record<string, unknown>[]> => readRows(opts().data, 'cloudtrail', orderBy);
-
-const JSON_COLS = new Set(CLOUDTRAIL.columns.filter((c) => c.type === 'JSON').map((c) => c.name));
-
-/** A parser row in the form DuckDB's JSON rows take; JSON columns parsed, to compare by value. */
-function asDuckRow(r: CloudTrailRow): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const c of CLOUDTRAIL.columns) {
-    if (c.name === 'source_file' || c.name === 'source_line') continue;
-    const v = (r as unknown as Record<string, unknown>)[c.name];
-    if (v instanceof Date) out[c.name] = v.toISOString().replace('T', ' ').replace(/\.000Z$/, '').replace('Z', '');
-    else if (c.type === 'BIGINT' && v !== null) out[c.name] = String(v);
-    else if (JSON_COLS.has(c.name) && typeof v === 'string') out[c.name] = JSON.parse(v);
-    else out[c.name] = v;
-  }
-  return out;
-}
-
-function fromDuck(row: Record<string, unknown>): Record<string, unknown> {
-  const { source_file: _f, source_line: _l, date: _d, ...rest } = row;
-  for (const k of JSON_COLS) if (typeof rest[k] === 'string') rest[k] = JSON.parse(rest[k] as string);
-  return rest;
-}
 
 /** Records with the values that stress the staging format and the span copy. */
 function awkwardRecords(): Array<Record<string, unknown>> {
@@ -70,7 +48,8 @@ describe('ingest of CloudTrail', () => {
     expect(s.rejected).toBe(0);
     expect(s.rows).toBe(2 * recs.length);
     const rows = await ctRows('source_file, source_line');
-    const expected = recs.map((r) => asDuckRow(parseCloudTrailRecord(r) as CloudTrailRow));
+    const expected = recs.map((r) => asDuckRow(CLOUDTRAIL, parseCloudTrailRecord(r) as unknown as Record<string, unknown>));
+    const fromDuck = (row: Record<string, unknown>): Record<string, unknown> => fromDuckRow(CLOUDTRAIL, row);
     const [a, b] = [rows.filter((r) => r.source_file === compact), rows.filter((r) => r.source_file === pretty)];
     expect(a.map(fromDuck)).toEqual(expected);
     expect(b.map(fromDuck)).toEqual(expected);

@@ -8,7 +8,7 @@ import { ingest, type IngestOptions } from '../../ingest/ingest.js';
 import { Reject } from '../../ingest/reject.js';
 import { ACCESS_LOG } from '../../ingest/schema.js';
 import { generateAccessLogLines } from '../../scripts/gen-access-logs.js';
-import { CONFORMANCE, SAMPLES, readRows, tempDir } from '../helpers/dataset.js';
+import { asDuckRow, CONFORMANCE, SAMPLES, readRows, tempDir } from '../helpers/dataset.js';
 
 let tmp: { dir: string; cleanup: () => void };
 beforeEach(() => {
@@ -19,18 +19,10 @@ afterEach(() => tmp.cleanup());
 const opts = (over: Partial<IngestOptions> = {}): IngestOptions => ({ data: join(tmp.dir, 'data'), format: 'auto', force: false, strict: false, ...over });
 
 /** A parser record in the form DuckDB's JSON rows take. */
-function asDuckRow(line: string): Record<string, unknown> {
+function lineAsDuckRow(line: string): Record<string, unknown> {
   const r = parseAccessLogLine(line);
   if (r instanceof Reject) throw new Error(r.reason);
-  const out: Record<string, unknown> = {};
-  for (const c of ACCESS_LOG.columns) {
-    if (c.name === 'source_file' || c.name === 'source_line') continue;
-    const v = (r as unknown as Record<string, unknown>)[c.name];
-    if (v instanceof Date) out[c.name] = v.toISOString().replace('T', ' ').replace(/\.000Z$/, '').replace('Z', '');
-    else if (c.type === 'BIGINT' && v !== null) out[c.name] = String(v);
-    else out[c.name] = v;
-  }
-  return out;
+  return asDuckRow(ACCESS_LOG, r as unknown as Record<string, unknown>);
 }
 
 function quirkyLines(): string[] {
@@ -57,7 +49,7 @@ describe('ingest', () => {
       expect(row.source_file).toBe(file);
       expect(row.source_line).toBe(String(i + 1));
       const { source_file: _f, source_line: _l, date, ...rest } = row;
-      const expected = asDuckRow(lines[i] as string);
+      const expected = lineAsDuckRow(lines[i] as string);
       expect(rest).toEqual(expected);
       expect(date).toBe((expected.event_time as string).slice(0, 10));
     });
