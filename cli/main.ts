@@ -5,9 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { S3siftError, UsageError, describe } from '../common/errors.js';
 import { parse, type Command, type Io } from './command.js';
+import { analyzeCommand, detectCommand } from './commands/detect.js';
+import { detectionsCommand } from './commands/detections.js';
 import { ingestCommand } from './commands/ingest.js';
+import { queryCommand } from './commands/query.js';
 
-export const COMMANDS: readonly Command[] = [ingestCommand];
+export const COMMANDS: readonly Command[] = [ingestCommand, analyzeCommand, detectCommand, queryCommand, detectionsCommand];
 
 export const EXIT = { ok: 0, findings: 1, usage: 2, strict: 3, internal: 70 } as const;
 

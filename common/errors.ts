@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'input' // a source that cannot be read
   | 'dataset' // the dataset folder is unusable (locked, corrupt manifest)
   | 'query' // SQL that fails
+  | 'detection' // a detection file that does not hold together
   | 'internal';
 
 export class S3siftError extends Error {
@@ -39,6 +40,20 @@ export class InputError extends S3siftError {
 export class DatasetError extends S3siftError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('dataset', message, options);
+  }
+}
+
+/** SQL that DuckDB refuses or that fails while running: exit 2, HTTP 400. */
+export class QueryError extends S3siftError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('query', message, options);
+  }
+}
+
+/** A detection file that is invalid (unknown key, bad SQL, unknown column, ...): exit 2. */
+export class DetectionError extends S3siftError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('detection', message, options);
   }
 }
 

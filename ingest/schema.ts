@@ -59,6 +59,7 @@ export const ACCESS_LOG: TableSpec = {
     col('extra_fields', 'VARCHAR[]', 'Trailing fields after the 27th that this version does not know (AWS appends new fields).'),
     col('http_method', 'VARCHAR', 'Derived: HTTP method from the request-URI.'),
     col('presigned_expires_s', 'INTEGER', 'Derived: `X-Amz-Expires` of a SigV4 pre-signed request, in seconds; else NULL.'),
+    col('field_count', 'INTEGER', 'Derived: how many fields the record has (18 to 27, more once AWS appends new ones), so a field the record predates (NULL) is told from one logged as `-` (also NULL).'),
     col('source_file', 'VARCHAR', 'File (or `-` for stdin) the record was read from.'),
     col('source_line', 'BIGINT', '1-based line number of the record in its file.'),
   ],

@@ -8,6 +8,8 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { TABLES, duckdbCreateTable, quoteIdent } from '../ingest/schema.js';
+import { installDialect } from './dialect.js';
+import { s3RequestsSql } from './views.js';
 
 export interface OpenDataset {
   instance: DuckDBInstance;
@@ -25,20 +27,45 @@ async function hasParquet(dir: string): Promise<boolean> {
   return entries.some((e) => e.isFile() && e.name.endsWith('.parquet'));
 }
 
-/** Open `dir` read-only: views `access_log`, ... over its Parquet files. */
-export async function openDataset(dir: string): Promise<OpenDataset> {
+export interface OpenOptions {
+  /** Only rows with `event_time` at or after this (and their date partitions). */
+  since?: Date;
+  /** Only rows with `event_time` before this. */
+  until?: Date;
+}
+
+const iso = (d: Date): string => d.toISOString().replace('T', ' ').replace('Z', '');
+
+/**
+ * Open `dir` read-only: views `access_log`, `cloudtrail` over its Parquet
+ * files (`date` comes back as a column), `s3_requests` over both, and the
+ * shared SQL dialect. With `since`/`until` every view holds that window only
+ * (whole date partitions outside it are never read).
+ */
+export async function openDataset(dir: string, opts: OpenOptions = {}): Promise<OpenDataset> {
   const instance = await DuckDBInstance.create(':memory:');
   const conn = await instance.connect();
   try {
+    await installDialect(conn);
     for (const t of TABLES) {
       const root = join(dir, t.name);
+      const all = quoteIdent(`_all_${t.name}`);
       if (await hasParquet(root)) {
         const glob = join(root, '*', '*.parquet').replaceAll("'", "''");
-        await conn.run(`CREATE VIEW ${quoteIdent(t.name)} AS SELECT * FROM read_parquet('${glob}', hive_partitioning = true, hive_types = {'date': DATE})`);
+        const files = `read_parquet('${glob}', hive_partitioning = true, hive_types = {'date': DATE}, union_by_name = true)`;
+        // Files written by an earlier version may lack a column declared since: it reads as NULL.
+        const have = new Set((await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${files}`)).getRows().map((r) => String(r[0])));
+        const cols = t.columns.map((c) => (have.has(c.name) ? quoteIdent(c.name) : `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`));
+        await conn.run(`CREATE VIEW ${all} AS SELECT ${cols.join(', ')}, "date" FROM ${files}`);
       } else {
-        await conn.run(duckdbCreateTable(t).replace('CREATE TABLE', 'CREATE TEMP TABLE'));
+        await conn.run(duckdbCreateTable(t, `_all_${t.name}`).replace('CREATE TABLE', 'CREATE TEMP TABLE').replace(/\n\)$/, ',\n  "date" DATE\n)'));
       }
+      const where: string[] = [];
+      if (opts.since) where.push(`event_time >= TIMESTAMP '${iso(opts.since)}' AND ("date" IS NULL OR "date" >= DATE '${iso(opts.since).slice(0, 10)}')`);
+      if (opts.until) where.push(`event_time < TIMESTAMP '${iso(opts.until)}' AND ("date" IS NULL OR "date" <= DATE '${iso(opts.until).slice(0, 10)}')`);
+      await conn.run(`CREATE TEMP VIEW ${quoteIdent(t.name)} AS SELECT * FROM ${all}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`);
     }
+    await conn.run(s3RequestsSql());
   } catch (err) {
     conn.closeSync();
     instance.closeSync();

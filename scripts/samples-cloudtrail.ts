@@ -150,12 +150,12 @@ function managementStory(): Rec[] {
   return [
     // Day 1: alice sets the buckets up.
     m(at(0, 7, 30), ALICE, 'PutBucketEncryption', 'prod-data', { ServerSideEncryptionConfiguration: { Rule: { ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: kmsKey }, BucketKeyEnabled: true } }, encryption: '' }),
-    m(at(0, 7, 31), ALICE, 'PutBucketPolicy', 'prod-data', { policy: policy([
+    m(at(0, 7, 31), ALICE, 'PutBucketPolicy', 'prod-data', { bucketPolicy: policy([
       { Sid: 'DenyUnencryptedUploads', Effect: 'Deny', Principal: '*', Action: 's3:PutObject', Resource: 'arn:aws:s3:::prod-data/*', Condition: { Null: { 's3:x-amz-server-side-encryption': 'true' } } },
       { Sid: 'DenyInsecureTransport', Effect: 'Deny', Principal: '*', Action: 's3:*', Resource: ['arn:aws:s3:::prod-data', 'arn:aws:s3:::prod-data/*'], Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
       { Sid: 'PartnerRead', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::444455556666:root' }, Action: 's3:GetObject', Resource: 'arn:aws:s3:::prod-data/exports/*' },
-    ]), policyStatus: '' }),
-    m(at(0, 7, 35), ALICE, 'PutBucketPolicy', 'web-assets', { policy: policy([{ Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::web-assets/*' }]), policyStatus: '' }),
+    ]), policy: [''] }),
+    m(at(0, 7, 35), ALICE, 'PutBucketPolicy', 'web-assets', { bucketPolicy: policy([{ Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::web-assets/*' }]), policy: [''] }),
     m(at(0, 7, 36), ALICE, 'DeleteBucketPublicAccessBlock', 'web-assets', { publicAccessBlock: '' }),
     m(at(0, 7, 40), ALICE, 'PutBucketLogging', 'prod-data', { BucketLoggingStatus: { LoggingEnabled: { TargetBucket: 'logs-archive', TargetPrefix: 'access/prod-data/' } }, logging: '' }),
     // Access logs delivered into their own bucket: each delivery is logged again, forever.
@@ -176,10 +176,10 @@ function managementStory(): Rec[] {
     { ...m(at(1, 2, 20), INTRUDER, 'PutBucketVersioning', 'prod-data', { VersioningConfiguration: { Status: 'Suspended', xmlns: 'http://s3.amazonaws.com/doc/2006-03-01/' }, versioning: '' }), sourceIPAddress: '185.220.101.4', userAgent: '[python-requests/2.31.0]' },
     { ...m(at(1, 2, 25), INTRUDER, 'PutBucketLogging', 'prod-data', { BucketLoggingStatus: { xmlns: 'http://s3.amazonaws.com/doc/2006-03-01/' }, logging: '' }), sourceIPAddress: '185.220.101.4', userAgent: '[python-requests/2.31.0]' },
     { ...s3Record(at(1, 2, 26), INTRUDER, 'StopLogging', false, 'x'), eventSource: 'cloudtrail.amazonaws.com', sourceIPAddress: '185.220.101.4', userAgent: 'python-requests/2.31.0', requestParameters: { name: `arn:aws:cloudtrail:us-east-1:${ACCOUNT}:trail/org-trail` }, resources: undefined, additionalEventData: undefined, errorCode: 'AccessDenied', errorMessage: `User: arn:aws:iam::${ACCOUNT}:user/ci-deployer is not authorized to perform: cloudtrail:StopLogging` },
-    { ...m(at(1, 2, 50), INTRUDER, 'PutBucketPolicy', 'prod-data', { policy: policy([
+    { ...m(at(1, 2, 50), INTRUDER, 'PutBucketPolicy', 'prod-data', { bucketPolicy: policy([
       { Sid: 'DenyUnencryptedUploads', Effect: 'Deny', Principal: '*', Action: 's3:PutObject', Resource: 'arn:aws:s3:::prod-data/*', Condition: { Null: { 's3:x-amz-server-side-encryption': 'true' } } },
       { Sid: 'Backup', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${EXTERNAL}:root` }, Action: ['s3:GetObject', 's3:ListBucket'], Resource: ['arn:aws:s3:::prod-data', 'arn:aws:s3:::prod-data/*'] },
-    ]), policyStatus: '' }), sourceIPAddress: '185.220.101.4', userAgent: '[python-requests/2.31.0]' },
+    ]), policy: [''] }), sourceIPAddress: '185.220.101.4', userAgent: '[python-requests/2.31.0]' },
     // Root signs in with MFA, puts versioning and MFA Delete back (in the access logs too), and removes the planted policy.
     { ...s3Record(at(1, 7, 58), ROOT, 'ConsoleLogin', false, 'x'), eventSource: 'signin.amazonaws.com', eventType: 'AwsConsoleSignIn', sourceIPAddress: '2001:db8:85a3::8a2e:370:7334', userAgent: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)', requestParameters: null, responseElements: { ConsoleLogin: 'Success' }, additionalEventData: { MFAUsed: 'Yes', LoginTo: 'https://console.aws.amazon.com/console/home', MobileVersion: 'No' }, resources: undefined, readOnly: false },
     { ...m(at(1, 8, 5), ROOT, 'DeleteBucketPolicy', 'prod-data', { policy: '' }), sourceIPAddress: '2001:db8:85a3::8a2e:370:7334' },

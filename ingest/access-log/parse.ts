@@ -37,6 +37,7 @@ export interface AccessLogRecord {
   extra_fields: string[];
   http_method: string | null;
   presigned_expires_s: number | null;
+  field_count: number;
 }
 
 const scanner = new AccessLogScan();
@@ -88,6 +89,7 @@ export function parseAccessLogLine(line: string): AccessLogRecord | Reject {
     extra_fields: extra,
     http_method: s.methodEnd < 0 ? null : text(b, s.start[F.request_uri] as number, s.methodEnd),
     presigned_expires_s: Number.isNaN(s.expires) ? null : s.expires,
+    field_count: s.fields + s.extraStart.length,
   };
 }
 

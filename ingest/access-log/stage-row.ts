@@ -13,7 +13,7 @@ export const STAGED_ORDER = [
   'request_uri', 'http_status', 'error_code', 'bytes_sent', 'object_size', 'total_time_ms',
   'turnaround_time_ms', 'referrer', 'user_agent', 'version_id', 'host_id', 'signature_version',
   'cipher_suite', 'auth_type', 'host_header', 'tls_version', 'access_point_arn', 'acl_required',
-  'source_region', 'extra_fields', 'http_method', 'presigned_expires_s', 'source_file', 'source_line',
+  'source_region', 'extra_fields', 'http_method', 'presigned_expires_s', 'field_count', 'source_file', 'source_line',
 ] as const;
 
 const SPACE = Uint8Array.of(32);
@@ -47,6 +47,8 @@ export function stageAccessLogRow(w: TsvWriter, b: Uint8Array, s: AccessLogScan,
   if (s.methodEnd >= 0) w.bytes(b, S[F.request_uri] as number, s.methodEnd);
   w.tab();
   if (!Number.isNaN(s.expires)) w.int(s.expires);
+  w.tab();
+  w.int(s.fields + n);
   w.tab();
   w.int(fileIdx);
   w.tab();

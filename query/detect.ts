@@ -1,0 +1,181 @@
+/**
+ * Runs detections over an open dataset and turns their rows into findings
+ * (SPEC section 4). A detection's SQL selects the finding columns it knows
+ * (`event_time`, `bucket`, `principal`, ...); every other column it selects
+ * goes into the finding's `details`, so detection SQL stays plain, portable
+ * SELECTs. Parameters are bound (`$name`), never pasted into the SQL.
+ */
+import { DOUBLE, LIST, listValue, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { DetectionError, QueryError, UsageError, describe } from '../common/errors.js';
+import type { Detection, ParamValue, Severity } from './detection.js';
+import { SEVERITIES } from './detection.js';
+import type { OpenDataset } from './dataset.js';
+import { rowsOf } from './rows.js';
+
+export const FINDING_COLUMNS = ['event_time', 'source', 'bucket', 'key', 'principal', 'source_ip', 'request_id', 'event_id', 'source_file', 'source_line'] as const;
+
+export interface Finding {
+  detection_id: string;
+  severity: Severity;
+  title: string;
+  event_time: string | null;
+  source: string | null;
+  bucket: string | null;
+  key: string | null;
+  principal: string | null;
+  source_ip: string | null;
+  request_id: string | null;
+  event_id: string | null;
+  source_file: string | null;
+  source_line: number | null;
+  details: Record<string, unknown>;
+}
+
+/** `--param` values: `NAME=VALUE` for every detection that has NAME, `ID.NAME=VALUE` for one. */
+export type ParamOverrides = Record<string, string>;
+
+/** Parse `--param` flags into overrides; a flag without `=` is a usage error. */
+export function parseParamFlags(flags: readonly string[]): ParamOverrides {
+  const out: ParamOverrides = {};
+  for (const f of flags) {
+    const eq = f.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--param takes NAME=VALUE or DETECTION.NAME=VALUE (got ${JSON.stringify(f)})`);
+    out[f.slice(0, eq)] = f.slice(eq + 1);
+  }
+  return out;
+}
+
+/** A flag's text as the type of the parameter's default. */
+function coerce(d: Detection, name: string, text: string): ParamValue {
+  const def = (d.params[name] as { default: ParamValue }).default;
+  const where = `--param ${name} (${d.id})`;
+  if (typeof def === 'number') {
+    const n = Number(text);
+    if (text.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${where} must be a number (got ${JSON.stringify(text)})`);
+    return n;
+  }
+  if (typeof def === 'boolean') {
+    if (text !== 'true' && text !== 'false') throw new UsageError(`${where} must be true or false (got ${JSON.stringify(text)})`);
+    return text === 'true';
+  }
+  if (Array.isArray(def)) {
+    const items = text === '' ? [] : text.split(',').map((s) => s.trim());
+    if (def.every((x) => typeof x === 'number') && def.length > 0) {
+      if (items.some((s) => !Number.isFinite(Number(s)))) throw new UsageError(`${where} must be a comma-separated list of numbers`);
+      return items.map(Number);
+    }
+    return items;
+  }
+  return text;
+}
+
+/** The values to bind for `d`: defaults, then overrides (flags as text, tests as values). */
+export function paramsFor(d: Detection, overrides: ParamOverrides = {}, values: Record<string, ParamValue> = {}): Record<string, ParamValue> {
+  const out: Record<string, ParamValue> = {};
+  for (const [name, spec] of Object.entries(d.params)) {
+    const text = overrides[`${d.id}.${name}`] ?? overrides[name];
+    out[name] = values[name] ?? (text !== undefined ? coerce(d, name, text) : spec.default);
+  }
+  return out;
+}
+
+/** Check that every override names a parameter some selected detection has. */
+export function checkOverrides(detections: readonly Detection[], overrides: ParamOverrides): void {
+  for (const key of Object.keys(overrides)) {
+    const [idOrName, maybeName] = key.includes('.') ? key.split('.', 2) : [undefined, key];
+    const ok = detections.some((d) => (idOrName === undefined || d.id === idOrName) && (maybeName as string) in d.params);
+    if (!ok) throw new UsageError(`--param ${key}: no selected detection has that parameter (see 's3sift detections show ID')`);
+  }
+}
+
+/** Values and types to bind `params`, only those the SQL uses (DuckDB refuses unused named parameters). */
+function bound(d: Detection, params: Record<string, ParamValue>): { values: Record<string, DuckDBValue>; types: Record<string, DuckDBType | undefined> } {
+  const used = new Set([...d.sql.matchAll(/\$([a-z_][a-z0-9_]*)/g)].map((m) => m[1] as string));
+  const values: Record<string, DuckDBValue> = {};
+  const types: Record<string, DuckDBType | undefined> = {};
+  for (const [k, v] of Object.entries(params)) {
+    if (!used.has(k)) continue;
+    if (Array.isArray(v)) {
+      // An empty list has no item type of its own: take the default's, else text.
+      const def = d.params[k]?.default;
+      const numeric = (v.length ? v : Array.isArray(def) ? def : []).every((x) => typeof x === 'number') && (v.length > 0 || (Array.isArray(def) && def.length > 0));
+      values[k] = listValue(v as DuckDBValue[]);
+      types[k] = LIST(numeric ? DOUBLE : VARCHAR);
+    } else values[k] = v;
+  }
+  return { values, types };
+}
+
+/** Prepare the SQL against the tables (no data read): unknown columns and bad SQL fail here, naming the file. */
+export async function checkDetectionSql(conn: DuckDBConnection, d: Detection): Promise<void> {
+  try {
+    const p = await conn.prepare(d.sql);
+    p.destroySync();
+  } catch (err) {
+    throw new DetectionError(`${d.file}: the SQL does not run on the dataset's tables: ${describe(err)}`, { cause: err });
+  }
+}
+
+/** Run one detection; its rows become findings. */
+export async function runDetection(conn: DuckDBConnection, d: Detection, params: Record<string, ParamValue>): Promise<Finding[]> {
+  let result;
+  try {
+    const b = bound(d, params);
+    result = rowsOf(await conn.runAndReadAll(d.sql, b.values, b.types));
+  } catch (err) {
+    throw new QueryError(`${d.id} (${d.file}): ${describe(err)}`, { cause: err });
+  }
+  return result.rows.map((r) => {
+    const details: Record<string, unknown> = {};
+    for (const c of result.columns) if (!(FINDING_COLUMNS as readonly string[]).includes(c.name) && r[c.name] !== null) details[c.name] = r[c.name];
+    const get = (k: string): string | null => (r[k] === undefined || r[k] === null ? null : String(r[k]));
+    return {
+      detection_id: d.id, severity: d.severity, title: d.title,
+      event_time: get('event_time'), source: get('source'), bucket: get('bucket'), key: get('key'), principal: get('principal'),
+      source_ip: get('source_ip'), request_id: get('request_id'), event_id: get('event_id'), source_file: get('source_file'),
+      source_line: r.source_line === undefined || r.source_line === null ? null : Number(r.source_line),
+      details,
+    };
+  });
+}
+
+export interface DetectionRun {
+  id: string;
+  findings: number;
+  ms: number;
+}
+
+export interface DetectResult {
+  findings: Finding[];
+  runs: DetectionRun[];
+}
+
+const rank = (s: Severity): number => SEVERITIES.indexOf(s);
+
+/** Run `detections` over `ds`; findings most severe first, then by detection and time. */
+export async function runDetections(ds: OpenDataset, detections: readonly Detection[], overrides: ParamOverrides = {}, onRun?: (r: DetectionRun) => void): Promise<DetectResult> {
+  checkOverrides(detections, overrides);
+  const params = new Map(detections.map((d) => [d.id, paramsFor(d, overrides)]));
+  for (const d of detections) await checkDetectionSql(ds.conn, d);
+  const findings: Finding[] = [];
+  const runs: DetectionRun[] = [];
+  for (const d of detections) {
+    const t0 = performance.now();
+    const f = await runDetection(ds.conn, d, params.get(d.id) as Record<string, ParamValue>);
+    findings.push(...f);
+    const run = { id: d.id, findings: f.length, ms: performance.now() - t0 };
+    runs.push(run);
+    onRun?.(run);
+  }
+  findings.sort((a, b) => rank(b.severity) - rank(a.severity) || a.detection_id.localeCompare(b.detection_id) || String(a.event_time).localeCompare(String(b.event_time)));
+  return { findings, runs };
+}
+
+/** Select detections by `--only` ids; an unknown id is a usage error naming the known ones. */
+export function selectDetections(all: readonly Detection[], only: readonly string[]): Detection[] {
+  if (only.length === 0) return [...all];
+  const known = new Set(all.map((d) => d.id));
+  const missing = only.filter((id) => !known.has(id));
+  if (missing.length) throw new UsageError(`--only: unknown detection ${missing.join(', ')} (see 's3sift detections list')`);
+  return all.filter((d) => only.includes(d.id));
+}

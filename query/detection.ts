@@ -1,0 +1,157 @@
+/**
+ * Detection files (SPEC section 5): one YAML file per detection, validated
+ * on load so that a mistake is a clear error naming the file, never a
+ * detection that silently matches nothing.
+ */
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { basename, join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { DetectionError } from '../common/errors.js';
+
+export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export type ParamValue = number | string | boolean | string[] | number[];
+
+export interface ParamSpec {
+  default: ParamValue;
+  description: string;
+}
+
+export interface DetectionTest {
+  name: string;
+  /** Raw access-log lines. */
+  access_log?: string[];
+  /** Raw CloudTrail records. */
+  cloudtrail?: unknown[];
+  /** Parameter values for this test. */
+  params?: Record<string, ParamValue>;
+  /** Findings the detection must produce. */
+  expect: number;
+}
+
+export interface Detection {
+  id: string;
+  title: string;
+  description: string;
+  severity: Severity;
+  sources: Array<'access_log' | 'cloudtrail'>;
+  tags: string[];
+  references: string[];
+  params: Record<string, ParamSpec>;
+  sql: string;
+  tests: DetectionTest[];
+  /** The file it was loaded from. */
+  file: string;
+}
+
+/** Where the built-in library lives: `query/detections/` beside this file's source (from `dist/query/` too). */
+export const BUILTIN_DIR = [new URL('./detections/', import.meta.url), new URL('../../query/detections/', import.meta.url)]
+  .map((u) => fileURLToPath(u))
+  .find((p) => existsSync(p)) ?? fileURLToPath(new URL('./detections/', import.meta.url));
+
+const KEYS = ['id', 'title', 'description', 'severity', 'sources', 'tags', 'references', 'params', 'sql', 'tests'] as const;
+const REQUIRED = ['id', 'title', 'description', 'severity', 'sources', 'sql', 'tests'] as const;
+const TEST_KEYS = ['name', 'access_log', 'cloudtrail', 'params', 'expect'] as const;
+export const SOURCES = ['access_log', 'cloudtrail'] as const;
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+const isParamValue = (v: unknown): v is ParamValue =>
+  typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' ||
+  (Array.isArray(v) && (v.every((x) => typeof x === 'string') || v.every((x) => typeof x === 'number')));
+
+/** Validate one parsed YAML document; every problem is an error naming `file`. */
+export function validateDetection(doc: unknown, file: string): Detection {
+  const fail = (msg: string): never => {
+    throw new DetectionError(`${file}: ${msg}`);
+  };
+  if (!isObj(doc)) return fail('not a YAML mapping');
+  const unknown = Object.keys(doc).filter((k) => !(KEYS as readonly string[]).includes(k));
+  if (unknown.length) fail(`unknown key${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (allowed: ${KEYS.join(', ')})`);
+  for (const k of REQUIRED) if (doc[k] === undefined || doc[k] === null || doc[k] === '') fail(`missing ${k}`);
+  const id = doc.id;
+  if (typeof id !== 'string' || !/^[a-z0-9]+(-[a-z0-9]+)*$/.test(id)) fail(`id must be kebab-case, got ${JSON.stringify(id)}`);
+  const stem = basename(file).replace(/\.ya?ml$/, '');
+  if (id !== stem) fail(`id ${JSON.stringify(id)} differs from the file name ${JSON.stringify(stem)}`);
+  for (const k of ['title', 'description', 'sql'] as const) if (typeof doc[k] !== 'string') fail(`${k} must be text`);
+  if (!(SEVERITIES as readonly unknown[]).includes(doc.severity)) fail(`severity must be one of ${SEVERITIES.join(', ')}, got ${JSON.stringify(doc.severity)}`);
+  const sources = doc.sources;
+  if (!isStrings(sources) || sources.length === 0 || !sources.every((s) => (SOURCES as readonly string[]).includes(s))) {
+    fail(`sources must list tables among ${SOURCES.join(', ')}`);
+  }
+  const sql = doc.sql as string;
+  for (const s of sources as string[]) {
+    // s3_requests reads both tables.
+    const reads = new RegExp(`\\b${s}\\b`).test(sql) || /\bs3_requests\b/.test(sql);
+    if (!reads) fail(`sources lists ${s} but the SQL does not read it`);
+  }
+  for (const k of ['tags', 'references'] as const) if (doc[k] !== undefined && !isStrings(doc[k])) fail(`${k} must be a list of text`);
+  const params: Record<string, ParamSpec> = {};
+  if (doc.params !== undefined) {
+    if (!isObj(doc.params)) fail('params must be a mapping of name: {default, description}');
+    for (const [name, spec] of Object.entries(doc.params as Record<string, unknown>)) {
+      if (!/^[a-z][a-z0-9_]*$/.test(name)) fail(`param ${name}: names are snake_case`);
+      if (!isObj(spec) || !isParamValue(spec.default) || typeof spec.description !== 'string') fail(`param ${name}: needs a default (a number, text, true/false or a list) and a description`);
+      const extra = Object.keys(spec as object).filter((k) => k !== 'default' && k !== 'description');
+      if (extra.length) fail(`param ${name}: unknown key ${extra.join(', ')}`);
+      params[name] = { default: (spec as Record<string, unknown>).default as ParamValue, description: (spec as Record<string, unknown>).description as string };
+    }
+  }
+  for (const m of sql.matchAll(/\$([a-z_][a-z0-9_]*)/g)) if (!(m[1] as string in params)) fail(`the SQL uses $${m[1]} but params does not declare it`);
+  if (!Array.isArray(doc.tests) || doc.tests.length === 0) fail('tests must list at least one test');
+  const tests = (doc.tests as unknown[]).map((t, i): DetectionTest => {
+    const where = `test ${i + 1}`;
+    if (!isObj(t)) return fail(`${where}: not a mapping`);
+    const bad = Object.keys(t).filter((k) => !(TEST_KEYS as readonly string[]).includes(k));
+    if (bad.length) fail(`${where}: unknown key ${bad.join(', ')} (allowed: ${TEST_KEYS.join(', ')})`);
+    if (typeof t.name !== 'string') fail(`${where}: needs a name`);
+    if (typeof t.expect !== 'number' || !Number.isInteger(t.expect) || t.expect < 0) fail(`${where} (${String(t.name)}): expect must be a count of findings`);
+    if (t.access_log !== undefined && !isStrings(t.access_log)) fail(`${where} (${String(t.name)}): access_log must be a list of raw lines`);
+    if (t.cloudtrail !== undefined && !Array.isArray(t.cloudtrail)) fail(`${where} (${String(t.name)}): cloudtrail must be a list of records`);
+    if (t.access_log === undefined && t.cloudtrail === undefined) fail(`${where} (${String(t.name)}): give access_log lines or cloudtrail records`);
+    if (t.params !== undefined) {
+      if (!isObj(t.params)) fail(`${where}: params must be a mapping`);
+      for (const [k, v] of Object.entries(t.params as object)) {
+        if (!(k in params)) fail(`${where} (${String(t.name)}): unknown param ${k}`);
+        if (!isParamValue(v)) fail(`${where} (${String(t.name)}): param ${k} has an unusable value`);
+      }
+    }
+    return t as unknown as DetectionTest;
+  });
+  const firing = tests.some((t) => t.expect > 0);
+  const quiet = tests.some((t) => t.expect === 0);
+  if (!firing || !quiet) fail('tests need at least one case that fires (expect > 0) and one near miss that does not (expect: 0)');
+  return {
+    id: id as string, title: doc.title as string, description: doc.description as string, severity: doc.severity as Severity,
+    sources: sources as Detection['sources'], tags: (doc.tags as string[] | undefined) ?? [], references: (doc.references as string[] | undefined) ?? [],
+    params, sql, tests, file,
+  };
+}
+
+/** Load every `*.yaml` of the built-in library and of `dirs`; a later id replaces an earlier one of the same name. */
+export async function loadDetections(dirs: readonly string[] = [], builtin = true): Promise<Detection[]> {
+  const byId = new Map<string, Detection>();
+  for (const dir of builtin ? [BUILTIN_DIR, ...dirs] : dirs) {
+    let names: string[];
+    try {
+      names = (await readdir(dir)).filter((n) => /\.ya?ml$/.test(n)).sort();
+    } catch (err) {
+      throw new DetectionError(`${dir}: cannot read the rules folder (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+    for (const n of names) {
+      const file = join(dir, n);
+      let doc: unknown;
+      try {
+        doc = parseYaml(await readFile(file, 'utf8'));
+      } catch (err) {
+        throw new DetectionError(`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+      }
+      const d = validateDetection(doc, file);
+      byId.set(d.id, d);
+    }
+  }
+  return [...byId.values()];
+}

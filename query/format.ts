@@ -1,0 +1,163 @@
+/**
+ * Output formats: query results (table, JSON, NDJSON, CSV, Arrow IPC) and
+ * findings (table report, JSON, NDJSON, CSV, OCSF Detection Finding).
+ */
+import { stringify } from 'csv-stringify/sync';
+import { Bool, Float64, Int32, Table, TimestampMillisecond, Utf8, vectorFromArray, tableToIPC, type DataType, type Vector } from 'apache-arrow';
+import type { Detection } from './detection.js';
+import { SEVERITIES } from './detection.js';
+import { FINDING_COLUMNS, type DetectionRun, type Finding } from './detect.js';
+import type { Rows } from './rows.js';
+
+export const QUERY_FORMATS = ['table', 'json', 'ndjson', 'csv', 'arrow'] as const;
+export const FINDING_FORMATS = ['table', 'json', 'ndjson', 'csv', 'ocsf'] as const;
+export type QueryFormat = (typeof QUERY_FORMATS)[number];
+export type FindingFormat = (typeof FINDING_FORMATS)[number];
+
+const cellText = (v: unknown): string => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+
+/** Aligned text columns, cells cut at `max` characters. */
+export function textTable(columns: readonly string[], rows: ReadonlyArray<Record<string, unknown>>, max = 60): string {
+  const cut = (s: string): string => (s.length > max ? s.slice(0, max - 1) + '…' : s).replace(/[\r\n\t]/g, ' ');
+  const cells = rows.map((r) => columns.map((c) => cut(cellText(r[c]))));
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => (row[i] as string).length)));
+  const line = (vals: readonly string[]): string => vals.map((v, i) => v.padEnd(widths[i] as number)).join('  ').trimEnd();
+  return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+}
+
+/** CSV with a header row; nested values as JSON. */
+export function csv(columns: readonly string[], rows: ReadonlyArray<Record<string, unknown>>): string {
+  return stringify(rows.map((r) => columns.map((c) => cellText(r[c]))), { header: true, columns: [...columns] });
+}
+
+function arrowType(duckType: string): DataType {
+  if (duckType === 'BOOLEAN') return new Bool();
+  if (['TINYINT', 'SMALLINT', 'INTEGER', 'UTINYINT', 'USMALLINT'].includes(duckType)) return new Int32();
+  if (['BIGINT', 'UINTEGER', 'UBIGINT', 'HUGEINT', 'DOUBLE', 'FLOAT', 'REAL'].includes(duckType) || duckType.startsWith('DECIMAL')) return new Float64();
+  if (duckType.startsWith('TIMESTAMP')) return new TimestampMillisecond();
+  return new Utf8();
+}
+
+/** Arrow IPC stream of a result: numbers, booleans and times typed; the rest as text (JSON for nested values). */
+export function arrowStream(result: Rows): Uint8Array {
+  const vectors: Record<string, Vector> = {};
+  for (const c of result.columns) {
+    const type = arrowType(c.type);
+    const values = result.rows.map((r) => {
+      const v = r[c.name];
+      if (v === null || v === undefined) return null;
+      if (type instanceof Utf8) return cellText(v);
+      if (type instanceof TimestampMillisecond) return Date.parse(String(v));
+      if (type instanceof Bool) return Boolean(v);
+      return Number(v);
+    });
+    vectors[c.name] = vectorFromArray(values as unknown[], type as DataType) as Vector;
+  }
+  return tableToIPC(new Table(vectors), 'stream');
+}
+
+/** A query result in `format` (`arrow` gives bytes). */
+export function formatRows(result: Rows, format: QueryFormat): string | Uint8Array {
+  const names = result.columns.map((c) => c.name);
+  switch (format) {
+    case 'json':
+      return JSON.stringify({ columns: result.columns, rows: result.rows }) + '\n';
+    case 'ndjson':
+      return result.rows.map((r) => JSON.stringify(r)).join('\n') + (result.rows.length ? '\n' : '');
+    case 'csv':
+      return csv(names, result.rows);
+    case 'arrow':
+      return arrowStream(result);
+    case 'table':
+      return textTable(names, result.rows) + `\n(${result.rows.length} row${result.rows.length === 1 ? '' : 's'})\n`;
+  }
+}
+
+const SEVERITY_ID: Record<string, number> = { info: 1, low: 2, medium: 3, high: 4, critical: 5 };
+
+/** An OCSF 1.1 Detection Finding (class 2004) for a finding. */
+export function ocsf(f: Finding, d: Detection | undefined, version: string): Record<string, unknown> {
+  const time = f.event_time ? Date.parse(f.event_time) : Date.now();
+  return {
+    class_uid: 2004, class_name: 'Detection Finding', category_uid: 2, category_name: 'Findings',
+    activity_id: 1, activity_name: 'Create', type_uid: 200401, type_name: 'Detection Finding: Create',
+    severity_id: SEVERITY_ID[f.severity], severity: f.severity[0]?.toUpperCase() + f.severity.slice(1), status_id: 1, status: 'New',
+    time, message: f.title,
+    metadata: { version: '1.1.0', product: { name: 's3sift', vendor_name: 's3sift', version }, log_name: f.source ?? undefined },
+    finding_info: {
+      uid: `${f.detection_id}:${f.request_id ?? f.event_id ?? `${f.source_file}:${f.source_line}`}`, title: f.title, desc: d?.description.trim(),
+      analytic: { uid: f.detection_id, name: f.detection_id, type_id: 1, type: 'Rule' }, types: d?.tags ?? [],
+      first_seen_time: time, src_url: d?.references[0],
+    },
+    cloud: { provider: 'AWS' },
+    resources: f.bucket ? [{ type: 'AWS::S3::Bucket', name: f.bucket, uid: `arn:aws:s3:::${f.bucket}` }, ...(f.key ? [{ type: 'AWS::S3::Object', name: f.key }] : [])] : [],
+    actor: f.principal ? { user: { uid: f.principal, name: f.principal } } : undefined,
+    src_endpoint: f.source_ip ? { ip: f.source_ip } : undefined,
+    evidences: [{ data: { request_id: f.request_id, event_id: f.event_id, source_file: f.source_file, source_line: f.source_line } }],
+    unmapped: f.details,
+  };
+}
+
+const FINDING_CSV = ['detection_id', 'severity', 'title', ...FINDING_COLUMNS, 'details'];
+
+/** Findings in `format`; `table` is the human report. */
+export function formatFindings(findings: readonly Finding[], format: FindingFormat, ctx: { detections: readonly Detection[]; runs: readonly DetectionRun[]; version: string }): string {
+  const byId = new Map(ctx.detections.map((d) => [d.id, d]));
+  switch (format) {
+    case 'ndjson':
+      return findings.map((f) => JSON.stringify(f)).join('\n') + (findings.length ? '\n' : '');
+    case 'json':
+      return JSON.stringify({ findings, summary: summary(findings, ctx.runs) }, null, 2) + '\n';
+    case 'csv':
+      return csv(FINDING_CSV, findings as unknown as Array<Record<string, unknown>>);
+    case 'ocsf':
+      return findings.map((f) => JSON.stringify(ocsf(f, byId.get(f.detection_id), ctx.version))).join('\n') + (findings.length ? '\n' : '');
+    case 'table':
+      return report(findings, ctx.detections, ctx.runs);
+  }
+}
+
+function summary(findings: readonly Finding[], runs: readonly DetectionRun[]): Record<string, unknown> {
+  const bySeverity: Record<string, number> = {};
+  for (const s of SEVERITIES) bySeverity[s] = findings.filter((f) => f.severity === s).length;
+  const byDetection: Record<string, number> = {};
+  for (const r of runs) if (r.findings) byDetection[r.id] = r.findings;
+  return { findings: findings.length, detections_run: runs.length, by_severity: bySeverity, by_detection: byDetection };
+}
+
+/** The description's first sentence, on one line. */
+function firstSentence(text: string): string {
+  const flat = text.trim().replace(/\s+/g, ' ');
+  const end = flat.search(/\.(\s|$)/);
+  return end < 0 ? flat : flat.slice(0, end + 1);
+}
+
+/** What a responder reads: findings grouped by severity and detection, each with its evidence. */
+export function report(findings: readonly Finding[], detections: readonly Detection[], runs: readonly DetectionRun[], perDetection = 8): string {
+  const out: string[] = [];
+  const byId = new Map(detections.map((d) => [d.id, d]));
+  const counts = SEVERITIES.map((s) => [s, findings.filter((f) => f.severity === s).length] as const).filter(([, n]) => n > 0).reverse();
+  out.push(`${findings.length} finding${findings.length === 1 ? '' : 's'} from ${runs.filter((r) => r.findings > 0).length} of ${runs.length} detections` +
+    (counts.length ? ` (${counts.map(([s, n]) => `${n} ${s}`).join(', ')})` : ''));
+  for (const sev of [...SEVERITIES].reverse()) {
+    const ofSev = findings.filter((f) => f.severity === sev);
+    if (!ofSev.length) continue;
+    out.push('', `== ${sev.toUpperCase()} ==`);
+    for (const id of [...new Set(ofSev.map((f) => f.detection_id))]) {
+      const fs = ofSev.filter((f) => f.detection_id === id);
+      const d = byId.get(id);
+      out.push('', `[${id}] ${d?.title ?? id}: ${fs.length} finding${fs.length === 1 ? '' : 's'}`);
+      if (d) out.push(`  ${firstSentence(d.description)}`);
+      for (const f of fs.slice(0, perDetection)) {
+        const who = [f.principal ?? (f.source_ip ? 'anonymous' : null), f.source_ip ? `from ${f.source_ip}` : null].filter(Boolean).join(' ');
+        const what = [f.bucket, f.key].filter(Boolean).join('/');
+        out.push(`  - ${f.event_time ?? '(no time)'}  ${what || '-'}  ${who || '-'}`);
+        const ev = Object.entries(f.details).map(([k, v]) => `${k}=${cellText(v)}`).join(' ');
+        if (ev) out.push(`      ${ev.length > 200 ? ev.slice(0, 199) + '…' : ev}`);
+        out.push(`      at ${f.source_file ?? '?'}:${f.source_line ?? '?'}${f.request_id ? `  request ${f.request_id}` : ''}`);
+      }
+      if (fs.length > perDetection) out.push(`  ... and ${fs.length - perDetection} more (--format json for all)`);
+    }
+  }
+  return out.join('\n') + '\n';
+}

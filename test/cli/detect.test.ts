@@ -1,0 +1,140 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tableFromIPC } from 'apache-arrow';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SAMPLES, tempDir } from '../helpers/dataset.js';
+
+const BIN = new URL('../../bin/s3sift', import.meta.url).pathname;
+
+function run(args: string[]): { code: number | null; stdout: string; stderr: string; raw: Buffer } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20 });
+  return { code: r.status, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8'), raw: r.stdout };
+}
+
+let tmp: { dir: string; cleanup: () => void };
+let data: string;
+let analyzed: ReturnType<typeof run>;
+beforeAll(() => {
+  tmp = tempDir();
+  data = join(tmp.dir, 'data');
+  analyzed = run(['analyze', new URL('.', SAMPLES).pathname, '--data', data]);
+});
+afterAll(() => tmp.cleanup());
+
+describe('s3sift analyze on the samples (what npm start prints)', () => {
+  it('ingests, then prints a report grouped by severity and detection, with the evidence', () => {
+    expect(analyzed.code).toBe(0);
+    const out = analyzed.stdout;
+    expect(out).toMatch(/^read 386 lines and records from 30 sources: 380 ingested, 3 rejected, 3 skipped/);
+    expect(out).toMatch(/\d+ findings from \d+ of 32 detections \(1 critical, \d+ high/);
+    expect(out.indexOf('== CRITICAL ==')).toBeLessThan(out.indexOf('== HIGH =='));
+    expect(out).toContain('[bucket-policy-public] Bucket policy allows everyone: 1 finding');
+    expect(out).toMatch(/\[permanent-delete-without-mfa\] .*: 25 findings/);
+    expect(out).toMatch(/version_id=3HL4kqtJvjVBH40Nrjfkd00/);
+    expect(out).toMatch(/at samples?.*\/2025-03-11\.log:\d+ {2}request [0-9A-F]{16}|at .*access-logs\/prod-data\/2025-03-11\.log:\d+/);
+    expect(out).toMatch(/\[presigned-url-shared\] .*: 1 finding\n.*\n.*\n\s+addresses=4/);
+  });
+});
+
+describe('s3sift detect', () => {
+  it('prints findings as NDJSON, JSON with a summary, CSV and OCSF', () => {
+    const nd = run(['detect', '--data', data, '--format', 'ndjson', '--only', 'versioning-suspended,mass-delete']);
+    expect(nd.code).toBe(0);
+    const findings = nd.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(findings.map((f) => f.detection_id).sort()).toEqual(['mass-delete', 'versioning-suspended']);
+    expect(Object.keys(findings[0] as object)).toEqual(['detection_id', 'severity', 'title', 'event_time', 'source', 'bucket', 'key', 'principal', 'source_ip', 'request_id', 'event_id', 'source_file', 'source_line', 'details']);
+    expect(findings.find((f) => f.detection_id === 'mass-delete')?.details).toMatchObject({ deleted: 25, window_minutes: 15 });
+    const json = JSON.parse(run(['detect', '--data', data, '--format', 'json', '--only', 'versioning-suspended']).stdout) as { findings: unknown[]; summary: { findings: number } };
+    expect(json.summary.findings).toBe(1);
+    const csv = run(['detect', '--data', data, '--format', 'csv', '--only', 'versioning-suspended']).stdout.trim().split('\n');
+    expect(csv[0]).toBe('detection_id,severity,title,event_time,source,bucket,key,principal,source_ip,request_id,event_id,source_file,source_line,details');
+    expect(csv).toHaveLength(2);
+    const ocsf = JSON.parse(run(['detect', '--data', data, '--format', 'ocsf', '--only', 'versioning-suspended']).stdout) as Record<string, unknown>;
+    expect(ocsf).toMatchObject({ class_uid: 2004, type_uid: 200401, severity_id: 4, finding_info: { analytic: { uid: 'versioning-suspended' } }, resources: [{ name: 'prod-data' }] });
+  });
+
+  it('exits 1 when a finding reaches --fail-on, 0 when none does', () => {
+    expect(run(['detect', '--data', data, '--only', 'bucket-policy-public', '--fail-on', 'critical']).code).toBe(1);
+    expect(run(['detect', '--data', data, '--only', 'sigv2-request', '--fail-on', 'high']).code).toBe(0);
+  });
+
+  it('takes parameters and a time window', () => {
+    const strict = run(['detect', '--data', data, '--format', 'ndjson', '--only', 'presigned-url-long-expiry']).stdout.trim().split('\n');
+    const lax = run(['detect', '--data', data, '--format', 'ndjson', '--only', 'presigned-url-long-expiry', '--param', 'max_expires_s=700000']).stdout.trim();
+    expect(strict.length).toBeGreaterThan(0);
+    expect(lax).toBe('');
+    const day2 = run(['detect', '--data', data, '--format', 'ndjson', '--only', 'root-account-activity', '--since', '2025-03-11T08:00:30Z', '--until', '2025-03-12']).stdout.trim().split('\n');
+    expect(day2.every((l) => (JSON.parse(l) as { event_time: string }).event_time >= '2025-03-11T08:00:30')).toBe(true);
+  });
+
+  it('refuses bad flags with a message and exit 2', () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--only', 'no-such-detection'], /--only: unknown detection no-such-detection/],
+      [['--param', 'nonsense'], /--param takes NAME=VALUE/],
+      [['--param', 'max_expires_s=soon'], /--param max_expires_s \(presigned-url-long-expiry\) must be a number/],
+      [['--param', 'no_such_param=1'], /--param no_such_param: no selected detection has that parameter/],
+      [['--since', 'yesterday'], /--since must be an ISO 8601 date or time/],
+      [['--format', 'xml'], /--format must be one of table, json, ndjson, csv, ocsf/],
+      [['--fail-on', 'severe'], /--fail-on must be one of info, low, medium, high, critical/],
+      [['--rules', join(tmp.dir, 'missing')], /cannot read the rules folder/],
+    ];
+    for (const [args, msg] of cases) {
+      const r = run(['detect', '--data', data, ...args]);
+      expect([args.join(' '), r.code]).toEqual([args.join(' '), 2]);
+      expect(r.stderr).toMatch(msg);
+    }
+  });
+
+  it('loads extra rules with --rules and refuses a broken one, naming the file', () => {
+    const rules = join(tmp.dir, 'rules');
+    mkdirSync(rules, { recursive: true });
+    const src = readFileSync(new URL('../../query/detections/sigv2-request.yaml', import.meta.url), 'utf8');
+    writeFileSync(join(rules, 'my-sigv2.yaml'), src.replace('id: sigv2-request', 'id: my-sigv2').replace('severity: low', 'severity: critical'));
+    const ok = run(['detect', '--data', data, '--rules', rules, '--only', 'my-sigv2', '--format', 'ndjson']);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('"detection_id":"my-sigv2","severity":"critical"');
+    writeFileSync(join(rules, 'bad.yaml'), src.replace('id: sigv2-request', 'id: bad').replace('sources:', 'colour: red\nsources:'));
+    const bad = run(['detect', '--data', data, '--rules', rules]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/bad\.yaml: unknown key colour/);
+  });
+});
+
+describe('s3sift query', () => {
+  it('answers SQL as a table, JSON, NDJSON, CSV and Arrow', () => {
+    const sql = "SELECT source, count(*) AS n, min(event_time) AS first FROM s3_requests GROUP BY source ORDER BY source";
+    expect(run(['query', '--data', data, sql]).stdout).toMatch(/^source +n +first\n-+ +-+ +-+\naccess_log +216 +2019-03-14T09:10:11\.000Z\ncloudtrail +159 /);
+    const json = JSON.parse(run(['query', '--data', data, '--format', 'json', sql]).stdout) as { columns: unknown[]; rows: Array<Record<string, unknown>> };
+    expect(json.rows[0]).toEqual({ source: 'access_log', n: 216, first: '2019-03-14T09:10:11.000Z' });
+    expect(run(['query', '--data', data, '--format', 'ndjson', sql]).stdout.split('\n')[1]).toMatch(/^\{"source":"cloudtrail","n":159,/);
+    expect(run(['query', '--data', data, '--format', 'csv', sql]).stdout.split('\n')[0]).toBe('source,n,first');
+    const arrow = tableFromIPC(run(['query', '--data', data, '--format', 'arrow', sql]).raw);
+    expect(arrow.numRows).toBe(2);
+    expect(arrow.getChild('n')?.toArray()).toEqual(Float64Array.from([216, 159]));
+  });
+
+  it('says what is wrong with bad SQL, exit 2', () => {
+    const r = run(['query', '--data', data, 'SELECT nope FROM access_log']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: .*nope/);
+    expect(run(['query', '--data', data]).code).toBe(2);
+  });
+});
+
+describe('s3sift detections', () => {
+  it('lists the library and shows one detection in full', () => {
+    const list = run(['detections', 'list']);
+    expect(list.stdout).toMatch(/\(32 detections\)/);
+    const show = run(['detections', 'show', 'presigned-url-long-expiry']);
+    expect(show.stdout).toContain('max_expires_s = 3600');
+    expect(show.stdout).toContain('SELECT');
+    expect(run(['detections', 'show', 'nope']).code).toBe(2);
+  });
+
+  it('runs the inline tests of the detections asked for', () => {
+    const r = run(['detections', 'test', '--only', 'sigv2-request,mass-delete']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/5 passed, 0 failed, 2 detections/);
+  });
+});
