@@ -58,12 +58,12 @@ export async function openDataset(dir: string, opts: OpenOptions = {}): Promise<
         const cols = t.columns.map((c) => (have.has(c.name) ? quoteIdent(c.name) : `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`));
         await conn.run(`CREATE VIEW ${all} AS SELECT ${cols.join(', ')}, "date" FROM ${files}`);
       } else {
-        await conn.run(duckdbCreateTable(t, `_all_${t.name}`).replace('CREATE TABLE', 'CREATE TEMP TABLE').replace(/\n\)$/, ',\n  "date" DATE\n)'));
+        await conn.run(duckdbCreateTable(t, `_all_${t.name}`).replace(/\n\)$/, ',\n  "date" DATE\n)'));
       }
       const where: string[] = [];
       if (opts.since) where.push(`event_time >= TIMESTAMP '${iso(opts.since)}' AND ("date" IS NULL OR "date" >= DATE '${iso(opts.since).slice(0, 10)}')`);
       if (opts.until) where.push(`event_time < TIMESTAMP '${iso(opts.until)}' AND ("date" IS NULL OR "date" <= DATE '${iso(opts.until).slice(0, 10)}')`);
-      await conn.run(`CREATE TEMP VIEW ${quoteIdent(t.name)} AS SELECT * FROM ${all}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`);
+      await conn.run(`CREATE VIEW ${quoteIdent(t.name)} AS SELECT * FROM ${all}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`);
     }
     await conn.run(s3RequestsSql());
   } catch (err) {

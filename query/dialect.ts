@@ -11,23 +11,23 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 /** Trino functions DuckDB lacks (or names differently), as DuckDB macros. */
 export const DUCKDB_MACROS: ReadonlyArray<[name: string, sql: string]> = [
   // regexp_like(string, pattern): true if the pattern matches anywhere (Trino). DuckDB: regexp_matches.
-  ['regexp_like', 'CREATE OR REPLACE TEMP MACRO regexp_like(s, p) AS regexp_matches(s, p)'],
+  ['regexp_like', 'CREATE OR REPLACE MACRO regexp_like(s, p) AS regexp_matches(s, p)'],
   // json_extract_scalar(json, path) -> varchar (Trino). DuckDB: json_extract_string, which spells a
   // key with dashes $."x-amz-acl" where Trino spells it $["x-amz-acl"]: the macro rewrites the path.
-  ['json_extract_scalar', `CREATE OR REPLACE TEMP MACRO json_extract_scalar(j, p) AS json_extract_string(j, regexp_replace(p, '\\["([^"]*)"\\]', '."\\1"', 'g'))`],
+  ['json_extract_scalar', `CREATE OR REPLACE MACRO json_extract_scalar(j, p) AS json_extract_string(j, regexp_replace(p, '\\["([^"]*)"\\]', '."\\1"', 'g'))`],
   // json_array_length(json) exists in both. json_format(json) -> varchar (Trino). DuckDB: a cast.
-  ['json_format', 'CREATE OR REPLACE TEMP MACRO json_format(j) AS CAST(j AS VARCHAR)'],
+  ['json_format', 'CREATE OR REPLACE MACRO json_format(j) AS CAST(j AS VARCHAR)'],
   // from_unixtime(seconds) -> timestamp (Trino). DuckDB: to_timestamp gives TIMESTAMPTZ; keep naive UTC.
-  ['from_unixtime', "CREATE OR REPLACE TEMP MACRO from_unixtime(s) AS CAST(to_timestamp(s) AT TIME ZONE 'UTC' AS TIMESTAMP)"],
+  ['from_unixtime', "CREATE OR REPLACE MACRO from_unixtime(s) AS CAST(to_timestamp(s) AT TIME ZONE 'UTC' AS TIMESTAMP)"],
   // cardinality(array) -> number of items (Trino). DuckDB's cardinality is for maps; len for lists.
-  ['cardinality', 'CREATE OR REPLACE TEMP MACRO cardinality(l) AS len(l)'],
+  ['cardinality', 'CREATE OR REPLACE MACRO cardinality(l) AS len(l)'],
   // slice(array, start, length) (Trino). DuckDB: list_slice(list, begin, end), both ends included.
-  ['slice', 'CREATE OR REPLACE TEMP MACRO slice(l, s, n) AS list_slice(l, s, s + n - 1)'],
+  ['slice', 'CREATE OR REPLACE MACRO slice(l, s, n) AS list_slice(l, s, s + n - 1)'],
   // to_unixtime(timestamp) -> double seconds (Trino). DuckDB: epoch.
-  ['to_unixtime', 'CREATE OR REPLACE TEMP MACRO to_unixtime(t) AS epoch(t)'],
+  ['to_unixtime', 'CREATE OR REPLACE MACRO to_unixtime(t) AS epoch(t)'],
   // The items of a JSON value that is an array, or the value itself in a one-item list (a policy's
   // Statement, a Principal's AWS, ... may be either). Trino: CAST(json AS ARRAY(JSON)) with the same guard.
-  ['json_items', "CREATE OR REPLACE TEMP MACRO json_items(j) AS CASE WHEN j IS NULL THEN []::JSON[] WHEN json_type(j) = 'ARRAY' THEN json_extract(j, '$[*]') ELSE [j] END"],
+  ['json_items', "CREATE OR REPLACE MACRO json_items(j) AS CASE WHEN j IS NULL THEN []::JSON[] WHEN json_type(j) = 'ARRAY' THEN json_extract(j, '$[*]') ELSE [j] END"],
 ];
 
 /** Make the shared dialect available on a DuckDB connection (UTC session, Trino names). */

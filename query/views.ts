@@ -57,7 +57,7 @@ const str = (s: string): string => `'${s.replaceAll("'", "''")}'`;
 /** The `s3_requests` view over the `access_log` and `cloudtrail` tables (portable SQL). */
 export function s3RequestsSql(): string {
   const ops = OPERATIONS.map(([op, b, o]) => `(${str(op)}, ${str(b)}, ${str(o)})`).join(',\n      ');
-  return `CREATE OR REPLACE TEMP VIEW s3_requests AS
+  return `CREATE OR REPLACE VIEW s3_requests AS
 WITH ops (op, on_bucket, on_object) AS (VALUES
       ${ops})
 SELECT 'access_log' AS source, a.event_time, a.bucket, a."key",

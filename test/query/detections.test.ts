@@ -29,6 +29,11 @@ describe('the detection library', () => {
     }
   });
 
+  it('is the library the README lists, with each severity', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const d of library) expect(readme).toContain(`| \`${d.id}\` | ${d.severity} | ${d.sources.join(', ')} | ${d.title}`);
+  });
+
   for (const d of library) {
     describe(d.id, () => {
       for (const t of d.tests) {
