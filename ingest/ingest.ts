@@ -333,7 +333,7 @@ async function readCloudTrailSource(ctx: SourceRun): Promise<void> {
   const sink: CloudTrailSink = {
     row: (row, where, spans) => {
       const bound = spans ? spanRowBound(spans.end - spans.start) : cloudTrailRowBound(row);
-      stageCloudTrailRow(stage.writerFor(row.event_time?.getTime() ?? NaN, bound), row, idx, where, spans);
+      stageCloudTrailRow(stage.writerFor(row.event_time?.getTime() ?? NaN, bound, row.management_event === false ? 0 : 1), row, idx, where, spans);
       entry.rows++;
     },
     reject: (where, reason, raw) => ctx.reject(where, reason, raw),

@@ -78,6 +78,8 @@ export function stagingCopySql(table: TableSpec, input: string, output: string, 
 
 /** Staged rows of one date not yet handed to DuckDB. */
 interface DateFile {
+  /** `day * 2 + part`. */
+  key: number;
   day: number;
   writer: TsvWriter;
   fd: number;
@@ -153,14 +155,21 @@ export class Stage {
     return new Stage(conn, table, workDir, outDir, filePrefix, srcTable, opts);
   }
 
-  /** The writer for a row whose event time is `timeMs` (NaN: none); write exactly one row to it. */
-  writerFor(timeMs: number, rowBytes: number): TsvWriter {
+  /**
+   * The writer for a row whose event time is `timeMs` (NaN: none); write
+   * exactly one row to it. Rows of another `part` of the same date go to
+   * files of their own: CloudTrail keeps management events apart from data
+   * events, so a query for management events skips the data files (their
+   * min/max statistics say `management_event` is false throughout).
+   */
+  writerFor(timeMs: number, rowBytes: number, part: 0 | 1 = 0): TsvWriter {
     const day = Math.floor(timeMs / DAY_MS);
-    let f = this.open.get(day);
+    const key = day * 2 + part;
+    let f = this.open.get(key);
     if (!f) {
       const path = join(this.workDir, `${this.table.name}-${dayString(day)}-${this.fileSeq++}.tsv`);
-      f = { day, writer: new TsvWriter(1 << 20), fd: openSync(path, 'w'), path, bytes: 0, lastRow: 0 };
-      this.open.set(day, f);
+      f = { key, day, writer: new TsvWriter(1 << 20), fd: openSync(path, 'w'), path, bytes: 0, lastRow: 0 };
+      this.open.set(key, f);
     }
     f.lastRow = ++this.rowSeq;
     f.writer.reserve(rowBytes);
@@ -199,7 +208,7 @@ export class Stage {
   private convert(f: DateFile): void {
     this.flush(f);
     closeSync(f.fd);
-    this.open.delete(f.day);
+    this.open.delete(f.key);
     if (f.bytes === 0) {
       void rm(f.path, { force: true });
       return;

@@ -187,6 +187,22 @@ describe('ingest of CloudTrail', () => {
     expect(readdirSync(join(opts().data, 'cloudtrail'))).toEqual(['date=2019-02-01']);
   });
 
+  it('writes management events and data events of a date to Parquet files of their own', async () => {
+    const recs = [...generateCloudTrailRecords({ records: 200, seed: 9, days: 1 })];
+    const file = write('day.json', JSON.stringify({ Records: recs }));
+    await ingest([file], opts());
+    const dir = join(opts().data, 'cloudtrail', 'date=2025-03-10');
+    const files = readdirSync(dir);
+    expect(files).toHaveLength(2);
+    const ds = await openDataset(opts().data);
+    try {
+      const per = (await ds.conn.runAndReadAll(`SELECT count(DISTINCT management_event)::INTEGER FROM read_parquet('${dir}/*.parquet', filename = true) GROUP BY filename`)).getRows();
+      expect(per).toEqual([[1], [1]]);
+    } finally {
+      ds.close();
+    }
+  });
+
   it('adds nothing when the same CloudTrail files are ingested again', async () => {
     const first = await ingest([conf('aws-docs')], opts());
     const again = await ingest([conf('aws-docs')], opts());
