@@ -1,13 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../../common/errors.js';
-import { ingest } from '../../ingest/index.js';
 import { openDataset } from '../../query/dataset.js';
 import { parseParamFlags, runDetections, selectDetections, type Finding } from '../../query/detect.js';
 import { loadDetections, SEVERITIES, type Severity } from '../../query/detection.js';
 import { FINDING_FORMATS, formatFindings } from '../../query/format.js';
 import { oneOf, type Command, type Io } from '../command.js';
-import { ProgressBar } from '../progress.js';
-import { DEFAULT_DATA, renderSummary } from './ingest.js';
+import { DEFAULT_DATA, ingestWithProgress, renderSummary } from './ingest.js';
 
 const DETECT_OPTIONS = `  --data DIR          dataset folder (default ${DEFAULT_DATA})
   --only ID,...       run only these detections
@@ -120,20 +118,7 @@ Examples:
   async run(values, positionals, io) {
     if (positionals.length === 0) throw new UsageError('analyze needs at least one SOURCE (a file, a folder, or - for stdin)');
     oneOf('format', values.format, FINDING_FORMATS);
-    const bar = new ProgressBar(io.stderr);
-    let summary;
-    try {
-      summary = await ingest(positionals, {
-        data: values.data as string, format: 'auto', force: false, strict: false, stdin: io.stdin as never,
-        onProgress: (p) => bar.update(p),
-        onWarning: (m) => {
-          bar.done();
-          io.stderr.write(`warning: ${m}\n`);
-        },
-      });
-    } finally {
-      bar.done();
-    }
+    const summary = await ingestWithProgress(positionals, { data: values.data as string, format: 'auto', force: false, strict: false }, io);
     (values.format === 'table' ? io.stdout : io.stderr).write(renderSummary(summary, values.data as string) + '\n\n');
     return detect(values, io);
   },

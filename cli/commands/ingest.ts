@@ -1,6 +1,6 @@
-import { ingest, type IngestSummary } from '../../ingest/index.js';
+import { ingest, type IngestOptions, type IngestSummary } from '../../ingest/index.js';
 import { UsageError } from '../../common/errors.js';
-import { oneOf, type Command } from '../command.js';
+import { oneOf, type Command, type Io } from '../command.js';
 import { formatCount, ProgressBar } from '../progress.js';
 import { datasetOverview } from '../overview.js';
 
@@ -54,24 +54,7 @@ Examples:
     if (positionals.length === 0) throw new UsageError('ingest needs at least one SOURCE (a file, a folder, or - for stdin)');
     const format = oneOf('format', values.format, ['auto', 'access-log', 'cloudtrail'] as const);
     const data = values.data as string;
-    const bar = new ProgressBar(io.stderr);
-    let summary: IngestSummary;
-    try {
-      summary = await ingest(positionals, {
-        data,
-        format,
-        force: values.force === true,
-        strict: values.strict === true,
-        stdin: io.stdin as never,
-        onProgress: (p) => bar.update(p),
-        onWarning: (m) => {
-          bar.done();
-          io.stderr.write(`warning: ${m}\n`);
-        },
-      });
-    } finally {
-      bar.done();
-    }
+    const summary = await ingestWithProgress(positionals, { data, format, force: values.force === true, strict: values.strict === true }, io);
     io.stdout.write(renderSummary(summary, data) + '\n');
     if (!summary.strictFailed && summary.files.length + summary.passed.length > 0) {
       io.stdout.write((await datasetOverview(data)) + '\n');
@@ -84,6 +67,24 @@ Examples:
     return 0;
   },
 };
+
+/** Ingest with a progress bar (on a TTY) and warnings on stderr; shared by ingest and analyze. */
+export async function ingestWithProgress(sources: string[], opts: Pick<IngestOptions, 'data' | 'format' | 'force' | 'strict'>, io: Io): Promise<IngestSummary> {
+  const bar = new ProgressBar(io.stderr);
+  try {
+    return await ingest(sources, {
+      ...opts,
+      stdin: io.stdin as never,
+      onProgress: (p) => bar.update(p),
+      onWarning: (m) => {
+        bar.done();
+        io.stderr.write(`warning: ${m}\n`);
+      },
+    });
+  } finally {
+    bar.done();
+  }
+}
 
 /** The human summary of a run. */
 export function renderSummary(s: IngestSummary, data: string): string {
