@@ -9,8 +9,9 @@ import { analyzeCommand, detectCommand } from './commands/detect.js';
 import { detectionsCommand } from './commands/detections.js';
 import { ingestCommand } from './commands/ingest.js';
 import { queryCommand } from './commands/query.js';
+import { serveCommand } from './commands/serve.js';
 
-export const COMMANDS: readonly Command[] = [ingestCommand, analyzeCommand, detectCommand, queryCommand, detectionsCommand];
+export const COMMANDS: readonly Command[] = [ingestCommand, analyzeCommand, detectCommand, queryCommand, detectionsCommand, serveCommand];
 
 export const EXIT = { ok: 0, findings: 1, usage: 2, strict: 3, internal: 70 } as const;
 

@@ -1,0 +1,236 @@
+/**
+ * The HTTP API (SPEC section 6), built without listening: tests call
+ * `app.request()`, `serve.ts` listens. One error boundary maps errors to the
+ * SPEC envelope `{"ok": false, "error", "status"}`; no stack reaches a client.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
+import { DuckDBTimestampValue, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { S3siftError, describe } from '../common/errors.js';
+import { MANIFEST } from '../ingest/dataset.js';
+import { TABLES } from '../ingest/schema.js';
+import { runDetections, type Finding } from '../query/detect.js';
+import { loadDetections, SEVERITIES, type Detection, type Severity } from '../query/detection.js';
+import { arrowStream, csv } from '../query/format.js';
+import { Sandbox, SandboxError, type QueryResult } from './sandbox.js';
+import { PARAM_TYPES, SAVED_QUERIES } from './queries.js';
+import { dashboardHtml } from './dashboard.js';
+
+export interface ServerConfig {
+  data: string;
+  /** Bearer token required on every route but /health; none: open (loopback only, see serve.ts). */
+  token?: string;
+  timeoutMs?: number;
+  rowCap?: number;
+  maxConcurrent?: number;
+  /** Largest request body, bytes. */
+  bodyLimit?: number;
+  /** Extra detection folders (like --rules). */
+  rules?: string[];
+}
+
+export const DEFAULTS = { timeoutMs: 5000, rowCap: 10_000, maxConcurrent: 4, bodyLimit: 64 * 1024 } as const;
+
+const FINDINGS_DDL = `CREATE OR REPLACE TABLE findings (detection_id VARCHAR, severity VARCHAR, title VARCHAR, event_time TIMESTAMP, source VARCHAR,
+  bucket VARCHAR, "key" VARCHAR, principal VARCHAR, source_ip VARCHAR, request_id VARCHAR, event_id VARCHAR, source_file VARCHAR, source_line BIGINT, details JSON)`;
+
+/** Findings of the whole library, recomputed when the dataset's manifest changes. */
+class FindingsCache {
+  private stamp = '';
+  private findings: Finding[] = [];
+  private pending: Promise<void> | null = null;
+
+  constructor(
+    private readonly sb: Sandbox,
+    private readonly data: string,
+    private readonly detections: Detection[],
+  ) {}
+
+  async get(): Promise<Finding[]> {
+    const st = await stat(join(this.data, MANIFEST)).catch(() => null);
+    const stamp = st ? `${st.mtimeMs}:${st.size}` : 'none';
+    if (stamp !== this.stamp) {
+      this.pending ??= this.refresh(stamp).finally(() => (this.pending = null));
+      await this.pending;
+    }
+    return this.findings;
+  }
+
+  private async refresh(stamp: string): Promise<void> {
+    const conn = this.sb.ds.conn;
+    const { findings } = await runDetections(this.sb.ds, this.detections);
+    await conn.run(FINDINGS_DDL);
+    const app = await conn.createAppender('findings');
+    for (const f of findings) {
+      for (const v of [f.detection_id, f.severity, f.title]) app.appendVarchar(v);
+      if (f.event_time) app.appendTimestamp(new DuckDBTimestampValue(BigInt(Date.parse(f.event_time)) * 1000n));
+      else app.appendNull();
+      for (const v of [f.source, f.bucket, f.key, f.principal, f.source_ip, f.request_id, f.event_id, f.source_file]) (v === null ? app.appendNull() : app.appendVarchar(v));
+      if (f.source_line === null) app.appendNull();
+      else app.appendBigInt(BigInt(f.source_line));
+      app.appendVarchar(JSON.stringify(f.details));
+      app.endRow();
+    }
+    app.closeSync();
+    this.findings = findings;
+    this.stamp = stamp;
+  }
+}
+
+function fail(status: number, message: string): never {
+  throw new HTTPException(status as 400, { message });
+}
+
+/** The answer in the format the client accepts: JSON envelope (default), CSV, NDJSON or Arrow IPC. */
+function respond(c: Context, r: QueryResult): Response {
+  const accept = c.req.header('accept') ?? '';
+  const names = r.columns.map((x) => x.name);
+  if (accept.includes('application/vnd.apache.arrow.stream')) {
+    return c.body(arrowStream(r) as unknown as ArrayBuffer, 200, { 'content-type': 'application/vnd.apache.arrow.stream', 'x-truncated': String(r.truncated) });
+  }
+  if (accept.includes('text/csv')) return c.body(csv(names, r.rows), 200, { 'content-type': 'text/csv; charset=utf-8', 'x-truncated': String(r.truncated) });
+  if (accept.includes('application/x-ndjson')) {
+    return c.body(r.rows.map((x) => JSON.stringify(x)).join('\n') + (r.rows.length ? '\n' : ''), 200, { 'content-type': 'application/x-ndjson', 'x-truncated': String(r.truncated) });
+  }
+  return c.json({ ok: true, columns: r.columns, rows: r.rows, truncated: r.truncated });
+}
+
+/** A query-string or JSON parameter as the value its declared type needs. */
+function paramValue(name: string, raw: unknown, type: keyof typeof PARAM_TYPES): DuckDBValue {
+  if (raw === undefined || raw === null || raw === '') return null;
+  if (type === 'integer') {
+    const n = Number(raw);
+    if (!Number.isInteger(n)) fail(400, `${name} must be a whole number`);
+    return n;
+  }
+  if (type === 'timestamp') {
+    const s = String(raw);
+    const d = new Date(/^\d{4}-\d\d-\d\d$/.test(s) ? `${s}T00:00:00Z` : s);
+    if (Number.isNaN(d.getTime())) fail(400, `${name} must be an ISO 8601 time, e.g. 2025-03-12T08:00:00Z`);
+    return new DuckDBTimestampValue(BigInt(d.getTime()) * 1000n);
+  }
+  return String(raw);
+}
+
+export interface App {
+  app: Hono;
+  sandbox: Sandbox;
+  close(): void;
+}
+
+export async function createApp(cfg: ServerConfig): Promise<App> {
+  const opts = { ...DEFAULTS, ...Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined)) } as Required<Omit<ServerConfig, 'token' | 'rules'>> & ServerConfig;
+  const detections = await loadDetections(cfg.rules ?? []);
+  const sandbox = await Sandbox.open(cfg.data, { timeoutMs: opts.timeoutMs, rowCap: opts.rowCap, maxConcurrent: opts.maxConcurrent });
+  const findings = new FindingsCache(sandbox, cfg.data, detections);
+  await findings.get();
+  // chart.js does not export its UMD build by name: find the package, then the file beside its entry.
+  const chartJs = join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js');
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    const status = err instanceof HTTPException ? err.status : err instanceof SandboxError ? err.status : err instanceof S3siftError ? 400 : 500;
+    const message = status === 500 ? 'internal error (see the server log)' : err instanceof HTTPException ? err.message || 'request refused' : describe(err);
+    if (status === 500) console.error(err);
+    return c.json({ ok: false, error: message, status }, status as 500);
+  });
+  app.notFound((c) => c.json({ ok: false, error: `no route ${c.req.method} ${c.req.path}`, status: 404 }, 404));
+
+  app.get('/health', (c) => c.json({ ok: true }));
+  if (cfg.token) {
+    const expected = `Bearer ${cfg.token}`;
+    app.use('*', async (c, next) => {
+      if (c.req.header('authorization') !== expected) fail(401, 'missing or wrong bearer token (Authorization: Bearer T)');
+      await next();
+    });
+  }
+  app.use('*', bodyLimit({ maxSize: opts.bodyLimit, onError: () => fail(413, `request body larger than ${opts.bodyLimit} bytes`) }));
+
+  app.get('/api/tables', async (c) => {
+    const counts = await sandbox.withConnection(async (conn) => {
+      const out: Record<string, number> = {};
+      for (const t of [...TABLES.map((x) => x.name), 's3_requests']) {
+        out[t] = Number((await conn.runAndReadAll(`SELECT count(*)::DOUBLE FROM ${t}`)).getRows()[0]?.[0] ?? 0);
+      }
+      return out;
+    });
+    const tables = TABLES.map((t) => ({ name: t.name, doc: t.doc, rows: counts[t.name], columns: t.columns.map((x) => ({ name: x.name, type: x.type, doc: x.doc })) }));
+    return c.json({ ok: true, tables: [...tables, { name: 's3_requests', doc: 'Both sources in one shape (a view).', rows: counts.s3_requests }] });
+  });
+
+  app.get('/api/detections', (c) =>
+    c.json({
+      ok: true,
+      detections: detections.map((d) => ({ id: d.id, title: d.title, description: d.description.trim(), severity: d.severity, sources: d.sources, tags: d.tags, references: d.references, params: d.params })),
+    }),
+  );
+
+  app.get('/api/findings', async (c) => {
+    const q = c.req.query();
+    const ids = q.detection ? q.detection.split(',') : [];
+    const unknown = ids.filter((id) => !detections.some((d) => d.id === id));
+    if (unknown.length) fail(400, `detection: unknown ${unknown.join(', ')}`);
+    const since = q.since ? (paramValue('since', q.since, 'timestamp') as DuckDBTimestampValue).micros / 1000n : null;
+    const until = q.until ? (paramValue('until', q.until, 'timestamp') as DuckDBTimestampValue).micros / 1000n : null;
+    let minSeverity: Severity | null = null;
+    if (q.severity) {
+      if (!(SEVERITIES as readonly string[]).includes(q.severity)) fail(400, `severity must be one of ${SEVERITIES.join(', ')}`);
+      minSeverity = q.severity as Severity;
+    }
+    const all = await findings.get();
+    const picked = all.filter((f) => {
+      const t = f.event_time ? BigInt(Date.parse(f.event_time)) : null;
+      return (!ids.length || ids.includes(f.detection_id)) && (since === null || (t !== null && t >= since)) && (until === null || (t !== null && t < until)) &&
+        (minSeverity === null || SEVERITIES.indexOf(f.severity) >= SEVERITIES.indexOf(minSeverity));
+    });
+    const columns = ['detection_id', 'severity', 'title', 'event_time', 'source', 'bucket', 'key', 'principal', 'source_ip', 'request_id', 'event_id', 'source_file', 'source_line', 'details'];
+    const types: Record<string, string> = { event_time: 'TIMESTAMP', source_line: 'BIGINT', details: 'JSON' };
+    const cap = opts.rowCap;
+    return respond(c, { columns: columns.map((name) => ({ name, type: types[name] ?? 'VARCHAR' })), rows: picked.slice(0, cap) as unknown as Array<Record<string, unknown>>, truncated: picked.length > cap });
+  });
+
+  app.post('/api/query', async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      fail(400, 'the body must be JSON: {"sql": "SELECT ...", "params": {...}}');
+    }
+    const { sql, params } = (body ?? {}) as { sql?: unknown; params?: unknown };
+    if (typeof sql !== 'string') fail(400, 'sql: give one SELECT statement as text');
+    if (params !== undefined && (typeof params !== 'object' || params === null || Array.isArray(params))) fail(400, 'params must be an object of name: value');
+    const values: Record<string, DuckDBValue> = {};
+    for (const [k, v] of Object.entries((params ?? {}) as Record<string, unknown>)) {
+      if (!(v === null || ['string', 'number', 'boolean'].includes(typeof v))) fail(400, `params.${k}: a text, number, boolean or null`);
+      values[k] = v as DuckDBValue;
+    }
+    return respond(c, await sandbox.query(sql, values));
+  });
+
+  app.get('/api/queries', (c) => c.json({ ok: true, queries: SAVED_QUERIES.map(({ name, description, params }) => ({ name, description, params })) }));
+
+  app.get('/api/queries/:name', async (c) => {
+    const q = SAVED_QUERIES.find((x) => x.name === c.req.param('name'));
+    if (!q) fail(404, `no saved query ${c.req.param('name')} (GET /api/queries lists them)`);
+    const given = c.req.query();
+    const unknown = Object.keys(given).filter((k) => !(k in q.params));
+    if (unknown.length) fail(400, `unknown parameter ${unknown.join(', ')} for ${q.name} (it takes ${Object.keys(q.params).join(', ') || 'none'})`);
+    await findings.get();
+    const values: Record<string, DuckDBValue> = {};
+    const types: Record<string, DuckDBType> = {};
+    for (const [k, p] of Object.entries(q.params)) {
+      values[k] = paramValue(k, given[k], p.type);
+      types[k] = PARAM_TYPES[p.type];
+    }
+    return respond(c, await sandbox.query(q.sql, values, undefined, types));
+  });
+
+  app.get('/assets/chart.umd.js', async (c) => c.body(await readFile(chartJs, 'utf8'), 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'max-age=3600' }));
+  app.get('/', (c) => c.html(dashboardHtml()));
+
+  return { app, sandbox, close: () => sandbox.close() };
+}

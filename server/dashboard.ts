@@ -1,0 +1,83 @@
+/**
+ * The built-in dashboard page (`GET /`): saved queries drawn with Chart.js,
+ * served by the app itself from the npm package (no CDN). Filters by time
+ * range and bucket go to every saved query as parameters.
+ */
+export function dashboardHtml(): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>s3sift</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+  body { font: 14px system-ui, sans-serif; margin: 0; background: #f6f7f9; color: #1d2330; }
+  header { padding: 12px 20px; background: #1d2330; color: #fff; display: flex; gap: 16px; align-items: center; flex-wrap: wrap; }
+  header h1 { font-size: 18px; margin: 0 12px 0 0; }
+  header label { font-size: 13px; }
+  main { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 16px; padding: 16px; }
+  section { background: #fff; border-radius: 6px; padding: 12px; box-shadow: 0 1px 2px #0002; }
+  section h2 { font-size: 14px; margin: 0 0 8px; }
+  .err { color: #b00020; }
+</style></head>
+<body>
+<header><h1>s3sift</h1>
+  <label>since <input type="datetime-local" id="since"></label>
+  <label>until <input type="datetime-local" id="until"></label>
+  <label>bucket <select id="bucket"><option value="">all</option></select></label>
+  <button id="apply">apply</button> <span id="status"></span>
+</header>
+<main>
+  <section><h2>Findings over time, by severity</h2><canvas id="findings_over_time"></canvas></section>
+  <section><h2>Top detections</h2><canvas id="top_detections"></canvas></section>
+  <section><h2>Top principals</h2><canvas id="top_principals"></canvas></section>
+  <section><h2>Top addresses</h2><canvas id="top_addresses"></canvas></section>
+  <section><h2>Requests by TLS version</h2><canvas id="tls_versions"></canvas></section>
+  <section><h2>Requests by signature version</h2><canvas id="signature_versions"></canvas></section>
+  <section><h2>Pre-signed URL use</h2><canvas id="presigned_use"></canvas></section>
+</main>
+<script src="/assets/chart.umd.js"></script>
+<script>
+const SEV = { info: '#8fa3b8', low: '#4c9be8', medium: '#f2b134', high: '#e8743b', critical: '#c0392b' };
+const charts = {};
+const token = new URLSearchParams(location.hash.slice(1)).get('token');
+async function q(name, extra = {}) {
+  const p = new URLSearchParams();
+  for (const id of ['since', 'until']) { const v = document.getElementById(id).value; if (v) p.set(id, new Date(v + 'Z').toISOString()); }
+  const b = document.getElementById('bucket').value; if (b && name !== 'buckets') p.set('bucket', b);
+  for (const [k, v] of Object.entries(extra)) p.set(k, v);
+  if (name === 'buckets') p.delete('since'), p.delete('until');
+  const r = await fetch('/api/queries/' + name + '?' + p, { headers: token ? { authorization: 'Bearer ' + token } : {} });
+  const j = await r.json();
+  if (!j.ok) throw new Error(name + ': ' + j.error);
+  return j.rows;
+}
+function draw(id, config) {
+  charts[id]?.destroy();
+  charts[id] = new Chart(document.getElementById(id), config);
+  document.getElementById(id).dataset.points = String(config.data.datasets.reduce((n, d) => n + d.data.length, 0));
+}
+const bar = (id, rows, label, value, horizontal = true) => draw(id, { type: 'bar', data: { labels: rows.map((r) => r[label]), datasets: [{ label: value, data: rows.map((r) => r[value]), backgroundColor: '#4c9be8' }] }, options: { indexAxis: horizontal ? 'y' : 'x', plugins: { legend: { display: false } } } });
+const pie = (id, rows, label) => draw(id, { type: 'doughnut', data: { labels: rows.map((r) => r[label]), datasets: [{ data: rows.map((r) => r.requests) }] } });
+async function load() {
+  const status = document.getElementById('status');
+  status.textContent = 'loading…'; status.className = '';
+  try {
+    const f = await q('findings_over_time');
+    const days = [...new Set(f.map((r) => r.day.slice(0, 10)))];
+    draw('findings_over_time', { type: 'bar', data: { labels: days, datasets: Object.keys(SEV).map((s) => ({ label: s, backgroundColor: SEV[s], data: days.map((d) => f.filter((r) => r.severity === s && r.day.startsWith(d)).reduce((n, r) => n + r.findings, 0)) })).filter((d) => d.data.some((x) => x > 0)) }, options: { scales: { x: { stacked: true }, y: { stacked: true } } } });
+    bar('top_detections', await q('top_detections'), 'detection_id', 'findings');
+    bar('top_principals', await q('top_principals'), 'principal', 'requests');
+    bar('top_addresses', await q('top_addresses'), 'source_ip', 'requests');
+    pie('tls_versions', await q('tls_versions'), 'tls_version');
+    pie('signature_versions', await q('signature_versions'), 'signature_version');
+    const p = await q('presigned_use');
+    bar('presigned_use', p.map((r) => ({ ...r, day: r.day.slice(0, 10) })), 'day', 'requests', false);
+    status.textContent = 'ready';
+    document.body.dataset.ready = 'true';
+  } catch (e) { status.textContent = e.message; status.className = 'err'; }
+}
+(async () => {
+  try { for (const b of await q('buckets')) document.getElementById('bucket').add(new Option(b.bucket, b.bucket)); } catch (e) {}
+  document.getElementById('apply').onclick = load;
+  load();
+})();
+</script></body></html>`;
+}

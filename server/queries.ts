@@ -1,0 +1,77 @@
+/**
+ * Saved dashboard queries: named, described, with typed parameters, for the
+ * built-in page and for Grafana (`GET /api/queries/NAME?since=...`). Every
+ * parameter may be left out (NULL), which means "no filter".
+ */
+import { INTEGER, TIMESTAMP, VARCHAR, type DuckDBType } from '@duckdb/node-api';
+
+export type ParamType = 'timestamp' | 'text' | 'integer';
+
+export interface SavedQuery {
+  name: string;
+  description: string;
+  params: Record<string, { type: ParamType; description: string }>;
+  sql: string;
+}
+
+export const PARAM_TYPES: Record<ParamType, DuckDBType> = { timestamp: TIMESTAMP, text: VARCHAR, integer: INTEGER };
+
+const window = {
+  since: { type: 'timestamp', description: 'Only events at or after this time (ISO 8601).' },
+  until: { type: 'timestamp', description: 'Only events before this time.' },
+  bucket: { type: 'text', description: 'Only this bucket.' },
+} as const;
+
+const where = (t = 'event_time'): string =>
+  `($since IS NULL OR ${t} >= $since) AND ($until IS NULL OR ${t} < $until) AND ($bucket IS NULL OR bucket = $bucket)`;
+
+export const SAVED_QUERIES: readonly SavedQuery[] = [
+  {
+    name: 'findings_over_time',
+    description: 'Findings per day and severity.',
+    params: window,
+    sql: `SELECT date_trunc('day', event_time) AS day, severity, count(*) AS findings FROM findings WHERE ${where()} GROUP BY ALL ORDER BY day, severity`,
+  },
+  {
+    name: 'top_detections',
+    description: 'Detections by number of findings.',
+    params: { ...window, limit: { type: 'integer', description: 'How many (default 10).' } },
+    sql: `SELECT detection_id, max(severity) AS severity, count(*) AS findings FROM findings WHERE ${where()} GROUP BY detection_id ORDER BY findings DESC, detection_id LIMIT coalesce($limit, 10)`,
+  },
+  {
+    name: 'top_principals',
+    description: 'Principals (or, unsigned, addresses) by number of requests, with denied requests.',
+    params: { ...window, limit: { type: 'integer', description: 'How many (default 10).' } },
+    sql: `SELECT coalesce(principal, 'anonymous') AS principal, count(*) AS requests, count(error_code) AS errors FROM s3_requests WHERE ${where()} GROUP BY ALL ORDER BY requests DESC LIMIT coalesce($limit, 10)`,
+  },
+  {
+    name: 'top_addresses',
+    description: 'Client addresses by number of requests.',
+    params: { ...window, limit: { type: 'integer', description: 'How many (default 10).' } },
+    sql: `SELECT source_ip, count(*) AS requests, count(DISTINCT principal) AS principals FROM s3_requests WHERE source_ip IS NOT NULL AND ${where()} GROUP BY ALL ORDER BY requests DESC LIMIT coalesce($limit, 10)`,
+  },
+  {
+    name: 'tls_versions',
+    description: 'Share of requests by TLS version (none: plain HTTP), where the log records it.',
+    params: window,
+    sql: `SELECT coalesce(tls_version, 'none') AS tls_version, count(*) AS requests FROM s3_requests WHERE tls_logged AND source_ip IS NOT NULL AND ${where()} GROUP BY ALL ORDER BY requests DESC`,
+  },
+  {
+    name: 'signature_versions',
+    description: 'Share of requests by signature version (none: unsigned).',
+    params: window,
+    sql: `SELECT coalesce(signature_version, 'none') AS signature_version, count(*) AS requests FROM s3_requests WHERE ${where()} GROUP BY ALL ORDER BY requests DESC`,
+  },
+  {
+    name: 'presigned_use',
+    description: 'Requests made with pre-signed URLs per day, and the longest expiry seen.',
+    params: window,
+    sql: `SELECT date_trunc('day', event_time) AS day, count(*) AS requests, max(presigned_expires_s) AS longest_expiry_s FROM s3_requests WHERE auth_type = 'QueryString' AND ${where()} GROUP BY ALL ORDER BY day`,
+  },
+  {
+    name: 'buckets',
+    description: 'Buckets seen, with their requests (for the bucket filter).',
+    params: {},
+    sql: `SELECT bucket, count(*) AS requests FROM s3_requests WHERE bucket IS NOT NULL GROUP BY ALL ORDER BY requests DESC`,
+  },
+];
