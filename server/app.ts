@@ -27,20 +27,22 @@ export interface ServerConfig {
   timeoutMs?: number;
   rowCap?: number;
   maxConcurrent?: number;
+  /** Requests that may wait for a query slot before 429. */
+  maxQueued?: number;
   /** Largest request body, bytes. */
   bodyLimit?: number;
   /** Extra detection folders (like --rules). */
   rules?: string[];
 }
 
-export const DEFAULTS = { timeoutMs: 5000, rowCap: 10_000, maxConcurrent: 4, bodyLimit: 64 * 1024 } as const;
+export const DEFAULTS = { timeoutMs: 5000, rowCap: 10_000, maxConcurrent: 4, maxQueued: 64, bodyLimit: 64 * 1024 } as const;
 
 const FINDINGS_DDL = `CREATE OR REPLACE TABLE findings (detection_id VARCHAR, severity VARCHAR, title VARCHAR, event_time TIMESTAMP, source VARCHAR,
   bucket VARCHAR, "key" VARCHAR, principal VARCHAR, source_ip VARCHAR, request_id VARCHAR, event_id VARCHAR, source_file VARCHAR, source_line BIGINT, details JSON)`;
 
 /** Findings of the whole library, recomputed when the dataset's manifest changes. */
 class FindingsCache {
-  private stamp = '';
+  stamp = '';
   private findings: Finding[] = [];
   private pending: Promise<void> | null = null;
 
@@ -125,9 +127,12 @@ export interface App {
 export async function createApp(cfg: ServerConfig): Promise<App> {
   const opts = { ...DEFAULTS, ...Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined)) } as Required<Omit<ServerConfig, 'token' | 'rules'>> & ServerConfig;
   const detections = await loadDetections(cfg.rules ?? []);
-  const sandbox = await Sandbox.open(cfg.data, { timeoutMs: opts.timeoutMs, rowCap: opts.rowCap, maxConcurrent: opts.maxConcurrent });
+  const sandbox = await Sandbox.open(cfg.data, { timeoutMs: opts.timeoutMs, rowCap: opts.rowCap, maxConcurrent: opts.maxConcurrent, maxQueued: opts.maxQueued });
   const findings = new FindingsCache(sandbox, cfg.data, detections);
   await findings.get();
+  // Saved queries answer the same thing until the dataset changes: keep their answers.
+  const saved = new Map<string, QueryResult>();
+  let savedStamp = findings.stamp;
   // chart.js does not export its UMD build by name: find the package, then the file beside its entry.
   const chartJs = join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js');
   const app = new Hono();
@@ -220,13 +225,24 @@ export async function createApp(cfg: ServerConfig): Promise<App> {
     const unknown = Object.keys(given).filter((k) => !(k in q.params));
     if (unknown.length) fail(400, `unknown parameter ${unknown.join(', ')} for ${q.name} (it takes ${Object.keys(q.params).join(', ') || 'none'})`);
     await findings.get();
+    if (findings.stamp !== savedStamp) {
+      saved.clear();
+      savedStamp = findings.stamp;
+    }
     const values: Record<string, DuckDBValue> = {};
     const types: Record<string, DuckDBType> = {};
     for (const [k, p] of Object.entries(q.params)) {
       values[k] = paramValue(k, given[k], p.type);
       types[k] = PARAM_TYPES[p.type];
     }
-    return respond(c, await sandbox.query(q.sql, values, undefined, types));
+    const key = `${q.name}?${Object.keys(q.params).map((k) => `${k}=${given[k] ?? ''}`).join('&')}`;
+    let result = saved.get(key);
+    if (!result) {
+      result = await sandbox.query(q.sql, values, undefined, types);
+      if (saved.size >= 1000) saved.delete(saved.keys().next().value as string);
+      saved.set(key, result);
+    }
+    return respond(c, result);
   });
 
   app.get('/assets/chart.umd.js', async (c) => c.body(await readFile(chartJs, 'utf8'), 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'max-age=3600' }));

@@ -17,8 +17,10 @@ export interface SandboxOptions {
   timeoutMs: number;
   /** Most rows a query returns; past it the answer says `truncated`. */
   rowCap: number;
-  /** Queries that may run at once; past it requests are turned away (429). */
+  /** Queries that may run at once; more wait in line. */
   maxConcurrent: number;
+  /** Requests that may wait for a free connection; past it they are turned away (429). */
+  maxQueued?: number;
 }
 
 /** A query refused before it ran (400), or stopped for taking too long (408), or turned away (429). */
@@ -37,7 +39,7 @@ export interface QueryResult extends Rows {
 
 export class Sandbox {
   private readonly idle: DuckDBConnection[] = [];
-  private busy = 0;
+  private readonly waiting: Array<(c: DuckDBConnection) => void> = [];
 
   private constructor(
     readonly ds: OpenDataset,
@@ -66,16 +68,22 @@ export class Sandbox {
     return sb;
   }
 
-  /** Run `fn` on a pooled connection, or refuse with 429 when all are busy. */
+  /** Run `fn` on a pooled connection: wait in line for one, or refuse with 429 when the line is full. */
   async withConnection<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
-    const c = this.idle.pop();
-    if (!c) throw new SandboxError(`too many queries at once (limit ${this.opts.maxConcurrent}); retry shortly`, 429);
-    this.busy++;
+    let c = this.idle.pop();
+    if (!c) {
+      const max = this.opts.maxQueued ?? 0;
+      if (this.waiting.length >= max) {
+        throw new SandboxError(`too many queries at once (${this.opts.maxConcurrent} running, ${max} waiting); retry shortly`, 429);
+      }
+      c = await new Promise<DuckDBConnection>((resolve) => this.waiting.push(resolve));
+    }
     try {
       return await fn(c);
     } finally {
-      this.busy--;
-      this.idle.push(c);
+      const next = this.waiting.shift();
+      if (next) next(c);
+      else this.idle.push(c);
     }
   }
 

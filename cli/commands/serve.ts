@@ -38,7 +38,7 @@ Options:
   --token T           require Authorization: Bearer T (default: $S3SIFT_TOKEN)
   --timeout-ms N      longest a query may run (default ${DEFAULTS.timeoutMs})
   --row-cap N         most rows a query returns (default ${DEFAULTS.rowCap})
-  --max-concurrent N  queries at once before 429 (default ${DEFAULTS.maxConcurrent})
+  --max-concurrent N  queries running at once (default ${DEFAULTS.maxConcurrent}); up to ${DEFAULTS.maxQueued} more wait, then 429
   -h, --help          show this help
 
 Examples:

@@ -15,7 +15,7 @@ beforeAll(async () => {
   data = join(tmp.dir, 'data');
   await ingest([new URL('.', SAMPLES).pathname], { data, format: 'auto', force: false, strict: false });
   open = await createApp({ data, timeoutMs: 1500, rowCap: 50, maxConcurrent: 2 });
-  locked = await createApp({ data, token: 's3cret', bodyLimit: 200, maxConcurrent: 1 });
+  locked = await createApp({ data, token: 's3cret', bodyLimit: 200, maxConcurrent: 1, maxQueued: 1 });
 });
 afterAll(() => {
   open.close();
@@ -162,12 +162,17 @@ describe('the SQL sandbox', () => {
     expect(j.truncated).toBe(true);
   });
 
-  it('answers 429 past the concurrency limit', async () => {
-    const slow = post({ sql: 'SELECT count(*) FROM range(1000000000000) a' }, locked, { authorization: 'Bearer s3cret' });
+  it('queues past the concurrency limit and answers 429 when the line is full', async () => {
+    const auth = { authorization: 'Bearer s3cret' };
+    const slow = post({ sql: 'SELECT count(*) FROM range(1000000000000) a' }, locked, auth);
     await new Promise((r) => setTimeout(r, 100));
-    const second = await post({ sql: 'SELECT 1' }, locked, { authorization: 'Bearer s3cret' });
-    expect(second.status).toBe(429);
-    await slow;
+    const queued = post({ sql: 'SELECT 1 AS one' }, locked, auth);
+    await new Promise((r) => setTimeout(r, 50));
+    const third = await post({ sql: 'SELECT 2' }, locked, auth);
+    expect(third.status).toBe(429);
+    expect(((await third.json()) as { error: string }).error).toMatch(/too many queries at once \(1 running, 1 waiting\)/);
+    expect((await slow).status).toBe(408);
+    expect((await queued).status).toBe(200);
   });
 
   it('refuses bad request bodies with a 400', async () => {
