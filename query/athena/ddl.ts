@@ -1,0 +1,147 @@
+/**
+ * Athena DDL, derived from the one schema declaration: the Parquet dataset
+ * tables (partition projection on `date`: no MSCK REPAIR, ever), the
+ * `s3_requests` view, and tables over raw logs in S3 (server access logs with
+ * a corrected RegexSerDe pattern; CloudTrail with CloudTrailInputFormat and
+ * projection on account, region and date).
+ */
+import { TABLES, type ColumnSpec, type SqlType, type TableSpec } from '../../ingest/schema.js';
+import { s3RequestsSql } from '../views.js';
+
+const HIVE_TYPES: Record<SqlType, string> = {
+  VARCHAR: 'string', INTEGER: 'int', BIGINT: 'bigint', BOOLEAN: 'boolean', TIMESTAMP: 'timestamp', 'VARCHAR[]': 'array<string>', JSON: 'string',
+};
+
+const tick = (s: string): string => '`' + s.replaceAll('`', '``') + '`';
+const str = (s: string): string => `'${s.replaceAll("'", "\\'")}'`;
+const dq = (s: string): string => `"${s.replaceAll('"', '""')}"`;
+
+/** `s3://bucket/prefix` with exactly one trailing slash. */
+export function s3Folder(uri: string): string {
+  if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(uri)) throw new Error(`not an s3:// location: ${uri}`);
+  return uri.replace(/\/*$/, '/');
+}
+
+function columnDdl(c: ColumnSpec): string {
+  return `  ${tick(c.name)} ${HIVE_TYPES[c.type]} COMMENT ${str(c.doc.replaceAll('`', ''))}`;
+}
+
+/** CREATE EXTERNAL TABLE for one table of the Parquet dataset under `location`. */
+export function datasetTableDdl(t: TableSpec, database: string, location: string): string {
+  const root = `${s3Folder(location)}${t.name}/`;
+  return `CREATE EXTERNAL TABLE IF NOT EXISTS ${tick(database)}.${tick(t.name)} (
+${t.columns.map(columnDdl).join(',\n')}
+)
+COMMENT ${str(t.doc)}
+PARTITIONED BY (${tick('date')} string)
+STORED AS PARQUET
+LOCATION ${str(root)}
+TBLPROPERTIES (
+  'parquet.compression' = 'ZSTD',
+  'projection.enabled' = 'true',
+  'projection.date.type' = 'date',
+  'projection.date.format' = 'yyyy-MM-dd',
+  'projection.date.range' = '2000-01-01,NOW',
+  'projection.date.interval' = '1',
+  'projection.date.interval.unit' = 'DAYS',
+  'storage.location.template' = ${str(`${root}date=\${date}/`)}
+);`;
+}
+
+/** The `s3_requests` view, in the database. */
+export function s3RequestsViewDdl(database: string): string {
+  return s3RequestsSql().replace('CREATE OR REPLACE VIEW s3_requests AS', `CREATE OR REPLACE VIEW ${dq(database)}.${dq('s3_requests')} AS`) + ';';
+}
+
+/**
+ * The server access log line, for RegexSerDe. AWS's published pattern makes
+ * its optional tail all-or-nothing (a 24- or 25-field record loses host_id
+ * onward), misaligns on a referrer with a space, and keeps the quotes; here
+ * each trailing field is optional on its own, quoted fields are matched up to
+ * the quote that the next field follows, and only their inside is captured.
+ */
+export const ACCESS_LOG_REGEX = [
+  '([^ ]*) ([^ ]*) \\[(.*?)\\] ([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*)',
+  ' (?:-|"(.*?)") (-|[0-9]{3}) ([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*)',
+  ' (?:-|"(.*?)") (?:-|"(.*?)") ([^ ]*)',
+  '(?: ([^ ]*))?(?: ([^ ]*))?(?: ([^ ]*))?(?: ([^ ]*))?(?: ([^ ]*))?(?: ([^ ]*))?(?: ([^ ]*))?(?: ([^ ]*))?(?: ([^ ]*))?',
+  '(?: (.*?))? *',
+].join('');
+
+/** The raw-log columns, in field order: the 27 documented fields, then whatever follows. */
+const RAW_ACCESS_COLUMNS = [
+  'bucket_owner', 'bucket', 'request_time', 'remote_ip', 'requester', 'request_id', 'operation', 'key', 'request_uri', 'http_status',
+  'error_code', 'bytes_sent', 'object_size', 'total_time_ms', 'turnaround_time_ms', 'referrer', 'user_agent', 'version_id', 'host_id',
+  'signature_version', 'cipher_suite', 'auth_type', 'host_header', 'tls_version', 'access_point_arn', 'acl_required', 'source_region', 'extra_fields',
+];
+
+export function rawAccessLogDdl(database: string, location: string): string {
+  return `CREATE EXTERNAL TABLE IF NOT EXISTS ${tick(database)}.${tick('raw_access_log')} (
+${RAW_ACCESS_COLUMNS.map((c) => `  ${tick(c)} string`).join(',\n')}
+)
+COMMENT 'S3 server access logs as delivered (text): every field as logged, "-" kept; use the Parquet access_log for typed columns.'
+ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.RegexSerDe'
+WITH SERDEPROPERTIES ('input.regex' = ${str(ACCESS_LOG_REGEX)})
+LOCATION ${str(s3Folder(location))};`;
+}
+
+export interface RawCloudTrailOptions {
+  /** Account IDs whose logs are under the location (projection enum). */
+  accounts: string[];
+  regions: string[];
+  /** Organization ID for organisation trails (`AWSLogs/o-.../account/...`). */
+  orgId?: string;
+}
+
+/** CloudTrail as delivered, with CloudTrailInputFormat and projection on account, region and date. */
+export function rawCloudTrailDdl(database: string, location: string, o: RawCloudTrailOptions): string {
+  const root = s3Folder(location);
+  const base = `${root}AWSLogs/${o.orgId ? `${o.orgId}/` : ''}`;
+  return `CREATE EXTERNAL TABLE IF NOT EXISTS ${tick(database)}.${tick('raw_cloudtrail')} (
+  eventversion string,
+  useridentity struct<type:string, principalid:string, arn:string, accountid:string, invokedby:string, accesskeyid:string, username:string,
+    sessioncontext:struct<attributes:struct<mfaauthenticated:string, creationdate:string>,
+      sessionissuer:struct<type:string, principalid:string, arn:string, accountid:string, username:string>, ec2roledelivery:string, webidfederationdata:map<string,string>>>,
+  eventtime string, eventsource string, eventname string, awsregion string, sourceipaddress string, useragent string,
+  errorcode string, errormessage string, requestparameters string, responseelements string, additionaleventdata string,
+  requestid string, eventid string, resources array<struct<arn:string, accountid:string, type:string>>, eventtype string,
+  apiversion string, readonly string, recipientaccountid string, serviceeventdetails string, sharedeventid string,
+  vpcendpointid string, eventcategory string, tlsdetails struct<tlsversion:string, ciphersuite:string, clientprovidedhostheader:string>
+)
+COMMENT 'CloudTrail log files as delivered to S3.'
+PARTITIONED BY (account string, region string, ${tick('date')} string)
+ROW FORMAT SERDE 'org.apache.hive.hcatalog.data.JsonSerDe'
+STORED AS INPUTFORMAT 'com.amazon.emr.cloudtrail.CloudTrailInputFormat'
+OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'
+LOCATION ${str(base)}
+TBLPROPERTIES (
+  'projection.enabled' = 'true',
+  'projection.account.type' = 'enum',
+  'projection.account.values' = ${str(o.accounts.join(','))},
+  'projection.region.type' = 'enum',
+  'projection.region.values' = ${str(o.regions.join(','))},
+  'projection.date.type' = 'date',
+  'projection.date.format' = 'yyyy/MM/dd',
+  'projection.date.range' = '2013/11/01,NOW',
+  'projection.date.interval' = '1',
+  'projection.date.interval.unit' = 'DAYS',
+  'storage.location.template' = ${str(`${base}\${account}/CloudTrail/\${region}/\${date}`)}
+);`;
+}
+
+export interface DdlOptions {
+  database: string;
+  /** Where the Parquet dataset is (s3://bucket/prefix, holding access_log/ and cloudtrail/). */
+  location: string;
+  rawAccessLogs?: string;
+  rawCloudTrail?: string;
+  cloudTrail?: RawCloudTrailOptions;
+}
+
+/** Every statement, in the order to run them. */
+export function athenaDdl(o: DdlOptions): string[] {
+  const out = [`CREATE DATABASE IF NOT EXISTS ${tick(o.database)};`, ...TABLES.map((t) => datasetTableDdl(t, o.database, o.location)), s3RequestsViewDdl(o.database)];
+  if (o.rawAccessLogs) out.push(rawAccessLogDdl(o.database, o.rawAccessLogs));
+  if (o.rawCloudTrail) out.push(rawCloudTrailDdl(o.database, o.rawCloudTrail, o.cloudTrail ?? { accounts: [], regions: [] }));
+  return out;
+}
