@@ -10,7 +10,7 @@ import { DetectionError, QueryError, UsageError, describe } from '../common/erro
 import type { Detection, ParamValue, Severity } from './detection.js';
 import { SEVERITIES } from './detection.js';
 import type { OpenDataset } from './dataset.js';
-import { rowsOf } from './rows.js';
+import { rowsOf, type Rows } from './rows.js';
 
 export const FINDING_COLUMNS = ['event_time', 'source', 'bucket', 'key', 'principal', 'source_ip', 'request_id', 'event_id', 'source_file', 'source_line'] as const;
 
@@ -125,9 +125,14 @@ export async function runDetection(conn: DuckDBConnection, d: Detection, params:
   } catch (err) {
     throw new QueryError(`${d.id} (${d.file}): ${describe(err)}`, { cause: err });
   }
+  return toFindings(d, result);
+}
+
+/** A detection's result rows as findings: the finding columns, and every other column into details. */
+export function toFindings(d: Detection, result: Rows): Finding[] {
   return result.rows.map((r) => {
     const details: Record<string, unknown> = {};
-    for (const c of result.columns) if (!(FINDING_COLUMNS as readonly string[]).includes(c.name) && r[c.name] !== null) details[c.name] = r[c.name];
+    for (const c of result.columns) if (!(FINDING_COLUMNS as readonly string[]).includes(c.name) && r[c.name] !== null && r[c.name] !== undefined) details[c.name] = r[c.name];
     const get = (k: string): string | null => (r[k] === undefined || r[k] === null ? null : String(r[k]));
     return {
       detection_id: d.id, severity: d.severity, title: d.title,

@@ -1,0 +1,104 @@
+/**
+ * A fake of Athena's JSON protocol on loopback, for the SDK to talk to (its
+ * `endpoint` pointed here): requests are signed and retried for real; the
+ * fake walks each query through QUEUED, RUNNING and a final state, pages
+ * results with a header row first, and can throttle.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface FakeAnswer {
+  columns: Array<{ Name: string; Type: string }>;
+  rows: Array<Array<string | null>>;
+}
+
+export interface FakeAthenaOptions {
+  /** Answer a query, or throw to make it FAILED with the error's message. */
+  answer(sql: string, params: string[]): FakeAnswer;
+  /** Rows per GetQueryResults page (the header counts on the first). */
+  pageSize?: number;
+  /** StartQueryExecution calls to refuse with TooManyRequestsException first. */
+  throttle?: number;
+}
+
+interface Query {
+  sql: string;
+  params: string[];
+  polls: number;
+  result?: FakeAnswer;
+  error?: string;
+}
+
+export interface FakeAthena {
+  endpoint: string;
+  /** Every call, by operation. */
+  calls: Array<{ op: string; body: Record<string, unknown> }>;
+  close(): Promise<void>;
+}
+
+export async function startFakeAthena(o: FakeAthenaOptions): Promise<FakeAthena> {
+  const queries = new Map<string, Query>();
+  const calls: FakeAthena['calls'] = [];
+  let throttle = o.throttle ?? 0;
+  let seq = 0;
+  const pageSize = o.pageSize ?? 3;
+  const server: Server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c: Buffer) => (raw += c.toString('utf8')));
+    req.on('end', () => {
+      const op = String(req.headers['x-amz-target'] ?? '').replace('AmazonAthena.', '');
+      const body = (raw ? JSON.parse(raw) : {}) as Record<string, unknown>;
+      calls.push({ op, body });
+      const send = (status: number, payload: unknown, type?: string): void => {
+        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', ...(type ? { 'x-amzn-errortype': type } : {}) });
+        res.end(JSON.stringify(payload));
+      };
+      if (op === 'StartQueryExecution') {
+        if (throttle > 0) {
+          throttle--;
+          return send(400, { __type: 'TooManyRequestsException', message: 'Rate exceeded' }, 'TooManyRequestsException');
+        }
+        const id = `q-${++seq}`;
+        const q: Query = { sql: String(body.QueryString), params: (body.ExecutionParameters as string[] | undefined) ?? [], polls: 0 };
+        try {
+          q.result = o.answer(q.sql, q.params);
+        } catch (err) {
+          q.error = (err as Error).message;
+        }
+        queries.set(id, q);
+        return send(200, { QueryExecutionId: id });
+      }
+      const q = queries.get(String(body.QueryExecutionId));
+      if (!q) return send(400, { __type: 'InvalidRequestException', message: 'no such query' }, 'InvalidRequestException');
+      if (op === 'GetQueryExecution') {
+        q.polls++;
+        const state = q.polls === 1 ? 'QUEUED' : q.polls === 2 ? 'RUNNING' : q.error ? 'FAILED' : 'SUCCEEDED';
+        return send(200, {
+          QueryExecution: {
+            QueryExecutionId: body.QueryExecutionId,
+            Status: { State: state, ...(state === 'FAILED' ? { StateChangeReason: q.error } : {}) },
+            Statistics: { DataScannedInBytes: state === 'SUCCEEDED' ? 1_000_000 : 0 },
+          },
+        });
+      }
+      if (op === 'GetQueryResults') {
+        const r = q.result as FakeAnswer;
+        const all = [{ Data: r.columns.map((c) => ({ VarCharValue: c.Name })) }, ...r.rows.map((row) => ({ Data: row.map((v) => (v === null ? {} : { VarCharValue: v })) }))];
+        const from = Number(body.NextToken ?? 0);
+        const next = from + pageSize < all.length ? String(from + pageSize) : undefined;
+        return send(200, {
+          ResultSet: { Rows: all.slice(from, from + pageSize), ...(from === 0 ? { ResultSetMetadata: { ColumnInfo: r.columns.map((c) => ({ Name: c.Name, Type: c.Type })) } } : {}) },
+          ...(next ? { NextToken: next } : {}),
+        });
+      }
+      return send(400, { __type: 'InvalidRequestException', message: `unknown operation ${op}` }, 'InvalidRequestException');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    calls,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}

@@ -1,0 +1,163 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { AthenaClient } from '@aws-sdk/client-athena';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest } from '../../ingest/ingest.js';
+import { renderForAthena } from '../../query/athena/render.js';
+import { runAthenaQuery, runDetectionsOnAthena, windowed } from '../../query/athena/run.js';
+import { openDataset } from '../../query/dataset.js';
+import { paramsFor, runDetections, selectDetections, type Finding } from '../../query/detect.js';
+import { loadDetections } from '../../query/detection.js';
+import { startFakeAthena, type FakeAnswer } from '../helpers/fake-athena.js';
+import { SAMPLES, tempDir } from '../helpers/dataset.js';
+
+const client = (endpoint: string): AthenaClient =>
+  new AthenaClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' }, maxAttempts: 4 });
+const opts = { database: 's3sift', workgroup: 'primary', pollMs: 5, maxPollMs: 20 };
+
+describe('running a query on Athena', () => {
+  it('polls to a final state, pages through the results without the header row, and types the values', async () => {
+    const answer: FakeAnswer = {
+      columns: [{ Name: 'n', Type: 'bigint' }, { Name: 't', Type: 'timestamp' }, { Name: 'ok', Type: 'boolean' }, { Name: 'j', Type: 'json' }, { Name: 's', Type: 'varchar' }],
+      rows: Array.from({ length: 7 }, (_, i) => [String(i), `2025-03-10 08:00:0${i}.000`, i % 2 ? 'true' : 'false', `{"i":${i}}`, i === 3 ? null : `v${i}`]),
+    };
+    const fake = await startFakeAthena({ answer: () => answer, pageSize: 3 });
+    try {
+      const r = await runAthenaQuery(client(fake.endpoint), 'SELECT 1', ['5', "'x'"], { ...opts, outputLocation: 's3://results-bucket/', reuseMinutes: 60 });
+      expect(r.rows).toHaveLength(7);
+      expect(r.rows[0]).toEqual({ n: 0, t: '2025-03-10T08:00:00.000Z', ok: false, j: { i: 0 }, s: 'v0' });
+      expect(r.rows[3]?.s).toBeNull();
+      expect(r.bytesScanned).toBe(1_000_000);
+      const ops = fake.calls.map((c) => c.op);
+      expect(ops.filter((o) => o === 'GetQueryExecution')).toHaveLength(3); // QUEUED, RUNNING, SUCCEEDED
+      expect(ops.filter((o) => o === 'GetQueryResults')).toHaveLength(3); // 8 rows with the header, 3 a page
+      const start = fake.calls.find((c) => c.op === 'StartQueryExecution')?.body as Record<string, unknown>;
+      expect(start).toMatchObject({ QueryString: 'SELECT 1', ExecutionParameters: ['5', "'x'"], WorkGroup: 'primary', QueryExecutionContext: { Database: 's3sift' },
+        ResultConfiguration: { OutputLocation: 's3://results-bucket/' }, ResultReuseConfiguration: { ResultReuseByAgeConfiguration: { Enabled: true, MaxAgeInMinutes: 60 } } });
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('retries throttling (TooManyRequestsException) and goes on', async () => {
+    const fake = await startFakeAthena({ answer: () => ({ columns: [{ Name: 'x', Type: 'integer' }], rows: [['1']] }), throttle: 2 });
+    try {
+      const r = await runAthenaQuery(client(fake.endpoint), 'SELECT 1 AS x', [], opts);
+      expect(r.rows).toEqual([{ x: 1 }]);
+      expect(fake.calls.filter((c) => c.op === 'StartQueryExecution')).toHaveLength(3);
+    } finally {
+      await fake.close();
+    }
+  }, 20_000);
+
+  it("reports a failed query for its detection with Athena's message, and runs the others", async () => {
+    const lib = selectDetections(await loadDetections(), ['sigv2-request', 'weak-tls-request']);
+    const fake = await startFakeAthena({
+      answer: (sql) => {
+        if (sql.includes("'SigV2'")) throw new Error("COLUMN_NOT_FOUND: line 3:7: Column 'signature_version' cannot be resolved");
+        return { columns: [{ Name: 'event_time', Type: 'timestamp' }, { Name: 'bucket', Type: 'varchar' }], rows: [['2025-03-10 08:00:00.000', 'prod-data']] };
+      },
+    });
+    try {
+      const r = await runDetectionsOnAthena(client(fake.endpoint), lib, opts);
+      expect(r.failures).toEqual([{ id: 'sigv2-request', error: expect.stringMatching(/failed: COLUMN_NOT_FOUND: .*signature_version/) }]);
+      expect(r.findings.map((f) => [f.detection_id, f.bucket, f.event_time])).toEqual([['weak-tls-request', 'prod-data', '2025-03-10T08:00:00.000Z']]);
+      expect(r.bytesScanned).toBe(1_000_000);
+      expect(r.costUsd).toBeCloseTo(5e-6);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('restricts the tables to the time window, pruning date partitions', () => {
+    const sql = windowed('SELECT * FROM cloudtrail c JOIN access_log a ON a.request_id = c.request_id UNION ALL SELECT * FROM s3_requests', {
+      database: 'db', since: new Date('2025-03-11T00:00:00Z'), until: new Date('2025-03-12T06:00:00Z'),
+    });
+    expect(sql).toContain(`FROM (SELECT * FROM "db"."cloudtrail" WHERE event_time >= TIMESTAMP '2025-03-11 00:00:00.000' AND event_time < TIMESTAMP '2025-03-12 06:00:00.000' AND "date" >= '2025-03-11' AND "date" <= '2025-03-12') cloudtrail c`);
+    expect(sql).toContain(`FROM (SELECT * FROM "db"."s3_requests" WHERE event_time >= TIMESTAMP '2025-03-11 00:00:00.000' AND event_time < TIMESTAMP '2025-03-12 06:00:00.000') s3_requests`);
+  });
+});
+
+describe('the same detections on DuckDB and on Athena (contract)', () => {
+  let tmp: { dir: string; cleanup: () => void };
+  let data: string;
+  beforeAll(async () => {
+    tmp = tempDir();
+    data = join(tmp.dir, 'data');
+    await ingest([new URL('.', SAMPLES).pathname], { data, format: 'auto', force: false, strict: false });
+  });
+  afterAll(() => tmp.cleanup());
+
+  it('gives the same findings when Athena returns the rows DuckDB computed', async () => {
+    const lib = await loadDetections();
+    const ds = await openDataset(data);
+    try {
+      const local = await runDetections(ds, lib);
+      // What the fake answers to each rendered query: DuckDB's rows, as Athena renders them (text cells, typed columns).
+      const byRendered = new Map(lib.map((d) => [renderForAthena(d.sql, paramsFor(d)).sql, d]));
+      const answers = new Map<string, FakeAnswer>();
+      for (const [sql, d] of byRendered) {
+        const reader = await ds.conn.runAndReadAll(`SELECT * FROM (${d.sql.replace(/\$([a-z_]+)/g, (_m, n: string) => { const v = paramsFor(d)[n]; return Array.isArray(v) ? `[${v.map((x) => `'${x}'`).join(',')}]::VARCHAR[]` : typeof v === 'string' ? `'${v}'` : String(v); })})`);
+        const types = reader.columnTypes().map((t) => {
+          const name = t.toString();
+          if (t.alias === 'JSON') return 'json';
+          if (name.endsWith('[]')) return 'array';
+          if (name.startsWith('DECIMAL')) return 'decimal';
+          return ({ BIGINT: 'bigint', HUGEINT: 'bigint', INTEGER: 'integer', DOUBLE: 'double', BOOLEAN: 'boolean', TIMESTAMP: 'timestamp' } as Record<string, string>)[name] ?? 'varchar';
+        });
+        const rows = reader.getRowsJson().map((row) => row.map((v, i) => (v === null ? null : types[i] === 'array' ? `[${(v as unknown[]).join(', ')}]` : typeof v === 'string' ? v : String(v))));
+        answers.set(sql, { columns: reader.columnNames().map((n, i) => ({ Name: n, Type: types[i] as string })), rows });
+      }
+      const fake = await startFakeAthena({ answer: (sql) => answers.get(sql) ?? (() => { throw new Error(`unexpected query: ${sql.slice(0, 80)}`); })(), pageSize: 50 });
+      try {
+        const remote = await runDetectionsOnAthena(client(fake.endpoint), lib, opts);
+        expect(remote.failures).toEqual([]);
+        // Athena renders arrays as text; compare them that way.
+        const norm = (f: Finding): Finding => ({ ...f, details: Object.fromEntries(Object.entries(f.details).map(([k, v]) => [k, Array.isArray(v) ? `[${v.join(', ')}]` : v])) });
+        expect(remote.findings.map(norm)).toEqual(local.findings.map(norm));
+        expect(remote.findings.length).toBeGreaterThan(100);
+      } finally {
+        await fake.close();
+      }
+    } finally {
+      ds.close();
+    }
+  }, 60_000);
+});
+
+describe('s3sift athena (CLI)', () => {
+  const BIN = new URL('../../bin/s3sift', import.meta.url).pathname;
+  const env = { ...process.env, AWS_ACCESS_KEY_ID: 'AKIDTEST', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
+
+  const run = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      const p = spawn(process.execPath, [BIN, ...args], { env });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      p.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+
+  it('athena detect runs detections through the endpoint given and prints findings like detect', async () => {
+    const fake = await startFakeAthena({ answer: () => ({ columns: [{ Name: 'event_time', Type: 'timestamp' }, { Name: 'bucket', Type: 'varchar' }, { Name: 'tls_version', Type: 'varchar' }], rows: [['2025-03-10 08:00:00.000', 'prod-data', 'TLSv1']] }) });
+    try {
+      const r = await run(['athena', 'detect', '--database', 's3sift', '--workgroup', 'primary', '--endpoint-url', fake.endpoint, '--only', 'weak-tls-request', '--format', 'ndjson', '--fail-on', 'medium']);
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stdout)).toMatchObject({ detection_id: 'weak-tls-request', bucket: 'prod-data', event_time: '2025-03-10T08:00:00.000Z', details: { tls_version: 'TLSv1' } });
+      expect(r.stderr).toMatch(/ok +weak-tls-request: 1 finding\(s\)/);
+      expect(r.stderr).toMatch(/Athena scanned 0\.001 GB/);
+    } finally {
+      await fake.close();
+    }
+  }, 30_000);
+
+  it('athena ddl prints the statements, and asks for --location', async () => {
+    const r = await run(['athena', 'ddl', '--location', 's3://sec-data/s3sift']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('CREATE EXTERNAL TABLE IF NOT EXISTS `s3sift`.`cloudtrail`');
+    const bad = await run(['athena', 'ddl']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/needs --location/);
+  }, 30_000);
+});
