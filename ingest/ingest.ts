@@ -22,6 +22,8 @@ import { planReplacements } from './replace.js';
 import { ACCESS_LOG, CLOUDTRAIL, type TableSpec } from './schema.js';
 import { openContent, peekContent, resolveSources, type Source } from './sources.js';
 import { Stage } from './staging.js';
+import { fetchS3Sources, s3Client, type S3Options } from './s3.js';
+import type { S3Client } from '@aws-sdk/client-s3';
 
 export interface IngestOptions {
   /** Dataset folder (SPEC: `--data`, default `./s3sift-data`). */
@@ -31,6 +33,8 @@ export interface IngestOptions {
   force: boolean;
   /** Commit nothing if any line is rejected. */
   strict: boolean;
+  /** How to reach S3 for s3:// sources. */
+  s3?: S3Options;
   onProgress?: (p: IngestProgress) => void;
   onWarning?: (message: string) => void;
   stdin?: Readable;
@@ -89,12 +93,14 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
   const dir = opts.data;
   await mkdir(dir, { recursive: true });
   const unlock = await lock(dir);
+  let client: S3Client | undefined;
+  const s3 = (): S3Client => (client ??= s3Client(opts.s3));
   try {
     const { finished } = await recover(dir);
     const run = newRunId();
     const work = join(dir, STAGING, run);
     await mkdir(work, { recursive: true });
-    const { sources, hidden } = await resolveSources(args, work, opts.stdin);
+    const { sources, hidden } = await resolveSources(args, work, opts.stdin, s3, opts.s3?.pageSize);
     for (const h of hidden) opts.onWarning?.(`${h}: hidden, passed over`);
     const manifest = await loadManifest(dir);
     const summary: IngestSummary = {
@@ -103,6 +109,9 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
     };
 
     const todo = plan(sources, manifest, opts.force, summary);
+    // Only the S3 objects that are to be read are fetched.
+    const remote = todo.filter((src) => src.s3);
+    if (remote.length) await fetchS3Sources(remote, join(work, 's3'), s3(), opts.s3?.concurrency);
     const formats = new Map<Source, Format>();
     for (const src of todo) formats.set(src, await formatOf(src, opts));
 
@@ -179,6 +188,7 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
     summary.seconds = (performance.now() - started) / 1000;
     return summary;
   } finally {
+    client?.destroy();
     await unlock();
   }
 }

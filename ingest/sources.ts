@@ -11,7 +11,9 @@ import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { InputError } from '../common/errors.js';
+import { listS3Sources, s3Client } from './s3.js';
 
 export interface Source {
   /** Name stored in `source_file` and shown in messages: the path as given, `-` for stdin. */
@@ -21,8 +23,10 @@ export interface Source {
   /** Where to read the bytes (stdin is first spooled to a file). */
   path: string;
   size: number;
-  /** size + hash of the first and last 64 KiB: equal fingerprints, same content. */
+  /** size + hash of the first and last 64 KiB (S3: ETag and size): equal fingerprints, same content. */
   fingerprint: string;
+  /** An S3 object, fetched to `path` only when it is to be read. */
+  s3?: { bucket: string; key: string };
 }
 
 export interface ResolveResult {
@@ -34,7 +38,7 @@ export interface ResolveResult {
 const EDGE = 64 * 1024;
 
 /** Expand the command line's SOURCE arguments. `spoolDir` receives stdin. */
-export async function resolveSources(args: readonly string[], spoolDir: string, stdin: Readable = process.stdin): Promise<ResolveResult> {
+export async function resolveSources(args: readonly string[], spoolDir: string, stdin: Readable = process.stdin, s3?: () => S3Client, s3PageSize?: number): Promise<ResolveResult> {
   const sources: Source[] = [];
   const hidden: string[] = [];
   const seen = new Set<string>();
@@ -51,7 +55,14 @@ export async function resolveSources(args: readonly string[], spoolDir: string, 
       continue;
     }
     if (arg.startsWith('s3://')) {
-      throw new InputError(`${arg}: reading s3:// sources is not available in this version; copy the objects locally (aws s3 sync) and ingest the folder`);
+      const listed = await listS3Sources(arg, (s3 ?? (() => s3Client()))(), s3PageSize);
+      for (const src of listed.sources) {
+        if (seen.has(src.key)) continue;
+        seen.add(src.key);
+        sources.push(src);
+      }
+      hidden.push(...listed.hidden);
+      continue;
     }
     let st;
     try {

@@ -15,8 +15,11 @@ Parse S3 server access logs and CloudTrail events into a typed Parquet
 dataset that DuckDB, Athena, Spark and pandas read
 (DIR/access_log/date=YYYY-MM-DD/*.parquet, DIR/cloudtrail/date=.../*.parquet).
 
-SOURCE is a file, a folder (read recursively, hidden files passed over), or -
-for stdin. Gzip is recognised by content, whatever the name. The format is
+SOURCE is a file, a folder (read recursively, hidden files passed over), -
+for stdin, or s3://bucket/prefix (every object under it; one already ingested,
+same key and ETag, is passed over without being downloaded; credentials and
+region from the standard AWS chain, --profile, --region, --endpoint-url for
+any S3-compatible store). Gzip is recognised by content, whatever the name. The format is
 told by content too: JSON is CloudTrail, in any of its shapes (log files
 {"Records":[...]} as delivered under AWSLogs/, one record per line, a JSON
 array, EventBridge "AWS API Call via CloudTrail" events, CloudTrail Lake CSV
@@ -34,6 +37,8 @@ Options:
   --format F        auto (by content, default), access-log or cloudtrail
   --force           re-read sources already ingested, replacing their rows
   --strict          commit nothing and exit 3 if any line is rejected
+  --endpoint-url U  S3-compatible endpoint for s3:// sources (path-style)
+  --region R, --profile P   AWS region and profile for s3:// sources
   -h, --help        show this help
 
 Exit codes: 0 done (also with rejects), 2 bad arguments or unreadable source,
@@ -49,12 +54,15 @@ Examples:
     format: { type: 'string', default: 'auto' },
     force: { type: 'boolean', default: false },
     strict: { type: 'boolean', default: false },
+    'endpoint-url': { type: 'string' },
+    region: { type: 'string' },
+    profile: { type: 'string' },
   },
   async run(values, positionals, io) {
     if (positionals.length === 0) throw new UsageError('ingest needs at least one SOURCE (a file, a folder, or - for stdin)');
     const format = oneOf('format', values.format, ['auto', 'access-log', 'cloudtrail'] as const);
     const data = values.data as string;
-    const summary = await ingestWithProgress(positionals, { data, format, force: values.force === true, strict: values.strict === true }, io);
+    const summary = await ingestWithProgress(positionals, { data, format, force: values.force === true, strict: values.strict === true, s3: s3Flags(values, io) }, io);
     io.stdout.write(renderSummary(summary, data) + '\n');
     if (!summary.strictFailed && summary.files.length + summary.passed.length > 0) {
       io.stdout.write((await datasetOverview(data)) + '\n');
@@ -69,7 +77,13 @@ Examples:
 };
 
 /** Ingest with a progress bar (on a TTY) and warnings on stderr; shared by ingest and analyze. */
-export async function ingestWithProgress(sources: string[], opts: Pick<IngestOptions, 'data' | 'format' | 'force' | 'strict'>, io: Io): Promise<IngestSummary> {
+/** --endpoint-url, --region, --profile for s3:// sources (the profile goes to the SDK's standard chain). */
+export function s3Flags(values: Record<string, unknown>, io: Io): IngestOptions['s3'] {
+  if (typeof values.profile === 'string') io.env.AWS_PROFILE = values.profile;
+  return { endpoint: values['endpoint-url'] as string | undefined, region: values.region as string | undefined };
+}
+
+export async function ingestWithProgress(sources: string[], opts: Pick<IngestOptions, 'data' | 'format' | 'force' | 'strict' | 's3'>, io: Io): Promise<IngestSummary> {
   const bar = new ProgressBar(io.stderr);
   try {
     return await ingest(sources, {
