@@ -40,3 +40,13 @@ export function oneOf<T extends string>(flag: string, value: unknown, choices: r
   if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
   throw new UsageError(`--${flag} must be one of ${choices.join(', ')} (got ${JSON.stringify(value)})`);
 }
+
+/** An ISO 8601 date or time flag (a date alone is midnight UTC). */
+export function timeFlag(flag: string, v: unknown): Date | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v);
+  const ok = /^\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$/.test(s);
+  const d = new Date(/^\d{4}-\d\d-\d\d$/.test(s) ? `${s}T00:00:00Z` : /[Zz]|[+-]\d\d:?\d\d$/.test(s) ? s : `${s.replace(' ', 'T')}Z`);
+  if (!ok || Number.isNaN(d.getTime())) throw new UsageError(`--${flag} must be an ISO 8601 date or time, e.g. 2025-03-12 or 2025-03-12T08:00:00Z (got ${JSON.stringify(s)})`);
+  return d;
+}

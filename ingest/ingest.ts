@@ -100,7 +100,7 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
     const run = newRunId();
     const work = join(dir, STAGING, run);
     await mkdir(work, { recursive: true });
-    const { sources, hidden } = await resolveSources(args, work, opts.stdin, s3, opts.s3?.pageSize);
+    const { sources, hidden } = await resolveSources(args, work, opts.stdin, s3, opts.s3);
     for (const h of hidden) opts.onWarning?.(`${h}: hidden, passed over`);
     const manifest = await loadManifest(dir);
     const summary: IngestSummary = {

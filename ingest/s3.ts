@@ -22,6 +22,9 @@ export interface S3Options {
   concurrency?: number;
   /** Keys per listing page (S3's default and most is 1,000). */
   pageSize?: number;
+  /** Only objects whose key dates fall in this window (with a day's margin); undated keys are always read. */
+  since?: Date;
+  until?: Date;
 }
 
 export function parseS3Uri(uri: string): { bucket: string; prefix: string } {
@@ -33,7 +36,9 @@ export function parseS3Uri(uri: string): { bucket: string; prefix: string } {
 export function s3Client(o: S3Options = {}): S3Client {
   return new S3Client({
     ...(o.region ? { region: o.region } : {}),
-    ...(o.endpoint ? { endpoint: o.endpoint, forcePathStyle: true } : {}),
+    // Other stores than AWS: path-style addressing, and checksums only where S3 requires them
+    // (many stores reject the SDK's default trailing checksums on streamed uploads).
+    ...(o.endpoint ? { endpoint: o.endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' as const } : {}),
     maxAttempts: 5,
   });
 }
@@ -47,8 +52,25 @@ function s3Error(uri: string, err: unknown): InputError {
   return new InputError(`${uri}: ${code || 'S3 error'}: ${e.message ?? String(err)}`, { cause: err });
 }
 
+/**
+ * The date a log object's key carries, in the layouts AWS delivers them:
+ * server access logs `prefixYYYY-MM-DD-hh-mm-ss-Unique` (simple) or
+ * `prefix<account>/<region>/<bucket>/YYYY/MM/DD/...` (partitioned), and
+ * CloudTrail `AWSLogs/[o-id/]<account>/CloudTrail/<region>/YYYY/MM/DD/...`.
+ */
+export function keyDate(key: string): string | null {
+  const partitioned = /(?:^|\/)(\d{4})\/(\d\d)\/(\d\d)\//.exec(key);
+  if (partitioned) return `${partitioned[1]}-${partitioned[2]}-${partitioned[3]}`;
+  const simple = /(\d{4}-\d\d-\d\d)-\d\d-\d\d-\d\d-[0-9A-Za-z]+$/.exec(key);
+  return simple ? (simple[1] as string) : null;
+}
+
 /** Every object under the URI's prefix, as sources (not fetched yet). Hidden (dot) names are passed over. */
-export async function listS3Sources(uri: string, client: S3Client, pageSize?: number): Promise<{ sources: Source[]; hidden: string[] }> {
+export async function listS3Sources(uri: string, client: S3Client, pageSize?: number, window: { since?: Date; until?: Date } = {}): Promise<{ sources: Source[]; hidden: string[]; outside: number }> {
+  // A key's date is the day its records were delivered; a day's margin keeps late deliveries in.
+  const from = window.since ? new Date(window.since.getTime() - 86_400_000).toISOString().slice(0, 10) : null;
+  const to = window.until ? new Date(window.until.getTime() + 86_400_000).toISOString().slice(0, 10) : null;
+  let outside = 0;
   const { bucket, prefix } = parseS3Uri(uri);
   const sources: Source[] = [];
   const hidden: string[] = [];
@@ -69,13 +91,18 @@ export async function listS3Sources(uri: string, client: S3Client, pageSize?: nu
         hidden.push(name);
         continue;
       }
+      const day = keyDate(o.Key);
+      if (day && ((from && day < from) || (to && day > to))) {
+        outside++;
+        continue;
+      }
       const etag = (o.ETag ?? '').replaceAll('"', '');
       sources.push({ name, key: name, path: '', size: o.Size ?? 0, fingerprint: `etag:${etag}:${o.Size ?? 0}`, s3: { bucket, key: o.Key } });
     }
     marker = page.IsTruncated ? (page.NextMarker ?? page.Contents?.at(-1)?.Key) : undefined;
   } while (marker);
-  if (sources.length === 0 && hidden.length === 0) throw new InputError(`${uri}: no objects under this prefix`);
-  return { sources, hidden };
+  if (sources.length === 0 && hidden.length === 0 && outside === 0) throw new InputError(`${uri}: no objects under this prefix`);
+  return { sources, hidden, outside };
 }
 
 /** Fetch the S3 sources into `dir` (a few at once); each source's `path` then points at its copy. */

@@ -13,7 +13,7 @@ import { Transform, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { InputError } from '../common/errors.js';
-import { listS3Sources, s3Client } from './s3.js';
+import { listS3Sources, s3Client, type S3Options } from './s3.js';
 
 export interface Source {
   /** Name stored in `source_file` and shown in messages: the path as given, `-` for stdin. */
@@ -38,7 +38,7 @@ export interface ResolveResult {
 const EDGE = 64 * 1024;
 
 /** Expand the command line's SOURCE arguments. `spoolDir` receives stdin. */
-export async function resolveSources(args: readonly string[], spoolDir: string, stdin: Readable = process.stdin, s3?: () => S3Client, s3PageSize?: number): Promise<ResolveResult> {
+export async function resolveSources(args: readonly string[], spoolDir: string, stdin: Readable = process.stdin, s3?: () => S3Client, s3Opts: S3Options = {}): Promise<ResolveResult> {
   const sources: Source[] = [];
   const hidden: string[] = [];
   const seen = new Set<string>();
@@ -55,7 +55,7 @@ export async function resolveSources(args: readonly string[], spoolDir: string, 
       continue;
     }
     if (arg.startsWith('s3://')) {
-      const listed = await listS3Sources(arg, (s3 ?? (() => s3Client()))(), s3PageSize);
+      const listed = await listS3Sources(arg, (s3 ?? (() => s3Client()))(), s3Opts.pageSize, { since: s3Opts.since, until: s3Opts.until });
       for (const src of listed.sources) {
         if (seen.has(src.key)) continue;
         seen.add(src.key);

@@ -6,14 +6,13 @@ import { runDetectionsOnAthena } from '../../query/athena/run.js';
 import { parseParamFlags, selectDetections } from '../../query/detect.js';
 import { loadDetections, SEVERITIES, type Severity } from '../../query/detection.js';
 import { FINDING_FORMATS, formatFindings } from '../../query/format.js';
-import { oneOf, type Command, type Io } from '../command.js';
-import { timeFlag } from './detect.js';
+import { oneOf, timeFlag, type Command, type Io } from '../command.js';
 
 const REGIONS = 'us-east-1,us-east-2,us-west-1,us-west-2,ca-central-1,eu-west-1,eu-west-2,eu-west-3,eu-central-1,eu-north-1,ap-northeast-1,ap-northeast-2,ap-southeast-1,ap-southeast-2,ap-south-1,sa-east-1';
 
 export const athenaCommand: Command = {
   name: 'athena',
-  summary: 'the Athena backend: DDL for the dataset and raw logs in S3',
+  summary: 'the Athena backend: run the detections on Athena, print its DDL',
   help: `Usage: s3sift athena detect --database D --workgroup W [--output-location s3://...] [--region R]
                         [--endpoint-url URL] [--reuse-minutes N] [detect's --only --since --until --param --rules --format --fail-on]
        s3sift athena ddl --location s3://BUCKET/PREFIX [--database D]

@@ -4,7 +4,7 @@ import { openDataset } from '../../query/dataset.js';
 import { parseParamFlags, runDetections, selectDetections, type Finding } from '../../query/detect.js';
 import { loadDetections, SEVERITIES, type Severity } from '../../query/detection.js';
 import { FINDING_FORMATS, formatFindings } from '../../query/format.js';
-import { oneOf, type Command, type Io } from '../command.js';
+import { oneOf, timeFlag, type Command, type Io } from '../command.js';
 import { DEFAULT_DATA, ingestWithProgress, renderSummary } from './ingest.js';
 
 const DETECT_OPTIONS = `  --data DIR          dataset folder (default ${DEFAULT_DATA})
@@ -27,16 +27,6 @@ const detectFlags = {
   format: { type: 'string', default: 'table' },
   'fail-on': { type: 'string' },
 } as const;
-
-/** An ISO 8601 date or time flag (a date alone is midnight UTC). */
-export function timeFlag(flag: string, v: unknown): Date | undefined {
-  if (v === undefined) return undefined;
-  const s = String(v);
-  const ok = /^\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$/.test(s);
-  const d = new Date(/^\d{4}-\d\d-\d\d$/.test(s) ? `${s}T00:00:00Z` : /[Zz]|[+-]\d\d:?\d\d$/.test(s) ? s : `${s.replace(' ', 'T')}Z`);
-  if (!ok || Number.isNaN(d.getTime())) throw new UsageError(`--${flag} must be an ISO 8601 date or time, e.g. 2025-03-12 or 2025-03-12T08:00:00Z (got ${JSON.stringify(s)})`);
-  return d;
-}
 
 function version(): string {
   return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;

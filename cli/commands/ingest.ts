@@ -1,6 +1,6 @@
 import { ingest, type IngestOptions, type IngestSummary } from '../../ingest/index.js';
 import { UsageError } from '../../common/errors.js';
-import { oneOf, type Command, type Io } from '../command.js';
+import { oneOf, timeFlag, type Command, type Io } from '../command.js';
 import { formatCount, ProgressBar } from '../progress.js';
 import { datasetOverview } from '../overview.js';
 
@@ -39,6 +39,8 @@ Options:
   --strict          commit nothing and exit 3 if any line is rejected
   --endpoint-url U  S3-compatible endpoint for s3:// sources (path-style)
   --region R, --profile P   AWS region and profile for s3:// sources
+  --since T, --until T      s3:// only: skip objects whose key dates (AWS's delivery layouts) fall
+                            outside the window, give or take a day
   -h, --help        show this help
 
 Exit codes: 0 done (also with rejects), 2 bad arguments or unreadable source,
@@ -57,6 +59,8 @@ Examples:
     'endpoint-url': { type: 'string' },
     region: { type: 'string' },
     profile: { type: 'string' },
+    since: { type: 'string' },
+    until: { type: 'string' },
   },
   async run(values, positionals, io) {
     if (positionals.length === 0) throw new UsageError('ingest needs at least one SOURCE (a file, a folder, or - for stdin)');
@@ -80,7 +84,10 @@ Examples:
 /** --endpoint-url, --region, --profile for s3:// sources (the profile goes to the SDK's standard chain). */
 export function s3Flags(values: Record<string, unknown>, io: Io): IngestOptions['s3'] {
   if (typeof values.profile === 'string') io.env.AWS_PROFILE = values.profile;
-  return { endpoint: values['endpoint-url'] as string | undefined, region: values.region as string | undefined };
+  return {
+    endpoint: values['endpoint-url'] as string | undefined, region: values.region as string | undefined,
+    since: values.since === undefined ? undefined : timeFlag('since', values.since), until: values.until === undefined ? undefined : timeFlag('until', values.until),
+  };
 }
 
 export async function ingestWithProgress(sources: string[], opts: Pick<IngestOptions, 'data' | 'format' | 'force' | 'strict' | 's3'>, io: Io): Promise<IngestSummary> {

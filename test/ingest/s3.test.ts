@@ -1,13 +1,15 @@
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 // s3rver ships no types.
 // @ts-expect-error -- untyped package
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest, type IngestOptions } from '../../ingest/ingest.js';
 import { generateAccessLogLines } from '../../scripts/gen-access-logs.js';
-import { readRows, tempDir } from '../helpers/dataset.js';
+import { readRows, SAMPLES, tempDir } from '../helpers/dataset.js';
+import { publish } from '../../ingest/publish.js';
+import { keyDate, s3Client } from '../../ingest/s3.js';
 
 let tmp: { dir: string; cleanup: () => void };
 let server: { run(): Promise<{ address: string; port: number }>; close(): Promise<void> };
@@ -58,8 +60,45 @@ describe('ingest of s3:// sources', () => {
     expect(await readRows(opts().data)).toHaveLength(53);
   });
 
+  it('reads only the objects whose key dates fall in --since/--until, give or take a day', async () => {
+    const s = await ingest(['s3://logs/access/'], opts({ data: join(tmp.dir, 'window'), s3: { endpoint, since: new Date('2025-03-13T00:00:00Z'), until: new Date('2025-03-14T00:00:00Z') } }));
+    expect(s.sources).toBe(4); // 03-12 .. 03-15
+  });
+
+  it('reads the date from the key layouts AWS delivers logs in', () => {
+    expect(keyDate('logs/2025-03-10-08-15-02-1A2B3C4D5E6F7A8B')).toBe('2025-03-10');
+    expect(keyDate('logs/111122223333/us-east-1/prod-data/2025/03/10/2025-03-10-08-15-02-1A2B3C4D5E6F7A8B')).toBe('2025-03-10');
+    expect(keyDate('AWSLogs/o-abc123/111122223333/CloudTrail/us-east-1/2025/03/11/111122223333_CloudTrail_us-east-1_20250311T0200Z_x.json.gz')).toBe('2025-03-11');
+    expect(keyDate('exports/result_1.csv.gz')).toBeNull();
+  });
+
   it('says clearly when the bucket does not exist or the prefix is empty', async () => {
     await expect(ingest(['s3://no-such-bucket/x/'], opts({ data: join(tmp.dir, 'd2') }))).rejects.toThrow(/s3:\/\/no-such-bucket\/x\/: no such bucket/);
     await expect(ingest(['s3://logs/nothing-here/'], opts({ data: join(tmp.dir, 'd3') }))).rejects.toThrow(/no objects under this prefix/);
+  });
+});
+
+describe('publish', () => {
+  it('uploads the Parquet files in the Athena layout, only the new ones, and deletes what the dataset replaced', async () => {
+    const data = join(tmp.dir, 'pub');
+    await ingest([new URL('access-logs/', SAMPLES).pathname], { data, format: 'auto', force: false, strict: false });
+    const c = s3Client({ endpoint });
+    try {
+      const first = await publish(data, 's3://logs/published', c);
+      expect(first.uploaded.length).toBeGreaterThan(0);
+      expect(first.uploaded.every((k) => /^access_log\/date=\d{4}-\d\d-\d\d\/[\w-]+\.parquet$/.test(k))).toBe(true);
+      const listed = await c.send(new ListObjectsCommand({ Bucket: 'logs', Prefix: 'published/' }));
+      expect((listed.Contents ?? []).map((o) => o.Key).sort()).toEqual(first.uploaded.map((k) => `published/${k}`).sort());
+      const again = await publish(data, 's3://logs/published/', c);
+      expect(again).toMatchObject({ uploaded: [], unchanged: first.uploaded.length, deleted: [] });
+      // A forced re-ingest rewrites the files: the old ones go, the new ones come.
+      await ingest([new URL('access-logs/', SAMPLES).pathname], { data, format: 'auto', force: true, strict: false });
+      const third = await publish(data, 's3://logs/published', c);
+      expect(third.deleted.sort()).toEqual(first.uploaded.sort());
+      expect(third.uploaded.length).toBeGreaterThan(0);
+      await expect(publish(data, 's3://no-such-bucket/x', c)).rejects.toThrow(/s3:\/\/no-such-bucket\/x: no such bucket/);
+    } finally {
+      c.destroy();
+    }
   });
 });
