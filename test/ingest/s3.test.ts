@@ -72,6 +72,21 @@ describe('ingest of s3:// sources', () => {
     expect(keyDate('exports/result_1.csv.gz')).toBeNull();
   });
 
+  it('answers a missing bucket with a one-line error and exit 2, on the command line', async () => {
+    // Not spawnSync: the S3 server runs in this process and must go on answering.
+    const { spawn } = await import('node:child_process');
+    const bin = new URL('../../bin/s3sift', import.meta.url).pathname;
+    const p = spawn(process.execPath, [bin, 'ingest', 's3://no-such-bucket/access/', '--endpoint-url', endpoint, '--data', join(tmp.dir, 'denied')], {
+      env: { ...process.env },
+    });
+    let stderr = '';
+    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const status = await new Promise<number | null>((res) => p.on('close', res));
+    const r = { status, stderr };
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^error: s3:\/\/no-such-bucket\/access\/: no such bucket$/m);
+  }, 30_000);
+
   it('says clearly when the bucket does not exist or the prefix is empty', async () => {
     await expect(ingest(['s3://no-such-bucket/x/'], opts({ data: join(tmp.dir, 'd2') }))).rejects.toThrow(/s3:\/\/no-such-bucket\/x\/: no such bucket/);
     await expect(ingest(['s3://logs/nothing-here/'], opts({ data: join(tmp.dir, 'd3') }))).rejects.toThrow(/no objects under this prefix/);
