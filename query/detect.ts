@@ -157,6 +157,14 @@ export interface DetectResult {
 
 const rank = (s: Severity): number => SEVERITIES.indexOf(s);
 
+/** Most severe first, then by detection, time, and where they came from: one order, whichever engine ran them. */
+export function compareFindings(a: Finding, b: Finding): number {
+  const text = (x: string | null): string => x ?? '';
+  return rank(b.severity) - rank(a.severity) || a.detection_id.localeCompare(b.detection_id) || text(a.event_time).localeCompare(text(b.event_time)) ||
+    text(a.source_file).localeCompare(text(b.source_file)) || (a.source_line ?? 0) - (b.source_line ?? 0) || text(a.principal).localeCompare(text(b.principal)) ||
+    text(a.request_id).localeCompare(text(b.request_id)) || text(a.bucket).localeCompare(text(b.bucket)) || text(a.key).localeCompare(text(b.key));
+}
+
 /** Run `detections` over `ds`; findings most severe first, then by detection and time. */
 export async function runDetections(ds: OpenDataset, detections: readonly Detection[], overrides: ParamOverrides = {}, onRun?: (r: DetectionRun) => void): Promise<DetectResult> {
   checkOverrides(detections, overrides);
@@ -172,7 +180,7 @@ export async function runDetections(ds: OpenDataset, detections: readonly Detect
     runs.push(run);
     onRun?.(run);
   }
-  findings.sort((a, b) => rank(b.severity) - rank(a.severity) || a.detection_id.localeCompare(b.detection_id) || String(a.event_time).localeCompare(String(b.event_time)));
+  findings.sort(compareFindings);
   return { findings, runs };
 }
 

@@ -4,9 +4,10 @@ import { UsageError } from '../../common/errors.js';
 import { athenaDdl } from '../../query/athena/ddl.js';
 import { runDetectionsOnAthena } from '../../query/athena/run.js';
 import { parseParamFlags, selectDetections } from '../../query/detect.js';
-import { loadDetections, SEVERITIES, type Severity } from '../../query/detection.js';
+import { loadDetections, SEVERITIES } from '../../query/detection.js';
 import { FINDING_FORMATS, formatFindings } from '../../query/format.js';
 import { oneOf, timeFlag, type Command, type Io } from '../command.js';
+import { findingFlags, reachesFailOn } from './detect.js';
 
 const REGIONS = 'us-east-1,us-east-2,us-west-1,us-west-2,ca-central-1,eu-west-1,eu-west-2,eu-west-3,eu-central-1,eu-north-1,ap-northeast-1,ap-northeast-2,ap-southeast-1,ap-southeast-2,ap-south-1,sa-east-1';
 
@@ -60,13 +61,7 @@ Example:
     'endpoint-url': { type: 'string' },
     region: { type: 'string' },
     'reuse-minutes': { type: 'string' },
-    only: { type: 'string', multiple: true },
-    since: { type: 'string' },
-    until: { type: 'string' },
-    param: { type: 'string', multiple: true },
-    rules: { type: 'string', multiple: true },
-    format: { type: 'string', default: 'table' },
-    'fail-on': { type: 'string' },
+    ...findingFlags,
   },
   async run(values, positionals, io) {
     const [action, ...rest] = positionals;
@@ -113,9 +108,6 @@ async function detectOnAthena(values: Record<string, unknown>, io: Io): Promise<
   const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
   io.stdout.write(formatFindings(r.findings, format, { detections, runs: r.runs, version }));
   io.stderr.write(`Athena scanned ${(r.bytesScanned / 1e9).toFixed(3)} GB, about $${r.costUsd.toFixed(4)}; ${r.failures.length} of ${detections.length} detections failed\n`);
-  if (failOn) {
-    const rank = (x: Severity): number => SEVERITIES.indexOf(x);
-    if (r.findings.some((f) => rank(f.severity) >= rank(failOn))) return 1;
-  }
+  if (reachesFailOn(r.findings, failOn)) return 1;
   return r.failures.length ? 2 : 0;
 }

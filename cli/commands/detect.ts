@@ -17,8 +17,8 @@ const DETECT_OPTIONS = `  --data DIR          dataset folder (default ${DEFAULT_
   --fail-on SEV       exit 1 if a finding is at least SEV (info, low, medium, high, critical)
   -h, --help          show this help`;
 
-const detectFlags = {
-  data: { type: 'string', default: DEFAULT_DATA },
+/** The flags that pick detections and shape findings, shared with 'athena detect'. */
+export const findingFlags = {
   only: { type: 'string', multiple: true },
   since: { type: 'string' },
   until: { type: 'string' },
@@ -27,6 +27,14 @@ const detectFlags = {
   format: { type: 'string', default: 'table' },
   'fail-on': { type: 'string' },
 } as const;
+
+const detectFlags = { data: { type: 'string', default: DEFAULT_DATA }, ...findingFlags } as const;
+
+/** True when a finding is at least `failOn` severe (exit 1). */
+export function reachesFailOn(findings: readonly Finding[], failOn: Severity | undefined): boolean {
+  if (!failOn) return false;
+  return findings.some((f) => SEVERITIES.indexOf(f.severity) >= SEVERITIES.indexOf(failOn));
+}
 
 function version(): string {
   return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -51,11 +59,7 @@ async function detect(values: Record<string, unknown>, io: Io): Promise<number> 
     ds.close();
   }
   io.stdout.write(formatFindings(findings, format, { detections, runs, version: version() }));
-  if (failOn) {
-    const rank = (s: Severity): number => SEVERITIES.indexOf(s);
-    if (findings.some((f) => rank(f.severity) >= rank(failOn))) return 1;
-  }
-  return 0;
+  return reachesFailOn(findings, failOn) ? 1 : 0;
 }
 
 export const detectCommand: Command = {

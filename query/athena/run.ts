@@ -13,8 +13,8 @@ import {
 } from '@aws-sdk/client-athena';
 import { QueryError } from '../../common/errors.js';
 import { isoTime, type Rows } from '../rows.js';
-import { checkOverrides, paramsFor, toFindings, type DetectResult, type DetectionRun, type Finding, type ParamOverrides } from '../detect.js';
-import { SEVERITIES, type Detection } from '../detection.js';
+import { checkOverrides, compareFindings, paramsFor, toFindings, type DetectResult, type DetectionRun, type Finding, type ParamOverrides } from '../detect.js';
+import type { Detection } from '../detection.js';
 import { literal, renderForAthena } from './render.js';
 
 export interface AthenaOptions {
@@ -153,7 +153,6 @@ export async function runDetectionsOnAthena(client: AthenaClient, detections: re
       onRun?.({ ...run, bytes: 0, error });
     }
   }
-  const rank = (s: string): number => SEVERITIES.indexOf(s as (typeof SEVERITIES)[number]);
-  findings.sort((a, b) => rank(b.severity) - rank(a.severity) || a.detection_id.localeCompare(b.detection_id) || String(a.event_time).localeCompare(String(b.event_time)));
+  findings.sort(compareFindings);
   return { findings, runs, failures, bytesScanned: bytes, costUsd: (bytes / 1e12) * (o.pricePerTb ?? 5) };
 }
