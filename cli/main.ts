@@ -2,7 +2,7 @@
  * The s3sift command line: picks the command, parses its flags, and is the
  * one boundary where errors become messages and exit codes.
  */
-import { readFileSync } from 'node:fs';
+import { version } from '../common/version.js';
 import { S3siftError, UsageError, describe } from '../common/errors.js';
 import { parse, type Command, type Io } from './command.js';
 import { analyzeCommand, detectCommand } from './commands/detect.js';
@@ -16,11 +16,6 @@ import { serveCommand } from './commands/serve.js';
 export const COMMANDS: readonly Command[] = [ingestCommand, analyzeCommand, detectCommand, queryCommand, detectionsCommand, serveCommand, athenaCommand, publishCommand];
 
 export const EXIT = { ok: 0, findings: 1, usage: 2, strict: 3, internal: 70 } as const;
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 function topHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

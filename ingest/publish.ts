@@ -8,10 +8,10 @@
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { DeleteObjectsCommand, ListObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { InputError } from '../common/errors.js';
-import { parseS3Uri } from './s3.js';
+import { listObjects, parseS3Uri, s3Error } from './s3.js';
 import { TABLES } from './schema.js';
 
 export interface PublishSummary {
@@ -42,12 +42,7 @@ async function localFiles(data: string): Promise<Map<string, { path: string; siz
 async function remoteFiles(client: S3Client, bucket: string, prefix: string): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   for (const t of TABLES) {
-    let marker: string | undefined;
-    do {
-      const page = await client.send(new ListObjectsCommand({ Bucket: bucket, Prefix: `${prefix}${t.name}/`, Marker: marker }));
-      for (const o of page.Contents ?? []) if (o.Key) out.set(o.Key.slice(prefix.length), o.Size ?? 0);
-      marker = page.IsTruncated ? (page.NextMarker ?? page.Contents?.at(-1)?.Key) : undefined;
-    } while (marker);
+    for await (const o of listObjects(client, bucket, `${prefix}${t.name}/`)) if (o.Key) out.set(o.Key.slice(prefix.length), o.Size ?? 0);
   }
   return out;
 }
@@ -62,8 +57,7 @@ export async function publish(data: string, uri: string, client: S3Client, onFil
   try {
     remote = await remoteFiles(client, bucket, prefix);
   } catch (err) {
-    const name = (err as { name?: string }).name;
-    throw new InputError(`${uri}: ${name === 'NoSuchBucket' ? 'no such bucket' : name === 'AccessDenied' ? 'access denied (check the credentials and the bucket policy)' : (err as Error).message}`, { cause: err });
+    throw s3Error(uri, err);
   }
   const summary: PublishSummary = { uploaded: [], unchanged: 0, deleted: [], bytes: 0 };
   for (const [rel, f] of [...local].sort(([a], [b]) => a.localeCompare(b))) {

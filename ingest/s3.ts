@@ -10,7 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, ListObjectsCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsCommand, S3Client, type _Object } from '@aws-sdk/client-s3';
 import { InputError } from '../common/errors.js';
 import type { Source } from './sources.js';
 
@@ -44,7 +44,7 @@ export function s3Client(o: S3Options = {}): S3Client {
 }
 
 /** What went wrong, said for the user: no bucket, access denied, or the service's own words. */
-function s3Error(uri: string, err: unknown): InputError {
+export function s3Error(uri: string, err: unknown): InputError {
   const e = err as { name?: string; Code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const code = e.name ?? e.Code ?? '';
   if (code === 'NoSuchBucket') return new InputError(`${uri}: no such bucket`, { cause: err });
@@ -65,6 +65,20 @@ export function keyDate(key: string): string | null {
   return simple ? (simple[1] as string) : null;
 }
 
+/**
+ * Every object under `prefix`, page by page. ListObjects (v1) pages by key
+ * (Marker) rather than by an opaque token: every S3-compatible store does it,
+ * and s3rver's v2 tokens use a cipher OpenSSL 3 refuses.
+ */
+export async function* listObjects(client: S3Client, bucket: string, prefix: string, pageSize?: number): AsyncGenerator<_Object> {
+  let marker: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, Marker: marker, MaxKeys: pageSize }));
+    yield* page.Contents ?? [];
+    marker = page.IsTruncated ? (page.NextMarker ?? page.Contents?.at(-1)?.Key) : undefined;
+  } while (marker);
+}
+
 /** Every object under the URI's prefix, as sources (not fetched yet). Hidden (dot) names are passed over. */
 export async function listS3Sources(uri: string, client: S3Client, pageSize?: number, window: { since?: Date; until?: Date } = {}): Promise<{ sources: Source[]; hidden: string[]; outside: number }> {
   // A key's date is the day its records were delivered; a day's margin keeps late deliveries in.
@@ -74,17 +88,8 @@ export async function listS3Sources(uri: string, client: S3Client, pageSize?: nu
   const { bucket, prefix } = parseS3Uri(uri);
   const sources: Source[] = [];
   const hidden: string[] = [];
-  // ListObjects (v1) pages by key (Marker) rather than by an opaque token: every S3-compatible
-  // store does it, and s3rver's v2 tokens use a cipher OpenSSL 3 refuses.
-  let marker: string | undefined;
-  do {
-    let page;
-    try {
-      page = await client.send(new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, Marker: marker, MaxKeys: pageSize }));
-    } catch (err) {
-      throw s3Error(uri, err);
-    }
-    for (const o of page.Contents ?? []) {
+  try {
+    for await (const o of listObjects(client, bucket, prefix, pageSize)) {
       if (!o.Key || o.Key.endsWith('/')) continue;
       const name = `s3://${bucket}/${o.Key}`;
       if (o.Key.split('/').some((part) => part.startsWith('.'))) {
@@ -99,8 +104,9 @@ export async function listS3Sources(uri: string, client: S3Client, pageSize?: nu
       const etag = (o.ETag ?? '').replaceAll('"', '');
       sources.push({ name, key: name, path: '', size: o.Size ?? 0, fingerprint: `etag:${etag}:${o.Size ?? 0}`, s3: { bucket, key: o.Key } });
     }
-    marker = page.IsTruncated ? (page.NextMarker ?? page.Contents?.at(-1)?.Key) : undefined;
-  } while (marker);
+  } catch (err) {
+    throw s3Error(uri, err);
+  }
   if (sources.length === 0 && hidden.length === 0 && outside === 0) throw new InputError(`${uri}: no objects under this prefix`);
   return { sources, hidden, outside };
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { version } from '../../common/version.js';
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { UsageError } from '../../common/errors.js';
 import { athenaDdl } from '../../query/athena/ddl.js';
@@ -105,8 +105,7 @@ async function detectOnAthena(values: Record<string, unknown>, io: Io): Promise<
   }, parseParamFlags((values.param as string[] | undefined) ?? []), (run) => {
     io.stderr.write(`${run.error ? 'FAILED' : 'ok    '} ${run.id}: ${run.error ?? `${run.findings} finding(s), ${(run.bytes / 1e6).toFixed(1)} MB scanned`}\n`);
   });
-  const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  io.stdout.write(formatFindings(r.findings, format, { detections, runs: r.runs, version }));
+  io.stdout.write(formatFindings(r.findings, format, { detections, runs: r.runs, version: version() }));
   io.stderr.write(`Athena scanned ${(r.bytesScanned / 1e9).toFixed(3)} GB, about $${r.costUsd.toFixed(4)}; ${r.failures.length} of ${detections.length} detections failed\n`);
   if (reachesFailOn(r.findings, failOn)) return 1;
   return r.failures.length ? 2 : 0;

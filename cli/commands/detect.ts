@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { version } from '../../common/version.js';
 import { UsageError } from '../../common/errors.js';
 import { openDataset } from '../../query/dataset.js';
 import { parseParamFlags, runDetections, selectDetections, type Finding } from '../../query/detect.js';
@@ -34,10 +34,6 @@ const detectFlags = { data: { type: 'string', default: DEFAULT_DATA }, ...findin
 export function reachesFailOn(findings: readonly Finding[], failOn: Severity | undefined): boolean {
   if (!failOn) return false;
   return findings.some((f) => SEVERITIES.indexOf(f.severity) >= SEVERITIES.indexOf(failOn));
-}
-
-function version(): string {
-  return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 /** detect's work, shared with analyze: run the library, print findings, exit 1 past --fail-on. */
