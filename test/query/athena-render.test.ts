@@ -13,7 +13,7 @@ const trino = new TrinoSQL();
  * https://docs.aws.amazon.com/athena/latest/ug/functions-env3.html, https://trino.io/docs/current/functions/list.html
  */
 const ATHENA_FUNCTIONS = new Set([
-  'abs', 'any_match', 'approx_distinct', 'arbitrary', 'array_agg', 'array_join', 'avg', 'cardinality', 'coalesce', 'concat',
+  'abs', 'any_match', 'approx_distinct', 'arbitrary', 'array_agg', 'array_join', 'array_sort', 'avg', 'cardinality', 'coalesce', 'concat',
   'contains', 'count', 'date_add', 'date_diff', 'date_format', 'date_parse', 'date_trunc', 'element_at', 'floor', 'format',
   'from_iso8601_timestamp', 'from_unixtime', 'greatest', 'if', 'json_array_length', 'json_extract', 'json_extract_scalar',
   'json_format', 'json_parse', 'least', 'length', 'lower', 'max', 'max_by', 'min', 'min_by', 'nullif', 'regexp_extract',
