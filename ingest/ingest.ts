@@ -22,7 +22,7 @@ import { planReplacements } from './replace.js';
 import { ACCESS_LOG, CLOUDTRAIL, type TableSpec } from './schema.js';
 import { openContent, peekContent, resolveSources, type Source } from './sources.js';
 import { Stage } from './staging.js';
-import { fetchS3Sources, s3Client, type S3Options } from './s3.js';
+import { S3Fetcher, s3Client, type S3Options } from './s3.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 
 export interface IngestOptions {
@@ -73,6 +73,12 @@ export interface IngestSummary {
   firstRejects: RejectRecord[];
   /** True when --strict refused to commit because of rejects. */
   strictFailed: boolean;
+  /**
+   * Sources that could not be read to the end (a file gone or unreadable, a
+   * download that failed): what came before the failure is kept, and the
+   * source is left for the next run to read again (its rows then replaced).
+   */
+  unreadable: Array<{ name: string; reason: string }>;
   /** A commit an earlier, interrupted run had left, finished first. */
   recovered: string | null;
   seconds: number;
@@ -80,10 +86,11 @@ export interface IngestSummary {
 
 const FIRST_REJECTS = 10;
 
+/** Marks the fingerprint of a source read only in part, so no fingerprint equals it and the next run re-reads it. */
+const INCOMPLETE = 'incomplete:';
+
 interface TableRun {
   table: TableSpec;
-  /** This run's sources of the table, in order: `source_file` is an index into it. */
-  sources: Source[];
   stage: Stage;
 }
 
@@ -94,7 +101,7 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
   await mkdir(dir, { recursive: true });
   const unlock = await lock(dir);
   let client: S3Client | undefined;
-  const s3 = (): S3Client => (client ??= s3Client(opts.s3));
+  const s3 = (): S3Client => opts.s3?.client ?? (client ??= s3Client(opts.s3));
   try {
     const { finished } = await recover(dir);
     const run = newRunId();
@@ -105,15 +112,13 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
     const manifest = await loadManifest(dir);
     const summary: IngestSummary = {
       run, sources: 0, passed: [], replaced: [], lines: 0, rows: 0, rejected: 0, skipped: 0, skippedWhy: {}, byTable: {},
-      files: [], rejectsFile: null, firstRejects: [], strictFailed: false, recovered: finished, seconds: 0,
+      files: [], rejectsFile: null, firstRejects: [], strictFailed: false, unreadable: [], recovered: finished, seconds: 0,
     };
 
     const todo = plan(sources, manifest, opts.force, summary);
-    // Only the S3 objects that are to be read are fetched.
+    // Only the S3 objects that are to be read are fetched, a few ahead of the reader.
     const remote = todo.filter((src) => src.s3);
-    if (remote.length) await fetchS3Sources(remote, join(work, 's3'), s3(), opts.s3?.concurrency);
-    const formats = new Map<Source, Format>();
-    for (const src of todo) formats.set(src, await formatOf(src, opts));
+    const fetcher = remote.length ? new S3Fetcher(remote, s3(), opts.s3?.concurrency, opts.s3?.prefetchMax) : undefined;
 
     const rejectsRel = join(REJECTS, `${run}.ndjson`);
     const rejectsOut = createWriteStream(join(work, 'rejects.ndjson'));
@@ -123,29 +128,35 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
       preserve_insertion_order: 'false',
       temp_directory: join(work, 'duckdb.tmp'),
     });
-    const tables = new Map<string, TableRun>();
+    const tables = new Map<Format, TableRun>();
     try {
       const conn = await instance.connect();
       try {
-        const byFormat = (f: Format): Source[] => todo.filter((s) => formats.get(s) === f);
+        // `source_file` is an index into the run's sources; a table is staged once a source of it turns up.
+        const names = todo.map((s) => s.name);
+        const stageOf = async (format: Format): Promise<TableRun> => {
+          let t = tables.get(format);
+          if (!t) {
+            const table = format === 'access-log' ? ACCESS_LOG : CLOUDTRAIL;
+            t = { table, stage: await Stage.create(conn, table, join(work, 'tsv'), join(work, table.name), run, names) };
+            tables.set(format, t);
+          }
+          return t;
+        };
         const readers = { 'access-log': readAccessLog, cloudtrail: readCloudTrailSource } as const;
-        for (const [format, table] of [['access-log', ACCESS_LOG], ['cloudtrail', CLOUDTRAIL]] as const) {
-          const names = byFormat(format).map((s) => s.name);
-          if (names.length) tables.set(format, { table, sources: byFormat(format), stage: await Stage.create(conn, table, join(work, 'tsv'), join(work, table.name), run, names) });
-        }
         const bytesTotal = todo.reduce((n, s) => n + s.size, 0);
         let bytesDone = 0;
         const addBytes = (n: number): number => (bytesDone += n);
-        for (const src of todo) {
-          const format = formats.get(src) as Format;
-          const t = tables.get(format) as TableRun;
-          const ctx = new SourceRun(src, t, rejectsOut, summary, opts, run, addBytes, bytesTotal);
+        for (const [idx, src] of todo.entries()) {
+          const format = await formatOf(src, opts);
+          const ctx = new SourceRun(src, idx, await stageOf(format), rejectsOut, summary, opts, run, addBytes, bytesTotal);
           await readers[format](ctx);
-          const entry = ctx.done();
-          entries.push(entry);
+          fetcher?.done(src);
+          entries.push(ctx.done());
           summary.sources++;
         }
-        for (const t of tables.values()) {
+        for (const t of [tables.get('access-log'), tables.get('cloudtrail')]) {
+          if (!t) continue;
           const files = await t.stage.finish();
           const moved = files.map((f) => join(t.table.name, f));
           summary.files.push(...moved);
@@ -241,13 +252,14 @@ async function formatOf(src: Source, opts: IngestOptions): Promise<Format> {
 /** One source being read: its manifest entry, counts, rejects and progress. */
 class SourceRun {
   readonly entry: SourceEntry;
-  readonly idx: number;
   bytesRead = 0;
   /** Lines (access logs) or records (CloudTrail) read; set by the reader. */
   read = 0;
 
   constructor(
     readonly src: Source,
+    /** The source's index among the run's (its `source_file` in the staged rows). */
+    readonly idx: number,
     readonly t: TableRun,
     private readonly rejectsOut: WriteStream,
     private readonly summary: IngestSummary,
@@ -256,7 +268,6 @@ class SourceRun {
     private readonly addBytes: (n: number) => number,
     private readonly bytesTotal: number,
   ) {
-    this.idx = t.sources.indexOf(src);
     this.entry = {
       key: src.key, name: src.name, fingerprint: src.fingerprint, table: t.table.name, run,
       ingested_at: new Date().toISOString(), lines: 0, rows: 0, rejected: 0, skipped: 0, files: [], rejects: null,
@@ -295,12 +306,23 @@ class SourceRun {
     });
   }
 
-  /** A stream that broke (a corrupt gzip, a read error) keeps what came before it. */
+  /**
+   * A stream that broke keeps what came before it, as one reject. Broken
+   * content (a corrupt or truncated gzip) is final. A failure to read (the
+   * file gone or unreadable, a download that failed) may not be: the source
+   * is recorded as incomplete, so the next run reads it again.
+   */
   broke(err: unknown, unit: string): void {
     const n = this.entry.rows + this.entry.rejected + this.entry.skipped;
     this.read = n + 1;
     this.reject(this.read, `${this.src.name}: reading stopped at byte ${this.bytesRead}: ${describe(err)}`, '');
-    this.opts.onWarning?.(`${this.src.name}: reading stopped after ${unit} ${n}: ${describe(err)}`);
+    const code = String((err as NodeJS.ErrnoException).code ?? '');
+    if (code.startsWith('Z_')) {
+      this.opts.onWarning?.(`${this.src.name}: reading stopped after ${unit} ${n}: ${describe(err)}`);
+      return;
+    }
+    this.entry.fingerprint = `${INCOMPLETE}${this.entry.fingerprint}`;
+    this.summary.unreadable.push({ name: this.src.name, reason: `could not be read past ${unit} ${n}: ${describe(err)}` });
   }
 
   done(): SourceEntry {

@@ -2,14 +2,10 @@
  * `s3://bucket/prefix` sources: every object under the prefix (listed page
  * by page), known by its URI and its ETag, so a re-run passes over objects
  * already ingested without downloading them and re-reads one whose ETag
- * changed. Objects to read are fetched into the run's staging folder, a few
- * at once, and then read like files (gzip told by content).
+ * changed. Objects to read are streamed straight into the parsers: the small
+ * ones fetched a few ahead of the reader, the large ones when their turn
+ * comes (gzip told by content).
  */
-import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsCommand, S3Client, type _Object } from '@aws-sdk/client-s3';
 import { InputError } from '../common/errors.js';
 import type { Source } from './sources.js';
@@ -18,8 +14,12 @@ export interface S3Options {
   /** Any S3-compatible endpoint (path-style addressing is used then). */
   endpoint?: string;
   region?: string;
-  /** Objects fetched at once. */
+  /** Objects fetched at once (default 4). */
   concurrency?: number;
+  /** Objects up to this size are fetched ahead into memory (default PREFETCH_MAX); larger ones stream in turn. */
+  prefetchMax?: number;
+  /** A client to use instead of one made from the options above. */
+  client?: S3Client;
   /** Keys per listing page (S3's default and most is 1,000). */
   pageSize?: number;
   /** Only objects whose key dates fall in this window (with a day's margin); undated keys are always read. */
@@ -47,9 +47,21 @@ export function s3Client(o: S3Options = {}): S3Client {
 export function s3Error(uri: string, err: unknown): InputError {
   const e = err as { name?: string; Code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const code = e.name ?? e.Code ?? '';
+  if (code === 'PreconditionFailed' || e.$metadata?.httpStatusCode === 412) return new InputError(`${uri}: replaced while being read; run again to read the new version`, { cause: err });
+  if (code === 'NoSuchKey') return new InputError(`${uri}: deleted since it was listed`, { cause: err });
   if (code === 'NoSuchBucket') return new InputError(`${uri}: no such bucket`, { cause: err });
   if (code === 'AccessDenied' || e.$metadata?.httpStatusCode === 403) return new InputError(`${uri}: access denied (check the credentials, --profile and the bucket policy)`, { cause: err });
   return new InputError(`${uri}: ${code || 'S3 error'}: ${e.message ?? String(err)}`, { cause: err });
+}
+
+/** A log object's key split around its date: `stem` + the day as the layout writes it + the rest. */
+export interface KeyDate {
+  /** YYYY-MM-DD */
+  day: string;
+  /** The key up to the date. */
+  stem: string;
+  /** The separator the layout writes a day with (`2025/03/10` or `2025-03-10`). */
+  sep: '/' | '-';
 }
 
 /**
@@ -58,77 +70,175 @@ export function s3Error(uri: string, err: unknown): InputError {
  * `prefix<account>/<region>/<bucket>/YYYY/MM/DD/...` (partitioned), and
  * CloudTrail `AWSLogs/[o-id/]<account>/CloudTrail/<region>/YYYY/MM/DD/...`.
  */
-export function keyDate(key: string): string | null {
-  const partitioned = /(?:^|\/)(\d{4})\/(\d\d)\/(\d\d)\//.exec(key);
-  if (partitioned) return `${partitioned[1]}-${partitioned[2]}-${partitioned[3]}`;
-  const simple = /(\d{4}-\d\d-\d\d)-\d\d-\d\d-\d\d-[0-9A-Za-z]+$/.exec(key);
-  return simple ? (simple[1] as string) : null;
+export function keyDate(key: string): KeyDate | null {
+  const partitioned = /^(|.*?\/)(\d{4})\/(\d\d)\/(\d\d)\//.exec(key);
+  if (partitioned) return { day: `${partitioned[2]}-${partitioned[3]}-${partitioned[4]}`, stem: partitioned[1] as string, sep: '/' };
+  const simple = /^(.*?)(\d{4}-\d\d-\d\d)-\d\d-\d\d-\d\d-[0-9A-Za-z]+$/.exec(key);
+  return simple ? { day: simple[2] as string, stem: simple[1] as string, sep: '-' } : null;
+}
+
+/** Days (YYYY-MM-DD, inclusive) whose keys a listing keeps. */
+export interface KeyWindow {
+  from?: string;
+  to?: string;
+}
+
+/** The key days to list for events in [since, until): a day's margin each side, for late deliveries. */
+export function keyWindow(since?: Date, until?: Date): KeyWindow | undefined {
+  if (!since && !until) return undefined;
+  const day = (t: number): string => new Date(t).toISOString().slice(0, 10);
+  return { ...(since ? { from: day(since.getTime() - 86_400_000) } : {}), ...(until ? { to: day(until.getTime() + 86_400_000) } : {}) };
+}
+
+export interface Listing {
+  /** Keys the window kept out without listing them (at least one: a count is unknown). */
+  pruned: boolean;
 }
 
 /**
  * Every object under `prefix`, page by page. ListObjects (v1) pages by key
  * (Marker) rather than by an opaque token: every S3-compatible store does it,
- * and s3rver's v2 tokens use a cipher OpenSSL 3 refuses.
+ * s3rver's v2 tokens use a cipher OpenSSL 3 refuses, and a marker lets the
+ * listing jump. With a window, dated keys are pruned without being listed:
+ * keys sort by date within a layout's stem, so on meeting a key dated before
+ * the window the listing restarts at `stem + first day`, and on meeting one
+ * after it, past the stem's last possible date (`stem + 9999`). A year of
+ * daily keys under one stem costs two jumps instead of a year of pages.
  */
-export async function* listObjects(client: S3Client, bucket: string, prefix: string, pageSize?: number): AsyncGenerator<_Object> {
+export async function* listObjects(client: S3Client, bucket: string, prefix: string, pageSize?: number, window?: KeyWindow, listing: Listing = { pruned: false }): AsyncGenerator<_Object> {
   let marker: string | undefined;
-  do {
+  for (;;) {
     const page = await client.send(new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, Marker: marker, MaxKeys: pageSize }));
-    yield* page.Contents ?? [];
-    marker = page.IsTruncated ? (page.NextMarker ?? page.Contents?.at(-1)?.Key) : undefined;
-  } while (marker);
+    const contents = page.Contents ?? [];
+    let jump: string | undefined;
+    for (const o of contents) {
+      const d = window && o.Key ? keyDate(o.Key) : null;
+      if (d && window?.from && d.day < window.from) jump = d.stem + window.from.replaceAll('-', d.sep);
+      else if (d && window?.to && d.day > window.to) jump = d.stem + '9999';
+      if (jump !== undefined) {
+        listing.pruned = true;
+        if (jump > (o.Key as string)) break;
+        jump = undefined; // a key past the stem's last date: already as far as a jump goes
+        continue;
+      }
+      yield o;
+    }
+    if (jump !== undefined) marker = jump;
+    else if (page.IsTruncated) marker = page.NextMarker ?? contents.at(-1)?.Key;
+    else return;
+  }
 }
 
-/** Every object under the URI's prefix, as sources (not fetched yet). Hidden (dot) names are passed over. */
-export async function listS3Sources(uri: string, client: S3Client, pageSize?: number, window: { since?: Date; until?: Date } = {}): Promise<{ sources: Source[]; hidden: string[]; outside: number }> {
-  // A key's date is the day its records were delivered; a day's margin keeps late deliveries in.
-  const from = window.since ? new Date(window.since.getTime() - 86_400_000).toISOString().slice(0, 10) : null;
-  const to = window.until ? new Date(window.until.getTime() + 86_400_000).toISOString().slice(0, 10) : null;
-  let outside = 0;
+/** Every object under the URI's prefix, as sources (not fetched). Hidden (dot) names are passed over. */
+export async function listS3Sources(uri: string, client: S3Client, pageSize?: number, window?: KeyWindow): Promise<{ sources: Source[]; hidden: string[] }> {
   const { bucket, prefix } = parseS3Uri(uri);
   const sources: Source[] = [];
   const hidden: string[] = [];
+  const listing: Listing = { pruned: false };
   try {
-    for await (const o of listObjects(client, bucket, prefix, pageSize)) {
+    for await (const o of listObjects(client, bucket, prefix, pageSize, window, listing)) {
       if (!o.Key || o.Key.endsWith('/')) continue;
       const name = `s3://${bucket}/${o.Key}`;
       if (o.Key.split('/').some((part) => part.startsWith('.'))) {
         hidden.push(name);
         continue;
       }
-      const day = keyDate(o.Key);
-      if (day && ((from && day < from) || (to && day > to))) {
-        outside++;
-        continue;
-      }
       const etag = (o.ETag ?? '').replaceAll('"', '');
-      sources.push({ name, key: name, path: '', size: o.Size ?? 0, fingerprint: `etag:${etag}:${o.Size ?? 0}`, s3: { bucket, key: o.Key } });
+      sources.push({ name, key: name, path: '', size: o.Size ?? 0, fingerprint: `etag:${etag}:${o.Size ?? 0}`, s3: { bucket, key: o.Key, etag } });
     }
   } catch (err) {
     throw s3Error(uri, err);
   }
-  if (sources.length === 0 && hidden.length === 0 && outside === 0) throw new InputError(`${uri}: no objects under this prefix`);
-  return { sources, hidden, outside };
+  if (sources.length === 0 && hidden.length === 0 && !listing.pruned) throw new InputError(`${uri}: no objects under this prefix`);
+  return { sources, hidden };
 }
 
-/** Fetch the S3 sources into `dir` (a few at once); each source's `path` then points at its copy. */
-export async function fetchS3Sources(sources: readonly Source[], dir: string, client: S3Client, concurrency = 4): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < sources.length) {
-      const i = next++;
-      const src = sources[i] as Source;
-      const loc = src.s3 as { bucket: string; key: string };
-      const path = join(dir, `s3-${i}`);
-      try {
-        const r = await client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
-        await pipeline(r.Body as Readable, createWriteStream(path));
-      } catch (err) {
-        throw s3Error(src.name, err);
-      }
-      src.path = path;
+/** Times a GET whose body broke off is resumed from where it stopped. */
+const RESUMES = 3;
+
+/**
+ * An object's bytes as they arrive. A body that breaks off (a reset
+ * connection) is resumed where it stopped, with a ranged GET that must match
+ * the listed ETag (an object replaced meanwhile is an error, not a splice).
+ * The request itself is retried by the SDK (throttling, 5xx, timeouts).
+ */
+export async function* objectBytes(client: S3Client, name: string, loc: { bucket: string; key: string; etag?: string }): AsyncGenerator<Buffer> {
+  let offset = 0;
+  let resumes = 0;
+  for (;;) {
+    let body: AsyncIterable<Uint8Array>;
+    try {
+      const r = await client.send(new GetObjectCommand({
+        Bucket: loc.bucket, Key: loc.key,
+        ...(loc.etag ? { IfMatch: `"${loc.etag}"` } : {}),
+        ...(offset > 0 ? { Range: `bytes=${offset}-` } : {}),
+      }));
+      body = r.Body as AsyncIterable<Uint8Array>;
+    } catch (err) {
+      throw s3Error(name, err);
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, sources.length) }, worker));
+    try {
+      for await (const chunk of body) {
+        offset += chunk.length;
+        yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+      }
+      return;
+    } catch (err) {
+      if (++resumes > RESUMES) throw new InputError(`${name}: the download broke off ${RESUMES + 1} times, last at byte ${offset}: ${(err as Error).message}`, { cause: err });
+      await new Promise((res) => setTimeout(res, 100 * 2 ** resumes));
+    }
+  }
+}
+
+/** Objects up to this size are fetched ahead into memory; larger ones stream when their turn comes. */
+export const PREFETCH_MAX = 8 << 20;
+
+/**
+ * Reads S3 sources in the order given, fetching the small ones a few ahead of
+ * the reader (at most `concurrency` objects of at most PREFETCH_MAX bytes in
+ * memory at once, by default), so the network stays busy while the parser works and
+ * memory stays bounded whatever the object count. Each source gets an `open`
+ * that yields its bytes; `done(src)` lets the next fetch start.
+ */
+export class S3Fetcher {
+  private readonly ahead = new Map<Source, Promise<Buffer>>();
+  private next = 0;
+
+  constructor(
+    private readonly sources: readonly Source[],
+    private readonly client: S3Client,
+    private readonly concurrency = 4,
+    private readonly prefetchMax = PREFETCH_MAX,
+  ) {
+    for (const src of sources) src.open = () => this.bytes(src);
+    this.fill();
+  }
+
+  private fill(): void {
+    while (this.next < this.sources.length && this.ahead.size < this.concurrency) {
+      const src = this.sources[this.next++] as Source;
+      if (src.size > this.prefetchMax) continue;
+      const fetched = this.fetch(src);
+      fetched.catch(() => {}); // reported when the source is read
+      this.ahead.set(src, fetched);
+    }
+  }
+
+  private async fetch(src: Source): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    for await (const chunk of objectBytes(this.client, src.name, src.s3 as NonNullable<Source['s3']>)) parts.push(chunk);
+    return Buffer.concat(parts);
+  }
+
+  private async *bytes(src: Source): AsyncGenerator<Buffer> {
+    const fetched = this.ahead.get(src);
+    if (fetched) yield await fetched;
+    else yield* objectBytes(this.client, src.name, src.s3 as NonNullable<Source['s3']>);
+  }
+
+  /** The reader is through with `src`: free its bytes and fetch further ahead. */
+  done(src: Source): void {
+    this.ahead.delete(src);
+    this.fill();
+  }
 }

@@ -9,11 +9,11 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { InputError } from '../common/errors.js';
-import { listS3Sources, s3Client, type S3Options } from './s3.js';
+import { keyWindow, listS3Sources, s3Client, type S3Options } from './s3.js';
 
 export interface Source {
   /** Name stored in `source_file` and shown in messages: the path as given, `-` for stdin. */
@@ -25,8 +25,10 @@ export interface Source {
   size: number;
   /** size + hash of the first and last 64 KiB (S3: ETag and size): equal fingerprints, same content. */
   fingerprint: string;
-  /** An S3 object, fetched to `path` only when it is to be read. */
-  s3?: { bucket: string; key: string };
+  /** An S3 object (`path` is empty): read through `open`. */
+  s3?: { bucket: string; key: string; etag: string };
+  /** The raw bytes, when they do not come from `path` (S3 objects). */
+  open?: () => AsyncIterable<Buffer>;
 }
 
 export interface ResolveResult {
@@ -55,7 +57,7 @@ export async function resolveSources(args: readonly string[], spoolDir: string, 
       continue;
     }
     if (arg.startsWith('s3://')) {
-      const listed = await listS3Sources(arg, (s3 ?? (() => s3Client()))(), s3Opts.pageSize, { since: s3Opts.since, until: s3Opts.until });
+      const listed = await listS3Sources(arg, (s3 ?? (() => s3Client()))(), s3Opts.pageSize, keyWindow(s3Opts.since, s3Opts.until));
       for (const src of listed.sources) {
         if (seen.has(src.key)) continue;
         seen.add(src.key);
@@ -143,38 +145,48 @@ export function isGzip(head: Uint8Array): boolean {
   return head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
 }
 
-/** First bytes of a file, raw. */
-export async function readHead(path: string, n = 4096): Promise<Buffer> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(n);
-    const { bytesRead } = await fh.read(buf, 0, n, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
-}
-
 /**
  * The source's content as a stream of chunks, gunzipped when the content is
  * gzip (by its magic number, whatever the name says). `onRaw` sees the count
- * of raw bytes read, for progress.
+ * of raw bytes read, for progress. Breaking off the iteration closes the
+ * underlying file or download.
  */
 export async function openContent(src: Source, onRaw: (n: number) => void): Promise<AsyncIterable<Buffer>> {
-  const head = await readHead(src.path, 2);
-  const raw = createReadStream(src.path, { highWaterMark: 1 << 20 });
-  if (!isGzip(head)) return counted(raw as AsyncIterable<Buffer>, onRaw);
-  raw.on('data', (c: Buffer | string) => onRaw(c.length));
-  const gunzip = createGunzip({ chunkSize: 1 << 20 });
-  raw.on('error', (err) => gunzip.destroy(err));
-  return raw.pipe(gunzip) as AsyncIterable<Buffer>;
+  const raw: AsyncIterable<Buffer> = src.open ? src.open() : createReadStream(src.path, { highWaterMark: 1 << 20 });
+  return decode(counted(raw, onRaw));
 }
 
-async function* counted(chunks: AsyncIterable<Buffer>, onRaw: (n: number) => void): AsyncIterable<Buffer> {
+async function* counted(chunks: AsyncIterable<Buffer>, onRaw: (n: number) => void): AsyncGenerator<Buffer> {
   for await (const c of chunks) {
     onRaw(c.length);
     yield c;
   }
+}
+
+/** Raw chunks in, content out: gunzipped if the first two bytes say gzip. */
+async function* decode(raw: AsyncGenerator<Buffer>): AsyncGenerator<Buffer> {
+  const head: Buffer[] = [];
+  let got = 0;
+  while (got < 2) {
+    const r = await raw.next();
+    if (r.done) break;
+    head.push(r.value);
+    got += r.value.length;
+  }
+  async function* all(): AsyncGenerator<Buffer> {
+    yield* head;
+    yield* raw;
+  }
+  if (!isGzip(Buffer.concat(head, Math.min(got, 2)))) {
+    yield* all();
+    return;
+  }
+  const input = Readable.from(all(), { objectMode: false });
+  const gunzip = createGunzip({ chunkSize: 1 << 20 });
+  input.on('error', (err) => gunzip.destroy(err));
+  gunzip.on('close', () => input.destroy());
+  input.pipe(gunzip);
+  yield* gunzip as AsyncIterable<Buffer>;
 }
 
 /** The first `n` bytes of the (decompressed) content, for format detection. */

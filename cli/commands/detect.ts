@@ -5,7 +5,7 @@ import { parseParamFlags, runDetections, selectDetections, type Finding } from '
 import { loadDetections, SEVERITIES, type Severity } from '../../query/detection.js';
 import { FINDING_FORMATS, formatFindings } from '../../query/format.js';
 import { oneOf, timeFlag, type Command, type Io } from '../command.js';
-import { DEFAULT_DATA, ingestWithProgress, renderSummary } from './ingest.js';
+import { DEFAULT_DATA, ingestWithProgress, renderSummary, reportUnreadable, S3_OPTIONS, s3FlagSpecs, s3Flags } from './ingest.js';
 
 const DETECT_OPTIONS = `  --data DIR          dataset folder (default ${DEFAULT_DATA})
   --only ID,...       run only these detections
@@ -94,22 +94,29 @@ library over the whole dataset and print the findings.
 
 Options:
 ${DETECT_OPTIONS}
+${S3_OPTIONS}
+
+--since and --until also narrow the s3:// listing: only objects whose key
+dates fall in the window (give or take a day) are read.
 
 With --format table the ingest summary comes first on stdout; with the other
 formats it goes to stderr, so stdout holds only findings.
 
 Exit codes: 0 done, 1 a finding at or above --fail-on, 2 bad arguments or an
-unreadable source.
+unreadable source (a source that fails part-way is named, the rest is
+ingested and analysed, and the next run reads it again).
 
 Examples:
   s3sift analyze ./logs/ ./AWSLogs/
-  s3sift analyze samples/ --fail-on high`,
-  options: detectFlags,
+  s3sift analyze samples/ --fail-on high
+  s3sift analyze s3://my-log-bucket/access/ --since 2025-03-01 --region eu-west-1`,
+  options: { ...detectFlags, ...s3FlagSpecs },
   async run(values, positionals, io) {
     if (positionals.length === 0) throw new UsageError('analyze needs at least one SOURCE (a file, a folder, or - for stdin)');
     oneOf('format', values.format, FINDING_FORMATS);
-    const summary = await ingestWithProgress(positionals, { data: values.data as string, format: 'auto', force: false, strict: false }, io);
+    const summary = await ingestWithProgress(positionals, { data: values.data as string, format: 'auto', force: false, strict: false, s3: s3Flags(values, io) }, io);
     (values.format === 'table' ? io.stdout : io.stderr).write(renderSummary(summary, values.data as string) + '\n\n');
-    return detect(values, io);
+    const found = await detect(values, io);
+    return reportUnreadable(summary, io) || found;
   },
 };

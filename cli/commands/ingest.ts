@@ -6,6 +6,18 @@ import { datasetOverview } from '../overview.js';
 
 export const DEFAULT_DATA = './s3sift-data';
 
+/** The flags that say how to reach S3, shared by ingest, analyze and publish. */
+export const s3FlagSpecs = {
+  'endpoint-url': { type: 'string' },
+  region: { type: 'string' },
+  profile: { type: 'string' },
+  concurrency: { type: 'string' },
+} as const;
+
+export const S3_OPTIONS = `  --endpoint-url U  S3-compatible endpoint for s3:// sources (path-style)
+  --region R, --profile P   AWS region and profile for s3:// sources (default: the standard chain)
+  --concurrency N   s3:// objects downloaded at once (default 4)`;
+
 export const ingestCommand: Command = {
   name: 'ingest',
   summary: 'parse access logs and CloudTrail into the Parquet dataset',
@@ -37,28 +49,27 @@ Options:
   --format F        auto (by content, default), access-log or cloudtrail
   --force           re-read sources already ingested, replacing their rows
   --strict          commit nothing and exit 3 if any line is rejected
-  --endpoint-url U  S3-compatible endpoint for s3:// sources (path-style)
-  --region R, --profile P   AWS region and profile for s3:// sources
-  --since T, --until T      s3:// only: skip objects whose key dates (AWS's delivery layouts) fall
-                            outside the window, give or take a day
+${S3_OPTIONS}
+  --since T, --until T      s3:// only: list and read only the objects whose key dates (AWS's
+                            delivery layouts) fall in the window, give or take a day
   -h, --help        show this help
 
-Exit codes: 0 done (also with rejects), 2 bad arguments or unreadable source,
-3 --strict and something was rejected.
+Exit codes: 0 done (also with rejects), 2 bad arguments or unreadable source
+(a source that fails part-way is named; the rest is committed and the next
+run reads it again), 3 --strict and something was rejected.
 
 Examples:
   s3sift ingest ./logs/ --data ./s3sift-data
   aws s3 cp s3://my-log-bucket/2025-03-10-00-00-00-ABC - | s3sift ingest -
   s3sift ingest access.log.gz --strict
-  s3sift ingest ./AWSLogs/111122223333/CloudTrail/ --data ./s3sift-data`,
+  s3sift ingest ./AWSLogs/111122223333/CloudTrail/ --data ./s3sift-data
+  s3sift ingest s3://my-trail-bucket/AWSLogs/111122223333/CloudTrail/ --since 2025-03-01 --profile audit`,
   options: {
     data: { type: 'string', default: DEFAULT_DATA },
     format: { type: 'string', default: 'auto' },
     force: { type: 'boolean', default: false },
     strict: { type: 'boolean', default: false },
-    'endpoint-url': { type: 'string' },
-    region: { type: 'string' },
-    profile: { type: 'string' },
+    ...s3FlagSpecs,
     since: { type: 'string' },
     until: { type: 'string' },
   },
@@ -76,20 +87,33 @@ Examples:
       io.stderr.write(`error: --strict: ${formatCount(summary.rejected)} line(s) or record(s) rejected; nothing was committed\n`);
       return 3;
     }
-    return 0;
+    return reportUnreadable(summary, io);
   },
 };
 
-/** Ingest with a progress bar (on a TTY) and warnings on stderr; shared by ingest and analyze. */
-/** --endpoint-url, --region, --profile for s3:// sources (the profile goes to the SDK's standard chain). */
-export function s3Flags(values: Record<string, unknown>, io: Io): IngestOptions['s3'] {
+/** Sources that could not be read to the end: one error line each, and exit 2 (the rest is committed). */
+export function reportUnreadable(s: IngestSummary, io: Io): number {
+  if (s.unreadable.length === 0) return 0;
+  for (const u of s.unreadable) io.stderr.write(`error: ${u.name}: ${u.reason}\n`);
+  io.stderr.write(`error: ${formatCount(s.unreadable.length)} source(s) could not be read to the end; the rest is committed, and the next run reads them again\n`);
+  return 2;
+}
+
+/** --endpoint-url, --region, --profile, --concurrency (the profile goes to the SDK's standard chain). */
+export function s3Flags(values: Record<string, unknown>, io: Io): NonNullable<IngestOptions['s3']> {
   if (typeof values.profile === 'string') io.env.AWS_PROFILE = values.profile;
+  let concurrency: number | undefined;
+  if (values.concurrency !== undefined) {
+    concurrency = Number(values.concurrency);
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new UsageError(`--concurrency ${String(values.concurrency)}: give a whole number from 1 to 64`);
+  }
   return {
-    endpoint: values['endpoint-url'] as string | undefined, region: values.region as string | undefined,
+    endpoint: values['endpoint-url'] as string | undefined, region: values.region as string | undefined, concurrency,
     since: values.since === undefined ? undefined : timeFlag('since', values.since), until: values.until === undefined ? undefined : timeFlag('until', values.until),
   };
 }
 
+/** Ingest with a progress bar (on a TTY) and warnings on stderr; shared by ingest and analyze. */
 export async function ingestWithProgress(sources: string[], opts: Pick<IngestOptions, 'data' | 'format' | 'force' | 'strict' | 's3'>, io: Io): Promise<IngestSummary> {
   const bar = new ProgressBar(io.stderr);
   try {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { ListObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 // s3rver ships no types.
 // @ts-expect-error -- untyped package
 import S3rver from 's3rver';
@@ -9,7 +9,7 @@ import { ingest, type IngestOptions } from '../../ingest/ingest.js';
 import { generateAccessLogLines } from '../../scripts/gen-access-logs.js';
 import { readRows, SAMPLES, tempDir } from '../helpers/dataset.js';
 import { publish } from '../../ingest/publish.js';
-import { keyDate, s3Client } from '../../ingest/s3.js';
+import { keyDate, keyWindow, listS3Sources, objectBytes, s3Client } from '../../ingest/s3.js';
 
 let tmp: { dir: string; cleanup: () => void };
 let server: { run(): Promise<{ address: string; port: number }>; close(): Promise<void> };
@@ -39,6 +39,19 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
+/** Run the CLI without blocking this process (the S3 server runs in it and must go on answering). */
+async function cli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const { spawn } = await import('node:child_process');
+  const bin = new URL('../../bin/s3sift', import.meta.url).pathname;
+  const p = spawn(process.execPath, [bin, ...args], { env: { ...process.env } });
+  let stdout = '';
+  let stderr = '';
+  p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const status = await new Promise<number | null>((res) => p.on('close', res));
+  return { status, stdout, stderr };
+}
+
 const opts = (over: Partial<IngestOptions> = {}): IngestOptions => ({ data: join(tmp.dir, 'data'), format: 'auto', force: false, strict: false, s3: { endpoint, pageSize: 2 }, ...over });
 
 describe('ingest of s3:// sources', () => {
@@ -66,26 +79,139 @@ describe('ingest of s3:// sources', () => {
   });
 
   it('reads the date from the key layouts AWS delivers logs in', () => {
-    expect(keyDate('logs/2025-03-10-08-15-02-1A2B3C4D5E6F7A8B')).toBe('2025-03-10');
-    expect(keyDate('logs/111122223333/us-east-1/prod-data/2025/03/10/2025-03-10-08-15-02-1A2B3C4D5E6F7A8B')).toBe('2025-03-10');
-    expect(keyDate('AWSLogs/o-abc123/111122223333/CloudTrail/us-east-1/2025/03/11/111122223333_CloudTrail_us-east-1_20250311T0200Z_x.json.gz')).toBe('2025-03-11');
+    expect(keyDate('logs/2025-03-10-08-15-02-1A2B3C4D5E6F7A8B')).toEqual({ day: '2025-03-10', stem: 'logs/', sep: '-' });
+    expect(keyDate('logs/prod-data-2025-03-10-08-15-02-1A2B3C4D5E6F7A8B')).toEqual({ day: '2025-03-10', stem: 'logs/prod-data-', sep: '-' });
+    expect(keyDate('logs/111122223333/us-east-1/prod-data/2025/03/10/2025-03-10-08-15-02-1A2B3C4D5E6F7A8B')).toEqual({ day: '2025-03-10', stem: 'logs/111122223333/us-east-1/prod-data/', sep: '/' });
+    expect(keyDate('AWSLogs/o-abc123/111122223333/CloudTrail/us-east-1/2025/03/11/111122223333_CloudTrail_us-east-1_20250311T0200Z_x.json.gz')).toEqual({ day: '2025-03-11', stem: 'AWSLogs/o-abc123/111122223333/CloudTrail/us-east-1/', sep: '/' });
+    expect(keyDate('2025/03/11/x.json')).toMatchObject({ day: '2025-03-11', stem: '' });
     expect(keyDate('exports/result_1.csv.gz')).toBeNull();
   });
 
+  it('prunes the listing by key date: jumps over the days outside the window instead of listing them', async () => {
+    // 60 days in three layouts (and one undated key), listed 5 keys a page.
+    const keys: string[] = ['pruned/exports/result_1.csv'];
+    for (let d = 0; d < 60; d++) {
+      const day = new Date(Date.UTC(2025, 0, 1) + d * 86_400_000).toISOString().slice(0, 10);
+      keys.push(`pruned/simple/${day}-08-00-00-A${d}`);
+      keys.push(`pruned/part/111122223333/us-east-1/prod-data/${day.replaceAll('-', '/')}/${day}-08-00-00-B${d}`);
+      keys.push(`pruned/AWSLogs/111122223333/CloudTrail/us-east-1/${day.replaceAll('-', '/')}/111122223333_CloudTrail_us-east-1_x${d}.json`);
+    }
+    await Promise.all(keys.map((Key) => client.send(new PutObjectCommand({ Bucket: 'logs', Key, Body: 'x' }))));
+    let lists = 0;
+    const counting = s3Client({ endpoint });
+    const send = counting.send.bind(counting);
+    counting.send = ((cmd: never, ...rest: never[]) => {
+      if ((cmd as object) instanceof ListObjectsCommand) lists++;
+      return send(cmd, ...rest);
+    }) as typeof counting.send;
+    try {
+      const window = keyWindow(new Date('2025-02-10T00:00:00Z'), new Date('2025-02-12T00:00:00Z'));
+      expect(window).toEqual({ from: '2025-02-09', to: '2025-02-13' });
+      const { sources } = await listS3Sources('s3://logs/pruned/', counting, 5, window);
+      const days = sources.map((s) => keyDate(s.s3?.key as string)?.day ?? 'undated');
+      expect(days.filter((d) => d === 'undated')).toHaveLength(1);
+      expect(new Set(days.filter((d) => d !== 'undated'))).toEqual(new Set(['2025-02-09', '2025-02-10', '2025-02-11', '2025-02-12', '2025-02-13']));
+      expect(sources).toHaveLength(1 + 3 * 5);
+      const fullListing = Math.ceil(keys.length / 5);
+      expect(lists).toBeLessThan(fullListing / 3);
+    } finally {
+      counting.destroy();
+    }
+  });
+
+  it('streams objects larger than the read-ahead limit and resumes a download that breaks off', async () => {
+    const data = join(tmp.dir, 'streamed');
+    const s = await ingest(['s3://logs/access/'], opts({ data, s3: { endpoint, prefetchMax: 0 } }));
+    expect(s).toMatchObject({ sources: 6, rows: 53, rejected: 0 }); // one object was replaced by 3 lines above
+    // A body that breaks off after its first bytes: the rest comes from a ranged GET that must match the ETag.
+    const flaky = s3Client({ endpoint });
+    const send = flaky.send.bind(flaky);
+    const gets: Array<{ Range?: string; IfMatch?: string }> = [];
+    flaky.send = (async (cmd: never, ...rest: never[]) => {
+      const r = (await send(cmd, ...rest)) as { Body?: AsyncIterable<Uint8Array> };
+      if (!((cmd as object) instanceof GetObjectCommand)) return r;
+      gets.push((cmd as GetObjectCommand).input);
+      if (gets.length > 1) return r;
+      const body = r.Body as AsyncIterable<Uint8Array>;
+      return { ...r, Body: (async function* () {
+        for await (const chunk of body) {
+          yield chunk.subarray(0, 100);
+          throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+        }
+      })() };
+    }) as typeof flaky.send;
+    try {
+      const key = 'access/2025-03-12-00-00-00-ABCDEF2';
+      const { sources } = await listS3Sources(`s3://logs/${key}`, flaky);
+      const parts: Buffer[] = [];
+      for await (const chunk of objectBytes(flaky, 'x', sources[0]?.s3 as never)) parts.push(chunk);
+      const got = Buffer.concat(parts);
+      const whole = await (await client.send(new GetObjectCommand({ Bucket: 'logs', Key: key }))).Body?.transformToByteArray();
+      expect(got.equals(Buffer.from(whole as Uint8Array))).toBe(true);
+      expect(gets.map((g) => g.Range)).toEqual([undefined, 'bytes=100-']);
+      expect(gets.every((g) => g.IfMatch === `"${sources[0]?.s3?.etag}"`)).toBe(true);
+    } finally {
+      flaky.destroy();
+    }
+  });
+
+  it('commits the rest when an object cannot be read, names it, and reads it on the next run', async () => {
+    const data = join(tmp.dir, 'unreadable');
+    const failing = s3Client({ endpoint });
+    const send = failing.send.bind(failing);
+    let fail = true;
+    failing.send = (async (cmd: never, ...rest: never[]) => {
+      if (fail && (cmd as object) instanceof GetObjectCommand && (cmd as GetObjectCommand).input.Key?.endsWith('ABCDEF3')) {
+        throw Object.assign(new Error('The specified key does not exist.'), { name: 'NoSuchKey' });
+      }
+      return send(cmd, ...rest);
+    }) as typeof failing.send;
+    try {
+      const first = await ingest(['s3://logs/access/'], opts({ data, s3: { client: failing } }));
+      expect(first.unreadable).toEqual([{ name: 's3://logs/access/2025-03-13-00-00-00-ABCDEF3', reason: expect.stringMatching(/deleted since it was listed/) }]);
+      expect(first.rows).toBe(43); // 53 in the bucket since one object was replaced above
+      fail = false;
+      const second = await ingest(['s3://logs/access/'], opts({ data, s3: { client: failing } }));
+      expect(second).toMatchObject({ sources: 1, rows: 10, unreadable: [], replaced: ['s3://logs/access/2025-03-13-00-00-00-ABCDEF3'] });
+      expect(await readRows(data)).toHaveLength(53);
+    } finally {
+      failing.destroy();
+    }
+  });
+
   it('answers a missing bucket with a one-line error and exit 2, on the command line', async () => {
-    // Not spawnSync: the S3 server runs in this process and must go on answering.
-    const { spawn } = await import('node:child_process');
-    const bin = new URL('../../bin/s3sift', import.meta.url).pathname;
-    const p = spawn(process.execPath, [bin, 'ingest', 's3://no-such-bucket/access/', '--endpoint-url', endpoint, '--data', join(tmp.dir, 'denied')], {
-      env: { ...process.env },
-    });
-    let stderr = '';
-    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const status = await new Promise<number | null>((res) => p.on('close', res));
-    const r = { status, stderr };
+    const r = await cli('ingest', 's3://no-such-bucket/access/', '--endpoint-url', endpoint, '--data', join(tmp.dir, 'denied'));
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^error: s3:\/\/no-such-bucket\/access\/: no such bucket$/m);
   }, 30_000);
+
+  it('answers access denied with a one-line error and exit 2, on the command line', async () => {
+    // s3rver accepts any key; a loopback server that refuses everything as S3 does stands in.
+    const { createServer } = await import('node:http');
+    const denying = createServer((_req, res) => {
+      res.writeHead(403, { 'content-type': 'application/xml' });
+      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>R1</RequestId></Error>');
+    });
+    await new Promise<void>((res) => denying.listen(0, '127.0.0.1', res));
+    const port = (denying.address() as { port: number }).port;
+    try {
+      const { status, stderr } = await cli('ingest', 's3://locked/access/', '--endpoint-url', `http://127.0.0.1:${port}`, '--data', join(tmp.dir, 'denied2'));
+      expect(status).toBe(2);
+      expect(stderr).toMatch(/^error: s3:\/\/locked\/access\/: access denied \(check the credentials, --profile and the bucket policy\)$/m);
+    } finally {
+      denying.close();
+    }
+  }, 30_000);
+
+  it('analyzes straight from S3 with the S3 flags, and refuses a bad --concurrency with exit 2', async () => {
+    const r = await cli('analyze', 's3://logs/access/', '--endpoint-url', endpoint, '--concurrency', '2', '--format', 'json', '--data', join(tmp.dir, 'analyzed'));
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/read 53 lines and records from 6 sources: 53 ingested/);
+    expect(JSON.parse(r.stdout)).toHaveProperty('findings');
+    const bad = await cli('analyze', 's3://logs/access/', '--concurrency', '0');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--concurrency 0: give a whole number from 1 to 64/);
+  }, 60_000);
 
   it('says clearly when the bucket does not exist or the prefix is empty', async () => {
     await expect(ingest(['s3://no-such-bucket/x/'], opts({ data: join(tmp.dir, 'd2') }))).rejects.toThrow(/s3:\/\/no-such-bucket\/x\/: no such bucket/);
