@@ -43,6 +43,22 @@ export class DatasetError extends S3siftError {
   }
 }
 
+/**
+ * The run could not write its own files (a full disk, a quota, a folder
+ * turned read-only): the run stops and commits nothing; exit 2.
+ */
+export class WriteError extends DatasetError {}
+
+/** A WriteError saying what could not be written and why, in words. */
+export function writeError(what: string, err: unknown): WriteError {
+  if (err instanceof WriteError) return err;
+  const e = err as NodeJS.ErrnoException;
+  const text = describe(err);
+  const code = e?.code ?? (/no space left on device/i.test(text) ? 'ENOSPC' : /quota/i.test(text) ? 'EDQUOT' : undefined);
+  const why = code === 'ENOSPC' ? 'no space left on device' : code === 'EDQUOT' ? 'disk quota exceeded' : code === 'EROFS' ? 'read-only file system' : text;
+  return new WriteError(`${what}: cannot write: ${why}; nothing from this run was committed (free some space and run again)`, { cause: err });
+}
+
 /** SQL that DuckDB refuses or that fails while running: exit 2, HTTP 400. */
 export class QueryError extends S3siftError {
   constructor(message: string, options?: { cause?: unknown }) {

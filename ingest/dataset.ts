@@ -9,9 +9,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { mkdir, open, readFile, rename, rm, stat, unlink, readdir } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, rm, stat, unlink, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { DatasetError } from '../common/errors.js';
+import { DatasetError, describe, writeError, WriteError } from '../common/errors.js';
 
 export const MANIFEST = '_manifest.json';
 export const JOURNAL = '_journal.json';
@@ -127,10 +127,22 @@ export async function applyJournal(dir: string, j: Journal): Promise<void> {
   await rm(join(dir, STAGING, j.run), { recursive: true, force: true });
 }
 
-/** Commit: write the journal, then apply it. */
+/**
+ * Commit: write the journal, then apply it. A failure before the journal is
+ * in place commits nothing; one after it is finished by the next run.
+ */
 export async function commit(dir: string, j: Journal): Promise<void> {
-  await writeAtomic(join(dir, JOURNAL), JSON.stringify(j));
-  await applyJournal(dir, j);
+  try {
+    await writeAtomic(join(dir, JOURNAL), JSON.stringify(j));
+  } catch (err) {
+    await rm(`${join(dir, JOURNAL)}.tmp-${process.pid}`, { force: true });
+    throw writeError(dir, err);
+  }
+  try {
+    await applyJournal(dir, j);
+  } catch (err) {
+    throw new WriteError(`${dir}: the commit stopped part-way (${describe(err)}); the next s3sift ingest into this folder finishes it`, { cause: err });
+  }
 }
 
 /**
@@ -161,6 +173,9 @@ export async function recover(dir: string): Promise<{ finished: string | null }>
   // Half-written temporary files of an interrupted atomic write.
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     if (name.includes('.tmp-')) await rm(join(dir, name), { force: true });
+    // Lock attempts of runs killed before they cleaned up.
+    const attempt = new RegExp(`^${LOCK}\\.(\\d+)$`).exec(name);
+    if (attempt && !isAlive(Number(attempt[1]))) await rm(join(dir, name), { force: true });
   }
   return { finished };
 }
@@ -172,22 +187,55 @@ export async function recover(dir: string): Promise<{ finished: string | null }>
 export async function lock(dir: string): Promise<() => Promise<void>> {
   const path = join(dir, LOCK);
   const me = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() });
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fh = await open(path, 'wx');
-      await fh.writeFile(me);
-      await fh.close();
-      return async () => {
-        await rm(path, { force: true });
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new DatasetError(`${dir}: cannot write the dataset folder (${(err as Error).message})`, { cause: err });
+  // The lock appears with its content in one step (a hard link), so no one ever reads an empty lock.
+  const mine = `${path}.${process.pid}`;
+  try {
+    await writeFile(mine, me);
+  } catch (err) {
+    throw new DatasetError(`${dir}: cannot write the dataset folder (${(err as Error).message})`, { cause: err });
+  }
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await link(mine, path);
+        return async () => {
+          await rm(path, { force: true });
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new DatasetError(`${dir}: cannot write the dataset folder (${(err as Error).message})`, { cause: err });
+      }
+      await breakStaleLock(dir, path);
     }
+  } finally {
+    await rm(mine, { force: true });
+  }
+  throw new DatasetError(`${dir}: could not take the write lock ${path}; another s3sift may be starting: try again`);
+}
+
+/**
+ * Remove the lock if its holder is gone; throw naming it if it is not. Two
+ * runs may find the same stale lock at once: only the one that creates
+ * `_lock.break` may remove it (and it checks the holder again first), so
+ * neither can remove a lock the other has just taken.
+ */
+async function breakStaleLock(dir: string, path: string): Promise<void> {
+  const guard = `${path}.break`;
+  try {
+    await (await open(guard, 'wx')).close();
+  } catch {
+    // Another run is breaking it; one left by a run that died here is old.
+    const st = await stat(guard).catch(() => null);
+    if (st && Date.now() - st.mtimeMs > 30_000) await rm(guard, { force: true });
+    await new Promise((res) => setTimeout(res, 50));
+    return;
+  }
+  try {
     let holder: { pid?: number; host?: string } = {};
     try {
       holder = JSON.parse(await readFile(path, 'utf8')) as typeof holder;
-    } catch {
-      // Written by a process that died between create and write.
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      // Not ours to read: treated as stale.
     }
     if (holder.pid !== undefined && holder.host === hostname() && isAlive(holder.pid)) {
       throw new DatasetError(`${dir} is being written by another s3sift (pid ${holder.pid}); wait for it to finish`);
@@ -196,8 +244,9 @@ export async function lock(dir: string): Promise<() => Promise<void>> {
       throw new DatasetError(`${dir} is locked by s3sift pid ${holder.pid} on ${holder.host}; if that run is gone, remove ${path}`);
     }
     await rm(path, { force: true });
+  } finally {
+    await rm(guard, { force: true });
   }
-  throw new DatasetError(`${dir}: could not take the write lock ${path}`);
 }
 
 function isAlive(pid: number): boolean {

@@ -4,20 +4,19 @@
  * (blank); already-ingested sources are passed over unless forced; a source
  * that changed since, or is forced, replaces its earlier rows.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { describe } from '../common/errors.js';
+import { describe, WriteError } from '../common/errors.js';
 import { AccessLogScan, text } from './access-log/scan.js';
 import { readCloudTrail, type CloudTrailSink } from './cloudtrail/read.js';
 import { cloudTrailRowBound, spanRowBound, stageCloudTrailRow } from './cloudtrail/stage-row.js';
 import { rowBound, stageAccessLogRow } from './access-log/stage-row.js';
 import { commit, loadManifest, lock, newRunId, recover, REJECTS, STAGING, type Journal, type Manifest, type SourceEntry } from './dataset.js';
 import { detectFormat, type Format } from './detect.js';
-import { isBlank, readLines } from './lines.js';
-import type { RejectRecord } from './reject.js';
+import { isBlank, MAX_LINE_BYTES, readLines } from './lines.js';
+import { RejectsFile, type RejectRecord } from './reject.js';
 import { planReplacements } from './replace.js';
 import { ACCESS_LOG, CLOUDTRAIL, type TableSpec } from './schema.js';
 import { openContent, peekContent, resolveSources, type Source } from './sources.js';
@@ -107,8 +106,9 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
     const run = newRunId();
     const work = join(dir, STAGING, run);
     await mkdir(work, { recursive: true });
-    const { sources, hidden } = await resolveSources(args, work, opts.stdin, s3, opts.s3);
+    const { sources, hidden, passedOver } = await resolveSources(args, work, opts.stdin, s3, opts.s3);
     for (const h of hidden) opts.onWarning?.(`${h}: hidden, passed over`);
+    for (const p of passedOver) opts.onWarning?.(p);
     const manifest = await loadManifest(dir);
     const summary: IngestSummary = {
       run, sources: 0, passed: [], replaced: [], lines: 0, rows: 0, rejected: 0, skipped: 0, skippedWhy: {}, byTable: {},
@@ -121,7 +121,7 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
     const fetcher = remote.length ? new S3Fetcher(remote, s3(), opts.s3?.concurrency, opts.s3?.prefetchMax) : undefined;
 
     const rejectsRel = join(REJECTS, `${run}.ndjson`);
-    const rejectsOut = createWriteStream(join(work, 'rejects.ndjson'));
+    const rejectsOut = new RejectsFile(join(work, 'rejects.ndjson'));
     const entries: SourceEntry[] = [];
     const instance = await DuckDBInstance.create(':memory:', {
       threads: '2',
@@ -129,6 +129,7 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
       temp_directory: join(work, 'duckdb.tmp'),
     });
     const tables = new Map<Format, TableRun>();
+    let committing = false;
     try {
       const conn = await instance.connect();
       try {
@@ -168,7 +169,7 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
       } finally {
         conn.closeSync();
       }
-      await new Promise<void>((res, rej) => rejectsOut.end((err?: Error | null) => (err ? rej(err) : res())));
+      await rejectsOut.close();
       if (summary.rejected > 0) {
         summary.rejectsFile = rejectsRel;
         for (const e of entries) if (e.rejected > 0) e.rejects = rejectsRel;
@@ -192,7 +193,13 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
         await planReplacements(instance, dir, work, prefix, manifest, replacedKeys, journal);
       }
       for (const e of entries) next.sources[e.key] = e;
+      committing = true;
       await commit(dir, journal);
+    } catch (err) {
+      rejectsOut.destroy();
+      // Before the commit nothing is visible; what was staged goes now (it may be what filled the disk).
+      if (!committing) await rm(work, { recursive: true, force: true }).catch(() => {});
+      throw err;
     } finally {
       instance.closeSync();
     }
@@ -261,7 +268,7 @@ class SourceRun {
     /** The source's index among the run's (its `source_file` in the staged rows). */
     readonly idx: number,
     readonly t: TableRun,
-    private readonly rejectsOut: WriteStream,
+    private readonly rejectsOut: RejectsFile,
     private readonly summary: IngestSummary,
     private readonly opts: IngestOptions,
     run: string,
@@ -284,7 +291,7 @@ class SourceRun {
     this.entry.rejected++;
     this.summary.rejected++;
     if (this.summary.firstRejects.length < FIRST_REJECTS) this.summary.firstRejects.push(r);
-    this.rejectsOut.write(JSON.stringify(r) + '\n');
+    this.rejectsOut.write(r);
   }
 
   /** The content, decompressed, counting raw bytes for progress. */
@@ -298,7 +305,7 @@ class SourceRun {
   /** Between chunks: let the stage catch up, drain the rejects file, report progress. */
   async pause(): Promise<void> {
     await this.t.stage.tick();
-    if (this.rejectsOut.writableNeedDrain) await new Promise<void>((res) => this.rejectsOut.once('drain', () => res()));
+    await this.rejectsOut.drain();
     const e = this.entry;
     this.opts.onProgress?.({
       source: this.src.name, bytesRead: this.addBytes(0), bytesTotal: this.bytesTotal,
@@ -315,8 +322,10 @@ class SourceRun {
   broke(err: unknown, unit: string): void {
     const n = this.entry.rows + this.entry.rejected + this.entry.skipped;
     this.read = n + 1;
-    this.reject(this.read, `${this.src.name}: reading stopped at byte ${this.bytesRead}: ${describe(err)}`, '');
     const code = String((err as NodeJS.ErrnoException).code ?? '');
+    // A checksum that fails at the end means damage somewhere before it, not only a cut.
+    const damaged = code === 'Z_DATA_ERROR' && /check/.test(describe(err)) ? `; ${unit}s read before it may be damaged (the ones that did not parse are rejected)` : '';
+    this.reject(this.read, `${this.src.name}: reading stopped at byte ${this.bytesRead}: ${describe(err)}${damaged}`, '');
     if (code.startsWith('Z_')) {
       this.opts.onWarning?.(`${this.src.name}: reading stopped after ${unit} ${n}: ${describe(err)}`);
       return;
@@ -352,8 +361,11 @@ async function readAccessLog(ctx: SourceRun): Promise<void> {
     } else ctx.reject(lineNo, scan.reason, text(b, s, e));
   };
   try {
-    ctx.read = await readLines(await ctx.open(), onLine, () => ctx.pause());
+    const onTooLong = (lineNo: number, bytes: number, head: Buffer): void =>
+      ctx.reject(lineNo, `a line of ${bytes} bytes, longer than any record (${MAX_LINE_BYTES >> 20} MiB); passed over, its first ${head.length} bytes kept`, text(head, 0, head.length));
+    ctx.read = await readLines(await ctx.open(), onLine, () => ctx.pause(), { onTooLong });
   } catch (err) {
+    if (err instanceof WriteError) throw err;
     ctx.broke(err, 'line');
   }
 }
@@ -375,6 +387,7 @@ async function readCloudTrailSource(ctx: SourceRun): Promise<void> {
     await readCloudTrail(await ctx.open(), sink, () => ctx.pause());
     ctx.read = entry.rows + entry.rejected + entry.skipped;
   } catch (err) {
+    if (err instanceof WriteError) throw err;
     ctx.broke(err, 'record');
   }
 }

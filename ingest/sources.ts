@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { InputError } from '../common/errors.js';
+import { describe, InputError } from '../common/errors.js';
 import { keyWindow, listS3Sources, s3Client, type S3Options } from './s3.js';
 
 export interface Source {
@@ -35,6 +35,8 @@ export interface ResolveResult {
   sources: Source[];
   /** Hidden files in folders, passed over on purpose. */
   hidden: string[];
+  /** Entries of folders passed over for another reason (a link to nothing), with why. */
+  passedOver: string[];
 }
 
 const EDGE = 64 * 1024;
@@ -43,13 +45,18 @@ const EDGE = 64 * 1024;
 export async function resolveSources(args: readonly string[], spoolDir: string, stdin: Readable = process.stdin, s3?: () => S3Client, s3Opts: S3Options = {}): Promise<ResolveResult> {
   const sources: Source[] = [];
   const hidden: string[] = [];
+  const passedOver: string[] = [];
   const seen = new Set<string>();
   const add = async (name: string, path: string): Promise<void> => {
     const abs = resolve(path);
     if (seen.has(abs)) return;
     seen.add(abs);
-    const st = await stat(abs);
-    sources.push({ name, key: abs, path: abs, size: st.size, fingerprint: await fingerprint(abs, st.size) });
+    try {
+      const st = await stat(abs);
+      sources.push({ name, key: abs, path: abs, size: st.size, fingerprint: await fingerprint(abs, st.size) });
+    } catch (err) {
+      throw new InputError(`${name}: cannot read (${(err as NodeJS.ErrnoException).code ?? describe(err)})`, { cause: err });
+    }
   };
   for (const arg of args) {
     if (arg === '-') {
@@ -74,14 +81,14 @@ export async function resolveSources(args: readonly string[], spoolDir: string, 
       throw new InputError(code === 'ENOENT' ? `${arg}: no such file or folder` : `${arg}: cannot read (${code ?? String(err)})`, { cause: err });
     }
     if (st.isDirectory()) {
-      for (const file of await walk(arg, hidden)) await add(file, file);
+      for (const file of await walk(arg, hidden, passedOver)) await add(file, file);
     } else await add(arg, arg);
   }
-  return { sources, hidden };
+  return { sources, hidden, passedOver };
 }
 
 /** Files below `dir`, sorted, skipping dot-files and dot-folders. */
-async function walk(dir: string, hidden: string[]): Promise<string[]> {
+async function walk(dir: string, hidden: string[], passedOver: string[]): Promise<string[]> {
   const out: string[] = [];
   let entries;
   try {
@@ -93,8 +100,14 @@ async function walk(dir: string, hidden: string[]): Promise<string[]> {
   for (const e of entries) {
     const p = join(dir, e.name);
     if (e.name.startsWith('.')) hidden.push(p);
-    else if (e.isDirectory()) out.push(...(await walk(p, hidden)));
+    else if (e.isDirectory()) out.push(...(await walk(p, hidden, passedOver)));
     else if (e.isFile()) out.push(p);
+    else if (e.isSymbolicLink()) {
+      // A link to a file is read; a link to a folder is not followed (no cycles); a link to nothing is said.
+      const target = await stat(p).catch(() => null);
+      if (target?.isFile()) out.push(p);
+      else passedOver.push(`${p}: ${target ? 'a link to a folder (not followed)' : 'a link to nothing'}, passed over`);
+    }
   }
   return out;
 }

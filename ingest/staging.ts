@@ -18,6 +18,7 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { writeError } from '../common/errors.js';
 import { TsvWriter } from './tsv-writer.js';
 import { quoteIdent, type ColumnSpec, type TableSpec } from './schema.js';
 
@@ -168,7 +169,13 @@ export class Stage {
     let f = this.open.get(key);
     if (!f) {
       const path = join(this.workDir, `${this.table.name}-${dayString(day)}-${this.fileSeq++}.tsv`);
-      f = { key, day, writer: new TsvWriter(1 << 20), fd: openSync(path, 'w'), path, bytes: 0, lastRow: 0 };
+      let fd: number;
+      try {
+        fd = openSync(path, 'w');
+      } catch (err) {
+        throw writeError(this.workDir, err);
+      }
+      f = { key, day, writer: new TsvWriter(1 << 20), fd, path, bytes: 0, lastRow: 0 };
       this.open.set(key, f);
     }
     f.lastRow = ++this.rowSeq;
@@ -199,7 +206,11 @@ export class Stage {
   private flush(f: DateFile): void {
     const b = f.writer.buf;
     let off = 0;
-    while (off < f.writer.len) off += writeSync(f.fd, b, off, f.writer.len - off);
+    try {
+      while (off < f.writer.len) off += writeSync(f.fd, b, off, f.writer.len - off);
+    } catch (err) {
+      throw writeError(this.workDir, err);
+    }
     f.bytes += f.writer.len;
     f.writer.len = 0;
   }
@@ -216,7 +227,11 @@ export class Stage {
     const rel = join(`date=${dayString(f.day)}`, `${this.filePrefix}-${this.files.length}.parquet`);
     this.files.push(rel);
     const out = join(this.outDir, rel);
-    mkdirSync(join(this.outDir, `date=${dayString(f.day)}`), { recursive: true });
+    try {
+      mkdirSync(join(this.outDir, `date=${dayString(f.day)}`), { recursive: true });
+    } catch (err) {
+      throw writeError(this.outDir, err);
+    }
     const sql = stagingCopySql(this.table, f.path, out, this.sourcesTable);
     const bytes = f.bytes;
     this.queuedBytes += bytes;
@@ -225,7 +240,8 @@ export class Stage {
       try {
         await this.conn.run(sql);
       } catch (err) {
-        this.failure = err;
+        // DuckDB says "IO Error: ... No space left on device"; anything else is a failure of ours.
+        this.failure = /IO Error|No space|quota|Read-only file system/i.test(String((err as Error).message)) ? writeError(this.outDir, err) : err;
       } finally {
         this.queuedBytes -= bytes;
         await rm(f.path, { force: true });
