@@ -8,7 +8,6 @@
  *
  *   node dist/bench/detect.js --events 10000000 --runs 3
  */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ACCESS_LOG, CLOUDTRAIL, quoteIdent } from '../ingest/schema.js';
@@ -16,7 +15,7 @@ import { generateDataset } from './dataset.js';
 import { openDataset } from '../query/dataset.js';
 import { runDetections } from '../query/detect.js';
 import { loadDetections } from '../query/detection.js';
-import { median, OUT } from './harness.js';
+import { median, OUT, ratio, saveSection } from './harness.js';
 
 /** One plain scan: every column of both tables read once (what any query over everything costs). */
 async function plainScan(data: string): Promise<number> {
@@ -63,20 +62,13 @@ async function main(): Promise<void> {
   }
   const s = median(scans);
   const l = median(libs);
-  const text = [
-    `# Detection benchmark (${new Date().toISOString().slice(0, 10)}, ${process.version}, medians of ${runs} runs)`,
-    '',
-    `Dataset: ${events.toLocaleString('en-US')} generated events (60% access log, 40% CloudTrail), 7 days. Reference: one plain DuckDB scan of every column of both tables, in the same run.`,
-    '',
-    '| figure | s3sift | reference | ratio | target |',
-    '|---|---|---|---|---|',
-    `| whole library (${last.findings.toLocaleString('en-US')} findings), wall | ${l.toFixed(2)} s | ${s.toFixed(2)} s | ${(l / s).toFixed(1)}x | ≤ 10x and ≤ 60 s |`,
-    '',
-    `Slowest detections in the last run: ${last.slowest}.`,
-    '',
-  ].join('\n');
-  writeFileSync(join(OUT, 'detect.md'), text);
-  process.stdout.write(text);
+  saveSection('detect', {
+    title: 'Detection benchmark',
+    about: `Dataset: ${events.toLocaleString('en-US')} generated events (60% access log, 40% CloudTrail), 7 days. Reference: one plain DuckDB scan of every column of both tables, in the same process and run.`,
+    runs,
+    figures: [{ figure: `whole library, ${events.toLocaleString('en-US')} events (${last.findings.toLocaleString('en-US')} findings), wall`, s3sift: `${l.toFixed(2)} s`, reference: `${s.toFixed(2)} s`, ratio: ratio(l, s, 1), target: '≤ 10x and ≤ 60 s' }],
+    notes: [`Slowest detections in the last run: ${last.slowest}.`],
+  });
 }
 
 await main();

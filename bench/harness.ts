@@ -39,8 +39,45 @@ export const median = (xs: number[]): number => {
   return s[Math.floor(s.length / 2)] as number;
 };
 
-/** Alternate `runs` measurements of ours and the reference; two report rows (wall, RSS). */
-export function compare(script: string, label: string, input: string, runs: number, outBase: string): string[] {
+/** One line of the report: a figure, s3sift's value, the in-run reference's, their ratio, and the target. */
+export interface Figure {
+  figure: string;
+  s3sift: string;
+  reference: string;
+  ratio: string;
+  target: string;
+}
+
+/** One benchmark's part of the report. */
+export interface Section {
+  title: string;
+  /** What was measured and what the reference is. */
+  about: string;
+  runs: number;
+  figures: Figure[];
+  notes?: string[];
+}
+
+const ROW = (f: Figure): string => `| ${f.figure} | ${f.s3sift} | ${f.reference} | ${f.ratio} | ${f.target} |`;
+export const TABLE_HEAD = ['| figure | s3sift | in-run reference | ratio | target |', '|---|---|---|---|---|'];
+
+export function sectionMarkdown(s: Section, level = '#'): string {
+  return [`${level} ${s.title} (medians of ${s.runs} runs)`, '', s.about, '', ...TABLE_HEAD, ...s.figures.map(ROW), '', ...(s.notes ?? []).flatMap((n) => [n, '']), ''].join('\n');
+}
+
+/** Write a benchmark's section to bench/out/NAME.json (for the combined report) and NAME.md; print it. */
+export function saveSection(name: string, s: Section): void {
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(join(OUT, `${name}.json`), JSON.stringify({ ...s, date: new Date().toISOString().slice(0, 10), node: process.version }, null, 1));
+  const text = sectionMarkdown({ ...s, title: `${s.title} (${new Date().toISOString().slice(0, 10)}, ${process.version})` });
+  writeFileSync(join(OUT, `${name}.md`), text);
+  process.stdout.write(text);
+}
+
+export const ratio = (us: number, ref: number, digits = 2): string => `${(us / ref).toFixed(digits)}x`;
+
+/** Alternate `runs` measurements of ours and the reference; two figures (wall, RSS). */
+export function compare(script: string, label: string, input: string, runs: number, outBase: string): Figure[] {
   const ref: Measure[] = [];
   const us: Measure[] = [];
   for (let i = 0; i < runs; i++) {
@@ -53,27 +90,14 @@ export function compare(script: string, label: string, input: string, runs: numb
   const rr = median(ref.map((m) => m.rssMb));
   const ur = median(us.map((m) => m.rssMb));
   return [
-    `| ${label}, wall | ${ut.toFixed(2)} s | ${rt.toFixed(2)} s | ${(ut / rt).toFixed(2)}x | ≤ 1.5x |`,
-    `| ${label}, peak RSS | ${ur.toFixed(0)} MB | ${rr.toFixed(0)} MB | ${(ur / rr).toFixed(2)}x | ≤ 512 MB |`,
+    { figure: `${label}, wall`, s3sift: `${ut.toFixed(2)} s`, reference: `${rt.toFixed(2)} s`, ratio: ratio(ut, rt), target: '≤ 1.5x' },
+    { figure: `${label}, peak RSS`, s3sift: `${ur.toFixed(0)} MB`, reference: `${rr.toFixed(0)} MB`, ratio: ratio(ur, rr), target: '≤ 512 MB' },
   ];
 }
 
-export function report(title: string, reference: string, runs: number, rows: string[]): string {
-  return [
-    `# ${title} (${new Date().toISOString().slice(0, 10)}, ${process.version}, medians of ${runs} runs)`,
-    '',
-    `Reference: ${reference}, in the same run.`,
-    '',
-    '| figure | s3sift | reference | ratio | target |',
-    '|---|---|---|---|---|',
-    ...rows,
-    '',
-  ].join('\n');
-}
-
 export interface Bench {
-  /** Report file under bench/out/, e.g. `ingest-access-log.md`. */
-  report: string;
+  /** Section name: bench/out/NAME.json and NAME.md, e.g. `ingest-access-log`. */
+  name: string;
   title: string;
   /** What the reference does, for the report. */
   referenceDoc: string;
@@ -109,12 +133,10 @@ export async function runBench(script: string, b: Bench): Promise<void> {
   }
   mkdirSync(OUT, { recursive: true });
   const runs = Number(values.runs);
-  const rows: string[] = [];
+  const figures: Figure[] = [];
   for (const n of String(values[b.sizeFlag]).split(',').map(Number)) {
     const input = await b.generate(n);
-    rows.push(...compare(script, b.label(n), input, runs, join(OUT, `run-${b.sizeFlag}`)));
+    figures.push(...compare(script, b.label(n), input, runs, join(OUT, `run-${b.sizeFlag}`)));
   }
-  const text = report(b.title, b.referenceDoc, runs, rows);
-  writeFileSync(join(OUT, b.report), text);
-  process.stdout.write(text);
+  saveSection(b.name, { title: b.title, about: `Reference: ${b.referenceDoc}, in the same run; s3sift and the reference alternate, each in a fresh process.`, runs, figures });
 }

@@ -53,7 +53,7 @@ async function generate(lines: number): Promise<string> {
 }
 
 await runBench(new URL(import.meta.url).pathname, {
-  report: 'ingest-access-log.md',
+  name: 'ingest-access-log',
   title: 'Access-log ingest benchmark',
   referenceDoc: 'DuckDB `read_csv` of the same generated file into typed zstd Parquet',
   sizeFlag: 'lines',

@@ -34,7 +34,7 @@ function generate(records: number): string {
 }
 
 await runBench(new URL(import.meta.url).pathname, {
-  report: 'ingest-cloudtrail.md',
+  name: 'ingest-cloudtrail',
   title: 'CloudTrail ingest benchmark',
   referenceDoc: 'DuckDB `read_json` of the same generated files (schema detected, `Records` unnested) into zstd Parquet',
   sizeFlag: 'records',

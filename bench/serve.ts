@@ -6,13 +6,12 @@
  *
  *   node dist/bench/serve.js --events 1000000 --seconds 10
  */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { serve } from '../server/serve.js';
 import { generateDataset } from './dataset.js';
-import { OUT } from './harness.js';
+import { median, OUT, ratio, saveSection, type Figure } from './harness.js';
 
 interface Load {
   rps: number;
@@ -29,14 +28,15 @@ async function load(url: string, seconds: number, connections: number): Promise<
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { events: { type: 'string', default: '1000000' }, seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '32' } } });
+  const { values } = parseArgs({ options: { events: { type: 'string', default: '1000000' }, seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '32' }, runs: { type: 'string', default: '3' } } });
   const events = Number(values.events);
   const data = join(OUT, `detect-${events}`);
   await generateDataset(data, events);
   const s = await serve({ data, host: '127.0.0.1', port: 0 });
   const seconds = Number(values.seconds);
   const conns = Number(values.connections);
-  const rows: string[] = [];
+  const runs = Number(values.runs);
+  const figures: Figure[] = [];
   try {
     const routes: Array<[string, string, string]> = [
       ['GET /api/detections', '/api/detections', '≥ 2,000 req/s, 0 errors'],
@@ -49,27 +49,33 @@ async function main(): Promise<void> {
     if (!cold.ok) throw new Error(`cold query: ${cold.status}`);
     const coldMs = performance.now() - t0;
     process.stderr.write(`first (uncached) top_principals: ${coldMs.toFixed(0)} ms\n`);
-    rows.push(`| first answer of a saved query (computed, not cached) | - | ${coldMs.toFixed(0)} ms | - | - | - |`);
+    figures.push({ figure: 'first answer of a saved query (computed, not cached)', s3sift: `${coldMs.toFixed(0)} ms`, reference: '-', ratio: '-', target: '≤ 1 s' });
+    // The reference: GET /health on the same server in the same run, the cost of the HTTP stack alone.
     for (const [label, path, target] of routes) {
-      const r = await load(s.url + path, seconds, conns);
-      process.stderr.write(`${label}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.errors} errors, ${r.non2xx} non-2xx\n`);
-      rows.push(`| ${label} | ${r.rps.toFixed(0)} req/s | ${r.p50} ms | ${r.p99} ms | ${r.errors + r.non2xx} of ${r.requests.toLocaleString('en-US')} | ${target} |`);
+      const ours: Load[] = [];
+      const ref: Load[] = [];
+      for (let i = 0; i < runs; i++) {
+        ref.push(await load(s.url + '/health', seconds, conns));
+        ours.push(await load(s.url + path, seconds, conns));
+        process.stderr.write(`${label}, run ${i + 1}: ${ours.at(-1)?.rps.toFixed(0)} req/s (p99 ${ours.at(-1)?.p99} ms); /health ${ref.at(-1)?.rps.toFixed(0)} req/s\n`);
+      }
+      const rps = median(ours.map((r) => r.rps));
+      const refRps = median(ref.map((r) => r.rps));
+      const failed = ours.reduce((n, r) => n + r.errors + r.non2xx, 0);
+      const total = ours.reduce((n, r) => n + r.requests, 0);
+      figures.push({ figure: `${label}, throughput`, s3sift: `${rps.toFixed(0)} req/s`, reference: `${refRps.toFixed(0)} req/s`, ratio: ratio(rps, refRps), target });
+      figures.push({ figure: `${label}, p50 / p99 latency`, s3sift: `${median(ours.map((r) => r.p50))} / ${median(ours.map((r) => r.p99))} ms`, reference: `${median(ref.map((r) => r.p50))} / ${median(ref.map((r) => r.p99))} ms`, ratio: '-', target });
+      figures.push({ figure: `${label}, failed requests`, s3sift: `${failed} of ${total.toLocaleString('en-US')}`, reference: '-', ratio: '-', target: '0' });
     }
   } finally {
     await s.close();
   }
-  const text = [
-    `# Server load benchmark (${new Date().toISOString().slice(0, 10)}, ${process.version})`,
-    '',
-    `${events.toLocaleString('en-US')} generated events, autocannon on loopback, ${conns} connections, ${seconds} s per route.`,
-    '',
-    '| route | throughput | p50 | p99 | errors | target |',
-    '|---|---|---|---|---|---|',
-    ...rows,
-    '',
-  ].join('\n');
-  writeFileSync(join(OUT, 'serve.md'), text);
-  process.stdout.write(text);
+  saveSection('serve', {
+    title: 'Server load benchmark',
+    about: `${events.toLocaleString('en-US')} generated events; autocannon on loopback, ${conns} connections, ${seconds} s per route and run. Reference: \`GET /health\` on the same server in the same run (the HTTP stack alone), alternated with each route.`,
+    runs,
+    figures,
+  });
 }
 
 await main();
