@@ -9,11 +9,12 @@ import { analyzeCommand, detectCommand } from './commands/detect.js';
 import { athenaCommand } from './commands/athena.js';
 import { detectionsCommand } from './commands/detections.js';
 import { ingestCommand } from './commands/ingest.js';
+import { postureCommand } from './commands/posture.js';
 import { publishCommand } from './commands/publish.js';
 import { queryCommand } from './commands/query.js';
 import { serveCommand } from './commands/serve.js';
 
-export const COMMANDS: readonly Command[] = [ingestCommand, analyzeCommand, detectCommand, queryCommand, detectionsCommand, serveCommand, athenaCommand, publishCommand];
+export const COMMANDS: readonly Command[] = [ingestCommand, analyzeCommand, detectCommand, queryCommand, detectionsCommand, postureCommand, serveCommand, athenaCommand, publishCommand];
 
 export const EXIT = { ok: 0, findings: 1, usage: 2, strict: 3, internal: 70 } as const;
 

@@ -6,7 +6,8 @@
  *
  * Trino functions: https://trino.io/docs/current/functions.html
  */
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBScalarFunction, LIST, listValue, VARCHAR, type DuckDBConnection } from '@duckdb/node-api';
+import { analyzePolicy, parsePolicy } from './policy.js';
 
 /** Trino functions DuckDB lacks (or names differently), as DuckDB macros. */
 export const DUCKDB_MACROS: ReadonlyArray<[name: string, sql: string]> = [
@@ -34,4 +35,40 @@ export const DUCKDB_MACROS: ReadonlyArray<[name: string, sql: string]> = [
 export async function installDialect(conn: DuckDBConnection): Promise<void> {
   await conn.run("SET TimeZone = 'UTC'");
   for (const [, sql] of DUCKDB_MACROS) await conn.run(sql);
+  registerPolicyFunctions(conn);
+}
+
+/**
+ * s3sift's own functions, backed by the TypeScript policy evaluator
+ * (query/policy.ts), so a detection and the posture command judge a policy
+ * the same way. They exist on DuckDB only: a detection that calls one does
+ * not run on Athena (the renderer says so).
+ */
+export const NATIVE_FUNCTIONS = ['s3sift_policy_external_accounts'] as const;
+
+function registerPolicyFunctions(conn: DuckDBConnection): void {
+  conn.registerScalarFunction(
+    DuckDBScalarFunction.create({
+      // (policy JSON text, bucket, owner account) -> accounts other than the owner the policy lets in.
+      name: 's3sift_policy_external_accounts',
+      returnType: LIST(VARCHAR),
+      parameterTypes: [VARCHAR, VARCHAR, VARCHAR],
+      specialHandling: true,
+      mainFunction: (_info, input, output) => {
+        const [docs, buckets, owners] = [0, 1, 2].map((i) => input.getColumnVector(i));
+        for (let row = 0; row < input.rowCount; row++) {
+          const doc = docs?.getItem(row);
+          const policy = typeof doc === 'string' ? parsePolicy(doc) : null;
+          if (!policy) {
+            output.setItem(row, null);
+            continue;
+          }
+          const owner = owners?.getItem(row);
+          const accounts = analyzePolicy(policy, String(buckets?.getItem(row) ?? ''), typeof owner === 'string' ? owner : null).externalAccounts;
+          output.setItem(row, listValue(accounts));
+        }
+        output.flush();
+      },
+    }),
+  );
 }

@@ -241,7 +241,7 @@ function emptySettings(): Record<SettingName, SettingState | null> {
 }
 
 /** Posture of every bucket the logs show settings for (or of one), at `at`. */
-export async function posture(ds: Dataset, opts: PostureOptions = {}): Promise<BucketPosture[]> {
+export async function posture(ds: Pick<Dataset, 'conn'>, opts: PostureOptions = {}): Promise<BucketPosture[]> {
   const at = opts.at ?? new Date();
   const params: Record<string, DuckDBValue> = { at: at.toISOString() };
   if (opts.bucket) params.bucket = opts.bucket;
@@ -302,7 +302,7 @@ export async function posture(ds: Dataset, opts: PostureOptions = {}): Promise<B
  * a request logged by both counted once (same request ID); the calls that
  * change settings are the timeline's, not counted here.
  */
-async function countRequests(ds: Dataset, buckets: BucketPosture[], at: Date): Promise<void> {
+async function countRequests(ds: Pick<Dataset, 'conn'>, buckets: BucketPosture[], at: Date): Promise<void> {
   const windows = buckets.flatMap((b) => b.windows);
   if (windows.length === 0) return;
   const values = windows.map((w, i) => `(${i}, '${w.bucket.replaceAll("'", "''")}', TIMESTAMP '${w.from.replace('T', ' ').replace('Z', '')}', TIMESTAMP '${(w.until ?? at.toISOString()).replace('T', ' ').replace('Z', '')}')`).join(', ');

@@ -3,6 +3,7 @@
  * `app.request()`, `serve.ts` listens. One error boundary maps errors to the
  * SPEC envelope `{"ok": false, "error", "status"}`; no stack reaches a client.
  */
+import { posture, SETTINGS } from '../query/posture.js';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -214,6 +215,23 @@ export async function createApp(cfg: ServerConfig): Promise<App> {
       values[k] = v as DuckDBValue;
     }
     return respond(c, await sandbox.query(sql, values));
+  });
+
+  app.get('/api/posture', async (c) => {
+    const q = c.req.query();
+    const unknown = Object.keys(q).filter((k) => k !== 'bucket' && k !== 'at');
+    if (unknown.length) fail(400, `unknown parameter ${unknown.join(', ')} (posture takes bucket and at)`);
+    const at = q.at ? new Date(Number((paramValue('at', q.at, 'timestamp') as DuckDBTimestampValue).micros / 1000n)) : new Date();
+    const buckets = await sandbox.withConnection((conn) => posture({ conn }, { bucket: q.bucket || undefined, at }));
+    // Rows: one per bucket and setting (what CSV, NDJSON and Arrow carry); the JSON adds the timeline and the windows.
+    const rows = buckets.flatMap((b) => SETTINGS.map((n) => {
+      const st = b.settings[n];
+      return { bucket: b.bucket, setting: n, value: st?.value ?? null, known: st !== null, since: st?.since ?? null, by: st?.by ?? null, event_name: st?.event_name ?? null, detail: st?.detail ?? null };
+    }));
+    const columns = [['bucket', 'VARCHAR'], ['setting', 'VARCHAR'], ['value', 'VARCHAR'], ['known', 'BOOLEAN'], ['since', 'TIMESTAMP'], ['by', 'VARCHAR'], ['event_name', 'VARCHAR'], ['detail', 'JSON']].map(([name, type]) => ({ name: name as string, type: type as string }));
+    const accept = c.req.header('accept') ?? '';
+    if (/text\/csv|x-ndjson|arrow/.test(accept)) return respond(c, { columns, rows, truncated: false });
+    return c.json({ ok: true, at: at.toISOString(), columns, rows, truncated: false, windows: buckets.flatMap((b) => b.windows), timeline: buckets.flatMap((b) => b.timeline) });
   });
 
   app.get('/api/queries', (c) => c.json({ ok: true, queries: SAVED_QUERIES.map(({ name, description, params }) => ({ name, description, params })) }));

@@ -16,6 +16,11 @@ export function dashboardHtml(): string {
   section { background: #fff; border-radius: 6px; padding: 12px; box-shadow: 0 1px 2px #0002; }
   section h2 { font-size: 14px; margin: 0 0 8px; }
   .err { color: #b00020; }
+  #posture-section { grid-column: 1 / -1; }
+  table { border-collapse: collapse; width: 100%; font-size: 13px; margin-bottom: 12px; }
+  th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid #e3e6ea; vertical-align: top; }
+  td.unknown { color: #8a93a3; font-style: italic; }
+  tr.open td { background: #fdecea; }
 </style></head>
 <body>
 <header><h1>s3sift</h1>
@@ -32,6 +37,7 @@ export function dashboardHtml(): string {
   <section><h2>Requests by TLS version</h2><canvas id="tls_versions"></canvas></section>
   <section><h2>Requests by signature version</h2><canvas id="signature_versions"></canvas></section>
   <section><h2>Pre-signed URL use</h2><canvas id="presigned_use"></canvas></section>
+  <section id="posture-section"><h2>Bucket posture (at the end of the time range; settings read from CloudTrail, unknown when never set in the logs)</h2><div id="posture"></div></section>
 </main>
 <script src="/assets/chart.umd.js"></script>
 <script>
@@ -70,9 +76,26 @@ async function load() {
     pie('signature_versions', await q('signature_versions'), 'signature_version');
     const p = await q('presigned_use');
     bar('presigned_use', p.map((r) => ({ ...r, day: r.day.slice(0, 10) })), 'day', 'requests', false);
+    await posture();
     status.textContent = 'ready';
     document.body.dataset.ready = 'true';
   } catch (e) { status.textContent = e.message; status.className = 'err'; }
+}
+const esc = (x) => String(x ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+async function posture() {
+  const p = new URLSearchParams();
+  const until = document.getElementById('until').value; if (until) p.set('at', new Date(until + 'Z').toISOString());
+  const b = document.getElementById('bucket').value; if (b) p.set('bucket', b);
+  const r = await fetch('/api/posture?' + p, { headers: token ? { authorization: 'Bearer ' + token } : {} });
+  const j = await r.json();
+  if (!j.ok) throw new Error('posture: ' + j.error);
+  const buckets = [...new Set(j.rows.map((x) => x.bucket))];
+  document.getElementById('posture').innerHTML = buckets.map((bucket) => {
+    const rows = j.rows.filter((x) => x.bucket === bucket).map((x) => '<tr><td>' + esc(x.setting) + '</td>' + (x.known ? '<td>' + esc(x.value) + '</td><td>' + esc(x.since) + '</td><td>' + esc(x.by) + '</td>' : '<td class="unknown" colspan="3">unknown</td>') + '</tr>').join('');
+    const wins = j.windows.filter((w) => w.bucket === bucket).map((w) => '<tr class="' + (w.until ? '' : 'open') + '"><td>' + esc(w.exposure) + '</td><td>' + esc(w.from) + '</td><td>' + esc(w.until ?? 'still open') + '</td><td>' + esc(w.requests) + '</td><td>' + esc(w.opened_by) + '</td></tr>').join('');
+    return '<h3>' + esc(bucket) + '</h3><table class="settings" data-bucket="' + esc(bucket) + '"><tr><th>setting</th><th>value</th><th>since</th><th>by</th></tr>' + rows + '</table>' +
+      (wins ? '<table class="windows"><tr><th>exposure</th><th>from</th><th>until</th><th>requests</th><th>opened by</th></tr>' + wins + '</table>' : '<p>no exposure window seen</p>');
+  }).join('') || '<p>no bucket settings in the logs</p>';
 }
 (async () => {
   try { for (const b of await q('buckets')) document.getElementById('bucket').add(new Option(b.bucket, b.bucket)); } catch (e) {}

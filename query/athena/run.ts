@@ -136,8 +136,8 @@ export async function runDetectionsOnAthena(client: AthenaClient, detections: re
   let bytes = 0;
   for (const d of detections) {
     const t0 = performance.now();
-    const { sql, parameters } = renderForAthena(windowed(d.sql, o), paramsFor(d, overrides));
     try {
+      const { sql, parameters } = renderForAthena(windowed(d.sql, o), paramsFor(d, overrides));
       const r = await runAthenaQuery(client, sql, parameters, o);
       const f = toFindings(d, r);
       findings.push(...f);

@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest } from '../../ingest/ingest.js';
 import { openDataset } from '../../query/dataset.js';
 import { posture, type BucketPosture } from '../../query/posture.js';
-import { tempDir } from '../helpers/dataset.js';
+import { CONFORMANCE, tempDir } from '../helpers/dataset.js';
+import { loadDetections } from '../../query/detection.js';
+import { runDetections, selectDetections } from '../../query/detect.js';
 
 const OWNER = '111122223333';
 let seq = 0;
@@ -112,5 +114,26 @@ describe('posture reconstructed from CloudTrail', () => {
     // The failed PutBucketAcl is not in the timeline.
     expect(p.timeline.map((c) => c.event_name)).not.toContain('PutBucketAcl');
     expect(p.timeline).toHaveLength(12);
+  });
+});
+
+describe('the backdoored bucket policy of the real attack run (invictus-ir)', () => {
+  it('fires bucket-policy-external-account once, and posture shows the grant and its removal', async () => {
+    const d = join(tmp.dir, 'invictus');
+    await ingest([new URL('invictus-ir/', CONFORMANCE).pathname], { data: d, format: 'cloudtrail', force: false, strict: false });
+    const ds = await openDataset(d);
+    try {
+      const lib = selectDetections(await loadDetections(), ['bucket-policy-external-account']);
+      const { findings } = await runDetections(ds, lib);
+      expect(findings.map((f) => [f.bucket, f.principal, f.details.external_accounts])).toEqual([
+        ['stratus-red-team-bdbp-lhfzvgcamn', expect.stringMatching(/^arn:aws:/), ['193672423079']],
+      ]);
+      const [p] = await posture(ds, { bucket: 'stratus-red-team-bdbp-lhfzvgcamn', at: new Date('2023-07-10T12:25:00Z') });
+      expect(p?.settings.bucket_policy?.value).toBe('not public; does not enforce encryption; allows plain HTTP; grants accounts 193672423079');
+      const [after] = await posture(ds, { bucket: 'stratus-red-team-bdbp-lhfzvgcamn', at: new Date('2023-07-11T00:00:00Z') });
+      expect(after?.settings.bucket_policy).toMatchObject({ value: 'none', event_name: 'DeleteBucketPolicy' });
+    } finally {
+      ds.close();
+    }
   });
 });

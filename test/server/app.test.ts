@@ -40,7 +40,7 @@ describe('routes', () => {
 
   it('GET /api/detections gives the library', async () => {
     const j = (await (await get('/api/detections')).json()) as { detections: Array<{ id: string }> };
-    expect(j.detections).toHaveLength(32);
+    expect(j.detections).toHaveLength(33);
   });
 
   it('GET /api/findings filters by detection, time and severity', async () => {
@@ -55,6 +55,27 @@ describe('routes', () => {
     expect(one.rows.find((r) => r.detection_id === 'mass-delete')?.details).toMatchObject({ deleted: 25 });
     expect((await get('/api/findings?severity=dire')).status).toBe(400);
     expect((await get('/api/findings?detection=nope')).status).toBe(400);
+  });
+
+  it('GET /api/posture gives each bucket\'s settings at a time, its changes and exposure windows', async () => {
+    const j = (await (await get('/api/posture?bucket=web-assets&at=2025-03-12T00:00:00Z')).json()) as {
+      at: string; rows: Array<{ setting: string; value: string | null; known: boolean; since: string | null }>; windows: Array<{ exposure: string; from: string; until: string | null; requests: number }>; timeline: unknown[];
+    };
+    expect(j.at).toBe('2025-03-12T00:00:00.000Z');
+    expect(j.rows.find((r) => r.setting === 'bucket_policy')).toMatchObject({ value: 'public (s3:GetObject); does not enforce encryption; allows plain HTTP', known: true, since: '2025-03-10T07:35:00.000Z' });
+    expect(j.rows.find((r) => r.setting === 'versioning')).toMatchObject({ value: null, known: false });
+    expect(j.windows.map((w) => [w.exposure, w.from, w.until])).toEqual([['public', '2025-03-10T07:35:00.000Z', null], ['no_encryption_policy', '2025-03-10T07:35:00.000Z', null]]);
+    expect(j.windows[0]?.requests).toBeGreaterThan(0);
+    const csv = await (await get('/api/posture?bucket=web-assets', { accept: 'text/csv' })).text();
+    expect(csv.split('\n')[0]).toBe('bucket,setting,value,known,since,by,event_name,detail');
+    expect((await get('/api/posture?at=yesterday')).status).toBe(400);
+    expect((await get('/api/posture?buckt=x')).status).toBe(400);
+  });
+
+  it('runs the policy evaluator in SQL on the server\'s connections too', async () => {
+    const policy = JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::444455556666:root' }, Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/*' }] });
+    const j = (await (await post({ sql: 'SELECT s3sift_policy_external_accounts($p, \'b\', \'111122223333\') AS a', params: { p: policy } })).json()) as { rows: Array<{ a: string[] }> };
+    expect(j.rows).toEqual([{ a: ['444455556666'] }]);
   });
 
   it('POST /api/query answers with the SPEC envelope: RFC 3339 times, numbers as numbers', async () => {

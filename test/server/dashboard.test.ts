@@ -41,6 +41,10 @@ describe.skipIf(!CHROMIUM)(`the dashboard page in headless Chromium${CHROMIUM ? 
     const buckets = await page.$$eval('#bucket option', (os) => os.map((o) => o.getAttribute('value') ?? ''));
     expect(buckets).toEqual(expect.arrayContaining(['', 'prod-data', 'web-assets']));
     expect(failed).toEqual([]);
+    // The posture view: a settings table per bucket, with its exposure windows.
+    const postureBuckets = await page.$$eval('#posture table.settings', (ts) => ts.map((t) => t.getAttribute('data-bucket')));
+    expect(postureBuckets).toEqual(expect.arrayContaining(['prod-data', 'web-assets']));
+    expect(await page.$$eval('#posture table.windows tr', (rs) => rs.length)).toBeGreaterThan(1);
     mkdirSync(SHOT_DIR, { recursive: true });
     await page.screenshot({ path: join(SHOT_DIR, 'dashboard.png'), fullPage: true });
     // The bucket filter reaches every query.
