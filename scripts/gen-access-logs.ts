@@ -183,15 +183,39 @@ export function* generateAccessLogLines(opts: GenOptions): Generator<string> {
   }
 }
 
+const HELP = `Usage: npm run gen:access-logs -- [--lines N] [--seed S] [--days D] [--out FILE]
+
+Write N generated S3 server access log lines (default 300000; stdout unless
+--out), seeded (same seed, same lines), spread over D days (default 7) from
+2025-03-10, with 2% quirky lines (quoted dashes, raw quotes in request-URIs,
+IPv6, other time zones, 18-field records, CRLF, TLSV1.2) the parser must read.`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      lines: { type: 'string', default: '300000' },
-      seed: { type: 'string', default: '1' },
-      days: { type: 'string', default: '7' },
-      out: { type: 'string' },
-    },
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        lines: { type: 'string', default: '300000' },
+        seed: { type: 'string', default: '1' },
+        days: { type: 'string', default: '7' },
+        out: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`error: ${(err as Error).message}\n\n${HELP}\n`);
+    process.exit(2);
+  }
+  if (values.help) {
+    process.stdout.write(HELP + '\n');
+    return;
+  }
+  for (const k of ['lines', 'seed', 'days'] as const) {
+    if (!/^\d+$/.test(String(values[k]))) {
+      process.stderr.write(`error: --${k} takes a whole number (got ${JSON.stringify(values[k])})\n\n${HELP}\n`);
+      process.exit(2);
+    }
+  }
   const out = values.out ? createWriteStream(values.out) : process.stdout;
   let buf = '';
   for (const line of generateAccessLogLines({ lines: Number(values.lines), seed: Number(values.seed), days: Number(values.days) })) {

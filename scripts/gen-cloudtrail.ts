@@ -156,15 +156,39 @@ export function writeCloudTrailFiles(out: string, opts: GenCloudTrailOptions & {
   return files;
 }
 
+const HELP = `Usage: npm run gen:cloudtrail -- [--records N] [--seed S] [--days D] [--out DIR]
+
+Write N generated CloudTrail records (default 100000), seeded, over D days
+(default 7) from 2025-03-10, as gzipped {"Records":[...]} files of 2,000
+under DIR/AWSLogs/111122223333/CloudTrail/us-east-1/YYYY/MM/DD/ (default
+./ct-generated): S3 data and management events and other services' calls.`;
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({
-    options: {
-      records: { type: 'string', default: '100000' },
-      seed: { type: 'string', default: '1' },
-      days: { type: 'string', default: '7' },
-      out: { type: 'string', default: './ct-generated' },
-    },
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        records: { type: 'string', default: '100000' },
+        seed: { type: 'string', default: '1' },
+        days: { type: 'string', default: '7' },
+        out: { type: 'string', default: './ct-generated' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`error: ${(err as Error).message}\n\n${HELP}\n`);
+    process.exit(2);
+  }
+  if (values.help) {
+    process.stdout.write(HELP + '\n');
+    process.exit(0);
+  }
+  for (const k of ['records', 'seed', 'days'] as const) {
+    if (!/^\d+$/.test(String(values[k]))) {
+      process.stderr.write(`error: --${k} takes a whole number (got ${JSON.stringify(values[k])})\n\n${HELP}\n`);
+      process.exit(2);
+    }
+  }
   const n = writeCloudTrailFiles(values.out as string, { records: Number(values.records), seed: Number(values.seed), days: Number(values.days) });
   process.stderr.write(`wrote ${n} files to ${values.out}\n`);
 }

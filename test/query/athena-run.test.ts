@@ -154,6 +154,18 @@ describe('s3sift athena (CLI)', () => {
     }
   }, 30_000);
 
+  it('athena detect over the whole library leaves out, and names, the detections that run on DuckDB only', async () => {
+    const fake = await startFakeAthena({ answer: () => ({ columns: [{ Name: 'event_time', Type: 'timestamp' }], rows: [] }) });
+    try {
+      const r = await run(['athena', 'detect', '--database', 's3sift', '--workgroup', 'primary', '--endpoint-url', fake.endpoint, '--format', 'json']);
+      expect(r.stderr).toMatch(/^skip +bucket-policy-external-account: runs on DuckDB only/m);
+      expect(r.stderr).toMatch(/0 of 32 detections failed/);
+      expect(r.code).toBe(0);
+    } finally {
+      await fake.close();
+    }
+  }, 60_000);
+
   it('athena ddl prints the statements, and asks for --location', async () => {
     const r = await run(['athena', 'ddl', '--location', 's3://sec-data/s3sift']);
     expect(r.code).toBe(0);
