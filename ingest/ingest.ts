@@ -247,8 +247,11 @@ async function formatOf(src: Source, opts: IngestOptions): Promise<Format> {
   let format: Format;
   if (opts.format !== 'auto') format = opts.format;
   else {
-    const detected = detectFormat(await peekContent(src));
-    if (detected === 'unknown') {
+    const peek = await peekContent(src);
+    const detected = detectFormat(peek.head);
+    // Nothing could be read: the read proper reports why; no guess about the format is worth a warning.
+    if (detected === 'unknown' && peek.failed && peek.head.length === 0) format = 'access-log';
+    else if (detected === 'unknown') {
       opts.onWarning?.(`${src.name}: neither an access log nor CloudTrail by its first record; reading it as an access log (unparsable lines are rejected)`);
       format = 'access-log';
     } else format = detected;

@@ -202,19 +202,23 @@ async function* decode(raw: AsyncGenerator<Buffer>): AsyncGenerator<Buffer> {
   yield* gunzip as AsyncIterable<Buffer>;
 }
 
-/** The first `n` bytes of the (decompressed) content, for format detection. */
-export async function peekContent(src: Source, n = 64 * 1024): Promise<Buffer> {
+/**
+ * The first `n` bytes of the (decompressed) content, for format detection,
+ * and whether reading them failed (a corrupt stream or a failed read is
+ * reported when the source is read for real).
+ */
+export async function peekContent(src: Source, n = 64 * 1024): Promise<{ head: Buffer; failed: boolean }> {
   const parts: Buffer[] = [];
   let got = 0;
-  const content = await openContent(src, () => {});
+  let failed = false;
   try {
-    for await (const chunk of content) {
+    for await (const chunk of await openContent(src, () => {})) {
       parts.push(chunk);
       got += chunk.length;
       if (got >= n) break;
     }
   } catch {
-    // A corrupt stream is reported when the source is read for real.
+    failed = true;
   }
-  return Buffer.concat(parts).subarray(0, n);
+  return { head: Buffer.concat(parts).subarray(0, n), failed };
 }

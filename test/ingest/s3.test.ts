@@ -167,7 +167,10 @@ describe('ingest of s3:// sources', () => {
       return send(cmd, ...rest);
     }) as typeof failing.send;
     try {
-      const first = await ingest(['s3://logs/access/'], opts({ data, s3: { client: failing } }));
+      const warnings: string[] = [];
+      const first = await ingest(['s3://logs/access/'], opts({ data, s3: { client: failing }, onWarning: (m) => warnings.push(m) }));
+      // Named once, as unreadable; no guess about its format on the way.
+      expect(warnings).toEqual(['s3://logs/access/.hidden: hidden, passed over']);
       expect(first.unreadable).toEqual([{ name: 's3://logs/access/2025-03-13-00-00-00-ABCDEF3', reason: expect.stringMatching(/deleted since it was listed/) }]);
       expect(first.rows).toBe(43); // 53 in the bucket since one object was replaced above
       fail = false;
