@@ -320,9 +320,11 @@ class SourceRun {
    * A stream that broke keeps what came before it, as one reject. Broken
    * content (a corrupt or truncated gzip) is final. A failure to read (the
    * file gone or unreadable, a download that failed) may not be: the source
-   * is recorded as incomplete, so the next run reads it again.
+   * is recorded as incomplete, so the next run reads it again. A failure to
+   * write (the run's own files) is no source's fault: it stops the run.
    */
   broke(err: unknown, unit: string): void {
+    if (err instanceof WriteError) throw err;
     const n = this.entry.rows + this.entry.rejected + this.entry.skipped;
     this.read = n + 1;
     const code = String((err as NodeJS.ErrnoException).code ?? '');
@@ -368,7 +370,6 @@ async function readAccessLog(ctx: SourceRun): Promise<void> {
       ctx.reject(lineNo, `a line of ${bytes} bytes, longer than any record (${MAX_LINE_BYTES >> 20} MiB); passed over, its first ${head.length} bytes kept`, text(head, 0, head.length));
     ctx.read = await readLines(await ctx.open(), onLine, () => ctx.pause(), { onTooLong });
   } catch (err) {
-    if (err instanceof WriteError) throw err;
     ctx.broke(err, 'line');
   }
 }
@@ -390,7 +391,6 @@ async function readCloudTrailSource(ctx: SourceRun): Promise<void> {
     await readCloudTrail(await ctx.open(), sink, () => ctx.pause());
     ctx.read = entry.rows + entry.rejected + entry.skipped;
   } catch (err) {
-    if (err instanceof WriteError) throw err;
     ctx.broke(err, 'record');
   }
 }

@@ -46,6 +46,11 @@ export async function installDialect(conn: DuckDBConnection): Promise<void> {
  */
 export const NATIVE_FUNCTIONS = ['s3sift_policy_external_accounts'] as const;
 
+/** The s3sift function `sql` calls, if any: such SQL runs on DuckDB only. */
+export function nativeFunctionIn(sql: string): string | undefined {
+  return NATIVE_FUNCTIONS.find((f) => new RegExp(`\\b${f}\\s*\\(`, 'i').test(sql));
+}
+
 function registerPolicyFunctions(conn: DuckDBConnection): void {
   conn.registerScalarFunction(
     DuckDBScalarFunction.create({

@@ -70,6 +70,9 @@ const EVENTS = [
   'DeleteBucketLifecycle', 'PutBucketReplication', 'DeleteBucketReplication', 'PutBucketOwnershipControls', 'DeleteBucketOwnershipControls',
 ];
 
+/** EVENTS as a SQL list. */
+const EVENTS_SQL = EVENTS.map((e) => `'${e}'`).join(', ');
+
 type Obj = Record<string, unknown>;
 
 async function readRows(conn: DuckDBConnection, sql: string, params?: Record<string, DuckDBValue>): Promise<Array<Record<string, unknown>>> {
@@ -250,7 +253,7 @@ export async function posture(ds: Pick<Dataset, 'conn'>, opts: PostureOptions = 
            CAST(request_parameters AS VARCHAR) AS params, event_id
     FROM cloudtrail
     WHERE event_source = 's3.amazonaws.com' AND error_code IS NULL AND management_event IS NOT FALSE
-      AND event_name IN (${EVENTS.map((e) => `'${e}'`).join(', ')}) AND bucket IS NOT NULL
+      AND event_name IN (${EVENTS_SQL}) AND bucket IS NOT NULL
       AND event_time <= CAST($at AS TIMESTAMP) ${opts.bucket ? 'AND bucket = $bucket' : ''}
     ORDER BY bucket, event_time, event_id`, params);
   const byBucket = new Map<string, Change[]>();
@@ -310,7 +313,7 @@ async function countRequests(ds: Pick<Dataset, 'conn'>, buckets: BucketPosture[]
     WITH w(i, bucket, t0, t1) AS (VALUES ${values})
     SELECT w.i, count(DISTINCT coalesce(r.request_id, r.event_id, CAST(r.event_time AS VARCHAR) || r.source))::BIGINT AS n
     FROM w LEFT JOIN s3_requests r ON r.bucket = w.bucket AND r.event_time >= w.t0 AND r.event_time < w.t1
-      AND r.operation NOT IN (${EVENTS.map((e) => `'${e}'`).join(', ')})
+      AND r.operation NOT IN (${EVENTS_SQL})
     GROUP BY w.i`);
   for (const r of rows) (windows[Number(r.i)] as ExposureWindow).requests = Number(r.n);
 }

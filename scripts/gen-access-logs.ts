@@ -7,7 +7,7 @@
  *   node dist/scripts/gen-access-logs.js --lines 300000 --seed 7 > big.log
  */
 import { createWriteStream } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { scriptArgs } from './args.js';
 
 /** Small, fast, seedable PRNG (mulberry32). */
 export function rng(seed: number): () => number {
@@ -191,31 +191,13 @@ Write N generated S3 server access log lines (default 300000; stdout unless
 IPv6, other time zones, 18-field records, CRLF, TLSV1.2) the parser must read.`;
 
 async function main(): Promise<void> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        lines: { type: 'string', default: '300000' },
-        seed: { type: 'string', default: '1' },
-        days: { type: 'string', default: '7' },
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    process.stderr.write(`error: ${(err as Error).message}\n\n${HELP}\n`);
-    process.exit(2);
-  }
-  if (values.help) {
-    process.stdout.write(HELP + '\n');
-    return;
-  }
-  for (const k of ['lines', 'seed', 'days'] as const) {
-    if (!/^\d+$/.test(String(values[k]))) {
-      process.stderr.write(`error: --${k} takes a whole number (got ${JSON.stringify(values[k])})\n\n${HELP}\n`);
-      process.exit(2);
-    }
-  }
+  const values = scriptArgs(HELP, {
+    lines: { type: 'string', default: '300000' },
+    seed: { type: 'string', default: '1' },
+    days: { type: 'string', default: '7' },
+    out: { type: 'string' },
+  }, ['lines', 'seed', 'days']);
+  if (!values) return;
   const out = values.out ? createWriteStream(values.out) : process.stdout;
   let buf = '';
   for (const line of generateAccessLogLines({ lines: Number(values.lines), seed: Number(values.seed), days: Number(values.days) })) {

@@ -9,7 +9,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { scriptArgs } from './args.js';
 import { gzipSync } from 'node:zlib';
 import { rng } from './gen-access-logs.js';
 
@@ -164,31 +164,14 @@ under DIR/AWSLogs/111122223333/CloudTrail/us-east-1/YYYY/MM/DD/ (default
 ./ct-generated): S3 data and management events and other services' calls.`;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        records: { type: 'string', default: '100000' },
-        seed: { type: 'string', default: '1' },
-        days: { type: 'string', default: '7' },
-        out: { type: 'string', default: './ct-generated' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    process.stderr.write(`error: ${(err as Error).message}\n\n${HELP}\n`);
-    process.exit(2);
+  const values = scriptArgs(HELP, {
+    records: { type: 'string', default: '100000' },
+    seed: { type: 'string', default: '1' },
+    days: { type: 'string', default: '7' },
+    out: { type: 'string', default: './ct-generated' },
+  }, ['records', 'seed', 'days']);
+  if (values) {
+    const n = writeCloudTrailFiles(values.out as string, { records: Number(values.records), seed: Number(values.seed), days: Number(values.days) });
+    process.stderr.write(`wrote ${n} files to ${values.out}\n`);
   }
-  if (values.help) {
-    process.stdout.write(HELP + '\n');
-    process.exit(0);
-  }
-  for (const k of ['records', 'seed', 'days'] as const) {
-    if (!/^\d+$/.test(String(values[k]))) {
-      process.stderr.write(`error: --${k} takes a whole number (got ${JSON.stringify(values[k])})\n\n${HELP}\n`);
-      process.exit(2);
-    }
-  }
-  const n = writeCloudTrailFiles(values.out as string, { records: Number(values.records), seed: Number(values.seed), days: Number(values.days) });
-  process.stderr.write(`wrote ${n} files to ${values.out}\n`);
 }

@@ -1,4 +1,4 @@
-import { NATIVE_FUNCTIONS } from '../../query/dialect.js';
+import { nativeFunctionIn } from '../../query/dialect.js';
 import { version } from '../../common/version.js';
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { UsageError } from '../../common/errors.js';
@@ -97,7 +97,7 @@ async function detectOnAthena(values: Record<string, unknown>, io: Io): Promise<
   const selected = selectDetections(await loadDetections((values.rules as string[] | undefined) ?? []), only);
   // Detections that call s3sift's own functions run on DuckDB only: left out of a whole-library run (and said),
   // reported as failed when asked for by name.
-  const duckdbOnly = only.length ? [] : selected.filter((d) => NATIVE_FUNCTIONS.some((f) => d.sql.includes(f)));
+  const duckdbOnly = only.length ? [] : selected.filter((d) => nativeFunctionIn(d.sql));
   const detections = selected.filter((d) => !duckdbOnly.includes(d));
   for (const d of duckdbOnly) io.stderr.write(`skip   ${d.id}: runs on DuckDB only (s3sift's policy evaluator); run it with 's3sift detect'\n`);
   const client = new AthenaClient({

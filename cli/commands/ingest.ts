@@ -6,13 +6,15 @@ import { datasetOverview } from '../overview.js';
 
 export const DEFAULT_DATA = './s3sift-data';
 
-/** The flags that say how to reach S3, shared by ingest, analyze and publish. */
-export const s3FlagSpecs = {
+/** The flags that say how to reach S3 (publish takes these). */
+export const s3ReachFlags = {
   'endpoint-url': { type: 'string' },
   region: { type: 'string' },
   profile: { type: 'string' },
-  concurrency: { type: 'string' },
 } as const;
+
+/** ... and, for reading s3:// sources (ingest, analyze), how many objects at once. */
+export const s3FlagSpecs = { ...s3ReachFlags, concurrency: { type: 'string' } } as const;
 
 export const S3_OPTIONS = `  --endpoint-url U  S3-compatible endpoint for s3:// sources (path-style)
   --region R, --profile P   AWS region and profile for s3:// sources (default: the standard chain)

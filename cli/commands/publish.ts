@@ -3,7 +3,7 @@ import { publish } from '../../ingest/publish.js';
 import { s3Client } from '../../ingest/s3.js';
 import type { Command } from '../command.js';
 import { formatCount } from '../progress.js';
-import { DEFAULT_DATA, s3Flags } from './ingest.js';
+import { DEFAULT_DATA, s3Flags, s3ReachFlags } from './ingest.js';
 
 export const publishCommand: Command = {
   name: 'publish',
@@ -24,9 +24,7 @@ Options:
   -h, --help        show this help`,
   options: {
     data: { type: 'string', default: DEFAULT_DATA },
-    'endpoint-url': { type: 'string' },
-    region: { type: 'string' },
-    profile: { type: 'string' },
+    ...s3ReachFlags,
   },
   async run(values, positionals, io) {
     const [uri, ...rest] = positionals;

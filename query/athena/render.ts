@@ -13,7 +13,7 @@
  * DuckDB-only syntax (`QUALIFY`, `strptime`, `regexp_matches`,
  * `json_extract_string`, `//`) is kept out of detections; a test checks it.
  */
-import { NATIVE_FUNCTIONS } from '../dialect.js';
+import { nativeFunctionIn } from '../dialect.js';
 import { DetectionError } from '../../common/errors.js';
 import type { ParamValue } from '../detection.js';
 
@@ -80,7 +80,7 @@ function rewrite(sql: string): string {
 
 /** Render a detection's SQL (with its parameter values) for Athena. */
 export function renderForAthena(sql: string, params: Record<string, ParamValue>): AthenaSql {
-  const native = NATIVE_FUNCTIONS.find((f) => new RegExp(`\\b${f}\\s*\\(`, 'i').test(sql));
+  const native = nativeFunctionIn(sql);
   if (native) throw new DetectionError(`runs on DuckDB only: it calls ${native}, s3sift's own policy evaluator, which Athena does not have`);
   let s = rewrite(sql).replace(/\bIS\s+NOT\s+FALSE\b/gi, 'IS DISTINCT FROM false');
   const parameters: string[] = [];

@@ -1,4 +1,4 @@
-import { NATIVE_FUNCTIONS } from '../../query/dialect.js';
+import { nativeFunctionIn } from '../../query/dialect.js';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { AthenaClient } from '@aws-sdk/client-athena';
@@ -91,7 +91,7 @@ describe('the same detections on DuckDB and on Athena (contract)', () => {
 
   it('gives the same findings when Athena returns the rows DuckDB computed', async () => {
     // Detections that call s3sift's own functions run on DuckDB only.
-    const lib = (await loadDetections()).filter((d) => !NATIVE_FUNCTIONS.some((f) => d.sql.includes(f)));
+    const lib = (await loadDetections()).filter((d) => !nativeFunctionIn(d.sql));
     const ds = await openDataset(data);
     try {
       const local = await runDetections(ds, lib);
