@@ -21,7 +21,7 @@ export async function readRows(data: string, table = 'access_log', orderBy = 'so
   }
 }
 
-export const CONFORMANCE = new URL('../../../shared/conformance/', import.meta.url);
+export const CONFORMANCE = new URL('../conformance/', import.meta.url);
 export const SAMPLES = new URL('../../samples/', import.meta.url);
 
 /** Row count, distinct (file, line) count and a digest of every row, in one query. */

@@ -2,8 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseAccessLogLine, type AccessLogRecord } from '../../../ingest/access-log/parse.js';
 import { Reject } from '../../../ingest/reject.js';
-
-const CONFORMANCE = new URL('../../../../shared/conformance/', import.meta.url);
+import { CONFORMANCE } from '../../helpers/dataset.js';
 
 function ok(line: string): AccessLogRecord {
   const r = parseAccessLogLine(line);
