@@ -1,5 +1,5 @@
 /**
- * The dataset folder (SPEC section 2) and its one way of changing: a
+ * The dataset folder (docs/contract.md) and its one way of changing: a
  * journaled commit. Everything a run writes is staged under `_staging/`;
  * the commit writes `_journal.json` (the point of no return), moves the
  * staged files into place, rewrites `_manifest.json`, and removes the

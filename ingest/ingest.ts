@@ -25,7 +25,7 @@ import { S3Fetcher, s3Client, type S3Options } from './s3.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 
 export interface IngestOptions {
-  /** Dataset folder (SPEC: `--data`, default `./s3sift-data`). */
+  /** Dataset folder (`--data`, default `./s3sift-data`). */
   data: string;
   format: 'auto' | Format;
   /** Re-ingest sources already in the dataset (their old rows are replaced). */

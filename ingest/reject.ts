@@ -9,7 +9,7 @@ export class Reject {
   constructor(readonly reason: string) {}
 }
 
-/** One line of `DIR/rejects/*.ndjson` (SPEC section 2). */
+/** One line of `DIR/rejects/*.ndjson` (docs/contract.md). */
 export interface RejectRecord {
   source_file: string;
   line: number;

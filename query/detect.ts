@@ -1,35 +1,16 @@
 /**
  * Runs detections over an open dataset and turns their rows into findings
- * (SPEC section 4). A detection's SQL selects the finding columns it knows
+ * (docs/contract.md). A detection's SQL selects the finding columns it knows
  * (`event_time`, `bucket`, `principal`, ...); every other column it selects
  * goes into the finding's `details`, so detection SQL stays plain, portable
  * SELECTs. Parameters are bound (`$name`), never pasted into the SQL.
  */
 import { DOUBLE, LIST, listValue, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { DetectionError, QueryError, UsageError, describe } from '../common/errors.js';
-import type { Detection, ParamValue, Severity } from './detection.js';
-import { SEVERITIES } from './detection.js';
+import type { Detection, ParamValue } from './detection.js';
+import { FINDING_COLUMNS, SEVERITIES, type Finding, type Severity } from './finding.js';
 import type { OpenDataset } from './dataset.js';
 import { rowsOf, type Rows } from './rows.js';
-
-export const FINDING_COLUMNS = ['event_time', 'source', 'bucket', 'key', 'principal', 'source_ip', 'request_id', 'event_id', 'source_file', 'source_line'] as const;
-
-export interface Finding {
-  detection_id: string;
-  severity: Severity;
-  title: string;
-  event_time: string | null;
-  source: string | null;
-  bucket: string | null;
-  key: string | null;
-  principal: string | null;
-  source_ip: string | null;
-  request_id: string | null;
-  event_id: string | null;
-  source_file: string | null;
-  source_line: number | null;
-  details: Record<string, unknown>;
-}
 
 /** `--param` values: `NAME=VALUE` for every detection that has NAME, `ID.NAME=VALUE` for one. */
 export type ParamOverrides = Record<string, string>;

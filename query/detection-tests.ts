@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { describe as describeError } from '../common/errors.js';
 import { ingest } from '../ingest/ingest.js';
 import { openDataset } from './dataset.js';
-import { runDetection, paramsFor, type Finding } from './detect.js';
+import { runDetection, paramsFor } from './detect.js';
+import type { Finding } from './finding.js';
 import type { Detection, DetectionTest } from './detection.js';
 
 export interface TestOutcome {

@@ -1,17 +1,13 @@
 /**
- * Detection files (SPEC section 5): one YAML file per detection, validated
+ * Detection files (docs/contract.md): one YAML file per detection, validated
  * on load so that a mistake is a clear error naming the file, never a
  * detection that silently matches nothing.
  */
-import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { basename, join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { DetectionError } from '../common/errors.js';
-
-export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
-export type Severity = (typeof SEVERITIES)[number];
+import { PACKAGE_ROOT } from '../common/package-root.js';
+import { SEVERITIES, type Severity } from './finding.js';
 
 export type ParamValue = number | string | boolean | string[] | number[];
 
@@ -47,14 +43,14 @@ export interface Detection {
   file: string;
 }
 
-/** Where the built-in library lives: `query/detections/` beside this file's source (from `dist/query/` too). */
-export const BUILTIN_DIR = [new URL('./detections/', import.meta.url), new URL('../../query/detections/', import.meta.url)]
-  .map((u) => fileURLToPath(u))
-  .find((p) => existsSync(p)) ?? fileURLToPath(new URL('./detections/', import.meta.url));
+/** Where the built-in library lives: `query/detections/` in the package. */
+export const BUILTIN_DIR = join(PACKAGE_ROOT, 'query', 'detections');
 
-const KEYS = ['id', 'title', 'description', 'severity', 'sources', 'tags', 'references', 'params', 'sql', 'tests'] as const;
+/** The keys of a detection file (docs/contract.md). */
+export const DETECTION_KEYS = ['id', 'title', 'description', 'severity', 'sources', 'tags', 'references', 'params', 'sql', 'tests'] as const;
 const REQUIRED = ['id', 'title', 'description', 'severity', 'sources', 'sql', 'tests'] as const;
-const TEST_KEYS = ['name', 'access_log', 'cloudtrail', 'params', 'expect'] as const;
+/** The keys of one of its tests. */
+export const DETECTION_TEST_KEYS = ['name', 'access_log', 'cloudtrail', 'params', 'expect'] as const;
 export const SOURCES = ['access_log', 'cloudtrail'] as const;
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -69,8 +65,8 @@ export function validateDetection(doc: unknown, file: string): Detection {
     throw new DetectionError(`${file}: ${msg}`);
   };
   if (!isObj(doc)) return fail('not a YAML mapping');
-  const unknown = Object.keys(doc).filter((k) => !(KEYS as readonly string[]).includes(k));
-  if (unknown.length) fail(`unknown key${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (allowed: ${KEYS.join(', ')})`);
+  const unknown = Object.keys(doc).filter((k) => !(DETECTION_KEYS as readonly string[]).includes(k));
+  if (unknown.length) fail(`unknown key${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (allowed: ${DETECTION_KEYS.join(', ')})`);
   for (const k of REQUIRED) if (doc[k] === undefined || doc[k] === null || doc[k] === '') fail(`missing ${k}`);
   const id = doc.id;
   if (typeof id !== 'string' || !/^[a-z0-9]+(-[a-z0-9]+)*$/.test(id)) fail(`id must be kebab-case, got ${JSON.stringify(id)}`);
@@ -105,8 +101,8 @@ export function validateDetection(doc: unknown, file: string): Detection {
   const tests = (doc.tests as unknown[]).map((t, i): DetectionTest => {
     const where = `test ${i + 1}`;
     if (!isObj(t)) return fail(`${where}: not a mapping`);
-    const bad = Object.keys(t).filter((k) => !(TEST_KEYS as readonly string[]).includes(k));
-    if (bad.length) fail(`${where}: unknown key ${bad.join(', ')} (allowed: ${TEST_KEYS.join(', ')})`);
+    const bad = Object.keys(t).filter((k) => !(DETECTION_TEST_KEYS as readonly string[]).includes(k));
+    if (bad.length) fail(`${where}: unknown key ${bad.join(', ')} (allowed: ${DETECTION_TEST_KEYS.join(', ')})`);
     if (typeof t.name !== 'string') fail(`${where}: needs a name`);
     if (typeof t.expect !== 'number' || !Number.isInteger(t.expect) || t.expect < 0) fail(`${where} (${String(t.name)}): expect must be a count of findings`);
     if (t.access_log !== undefined && !isStrings(t.access_log)) fail(`${where} (${String(t.name)}): access_log must be a list of raw lines`);
@@ -133,6 +129,8 @@ export function validateDetection(doc: unknown, file: string): Detection {
 
 /** Load every `*.yaml` of the built-in library and of `dirs`; a later id replaces an earlier one of the same name. */
 export async function loadDetections(dirs: readonly string[] = [], builtin = true): Promise<Detection[]> {
+  // The YAML parser is loaded with the first library, not with every command.
+  const { parse: parseYaml } = await import('yaml');
   const byId = new Map<string, Detection>();
   for (const dir of builtin ? [BUILTIN_DIR, ...dirs] : dirs) {
     let names: string[];

@@ -3,18 +3,13 @@
  * findings (table report, JSON, NDJSON, CSV, OCSF Detection Finding).
  */
 import { stringify } from 'csv-stringify/sync';
-import { Bool, Float64, Int32, Table, TimestampMillisecond, Utf8, vectorFromArray, tableToIPC, type DataType, type Vector } from 'apache-arrow';
 import type { Detection } from './detection.js';
-import { SEVERITIES } from './detection.js';
-import { FINDING_COLUMNS, type DetectionRun, type Finding } from './detect.js';
+import type { DetectionRun } from './detect.js';
+import { FINDING_FIELDS, SEVERITIES, type Finding, type FindingFormat, type QueryFormat } from './finding.js';
 import type { Rows } from './rows.js';
 
-export const QUERY_FORMATS = ['table', 'json', 'ndjson', 'csv', 'arrow'] as const;
-export const FINDING_FORMATS = ['table', 'json', 'ndjson', 'csv', 'ocsf'] as const;
-export type QueryFormat = (typeof QUERY_FORMATS)[number];
-export type FindingFormat = (typeof FINDING_FORMATS)[number];
-
-const cellText = (v: unknown): string => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+/** A cell as text: NULL as nothing, nested values as JSON. */
+export const cellText = (v: unknown): string => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
 
 /** Aligned text columns, cells cut at `max` characters. */
 export function textTable(columns: readonly string[], rows: ReadonlyArray<Record<string, unknown>>, max = 60): string {
@@ -30,34 +25,8 @@ export function csv(columns: readonly string[], rows: ReadonlyArray<Record<strin
   return stringify(rows.map((r) => columns.map((c) => cellText(r[c]))), { header: true, columns: [...columns] });
 }
 
-function arrowType(duckType: string): DataType {
-  if (duckType === 'BOOLEAN') return new Bool();
-  if (['TINYINT', 'SMALLINT', 'INTEGER', 'UTINYINT', 'USMALLINT'].includes(duckType)) return new Int32();
-  if (['BIGINT', 'UINTEGER', 'UBIGINT', 'HUGEINT', 'DOUBLE', 'FLOAT', 'REAL'].includes(duckType) || duckType.startsWith('DECIMAL')) return new Float64();
-  if (duckType.startsWith('TIMESTAMP')) return new TimestampMillisecond();
-  return new Utf8();
-}
-
-/** Arrow IPC stream of a result: numbers, booleans and times typed; the rest as text (JSON for nested values). */
-export function arrowStream(result: Rows): Uint8Array {
-  const vectors: Record<string, Vector> = {};
-  for (const c of result.columns) {
-    const type = arrowType(c.type);
-    const values = result.rows.map((r) => {
-      const v = r[c.name];
-      if (v === null || v === undefined) return null;
-      if (type instanceof Utf8) return cellText(v);
-      if (type instanceof TimestampMillisecond) return Date.parse(String(v));
-      if (type instanceof Bool) return Boolean(v);
-      return Number(v);
-    });
-    vectors[c.name] = vectorFromArray(values as unknown[], type as DataType) as Vector;
-  }
-  return tableToIPC(new Table(vectors), 'stream');
-}
-
-/** A query result in `format` (`arrow` gives bytes). */
-export function formatRows(result: Rows, format: QueryFormat): string | Uint8Array {
+/** A query result in `format` (`arrow` gives bytes; Arrow's library is loaded only then). */
+export async function formatRows(result: Rows, format: QueryFormat): Promise<string | Uint8Array> {
   const names = result.columns.map((c) => c.name);
   switch (format) {
     case 'json':
@@ -67,7 +36,7 @@ export function formatRows(result: Rows, format: QueryFormat): string | Uint8Arr
     case 'csv':
       return csv(names, result.rows);
     case 'arrow':
-      return arrowStream(result);
+      return (await import('./arrow.js')).arrowStream(result);
     case 'table':
       return textTable(names, result.rows) + `\n(${result.rows.length} row${result.rows.length === 1 ? '' : 's'})\n`;
   }
@@ -98,8 +67,6 @@ export function ocsf(f: Finding, d: Detection | undefined, version: string): Rec
   };
 }
 
-const FINDING_CSV = ['detection_id', 'severity', 'title', ...FINDING_COLUMNS, 'details'];
-
 /** Findings in `format`; `table` is the human report. */
 export function formatFindings(findings: readonly Finding[], format: FindingFormat, ctx: { detections: readonly Detection[]; runs: readonly DetectionRun[]; version: string }): string {
   const byId = new Map(ctx.detections.map((d) => [d.id, d]));
@@ -109,7 +76,7 @@ export function formatFindings(findings: readonly Finding[], format: FindingForm
     case 'json':
       return JSON.stringify({ findings, summary: summary(findings, ctx.runs) }, null, 2) + '\n';
     case 'csv':
-      return csv(FINDING_CSV, findings as unknown as Array<Record<string, unknown>>);
+      return csv(FINDING_FIELDS, findings as unknown as Array<Record<string, unknown>>);
     case 'ocsf':
       return findings.map((f) => JSON.stringify(ocsf(f, byId.get(f.detection_id), ctx.version))).join('\n') + (findings.length ? '\n' : '');
     case 'table':

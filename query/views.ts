@@ -1,5 +1,5 @@
 /**
- * `s3_requests`: both sources in one shape (SPEC section 3), so a detection
+ * `s3_requests`: both sources in one shape (docs/contract.md), so a detection
  * can read either or both. Access-log operations are mapped to the
  * CloudTrail API names; CloudTrail contributes its S3 events only.
  */

@@ -1,7 +1,7 @@
 /**
- * The HTTP API (SPEC section 6), built without listening: tests call
+ * The HTTP API (docs/contract.md), built without listening: tests call
  * `app.request()`, `serve.ts` listens. One error boundary maps errors to the
- * SPEC envelope `{"ok": false, "error", "status"}`; no stack reaches a client.
+ * contract's envelope `{"ok": false, "error", "status"}`; no stack reaches a client.
  */
 import { posture, SETTINGS } from '../query/posture.js';
 import { readFile, stat } from 'node:fs/promises';
@@ -14,12 +14,15 @@ import { HTTPException } from 'hono/http-exception';
 import { S3siftError, describe } from '../common/errors.js';
 import { MANIFEST } from '../ingest/dataset.js';
 import { TABLES } from '../ingest/schema.js';
-import { runDetections, type Finding } from '../query/detect.js';
-import { loadDetections, SEVERITIES, type Detection, type Severity } from '../query/detection.js';
-import { arrowStream, csv } from '../query/format.js';
+import { runDetections } from '../query/detect.js';
+import { loadDetections, type Detection } from '../query/detection.js';
+import { SEVERITIES, type Finding, type Severity } from '../query/finding.js';
+import { arrowStream } from '../query/arrow.js';
+import { csv } from '../query/format.js';
 import { Sandbox, SandboxError, type QueryResult } from './sandbox.js';
 import { PARAM_TYPES, SAVED_QUERIES } from './queries.js';
 import { dashboardHtml } from './dashboard.js';
+import { DEFAULTS } from './settings.js';
 
 export interface ServerConfig {
   data: string;
@@ -36,7 +39,6 @@ export interface ServerConfig {
   rules?: string[];
 }
 
-export const DEFAULTS = { timeoutMs: 5000, rowCap: 10_000, maxConcurrent: 4, maxQueued: 64, bodyLimit: 64 * 1024 } as const;
 
 const FINDINGS_DDL = `CREATE OR REPLACE TABLE findings (detection_id VARCHAR, severity VARCHAR, title VARCHAR, event_time TIMESTAMP, source VARCHAR,
   bucket VARCHAR, "key" VARCHAR, principal VARCHAR, source_ip VARCHAR, request_id VARCHAR, event_id VARCHAR, source_file VARCHAR, source_line BIGINT, details JSON)`;

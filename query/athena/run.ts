@@ -13,7 +13,8 @@ import {
 } from '@aws-sdk/client-athena';
 import { QueryError } from '../../common/errors.js';
 import { isoTime, type Rows } from '../rows.js';
-import { checkOverrides, compareFindings, paramsFor, toFindings, type DetectResult, type DetectionRun, type Finding, type ParamOverrides } from '../detect.js';
+import { checkOverrides, compareFindings, paramsFor, toFindings, type DetectResult, type DetectionRun, type ParamOverrides } from '../detect.js';
+import type { Finding } from '../finding.js';
 import type { Detection } from '../detection.js';
 import { literal, renderForAthena } from './render.js';
 

@@ -1,7 +1,7 @@
 /**
  * Bad input and a bad environment: corrupt and truncated gzip, binary files,
  * a 100 MB line, sources that vanish or turn unreadable mid-run, a full disk,
- * two ingests at once. Each ends in a clear message, the exit code SPEC
+ * two ingests at once. Each ends in a clear message, the exit code docs/contract.md
  * says, and a dataset that is either unchanged or consistent, with no
  * partial file visible.
  */

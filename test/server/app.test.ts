@@ -78,7 +78,7 @@ describe('routes', () => {
     expect(j.rows).toEqual([{ a: ['444455556666'] }]);
   });
 
-  it('POST /api/query answers with the SPEC envelope: RFC 3339 times, numbers as numbers', async () => {
+  it('POST /api/query answers with the contract envelope: RFC 3339 times, numbers as numbers', async () => {
     const r = await post({ sql: 'SELECT source, count(*) AS n, min(event_time) AS first FROM s3_requests WHERE bucket = $b GROUP BY ALL ORDER BY 1', params: { b: 'prod-data' } });
     expect(r.status).toBe(200);
     expect(await r.json()).toEqual({

@@ -1,0 +1,35 @@
+/**
+ * Query results as an Arrow IPC stream (`--format arrow`, `Accept:
+ * application/vnd.apache.arrow.stream`), in a module of its own so that
+ * Arrow's library loads only when Arrow is asked for.
+ */
+import { Bool, Float64, Int32, Table, TimestampMillisecond, Utf8, vectorFromArray, tableToIPC, type DataType, type Vector } from 'apache-arrow';
+import { cellText } from './format.js';
+import type { Rows } from './rows.js';
+
+function arrowType(duckType: string): DataType {
+  if (duckType === 'BOOLEAN') return new Bool();
+  if (['TINYINT', 'SMALLINT', 'INTEGER', 'UTINYINT', 'USMALLINT'].includes(duckType)) return new Int32();
+  if (['BIGINT', 'UINTEGER', 'UBIGINT', 'HUGEINT', 'DOUBLE', 'FLOAT', 'REAL'].includes(duckType) || duckType.startsWith('DECIMAL')) return new Float64();
+  if (duckType.startsWith('TIMESTAMP')) return new TimestampMillisecond();
+  return new Utf8();
+}
+
+/** Arrow IPC stream of a result: numbers, booleans and times typed; the rest as text (JSON for nested values). */
+export function arrowStream(result: Rows): Uint8Array {
+  const vectors: Record<string, Vector> = {};
+  for (const c of result.columns) {
+    const type = arrowType(c.type);
+    const values = result.rows.map((r) => {
+      const v = r[c.name];
+      if (v === null || v === undefined) return null;
+      if (type instanceof Utf8) return cellText(v);
+      if (type instanceof TimestampMillisecond) return Date.parse(String(v));
+      if (type instanceof Bool) return Boolean(v);
+      return Number(v);
+    });
+    vectors[c.name] = vectorFromArray(values as unknown[], type as DataType) as Vector;
+  }
+  return tableToIPC(new Table(vectors), 'stream');
+}
+

@@ -1,0 +1,40 @@
+/**
+ * The finding: one declaration of its fields and severities, read by the
+ * detections runner, every output format, the HTTP API and the CLI
+ * (docs/contract.md lists the fields). Nothing here loads an engine, so the
+ * command line can name severities and fields without starting DuckDB.
+ */
+
+export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** The columns a detection's SQL may select into a finding; any other column goes into `details`. */
+export const FINDING_COLUMNS = ['event_time', 'source', 'bucket', 'key', 'principal', 'source_ip', 'request_id', 'event_id', 'source_file', 'source_line'] as const;
+
+/** Every field of a finding, in the order every format gives them. */
+export const FINDING_FIELDS = ['detection_id', 'severity', 'title', ...FINDING_COLUMNS, 'details'] as const;
+
+export interface Finding {
+  detection_id: string;
+  severity: Severity;
+  title: string;
+  event_time: string | null;
+  source: string | null;
+  bucket: string | null;
+  key: string | null;
+  principal: string | null;
+  source_ip: string | null;
+  request_id: string | null;
+  event_id: string | null;
+  source_file: string | null;
+  source_line: number | null;
+  details: Record<string, unknown>;
+}
+
+/** How findings can be printed: the report, JSON, NDJSON, CSV, OCSF Detection Findings. */
+export const FINDING_FORMATS = ['table', 'json', 'ndjson', 'csv', 'ocsf'] as const;
+export type FindingFormat = (typeof FINDING_FORMATS)[number];
+
+/** How query results can be printed. */
+export const QUERY_FORMATS = ['table', 'json', 'ndjson', 'csv', 'arrow'] as const;
+export type QueryFormat = (typeof QUERY_FORMATS)[number];
