@@ -1,52 +1,116 @@
 /**
- * A command: its help text, its flags (node:util parseArgs), and the
- * function that turns parsed arguments into a library call. `main.ts` owns
- * the one error boundary.
+ * A command: its name, its help, its flag table, and the function that
+ * turns parsed arguments into a library call. A command's module imports
+ * only what declaring it needs; the libraries it runs are imported when it
+ * runs, so `s3sift --help` loads no DuckDB, AWS SDK or server.
+ * `main.ts` owns the one error boundary.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError } from '../common/errors.js';
+import type { Readable } from 'node:stream';
+import { parseFlags, renderFlags, type FlagValues, type Flags } from './flags.js';
 
 export interface Io {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
-  stdin: NodeJS.ReadableStream;
+  stdin: Readable;
   env: NodeJS.ProcessEnv;
 }
 
-export interface Command {
+/** Exit codes (docs/contract.md). */
+export const EXIT = { ok: 0, findings: 1, usage: 2, strict: 3, internal: 70 } as const;
+
+/** What each exit code means, for the docs. */
+export const EXIT_MEANINGS: Readonly<Record<keyof typeof EXIT, string>> = {
+  ok: 'success, also when some input lines were rejected (unless --strict)',
+  findings: 'a finding at or above --fail-on (detect, analyze, athena detect); a failed test (detections test)',
+  usage: 'a usage or input error: a bad flag, an unreadable source, failing SQL, an invalid detection file (one line on stderr says what and where)',
+  strict: '--strict and something was rejected; nothing was committed',
+  internal: 'an internal error (a bug: please report it, with S3SIFT_DEBUG=1 for the stack trace)',
+};
+
+/** What a command's `run` receives: its typed flags and its positional arguments. */
+export interface Args<F extends Flags> {
+  flags: FlagValues<F>;
+  positionals: string[];
+}
+
+export interface CommandSpec<F extends Flags> {
+  /** The word after `s3sift` (or after the parent command). */
   name: string;
+  /** One line, for the command list. */
   summary: string;
-  /** Full help: usage line, description, options, examples. */
-  help: string;
-  options: NonNullable<ParseArgsConfig['options']>;
-  /** Run with parsed flags and positionals; resolves to the exit code. */
-  run(values: Record<string, unknown>, positionals: string[], io: Io): Promise<number>;
+  /** What follows the command's name on the usage line, e.g. `SOURCE... [options]`. */
+  usage: string;
+  /** Paragraphs between the usage line and the options. */
+  description: string;
+  flags: F;
+  /** Text after the options (exit codes, notes). */
+  notes?: string;
+  examples?: readonly string[];
+  run(args: Args<F>, io: Io): Promise<number>;
 }
 
-/** Parse a command's arguments; unknown flags and bad values become UsageError. */
-export function parse(cmd: Command, argv: string[]): { values: Record<string, unknown>; positionals: string[] } {
-  try {
-    const { values, positionals } = parseArgs({ args: argv, options: cmd.options, allowPositionals: true, strict: true });
-    return { values: values as Record<string, unknown>, positionals };
-  } catch (err) {
-    // parseArgs says e.g. "Unknown option '--frob'"; keep it, drop its hint about '--'.
-    const msg = (err as Error).message.split('. To specify')[0] ?? String(err);
-    throw new UsageError(msg);
-  }
+/** A declared command, its flag types erased, ready for `main`. */
+export interface Command {
+  readonly name: string;
+  readonly summary: string;
+  readonly flags: Flags;
+  readonly subcommands?: readonly Command[];
+  /** The full help text. */
+  help(parents?: string): string;
+  /** The usage line alone. */
+  usage(parents?: string): string;
+  run(argv: readonly string[], io: Io): Promise<number>;
 }
 
-/** A flag that must be one of `choices`. */
-export function oneOf<T extends string>(flag: string, value: unknown, choices: readonly T[]): T {
-  if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
-  throw new UsageError(`--${flag} must be one of ${choices.join(', ')} (got ${JSON.stringify(value)})`);
+/** Declare a command from its spec: flags parsed and typed, help rendered from the same table. */
+export function defineCommand<F extends Flags>(spec: CommandSpec<F>): Command {
+  const usage = (parents = 's3sift'): string => `Usage: ${parents} ${spec.name} ${spec.usage}`.trimEnd();
+  return {
+    name: spec.name,
+    summary: spec.summary,
+    flags: spec.flags,
+    usage,
+    help: (parents) =>
+      [
+        usage(parents),
+        spec.description.trim(),
+        renderFlags(spec.flags),
+        spec.notes?.trim(),
+        spec.examples?.length ? `Examples:\n${spec.examples.map((e) => `  ${e}`).join('\n')}` : undefined,
+      ]
+        .filter(Boolean)
+        .join('\n\n'),
+    run: (argv, io) => {
+      const { values, positionals } = parseFlags(spec.flags, argv);
+      return spec.run({ flags: values, positionals }, io);
+    },
+  };
 }
 
-/** An ISO 8601 date or time flag (a date alone is midnight UTC). */
-export function timeFlag(flag: string, v: unknown): Date | undefined {
-  if (v === undefined) return undefined;
-  const s = String(v);
-  const ok = /^\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$/.test(s);
-  const d = new Date(/^\d{4}-\d\d-\d\d$/.test(s) ? `${s}T00:00:00Z` : /[Zz]|[+-]\d\d:?\d\d$/.test(s) ? s : `${s.replace(' ', 'T')}Z`);
-  if (!ok || Number.isNaN(d.getTime())) throw new UsageError(`--${flag} must be an ISO 8601 date or time, e.g. 2025-03-12 or 2025-03-12T08:00:00Z (got ${JSON.stringify(s)})`);
-  return d;
+/** A command made of subcommands (`s3sift athena ddl`, `s3sift detections list`). */
+export function defineGroup(spec: { name: string; summary: string; description: string; subcommands: readonly Command[] }): Command {
+  const usage = (parents = 's3sift'): string => `Usage: ${parents} ${spec.name} ${spec.subcommands.map((c) => c.name).join('|')} [options]`;
+  const width = Math.max(...spec.subcommands.map((c) => c.name.length)) + 2;
+  return {
+    name: spec.name,
+    summary: spec.summary,
+    flags: Object.assign({}, ...spec.subcommands.map((c) => c.flags)),
+    subcommands: spec.subcommands,
+    usage,
+    help: (parents = 's3sift') =>
+      [
+        usage(parents),
+        spec.description.trim(),
+        `Commands:\n${spec.subcommands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}`,
+        `Run '${parents} ${spec.name} COMMAND --help' for a command's options and examples.`,
+      ].join('\n\n'),
+    // main.ts dispatches to the subcommands; a group is never run itself.
+    run: () => Promise.reject(new Error(`${spec.name} runs through its subcommands`)),
+  };
+}
+
+/** True when the arguments ask for help (before any `--`). */
+export function wantsHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
 }

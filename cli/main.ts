@@ -1,63 +1,82 @@
 /**
- * The s3sift command line: picks the command, parses its flags, and is the
- * one boundary where errors become messages and exit codes.
+ * The s3sift command line: picks the command, and is the one boundary where
+ * errors become messages and exit codes. It loads only the command
+ * declarations; each command imports its libraries when it runs.
  */
 import { version } from '../common/version.js';
 import { S3siftError, UsageError, describe } from '../common/errors.js';
-import { parse, type Command, type Io } from './command.js';
-import { analyzeCommand, detectCommand } from './commands/detect.js';
-import { athenaCommand } from './commands/athena.js';
-import { detectionsCommand } from './commands/detections.js';
-import { ingestCommand } from './commands/ingest.js';
-import { postureCommand } from './commands/posture.js';
-import { publishCommand } from './commands/publish.js';
-import { queryCommand } from './commands/query.js';
-import { serveCommand } from './commands/serve.js';
+import { EXIT, wantsHelp, type Command, type Io } from './command.js';
+import { COMMANDS } from './commands/index.js';
+import { suggestion } from './flags.js';
 
-export const COMMANDS: readonly Command[] = [ingestCommand, analyzeCommand, detectCommand, queryCommand, detectionsCommand, postureCommand, serveCommand, athenaCommand, publishCommand];
+export { EXIT };
 
-export const EXIT = { ok: 0, findings: 1, usage: 2, strict: 3, internal: 70 } as const;
-
-function topHelp(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+/** `s3sift --help`. */
+export function topHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
   return `s3sift — Amazon S3 security log analytics
 
 Usage: s3sift COMMAND [options]
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}
+
+Options:
+  --version     print the version
+  -h, --help    show this help
 
 Run 's3sift COMMAND --help' for a command's options and examples.
-  --version   print the version
-  --help      show this help`;
+Start with 's3sift analyze samples/' (ingest the bundled samples, then report).`;
 }
 
+const defaultIo = (): Io => ({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env });
+
 /** Run the CLI with `argv` (without node and script); resolves to the exit code. */
-export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env }): Promise<number> {
+export async function main(argv: readonly string[], io: Io = defaultIo()): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    (name === undefined ? io.stderr : io.stdout).write(topHelp() + '\n');
-    return name === undefined ? EXIT.usage : EXIT.ok;
+  if (name === undefined) {
+    io.stderr.write(topHelp() + '\n');
+    return EXIT.usage;
+  }
+  if (name === '--help' || name === '-h' || (name === 'help' && rest.length === 0)) {
+    io.stdout.write(topHelp() + '\n');
+    return EXIT.ok;
   }
   if (name === '--version' || name === '-V') {
     io.stdout.write(version() + '\n');
     return EXIT.ok;
   }
-  const cmd = COMMANDS.find((c) => c.name === name);
+  // `s3sift help detect` is `s3sift detect --help`.
+  if (name === 'help') return main([...rest, '--help'], io);
+  return dispatch(COMMANDS, [name, ...rest], 's3sift', io);
+}
+
+/** Find the command `argv[0]` names among `commands` (and its subcommand), then run it inside the error boundary. */
+async function dispatch(commands: readonly Command[], argv: readonly string[], parents: string, io: Io): Promise<number> {
+  const [name = '', ...rest] = argv;
+  const cmd = commands.find((c) => c.name === name);
   if (!cmd) {
-    io.stderr.write(`error: unknown command '${name}'\n\n${topHelp()}\n`);
+    const what = name.startsWith('-') ? `option ${name} (options go after the command)` : `command '${name}'${suggestion(name, commands.map((c) => c.name), (c) => `'${c}'`)}`;
+    io.stderr.write(`error: unknown ${what}\n\nCommands: ${commands.map((c) => c.name).join(', ')}\nRun '${parents} --help' for what each does.\n`);
     return EXIT.usage;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    io.stdout.write(cmd.help + '\n');
+  if (cmd.subcommands) {
+    const [sub] = rest;
+    if (sub === undefined || sub === '--help' || sub === '-h') {
+      (sub === undefined ? io.stderr : io.stdout).write(cmd.help(parents) + '\n');
+      return sub === undefined ? EXIT.usage : EXIT.ok;
+    }
+    return dispatch(cmd.subcommands, rest, `${parents} ${cmd.name}`, io);
+  }
+  if (wantsHelp(rest)) {
+    io.stdout.write(cmd.help(parents) + '\n');
     return EXIT.ok;
   }
   try {
-    const { values, positionals } = parse(cmd, rest);
-    return await cmd.run(values, positionals, io);
+    return await cmd.run(rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr.write(`error: ${err.message}\n\n${cmd.help}\n`);
+      io.stderr.write(`error: ${err.message}\n\n${cmd.usage(parents)}\nRun '${parents} ${cmd.name} --help' for every option and examples.\n`);
       return EXIT.usage;
     }
     if (err instanceof S3siftError && err.code !== 'internal') {
@@ -65,7 +84,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       return EXIT.usage;
     }
     io.stderr.write(`internal error: ${describe(err)}\n`);
-    if (io.env.S3SIFT_DEBUG) io.stderr.write(String((err as Error).stack) + '\n');
+    if (io.env.S3SIFT_DEBUG) io.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
     else io.stderr.write('(set S3SIFT_DEBUG=1 for the stack trace, and please report it)\n');
     return EXIT.internal;
   }

@@ -33,8 +33,14 @@ describe('s3sift CLI', () => {
   it('answers a bad flag with the usage and exit code 2', () => {
     const r = run(['ingest', '--frob', 'x']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^error: Unknown option '--frob'/);
-    expect(r.stderr).toContain('Usage: s3sift ingest');
+    expect(r.stderr).toMatch(/^error: unknown option --frob\n/);
+    expect(r.stderr).toContain('Usage: s3sift ingest SOURCE... [options]');
+    expect(r.stderr).toContain("Run 's3sift ingest --help'");
+    const typo = run(['detect', '--sinse', '2025-03-01']);
+    expect([typo.code, typo.stderr.split('\n')[0]]).toEqual([2, 'error: unknown option --sinse (did you mean --since?)']);
+    expect(run(['detcet']).stderr).toMatch(/^error: unknown command 'detcet' \(did you mean 'detect'\?\)/);
+    expect(run(['query', '--data']).stderr).toMatch(/^error: --data needs a value: --data DIR\n/);
+    expect(run(['ingest', 'x', '--force=yes']).stderr).toMatch(/^error: --force is a switch and takes no value\n/);
     expect(run(['ingest', 'x', '--format', 'xml']).stderr).toMatch(/--format must be one of auto, access-log, cloudtrail/);
     expect(run(['frobnicate']).code).toBe(2);
     expect(run(['ingest']).code).toBe(2);

@@ -1,8 +1,7 @@
 import { UsageError } from '../../common/errors.js';
-import { runDetectionTests } from '../../query/detection-tests.js';
-import { loadDetections, type Detection } from '../../query/detection.js';
-import { textTable } from '../../query/format.js';
-import type { Command } from '../command.js';
+import type { Detection } from '../../query/detection.js';
+import { defineCommand, defineGroup, EXIT } from '../command.js';
+import { findingFlags } from '../common-flags.js';
 
 function show(d: Detection): string {
   const params = Object.entries(d.params).map(([k, p]) => `  ${k} = ${JSON.stringify(p.default)}    ${p.description}`);
@@ -23,54 +22,84 @@ function show(d: Detection): string {
   ].join('\n');
 }
 
-export const detectionsCommand: Command = {
+const load = async (rules: string[]): Promise<Detection[]> => (await import('../../query/detection.js')).loadDetections(rules);
+const noArguments = (name: string, positionals: readonly string[]): void => {
+  if (positionals.length) throw new UsageError(`detections ${name} takes no arguments (got ${positionals.join(' ')})`);
+};
+
+const list = defineCommand({
+  name: 'list',
+  summary: 'every detection: id, severity, sources, title',
+  usage: '[options]',
+  description: 'List the detection library (the built-in one, and the files of --rules folders).',
+  flags: { rules: findingFlags.rules },
+  examples: ['s3sift detections list', 's3sift detections list --rules ./my-rules'],
+  async run({ flags, positionals }, io) {
+    noArguments('list', positionals);
+    const all = await load(flags.rules);
+    const { textTable } = await import('../../query/format.js');
+    const rows = all.map((d) => ({ id: d.id, severity: d.severity, sources: d.sources.join(','), title: d.title }));
+    io.stdout.write(textTable(['id', 'severity', 'sources', 'title'], rows, 90) + `\n(${all.length} detections)\n`);
+    return EXIT.ok;
+  },
+});
+
+const showCommand = defineCommand({
+  name: 'show',
+  summary: 'one detection in full: what it means, parameters, tests, SQL',
+  usage: 'ID [options]',
+  description: 'Show one detection: its description (what it means and what to do), parameters with defaults, tests, file and SQL.',
+  flags: { rules: findingFlags.rules },
+  examples: ['s3sift detections show presigned-url-long-expiry'],
+  async run({ flags, positionals }, io) {
+    const [id, ...extra] = positionals;
+    if (!id || extra.length) throw new UsageError('detections show takes one detection ID');
+    const all = await load(flags.rules);
+    const d = all.find((x) => x.id === id);
+    if (!d) {
+      const { suggestion } = await import('../flags.js');
+      throw new UsageError(`no detection ${JSON.stringify(id)}${suggestion(id, all.map((x) => x.id), (x) => x)} (see 's3sift detections list')`);
+    }
+    io.stdout.write(show(d) + '\n');
+    return EXIT.ok;
+  },
+});
+
+const test = defineCommand({
+  name: 'test',
+  summary: "run the detections' own tests through the real parsers and SQL",
+  usage: '[options]',
+  description: `
+Run every detection's own tests: the raw access-log lines and CloudTrail
+records of each test go through the real parsers into a fresh dataset, and
+the detection's real SQL must give the expected number of findings. Write
+your own detections with tests (docs/detections.md) and run them here.`,
+  flags: { rules: findingFlags.rules, only: findingFlags.only },
+  notes: 'Exit codes: 0 every test passed, 1 a test failed, 2 a detection file that does not hold together.',
+  examples: ['s3sift detections test', 's3sift detections test --rules ./my-rules --only my-detection'],
+  async run({ flags, positionals }, io) {
+    noArguments('test', positionals);
+    const all = await load(flags.rules);
+    const { selectDetections } = await import('../../query/detect.js');
+    const picked = selectDetections(all, flags.only);
+    const { runDetectionTests } = await import('../../query/detection-tests.js');
+    const outcomes = await runDetectionTests(picked, (o) => {
+      const mark = o.ok ? 'ok  ' : 'FAIL';
+      const why = o.error ? `: ${o.error}` : o.ok ? '' : `: expected ${o.expected} finding(s), got ${o.got}`;
+      io.stdout.write(`${mark} ${o.detection} / ${o.test}${why}\n`);
+    });
+    const failed = outcomes.filter((o) => !o.ok).length;
+    io.stdout.write(`\n${outcomes.length - failed} passed, ${failed} failed, ${picked.length} detections\n`);
+    return failed ? EXIT.findings : EXIT.ok;
+  },
+});
+
+export const detectionsCommand = defineGroup({
   name: 'detections',
   summary: 'list, show and test the detection library',
-  help: `Usage: s3sift detections list|show ID|test [--rules DIR]...
-
-  list       every detection: id, severity, sources, title
-  show ID    one detection in full: what it means, parameters, tests, SQL
-  test       run every detection's own tests (raw log lines and CloudTrail
-             records through the real parsers and the real SQL); exit 1 if any fails
-
-Options:
-  --rules DIR   also load the detection files in DIR (validated the same way); repeatable
-  --only ID,... with test: only these detections
-  -h, --help    show this help
-
-Detection files are YAML, one per detection (see the README, "Writing a
-detection"); a file that does not hold together is refused with its name and
-the reason.`,
-  options: {
-    rules: { type: 'string', multiple: true },
-    only: { type: 'string', multiple: true },
-  },
-  async run(values, positionals, io) {
-    const [action, id, ...extra] = positionals;
-    const all = await loadDetections((values.rules as string[] | undefined) ?? []);
-    if (action === 'list' && !id) {
-      const rows = all.map((d) => ({ id: d.id, severity: d.severity, sources: d.sources.join(','), title: d.title }));
-      io.stdout.write(textTable(['id', 'severity', 'sources', 'title'], rows, 90) + `\n(${all.length} detections)\n`);
-      return 0;
-    }
-    if (action === 'show' && id && !extra.length) {
-      const d = all.find((x) => x.id === id);
-      if (!d) throw new UsageError(`no detection ${JSON.stringify(id)} (see 's3sift detections list')`);
-      io.stdout.write(show(d) + '\n');
-      return 0;
-    }
-    if (action === 'test' && !id) {
-      const only = ((values.only as string[] | undefined) ?? []).flatMap((s) => s.split(','));
-      const picked = only.length ? all.filter((d) => only.includes(d.id)) : all;
-      const outcomes = await runDetectionTests(picked, (o) => {
-        const mark = o.ok ? 'ok  ' : 'FAIL';
-        const why = o.error ? `: ${o.error}` : o.ok ? '' : `: expected ${o.expected} finding(s), got ${o.got}`;
-        io.stdout.write(`${mark} ${o.detection} / ${o.test}${why}\n`);
-      });
-      const failed = outcomes.filter((o) => !o.ok).length;
-      io.stdout.write(`\n${outcomes.length - failed} passed, ${failed} failed, ${picked.length} detections\n`);
-      return failed ? 1 : 0;
-    }
-    throw new UsageError('detections takes list, show ID, or test');
-  },
-};
+  description: `
+The detection library: one YAML file per detection, with its SQL and its own
+tests (docs/detections.md, "Writing a detection"). --rules DIR adds your own;
+a file that does not hold together is refused with its name and the reason.`,
+  subcommands: [list, showCommand, test],
+});

@@ -1,30 +1,25 @@
-import { ingest, type IngestOptions, type IngestSummary } from '../../ingest/index.js';
+import type { IngestOptions, IngestSummary } from '../../ingest/index.js';
 import { UsageError } from '../../common/errors.js';
-import { oneOf, timeFlag, type Command, type Io } from '../command.js';
+import { defineCommand, EXIT, type Io } from '../command.js';
+import { dataFlag, s3Options, s3ReadFlags } from '../common-flags.js';
+import { bool, choice, time } from '../flags.js';
 import { formatCount, ProgressBar } from '../progress.js';
-import { datasetOverview } from '../overview.js';
 
-export const DEFAULT_DATA = './s3sift-data';
-
-/** The flags that say how to reach S3 (publish takes these). */
-export const s3ReachFlags = {
-  'endpoint-url': { type: 'string' },
-  region: { type: 'string' },
-  profile: { type: 'string' },
+const flags = {
+  data: dataFlag,
+  format: choice({ choices: ['auto', 'access-log', 'cloudtrail'], default: 'auto', value: 'F', help: 'auto (told by content), access-log or cloudtrail' }),
+  force: bool({ help: 're-read sources already ingested, replacing their rows' }),
+  strict: bool({ help: 'commit nothing and exit 3 if any line is rejected' }),
+  ...s3ReadFlags,
+  since: time({ help: "s3:// only: list and read only the objects whose key dates (AWS's delivery\nlayouts) fall in the window, give or take a day" }),
+  until: time({ help: 's3:// only: the end of that window' }),
 } as const;
 
-/** ... and, for reading s3:// sources (ingest, analyze), how many objects at once. */
-export const s3FlagSpecs = { ...s3ReachFlags, concurrency: { type: 'string' } } as const;
-
-export const S3_OPTIONS = `  --endpoint-url U  S3-compatible endpoint for s3:// sources (path-style)
-  --region R, --profile P   AWS region and profile for s3:// sources (default: the standard chain)
-  --concurrency N   s3:// objects downloaded at once (default 4)`;
-
-export const ingestCommand: Command = {
+export const ingestCommand = defineCommand({
   name: 'ingest',
   summary: 'parse access logs and CloudTrail into the Parquet dataset',
-  help: `Usage: s3sift ingest SOURCE... [--data DIR] [--format auto|access-log|cloudtrail] [--force] [--strict]
-
+  usage: 'SOURCE... [options]',
+  description: `
 Parse S3 server access logs and CloudTrail events into a typed Parquet
 dataset that DuckDB, Athena, Spark and pandas read
 (DIR/access_log/date=YYYY-MM-DD/*.parquet, DIR/cloudtrail/date=.../*.parquet).
@@ -33,95 +28,64 @@ SOURCE is a file, a folder (read recursively, hidden files passed over), -
 for stdin, or s3://bucket/prefix (every object under it; one already ingested,
 same key and ETag, is passed over without being downloaded; credentials and
 region from the standard AWS chain, --profile, --region, --endpoint-url for
-any S3-compatible store). Gzip is recognised by content, whatever the name. The format is
-told by content too: JSON is CloudTrail, in any of its shapes (log files
-{"Records":[...]} as delivered under AWSLogs/, one record per line, a JSON
-array, EventBridge "AWS API Call via CloudTrail" events, CloudTrail Lake CSV
-exports); the rest is read as server access logs.
+any S3-compatible store). Gzip is recognised by content, whatever the name.
+The format is told by content too: JSON is CloudTrail, in any of its shapes
+(log files {"Records":[...]} as delivered under AWSLogs/, one record per line,
+a JSON array, EventBridge "AWS API Call via CloudTrail" events, CloudTrail
+Lake CSV exports); the rest is read as server access logs.
 
 Every line or record is accounted for: ingested, rejected (written with file,
 line or record number, and reason to DIR/rejects/*.ndjson), or skipped on
-purpose (blank lines, CloudTrail digest files, Insights records). A source already in the
-dataset is passed over; one that changed since (or with --force) replaces its
-earlier rows. A run killed at any moment leaves no partial file; the next run
-finishes or discards its work.
-
-Options:
-  --data DIR        dataset folder (default ${DEFAULT_DATA})
-  --format F        auto (by content, default), access-log or cloudtrail
-  --force           re-read sources already ingested, replacing their rows
-  --strict          commit nothing and exit 3 if any line is rejected
-${S3_OPTIONS}
-  --since T, --until T      s3:// only: list and read only the objects whose key dates (AWS's
-                            delivery layouts) fall in the window, give or take a day
-  -h, --help        show this help
-
+purpose (blank lines, CloudTrail digest files, Insights records). A source
+already in the dataset is passed over; one that changed since (or with
+--force) replaces its earlier rows. A run killed at any moment leaves no
+partial file; the next run finishes or discards its work.`,
+  flags,
+  notes: `
 Exit codes: 0 done (also with rejects), 2 bad arguments or unreadable source
 (a source that fails part-way is named; the rest is committed and the next
-run reads it again), 3 --strict and something was rejected.
-
-Examples:
-  s3sift ingest ./logs/ --data ./s3sift-data
-  aws s3 cp s3://my-log-bucket/2025-03-10-00-00-00-ABC - | s3sift ingest -
-  s3sift ingest access.log.gz --strict
-  s3sift ingest ./AWSLogs/111122223333/CloudTrail/ --data ./s3sift-data
-  s3sift ingest s3://my-trail-bucket/AWSLogs/111122223333/CloudTrail/ --since 2025-03-01 --profile audit`,
-  options: {
-    data: { type: 'string', default: DEFAULT_DATA },
-    format: { type: 'string', default: 'auto' },
-    force: { type: 'boolean', default: false },
-    strict: { type: 'boolean', default: false },
-    ...s3FlagSpecs,
-    since: { type: 'string' },
-    until: { type: 'string' },
-  },
-  async run(values, positionals, io) {
-    if (positionals.length === 0) throw new UsageError('ingest needs at least one SOURCE (a file, a folder, or - for stdin)');
-    const format = oneOf('format', values.format, ['auto', 'access-log', 'cloudtrail'] as const);
-    const data = values.data as string;
-    const summary = await ingestWithProgress(positionals, { data, format, force: values.force === true, strict: values.strict === true, s3: s3Flags(values, io) }, io);
-    io.stdout.write(renderSummary(summary, data) + '\n');
+run reads it again), 3 --strict and something was rejected.`,
+  examples: [
+    's3sift ingest ./logs/ --data ./s3sift-data',
+    'aws s3 cp s3://my-log-bucket/2025-03-10-00-00-00-ABC - | s3sift ingest -',
+    's3sift ingest access.log.gz --strict',
+    's3sift ingest ./AWSLogs/111122223333/CloudTrail/ --data ./s3sift-data',
+    's3sift ingest s3://my-trail-bucket/AWSLogs/111122223333/CloudTrail/ --since 2025-03-01 --profile audit',
+  ],
+  async run({ flags: f, positionals }, io) {
+    if (positionals.length === 0) throw new UsageError('ingest needs at least one SOURCE (a file, a folder, - for stdin, or s3://bucket/prefix)');
+    const s3 = { ...s3Options(f, io), concurrency: f.concurrency, since: f.since, until: f.until };
+    const summary = await ingestWithProgress(positionals, { data: f.data, format: f.format, force: f.force, strict: f.strict, s3 }, io);
+    io.stdout.write(renderSummary(summary, f.data) + '\n');
     if (!summary.strictFailed && summary.files.length + summary.passed.length > 0) {
-      io.stdout.write((await datasetOverview(data)) + '\n');
+      const { datasetOverview } = await import('../overview.js');
+      io.stdout.write((await datasetOverview(f.data)) + '\n');
     }
     if (summary.strictFailed) {
       for (const r of summary.firstRejects) io.stderr.write(`${r.source_file}:${r.line}: ${r.reason}\n`);
       io.stderr.write(`error: --strict: ${formatCount(summary.rejected)} line(s) or record(s) rejected; nothing was committed\n`);
-      return 3;
+      return EXIT.strict;
     }
     return reportUnreadable(summary, io);
   },
-};
+});
 
 /** Sources that could not be read to the end: one error line each, and exit 2 (the rest is committed). */
 export function reportUnreadable(s: IngestSummary, io: Io): number {
-  if (s.unreadable.length === 0) return 0;
+  if (s.unreadable.length === 0) return EXIT.ok;
   for (const u of s.unreadable) io.stderr.write(`error: ${u.name}: ${u.reason}\n`);
   io.stderr.write(`error: ${formatCount(s.unreadable.length)} source(s) could not be read to the end; the rest is committed, and the next run reads them again\n`);
-  return 2;
-}
-
-/** --endpoint-url, --region, --profile, --concurrency (the profile goes to the SDK's standard chain). */
-export function s3Flags(values: Record<string, unknown>, io: Io): NonNullable<IngestOptions['s3']> {
-  if (typeof values.profile === 'string') io.env.AWS_PROFILE = values.profile;
-  let concurrency: number | undefined;
-  if (values.concurrency !== undefined) {
-    concurrency = Number(values.concurrency);
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new UsageError(`--concurrency ${String(values.concurrency)}: give a whole number from 1 to 64`);
-  }
-  return {
-    endpoint: values['endpoint-url'] as string | undefined, region: values.region as string | undefined, concurrency,
-    since: values.since === undefined ? undefined : timeFlag('since', values.since), until: values.until === undefined ? undefined : timeFlag('until', values.until),
-  };
+  return EXIT.usage;
 }
 
 /** Ingest with a progress bar (on a TTY) and warnings on stderr; shared by ingest and analyze. */
 export async function ingestWithProgress(sources: string[], opts: Pick<IngestOptions, 'data' | 'format' | 'force' | 'strict' | 's3'>, io: Io): Promise<IngestSummary> {
+  const { ingest } = await import('../../ingest/index.js');
   const bar = new ProgressBar(io.stderr);
   try {
     return await ingest(sources, {
       ...opts,
-      stdin: io.stdin as never,
+      stdin: io.stdin,
       onProgress: (p) => bar.update(p),
       onWarning: (m) => {
         bar.done();
@@ -161,4 +125,3 @@ export function renderSummary(s: IngestSummary, data: string): string {
   }
   return out.join('\n');
 }
-

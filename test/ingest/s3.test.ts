@@ -213,7 +213,7 @@ describe('ingest of s3:// sources', () => {
     expect(JSON.parse(r.stdout)).toHaveProperty('findings');
     const bad = await cli('analyze', 's3://logs/access/', '--concurrency', '0');
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/--concurrency 0: give a whole number from 1 to 64/);
+    expect(bad.stderr).toMatch(/--concurrency must be a whole number from 1 to 64 \(got "0"\)/);
   }, 60_000);
 
   it('says clearly when the bucket does not exist or the prefix is empty', async () => {

@@ -1,0 +1,12 @@
+/** Every command, in the order the top-level help lists them. Declaring them loads no library. */
+import type { Command } from '../command.js';
+import { athenaCommand } from './athena.js';
+import { analyzeCommand, detectCommand } from './detect.js';
+import { detectionsCommand } from './detections.js';
+import { ingestCommand } from './ingest.js';
+import { postureCommand } from './posture.js';
+import { publishCommand } from './publish.js';
+import { queryCommand } from './query.js';
+import { serveCommand } from './serve.js';
+
+export const COMMANDS: readonly Command[] = [ingestCommand, analyzeCommand, detectCommand, queryCommand, detectionsCommand, postureCommand, serveCommand, athenaCommand, publishCommand];

@@ -1,0 +1,41 @@
+/**
+ * Flags several commands share, declared once: the dataset folder, the
+ * flags that pick detections and shape findings, and how to reach S3.
+ */
+import { FINDING_FORMATS, SEVERITIES } from '../query/finding.js';
+import { choice, integer, list, repeated, text, time } from './flags.js';
+import type { Io } from './command.js';
+
+export const DEFAULT_DATA = './s3sift-data';
+
+export const dataFlag = text({ value: 'DIR', help: 'dataset folder', default: DEFAULT_DATA });
+
+/** The flags that pick detections and shape findings (detect, analyze, athena detect). */
+export const findingFlags = {
+  only: list({ value: 'ID,...', help: "run only these detections ('s3sift detections list')" }),
+  since: time({ help: 'only events at or after T (ISO 8601: 2025-03-12, 2025-03-12T08:00:00Z)' }),
+  until: time({ help: 'only events before T' }),
+  param: repeated({ value: 'NAME=VALUE', help: 'set a detection parameter (ID.NAME=VALUE for one detection)' }),
+  rules: repeated({ value: 'DIR', help: 'also load the detection files in DIR (an id already loaded is replaced)' }),
+  format: choice({ choices: FINDING_FORMATS, default: 'table', value: 'F', help: 'table (the report), json, ndjson, csv, or ocsf (OCSF Detection Findings)' }),
+  'fail-on': choice({ choices: SEVERITIES, value: 'SEV', help: 'exit 1 if a finding is at least SEV (info, low, medium, high, critical)' }),
+} as const;
+
+/** How to reach S3 (publish, and ingest of s3:// sources). */
+export const s3ReachFlags = {
+  'endpoint-url': text({ value: 'URL', help: 'an S3-compatible endpoint (path-style addressing)' }),
+  region: text({ value: 'R', help: 'AWS region (default: the standard chain)' }),
+  profile: text({ value: 'P', help: 'AWS profile (default: the standard chain)' }),
+} as const;
+
+/** ... and, for reading s3:// sources, how many objects at once. */
+export const s3ReadFlags = {
+  ...s3ReachFlags,
+  concurrency: integer({ help: 's3:// objects downloaded at once', min: 1, max: 64, default: 4 }),
+} as const;
+
+/** What the S3 flags say, for the ingest and publish libraries; the profile goes to the SDK's standard chain. */
+export function s3Options(f: { 'endpoint-url': string | undefined; region: string | undefined; profile: string | undefined }, io: Io): { endpoint?: string; region?: string } {
+  if (f.profile !== undefined) io.env.AWS_PROFILE = f.profile;
+  return { ...(f['endpoint-url'] !== undefined ? { endpoint: f['endpoint-url'] } : {}), ...(f.region !== undefined ? { region: f.region } : {}) };
+}
