@@ -193,9 +193,12 @@ describe('ingest', () => {
     writeFileSync(file, [...generateAccessLogLines({ lines: 20000, seed: 12 })].join('\n'));
     const file2 = join(tmp.dir, 'two.log');
     writeFileSync(file2, [...generateAccessLogLines({ lines: 10, seed: 13 })].join('\n'));
-    const first = ingest([file], opts());
-    await new Promise((r) => setTimeout(r, 50));
-    await expect(ingest([file2], opts())).rejects.toThrow(/being written by another s3sift/);
+    // The second writer starts while the first reports progress, so while it surely holds the lock.
+    let second: Promise<string> | undefined;
+    const first = ingest([file], { ...opts(), onProgress: () => {
+      second ??= ingest([file2], opts()).then(() => 'accepted', (err: unknown) => String(err));
+    } });
     await first;
+    expect(await second).toMatch(/being written by another s3sift/);
   });
 });

@@ -1,0 +1,56 @@
+/**
+ * docs/cli.md, written from the commands' own declarations (the same text
+ * `s3sift COMMAND --help` prints), so the reference cannot drift from the
+ * parser. `npm run docs:cli` rewrites it; test/docs-cli.test.ts fails when
+ * the committed page differs.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../common/package-root.js';
+import { EXIT, EXIT_MEANINGS, type Command } from '../cli/command.js';
+import { COMMANDS } from '../cli/commands/index.js';
+import { topHelp } from '../cli/main.js';
+
+export const CLI_DOC = join(PACKAGE_ROOT, 'docs', 'cli.md');
+
+const block = (text: string): string => ['```text', text, '```'].join('\n');
+const anchor = (title: string): string => title.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-');
+
+function commandSection(c: Command, parents: string, level: string): string[] {
+  const title = `${parents} ${c.name}`;
+  return [`${level} \`${title}\``, '', c.summary[0]?.toUpperCase() + c.summary.slice(1) + '.', '', block(c.help(parents)), '',
+    ...(c.subcommands ?? []).flatMap((s) => commandSection(s, title, `${level}#`))];
+}
+
+/** The whole page. */
+export function cliReference(): string {
+  const titles = COMMANDS.flatMap((c) => [`s3sift ${c.name}`, ...(c.subcommands ?? []).map((s) => `s3sift ${c.name} ${s.name}`)]);
+  return [
+    '# Command-line reference',
+    '',
+    'Every command, flag and exit code of `s3sift`, as `s3sift COMMAND --help` prints them.',
+    'This page is generated from the commands\' flag declarations (`npm run docs:cli`), so it',
+    'is always what the parser accepts; `test/docs-cli.test.ts` checks that it is up to date.',
+    'Which of these names are kept stable is said in [contract.md](contract.md).',
+    '',
+    ...titles.map((t) => `- [\`${t}\`](#${anchor(t)})`),
+    '- [Exit codes](#exit-codes)',
+    '',
+    '## `s3sift`',
+    '',
+    block(topHelp()),
+    '',
+    ...COMMANDS.flatMap((c) => commandSection(c, 's3sift', '##')),
+    '## Exit codes',
+    '',
+    '| code | meaning |',
+    '|---|---|',
+    ...Object.entries(EXIT).map(([name, code]) => `| ${code} | ${EXIT_MEANINGS[name as keyof typeof EXIT]} |`),
+    '',
+  ].join('\n');
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  writeFileSync(CLI_DOC, cliReference());
+  process.stdout.write(`wrote ${CLI_DOC}\n`);
+}
