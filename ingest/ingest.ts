@@ -21,7 +21,7 @@ import { planReplacements } from './replace.js';
 import { ACCESS_LOG, CLOUDTRAIL, type TableSpec } from './schema.js';
 import { openContent, peekContent, resolveSources, type Source } from './sources.js';
 import { Stage } from './staging.js';
-import { S3Fetcher, s3Client, type S3Options } from './s3.js';
+import type { S3Options } from './s3.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 
 export interface IngestOptions {
@@ -99,8 +99,9 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
   const dir = opts.data;
   await mkdir(dir, { recursive: true });
   const unlock = await lock(dir);
+  // The AWS SDK is loaded only when a source is in S3.
   let client: S3Client | undefined;
-  const s3 = (): S3Client => opts.s3?.client ?? (client ??= s3Client(opts.s3));
+  const s3 = async (): Promise<S3Client> => opts.s3?.client ?? (client ??= (await import('./s3.js')).s3Client(opts.s3));
   try {
     const { finished } = await recover(dir);
     const run = newRunId();
@@ -118,7 +119,7 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
     const todo = plan(sources, manifest, opts.force, summary);
     // Only the S3 objects that are to be read are fetched, a few ahead of the reader.
     const remote = todo.filter((src) => src.s3);
-    const fetcher = remote.length ? new S3Fetcher(remote, s3(), opts.s3?.concurrency, opts.s3?.prefetchMax) : undefined;
+    const fetcher = remote.length ? new (await import('./s3.js')).S3Fetcher(remote, await s3(), opts.s3?.concurrency, opts.s3?.prefetchMax) : undefined;
 
     const rejectsRel = join(REJECTS, `${run}.ndjson`);
     const rejectsOut = new RejectsFile(join(work, 'rejects.ndjson'));

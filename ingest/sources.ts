@@ -13,7 +13,7 @@ import { Readable, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { describe, InputError } from '../common/errors.js';
-import { keyWindow, listS3Sources, s3Client, type S3Options } from './s3.js';
+import type { S3Options } from './s3.js';
 
 export interface Source {
   /** Name stored in `source_file` and shown in messages: the path as given, `-` for stdin. */
@@ -42,7 +42,7 @@ export interface ResolveResult {
 const EDGE = 64 * 1024;
 
 /** Expand the command line's SOURCE arguments. `spoolDir` receives stdin. */
-export async function resolveSources(args: readonly string[], spoolDir: string, stdin: Readable = process.stdin, s3?: () => S3Client, s3Opts: S3Options = {}): Promise<ResolveResult> {
+export async function resolveSources(args: readonly string[], spoolDir: string, stdin: Readable = process.stdin, s3?: () => Promise<S3Client>, s3Opts: S3Options = {}): Promise<ResolveResult> {
   const sources: Source[] = [];
   const hidden: string[] = [];
   const passedOver: string[] = [];
@@ -64,7 +64,8 @@ export async function resolveSources(args: readonly string[], spoolDir: string, 
       continue;
     }
     if (arg.startsWith('s3://')) {
-      const listed = await listS3Sources(arg, (s3 ?? (() => s3Client()))(), s3Opts.pageSize, keyWindow(s3Opts.since, s3Opts.until));
+      const { keyWindow, listS3Sources, s3Client } = await import('./s3.js');
+      const listed = await listS3Sources(arg, s3 ? await s3() : s3Client(), s3Opts.pageSize, keyWindow(s3Opts.since, s3Opts.until));
       for (const src of listed.sources) {
         if (seen.has(src.key)) continue;
         seen.add(src.key);

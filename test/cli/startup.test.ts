@@ -47,6 +47,9 @@ describe('start-up', () => {
     expect(q).toEqual({ code: 0, libs: ['duckdb', 'csv'] });
     const ddl = loaded(['athena', 'ddl', '--location', 's3://sec-data/s3sift']);
     expect(ddl).toEqual({ code: 0, libs: [] });
+    const local = loaded(['ingest', new URL('../../samples/access-logs/logs-archive/2025-03-12.log', import.meta.url).pathname, '--data', join(tmp.dir, 'd')]);
+    expect(local.code).toBe(0);
+    expect(local.libs).not.toContain('aws');
     const list = loaded(['detections', 'list']);
     expect(list).toEqual({ code: 0, libs: ['yaml', 'csv'] });
   });
