@@ -58,9 +58,9 @@ describe('the access_log declaration', () => {
     expect(md.split('\n')).toHaveLength(ACCESS_LOG.columns.length + 2);
   });
 
-  it('is the table the README documents', () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    expect(readme).toContain(markdownColumns(ACCESS_LOG));
+  it('is the table docs/dataset.md documents', () => {
+    const doc = readFileSync(new URL('../../docs/dataset.md', import.meta.url), 'utf8');
+    expect(doc).toContain(markdownColumns(ACCESS_LOG));
   });
 });
 
@@ -84,8 +84,8 @@ describe('the cloudtrail declaration', () => {
     }
   });
 
-  it('is the table the README documents', () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    expect(readme).toContain(markdownColumns(CLOUDTRAIL));
+  it('is the table docs/dataset.md documents', () => {
+    const doc = readFileSync(new URL('../../docs/dataset.md', import.meta.url), 'utf8');
+    expect(doc).toContain(markdownColumns(CLOUDTRAIL));
   });
 });
