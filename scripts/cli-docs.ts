@@ -24,7 +24,7 @@ function commandSection(c: Command, parents: string, level: string): string[] {
 
 /** The whole page. */
 export function cliReference(): string {
-  const titles = COMMANDS.flatMap((c) => [`s3sift ${c.name}`, ...(c.subcommands ?? []).map((s) => `s3sift ${c.name} ${s.name}`)]);
+  const titles = ['s3sift', ...COMMANDS.flatMap((c) => [`s3sift ${c.name}`, ...(c.subcommands ?? []).map((s) => `s3sift ${c.name} ${s.name}`)])];
   return [
     '# Command-line reference',
     '',

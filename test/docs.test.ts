@@ -15,15 +15,6 @@ import { tempDir } from './helpers/dataset.js';
 const ROOT = new URL('..', import.meta.url).pathname;
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
 
-/**
- * Link targets that another branch adds (the generated CLI reference, the
- * licence, the changelog). Remove each one from this list once it is merged.
- */
-const PROVIDED_BY_ANOTHER_BRANCH = new Set(['docs/cli.md', 'LICENSE', 'CHANGELOG.md']);
-
-/** Pages of docs/ written by others, which this suite does not ask for a table of contents. */
-const NOT_OURS = new Set(['docs/contract.md', 'docs/cli.md']);
-
 /** Markdown files git tracks or would (not ignored), or every .md outside dependencies and build output when this is not a git checkout. */
 function markdownFiles(): string[] {
   try {
@@ -187,7 +178,6 @@ describe('the markdown files', () => {
           broken.push(`${where} (outside the repository)`);
           continue;
         }
-        if (PROVIDED_BY_ANOTHER_BRANCH.has(resolved)) continue;
         if (!existsSync(join(ROOT, resolved))) {
           broken.push(`${where} (no such file)`);
           continue;
@@ -218,7 +208,7 @@ describe('the docs pages', () => {
 
   it('open with their contents when they are long (over 80 lines): a link to every section', () => {
     const missing: string[] = [];
-    for (const page of pages.filter((p) => !NOT_OURS.has(p))) {
+    for (const page of pages) {
       const md = read(page);
       if (md.split('\n').length <= 80) continue;
       const lines = md.split('\n');

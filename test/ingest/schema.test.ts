@@ -49,7 +49,7 @@ describe('the access_log declaration', () => {
     }
   });
 
-  it('renders DuckDB DDL and the README table from the same declaration', () => {
+  it('renders DuckDB DDL and the docs table from the same declaration', () => {
     const ddl = duckdbCreateTable(ACCESS_LOG);
     expect(ddl).toContain('"key" VARCHAR');
     expect(ddl).toContain('"event_time" TIMESTAMP');
