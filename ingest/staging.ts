@@ -19,8 +19,9 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { writeError } from '../common/errors.js';
+import { sqlIdentifier, sqlString } from '../common/sql.js';
 import { TsvWriter } from './tsv-writer.js';
-import { quoteIdent, type ColumnSpec, type TableSpec } from './schema.js';
+import type { ColumnSpec, TableSpec } from './schema.js';
 
 /** Longest staged row DuckDB is told to expect; parsers refuse longer records. */
 export const MAX_STAGED_ROW = 16 << 20;
@@ -51,16 +52,12 @@ function stagedType(c: ColumnSpec): string {
 
 /** Expression that turns a staged column into the declared one. */
 function finalExpr(c: ColumnSpec): string {
-  const q = quoteIdent(c.name);
+  const q = sqlIdentifier(c.name);
   if (c.name === 'source_file') return `src.name AS ${q}`;
   if (c.type === 'TIMESTAMP') return `epoch_ms(t.${q}) AS ${q}`;
   if (c.type === 'VARCHAR[]') return `coalesce(string_split(t.${q}, ' '), []::VARCHAR[]) AS ${q}`;
   if (c.type === 'JSON') return `CAST(t.${q} AS JSON) AS ${q}`;
   return `t.${q}`;
-}
-
-export function sqlString(s: string): string {
-  return "'" + s.replaceAll("'", "''") + "'";
 }
 
 /** The `COPY` that turns one staged file into one Parquet file. */

@@ -13,6 +13,7 @@
  * DuckDB-only syntax (`QUALIFY`, `strptime`, `regexp_matches`,
  * `json_extract_string`, `//`) is kept out of detections; a test checks it.
  */
+import { sqlString } from '../../common/sql.js';
 import { nativeFunctionIn } from '../dialect.js';
 import { DetectionError } from '../../common/errors.js';
 import type { ParamValue } from '../detection.js';
@@ -28,7 +29,7 @@ export function literal(v: ParamValue): string {
   if (Array.isArray(v)) return `ARRAY[${(v as Array<string | number>).map((x) => literal(x)).join(', ')}]`;
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : `DOUBLE '${v}'`;
   if (typeof v === 'boolean') return v ? 'true' : 'false';
-  return `'${String(v).replaceAll("'", "''")}'`;
+  return sqlString(String(v));
 }
 
 /** Index of the parenthesis closing the one at `open`, skipping string literals. */

@@ -12,6 +12,7 @@ import {
   type ColumnInfo, type Row,
 } from '@aws-sdk/client-athena';
 import { QueryError } from '../../common/errors.js';
+import { sqlIdentifier } from '../../common/sql.js';
 import { isoTime, type Rows } from '../rows.js';
 import { checkOverrides, compareFindings, paramsFor, toFindings, type DetectResult, type DetectionRun, type Finding, type ParamOverrides } from '../detect.js';
 import type { Detection } from '../detection.js';
@@ -118,7 +119,7 @@ export function windowed(sql: string, o: Pick<AthenaOptions, 'database' | 'since
     partitioned && o.since ? `"date" >= ${literal(o.since.toISOString().slice(0, 10))}` : '', partitioned && o.until ? `"date" <= ${literal(o.until.toISOString().slice(0, 10))}` : '',
   ].filter(Boolean).join(' AND ');
   return sql.replace(/\b(FROM|JOIN)\s+(access_log|cloudtrail|s3_requests)\b(?!\s*\()/g, (_m, kw: string, t: string) =>
-    `${kw} (SELECT * FROM "${o.database}"."${t}" WHERE ${cond(t !== 's3_requests')}) ${t}`);
+    `${kw} (SELECT * FROM ${sqlIdentifier(o.database)}.${sqlIdentifier(t)} WHERE ${cond(t !== 's3_requests')}) ${t}`);
 }
 
 export interface AthenaDetectResult extends DetectResult {
