@@ -8,6 +8,7 @@
  */
 import { GetObjectCommand, ListObjectsCommand, S3Client, type _Object } from '@aws-sdk/client-s3';
 import { InputError } from '../common/errors.js';
+import { dayText } from '../common/time.js';
 import type { Source } from './sources.js';
 
 export interface S3Options {
@@ -86,7 +87,7 @@ export interface KeyWindow {
 /** The key days to list for events in [since, until): a day's margin each side, for late deliveries. */
 export function keyWindow(since?: Date, until?: Date): KeyWindow | undefined {
   if (!since && !until) return undefined;
-  const day = (t: number): string => new Date(t).toISOString().slice(0, 10);
+  const day = (t: number): string => dayText(new Date(t));
   return { ...(since ? { from: day(since.getTime() - 86_400_000) } : {}), ...(until ? { to: day(until.getTime() + 86_400_000) } : {}) };
 }
 

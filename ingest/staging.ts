@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { writeError } from '../common/errors.js';
 import { sqlIdentifier, sqlString } from '../common/sql.js';
+import { dayText } from '../common/time.js';
 import { TsvWriter } from './tsv-writer.js';
 import type { ColumnSpec, TableSpec } from './schema.js';
 
@@ -103,7 +104,7 @@ export const NULL_PARTITION = '__HIVE_DEFAULT_PARTITION__';
 
 /** `YYYY-MM-DD` of a day number (days since 1970-01-01, UTC); NaN (no time) is the NULL partition. */
 export function dayString(day: number): string {
-  return Number.isNaN(day) ? NULL_PARTITION : new Date(day * DAY_MS).toISOString().slice(0, 10);
+  return Number.isNaN(day) ? NULL_PARTITION : dayText(new Date(day * DAY_MS));
 }
 
 /**

@@ -7,7 +7,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { sqlIdentifier, sqlString } from '../common/sql.js';
+import { sqlDate, sqlIdentifier, sqlString, sqlTimestamp } from '../common/sql.js';
 import { TABLES, duckdbCreateTable } from '../ingest/schema.js';
 import { installDialect } from './dialect.js';
 import { s3RequestsSql } from './views.js';
@@ -35,8 +35,6 @@ export interface OpenOptions {
   until?: Date;
 }
 
-const iso = (d: Date): string => d.toISOString().replace('T', ' ').replace('Z', '');
-
 /**
  * Open `dir` read-only: views `access_log`, `cloudtrail` over its Parquet
  * files (`date` comes back as a column), `s3_requests` over both, and the
@@ -61,8 +59,8 @@ export async function openDataset(dir: string, opts: OpenOptions = {}): Promise<
         await conn.run(duckdbCreateTable(t, `_all_${t.name}`).replace(/\n\)$/, ',\n  "date" DATE\n)'));
       }
       const where: string[] = [];
-      if (opts.since) where.push(`event_time >= TIMESTAMP '${iso(opts.since)}' AND ("date" IS NULL OR "date" >= DATE '${iso(opts.since).slice(0, 10)}')`);
-      if (opts.until) where.push(`event_time < TIMESTAMP '${iso(opts.until)}' AND ("date" IS NULL OR "date" <= DATE '${iso(opts.until).slice(0, 10)}')`);
+      if (opts.since) where.push(`event_time >= ${sqlTimestamp(opts.since)} AND ("date" IS NULL OR "date" >= ${sqlDate(opts.since)})`);
+      if (opts.until) where.push(`event_time < ${sqlTimestamp(opts.until)} AND ("date" IS NULL OR "date" <= ${sqlDate(opts.until)})`);
       await conn.run(`CREATE VIEW ${sqlIdentifier(t.name)} AS SELECT * FROM ${all}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`);
     }
     await conn.run(s3RequestsSql());

@@ -9,7 +9,7 @@
  * of requests (access log and CloudTrail) that fell in it.
  */
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
-import { sqlString } from '../common/sql.js';
+import { sqlString, sqlTimestamp } from '../common/sql.js';
 import type { OpenDataset as Dataset } from './dataset.js';
 import { rowsOf } from './rows.js';
 import { analyzePolicy, parsePolicy, type PolicyAnalysis } from './policy.js';
@@ -309,7 +309,7 @@ export async function posture(ds: Pick<Dataset, 'conn'>, opts: PostureOptions = 
 async function countRequests(ds: Pick<Dataset, 'conn'>, buckets: BucketPosture[], at: Date): Promise<void> {
   const windows = buckets.flatMap((b) => b.windows);
   if (windows.length === 0) return;
-  const values = windows.map((w, i) => `(${i}, ${sqlString(w.bucket)}, TIMESTAMP '${w.from.replace('T', ' ').replace('Z', '')}', TIMESTAMP '${(w.until ?? at.toISOString()).replace('T', ' ').replace('Z', '')}')`).join(', ');
+  const values = windows.map((w, i) => `(${i}, ${sqlString(w.bucket)}, ${sqlTimestamp(new Date(w.from))}, ${sqlTimestamp(w.until === null ? at : new Date(w.until))})`).join(', ');
   const rows = await readRows(ds.conn, `
     WITH w(i, bucket, t0, t1) AS (VALUES ${values})
     SELECT w.i, count(DISTINCT coalesce(r.request_id, r.event_id, CAST(r.event_time AS VARCHAR) || r.source))::BIGINT AS n

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sqlIdentifier, sqlString } from '../../common/sql.js';
+import { sqlDate, sqlIdentifier, sqlString, sqlTimestamp } from '../../common/sql.js';
+import { dayText, timestampText } from '../../common/time.js';
 
 const HOSTILE = [
   '', "'", "''", "it's", "'; DROP TABLE access_log; --", 'back\\slash', "\\'", 'tab\tnew\nline\r', '"double"', '$name',
@@ -41,6 +42,18 @@ describe('SQL text', () => {
       expect((await conn.runAndReadAll(`SELECT ${sqlIdentifier(s)} FROM ${sqlIdentifier(s)}`)).columnNames()).toEqual([s]);
       await conn.run(`DROP TABLE ${sqlIdentifier(s)}`);
     }
+  });
+
+  it('writes instants as UTC TIMESTAMP and DATE literals, milliseconds kept', async () => {
+    const d = new Date(Date.UTC(2025, 2, 10, 23, 59, 58, 7));
+    expect(timestampText(d)).toBe('2025-03-10 23:59:58.007');
+    expect(sqlTimestamp(d)).toBe("TIMESTAMP '2025-03-10 23:59:58.007'");
+    expect(dayText(d)).toBe('2025-03-10');
+    expect(sqlDate(d)).toBe("DATE '2025-03-10'");
+    expect(sqlTimestamp(new Date(Date.UTC(2025, 0, 1)))).toBe("TIMESTAMP '2025-01-01 00:00:00.000'");
+    // DuckDB reads them back to the same instant and day.
+    expect(Number(await one(`SELECT epoch_ms(${sqlTimestamp(d)})`))).toBe(d.getTime());
+    expect(String(await one(`SELECT CAST(${sqlDate(d)} AS VARCHAR)`))).toBe('2025-03-10');
   });
 
   it('loads no native code: the schema and the Athena DDL quote without starting DuckDB', () => {
