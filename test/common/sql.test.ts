@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sqlDate, sqlIdentifier, sqlString, sqlTimestamp } from '../../common/sql.js';
+import { paramNames, replaceParams, sqlDate, sqlIdentifier, sqlString, sqlTimestamp } from '../../common/sql.js';
 import { dayText, timestampText } from '../../common/time.js';
 
 const HOSTILE = [
@@ -54,6 +54,15 @@ describe('SQL text', () => {
     // DuckDB reads them back to the same instant and day.
     expect(Number(await one(`SELECT epoch_ms(${sqlTimestamp(d)})`))).toBe(d.getTime());
     expect(String(await one(`SELECT CAST(${sqlDate(d)} AS VARCHAR)`))).toBe('2025-03-10');
+  });
+
+  it('finds and replaces $name parameters (snake_case, digits after the first letter)', () => {
+    const sql = 'SELECT * FROM t WHERE a > $min_bytes AND b IN $names2 AND c = $min_bytes AND d = $1 AND e = $Upper';
+    expect(paramNames(sql)).toEqual(['min_bytes', 'names2', 'min_bytes']);
+    expect(replaceParams(sql, (n) => `<${n}>`)).toBe('SELECT * FROM t WHERE a > <min_bytes> AND b IN <names2> AND c = <min_bytes> AND d = $1 AND e = $Upper');
+    // The pattern is shared: using it twice gives the same answer.
+    expect(paramNames(sql)).toEqual(paramNames(sql));
+    expect(paramNames('SELECT 1')).toEqual([]);
   });
 
   it('loads no native code: the schema and the Athena DDL quote without starting DuckDB', () => {
