@@ -21,7 +21,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { writeError } from '../common/errors.js';
 import { sqlIdentifier, sqlString } from '../common/sql.js';
 import { dayText } from '../common/time.js';
-import { TsvWriter } from './tsv-writer.js';
+import { STAGING_QUOTE, TsvWriter } from './tsv-writer.js';
 import type { ColumnSpec, TableSpec } from './schema.js';
 
 /** Longest staged row DuckDB is told to expect; parsers refuse longer records. */
@@ -65,10 +65,11 @@ function finalExpr(c: ColumnSpec): string {
 export function stagingCopySql(table: TableSpec, input: string, output: string, sourcesTable: string): string {
   const columns = table.columns.map((c) => `${sqlString(c.name)}: ${sqlString(stagedType(c))}`).join(', ');
   const select = table.columns.map(finalExpr).join(',\n    ');
+  const quote = sqlString(String.fromCharCode(STAGING_QUOTE));
   return `COPY (
   SELECT
     ${select}
-  FROM read_csv(${sqlString(input)}, delim = '\\t', quote = '\x01', escape = '\x01', header = false,
+  FROM read_csv(${sqlString(input)}, delim = '\\t', quote = ${quote}, escape = ${quote}, header = false,
                 auto_detect = false, new_line = '\\n', max_line_size = ${MAX_STAGED_ROW}, buffer_size = ${2 * MAX_STAGED_ROW},
                 columns = {${columns}}) AS t
   JOIN ${sourcesTable} AS src ON t.source_file = src.idx
