@@ -6,6 +6,7 @@
  * ones fetched a few ahead of the reader, the large ones when their turn
  * comes (gzip told by content).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { GetObjectCommand, ListObjectsCommand, S3Client, type _Object } from '@aws-sdk/client-s3';
 import { InputError } from '../common/errors.js';
 import { dayText } from '../common/time.js';
@@ -186,7 +187,7 @@ export async function* objectBytes(client: S3Client, name: string, loc: { bucket
       return;
     } catch (err) {
       if (++resumes > RESUMES) throw new InputError(`${name}: the download broke off ${RESUMES + 1} times, last at byte ${offset}: ${(err as Error).message}`, { cause: err });
-      await new Promise((res) => setTimeout(res, 100 * 2 ** resumes));
+      await sleep(100 * 2 ** resumes);
     }
   }
 }

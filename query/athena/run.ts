@@ -11,6 +11,7 @@ import {
   AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand,
   type ColumnInfo, type Row,
 } from '@aws-sdk/client-athena';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { QueryError } from '../../common/errors.js';
 import { sqlIdentifier, sqlString, sqlTimestamp } from '../../common/sql.js';
 import { dayText } from '../../common/time.js';
@@ -40,8 +41,6 @@ export interface AthenaQueryResult extends Rows {
 }
 
 export class AthenaQueryError extends QueryError {}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A cell as the JS value its Athena type stands for (times as RFC 3339 `Z`). */
 export function typed(v: string | undefined, type: string): unknown {
