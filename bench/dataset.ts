@@ -7,7 +7,8 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { ACCESS_LOG, CLOUDTRAIL, quoteIdent, type TableSpec } from '../ingest/schema.js';
+import { sqlIdentifier, sqlString } from '../common/sql.js';
+import { ACCESS_LOG, CLOUDTRAIL, type TableSpec } from '../ingest/schema.js';
 
 /** Generator expressions by column (`i` is the row number); unnamed columns are NULL. */
 const ACCESS_EXPR: Record<string, string> = {
@@ -95,10 +96,10 @@ async function generateTable(dir: string, table: TableSpec, exprs: Record<string
     // Ingest writes CloudTrail management and data events to files of their own (Stage parts);
     // grouping them within each date gives the same row-group statistics.
     const order = table.name === 'cloudtrail' ? ' ORDER BY "date", management_event' : '';
-    const cols = table.columns.map((col) => `CAST(${(exprs[col.name] ?? 'NULL').replaceAll('$n', String(rows))} AS ${col.type}) AS ${quoteIdent(col.name)}`);
+    const cols = table.columns.map((col) => `CAST(${(exprs[col.name] ?? 'NULL').replaceAll('$n', String(rows))} AS ${col.type}) AS ${sqlIdentifier(col.name)}`);
 
     await c.run(`COPY (SELECT ${cols.join(', ')}, CAST(event_time AS DATE) AS "date" FROM (SELECT range AS i, TIMESTAMP '2025-03-10' + to_milliseconds(CAST(range * 7 * 86400000 // ${rows} AS BIGINT)) AS event_time FROM range(${rows}))${order})
-      TO '${join(dir, table.name)}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY ("date"), ROW_GROUP_SIZE 100000)`);
+      TO ${sqlString(join(dir, table.name))} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY ("date"), ROW_GROUP_SIZE 100000)`);
   } finally {
     c.closeSync();
     inst.closeSync();

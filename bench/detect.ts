@@ -10,7 +10,8 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ACCESS_LOG, CLOUDTRAIL, quoteIdent } from '../ingest/schema.js';
+import { sqlIdentifier } from '../common/sql.js';
+import { ACCESS_LOG, CLOUDTRAIL } from '../ingest/schema.js';
 import { generateDataset } from './dataset.js';
 import { openDataset } from '../query/dataset.js';
 import { runDetections } from '../query/detect.js';
@@ -23,8 +24,8 @@ async function plainScan(data: string): Promise<number> {
   try {
     const t0 = performance.now();
     for (const t of [ACCESS_LOG, CLOUDTRAIL]) {
-      const counts = t.columns.map((c) => `count(${quoteIdent(c.name)})`).join(', ');
-      await ds.conn.run(`SELECT ${counts} FROM ${quoteIdent(t.name)}`);
+      const counts = t.columns.map((c) => `count(${sqlIdentifier(c.name)})`).join(', ');
+      await ds.conn.run(`SELECT ${counts} FROM ${sqlIdentifier(t.name)}`);
     }
     return (performance.now() - t0) / 1000;
   } finally {

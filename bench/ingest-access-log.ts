@@ -9,6 +9,7 @@
  */
 import { createWriteStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { sqlString } from '../common/sql.js';
 import { generateAccessLogLines } from '../scripts/gen-access-logs.js';
 import { OUT, runBench } from './harness.js';
 
@@ -24,9 +25,9 @@ async function reference(file: string, out: string): Promise<void> {
       TRY_CAST(c13 AS BIGINT) AS object_size, TRY_CAST(c14 AS INTEGER) AS total_time_ms, TRY_CAST(c15 AS INTEGER) AS turnaround_time_ms,
       c16 AS referrer, c17 AS user_agent, c18 AS version_id, c19 AS host_id, c20 AS signature_version, c21 AS cipher_suite,
       c22 AS auth_type, c23 AS host_header, c24 AS tls_version, c25 AS access_point_arn, c26 = 'Yes' AS acl_required, c27 AS source_region
-    FROM read_csv('${file}', delim = ' ', quote = '"', escape = '"', header = false, columns = {${cols}}, null_padding = true,
+    FROM read_csv(${sqlString(file)}, delim = ' ', quote = '"', escape = '"', header = false, columns = {${cols}}, null_padding = true,
                   ignore_errors = true, strict_mode = false, auto_detect = false, nullstr = '-'))
-    TO '${out}' (FORMAT parquet, COMPRESSION zstd)`);
+    TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd)`);
   c.closeSync();
   inst.closeSync();
 }

@@ -8,6 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { sqlString } from '../common/sql.js';
 import { writeCloudTrailFiles } from '../scripts/gen-cloudtrail.js';
 import { OUT, runBench } from './harness.js';
 
@@ -16,8 +17,8 @@ async function reference(dir: string, out: string): Promise<void> {
   const { DuckDBInstance } = await import('@duckdb/node-api');
   const inst = await DuckDBInstance.create(':memory:', { threads: '2', preserve_insertion_order: 'false' });
   const c = await inst.connect();
-  await c.run(`COPY (SELECT unnest(Records, max_depth := 2) FROM read_json('${dir}/**/*.json.gz', maximum_object_size = 1000000000))
-    TO '${out}' (FORMAT parquet, COMPRESSION zstd)`);
+  await c.run(`COPY (SELECT unnest(Records, max_depth := 2) FROM read_json(${sqlString(`${dir}/**/*.json.gz`)}, maximum_object_size = 1000000000))
+    TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd)`);
   c.closeSync();
   inst.closeSync();
 }

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { link, mkdir, open, readFile, rename, rm, stat, unlink, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DatasetError, describe, writeError, WriteError } from '../common/errors.js';
 
 export const MANIFEST = '_manifest.json';
@@ -226,7 +227,7 @@ async function breakStaleLock(dir: string, path: string): Promise<void> {
     // Another run is breaking it; one left by a run that died here is old.
     const st = await stat(guard).catch(() => null);
     if (st && Date.now() - st.mtimeMs > 30_000) await rm(guard, { force: true });
-    await new Promise((res) => setTimeout(res, 50));
+    await sleep(50);
     return;
   }
   try {

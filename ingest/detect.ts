@@ -3,6 +3,7 @@
  * not blank decides (JSON, or a CloudTrail Lake CSV header, is CloudTrail).
  */
 import { AccessLogScan } from './access-log/scan.js';
+import { bomLength } from './bytes.js';
 import { isLakeHeader } from './cloudtrail/lake-csv.js';
 
 export type Format = 'access-log' | 'cloudtrail';
@@ -10,8 +11,7 @@ export type Detected = Format | 'unknown';
 
 /** The format of content starting with `head` (decompressed bytes). */
 export function detectFormat(head: Buffer): Detected {
-  let s = 0;
-  if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) s = 3;
+  let s = bomLength(head);
   while (s < head.length) {
     let e = head.indexOf(10, s);
     if (e < 0) e = head.length;

@@ -1,4 +1,4 @@
-export { ACCESS_LOG, TABLES, duckdbCreateTable, markdownColumns, quoteIdent } from './schema.js';
+export { ACCESS_LOG, TABLES, duckdbCreateTable, markdownColumns } from './schema.js';
 export type { ColumnSpec, SqlType, TableSpec } from './schema.js';
 export { parseAccessLogLine } from './access-log/parse.js';
 export type { AccessLogRecord } from './access-log/parse.js';

@@ -11,7 +11,8 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { Journal, Manifest, SourceEntry } from './dataset.js';
-import { ROW_GROUP_BYTES, ROW_GROUP_ROWS, sqlString } from './staging.js';
+import { sqlString } from '../common/sql.js';
+import { ROW_GROUP_BYTES, ROW_GROUP_ROWS } from './staging.js';
 
 export async function planReplacements(
   instance: DuckDBInstance,

@@ -6,8 +6,10 @@
  * ones fetched a few ahead of the reader, the large ones when their turn
  * comes (gzip told by content).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { GetObjectCommand, ListObjectsCommand, S3Client, type _Object } from '@aws-sdk/client-s3';
 import { InputError } from '../common/errors.js';
+import { dayText } from '../common/time.js';
 import type { Source } from './sources.js';
 
 export interface S3Options {
@@ -86,7 +88,7 @@ export interface KeyWindow {
 /** The key days to list for events in [since, until): a day's margin each side, for late deliveries. */
 export function keyWindow(since?: Date, until?: Date): KeyWindow | undefined {
   if (!since && !until) return undefined;
-  const day = (t: number): string => new Date(t).toISOString().slice(0, 10);
+  const day = (t: number): string => dayText(new Date(t));
   return { ...(since ? { from: day(since.getTime() - 86_400_000) } : {}), ...(until ? { to: day(until.getTime() + 86_400_000) } : {}) };
 }
 
@@ -185,7 +187,7 @@ export async function* objectBytes(client: S3Client, name: string, loc: { bucket
       return;
     } catch (err) {
       if (++resumes > RESUMES) throw new InputError(`${name}: the download broke off ${RESUMES + 1} times, last at byte ${offset}: ${(err as Error).message}`, { cause: err });
-      await new Promise((res) => setTimeout(res, 100 * 2 ** resumes));
+      await sleep(100 * 2 ** resumes);
     }
   }
 }

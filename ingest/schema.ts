@@ -3,6 +3,7 @@
  * columns written by ingest, the README's column tables (and later the Athena
  * DDL and the `s3_requests` view) are all derived from it.
  */
+import { sqlIdentifier } from '../common/sql.js';
 
 /** Column types, named as DuckDB names them. */
 export type SqlType = 'VARCHAR' | 'INTEGER' | 'BIGINT' | 'BOOLEAN' | 'TIMESTAMP' | 'VARCHAR[]' | 'JSON';
@@ -132,15 +133,10 @@ export const CLOUDTRAIL: TableSpec = {
 
 export const TABLES: readonly TableSpec[] = [ACCESS_LOG, CLOUDTRAIL];
 
-/** Quote an identifier for DuckDB and Trino (`key` is reserved in both). */
-export function quoteIdent(name: string): string {
-  return '"' + name.replaceAll('"', '""') + '"';
-}
-
 /** `CREATE TABLE` for DuckDB. */
 export function duckdbCreateTable(table: TableSpec, name = table.name): string {
-  const cols = table.columns.map((c) => `  ${quoteIdent(c.name)} ${c.type}`).join(',\n');
-  return `CREATE TABLE ${quoteIdent(name)} (\n${cols}\n)`;
+  const cols = table.columns.map((c) => `  ${sqlIdentifier(c.name)} ${c.type}`).join(',\n');
+  return `CREATE TABLE ${sqlIdentifier(name)} (\n${cols}\n)`;
 }
 
 /** A Markdown table of a table's columns, for the README. */

@@ -19,8 +19,10 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { writeError } from '../common/errors.js';
-import { TsvWriter } from './tsv-writer.js';
-import { quoteIdent, type ColumnSpec, type TableSpec } from './schema.js';
+import { sqlIdentifier, sqlString } from '../common/sql.js';
+import { dayText } from '../common/time.js';
+import { STAGING_QUOTE, TsvWriter } from './tsv-writer.js';
+import type { ColumnSpec, TableSpec } from './schema.js';
 
 /** Longest staged row DuckDB is told to expect; parsers refuse longer records. */
 export const MAX_STAGED_ROW = 16 << 20;
@@ -51,7 +53,7 @@ function stagedType(c: ColumnSpec): string {
 
 /** Expression that turns a staged column into the declared one. */
 function finalExpr(c: ColumnSpec): string {
-  const q = quoteIdent(c.name);
+  const q = sqlIdentifier(c.name);
   if (c.name === 'source_file') return `src.name AS ${q}`;
   if (c.type === 'TIMESTAMP') return `epoch_ms(t.${q}) AS ${q}`;
   if (c.type === 'VARCHAR[]') return `coalesce(string_split(t.${q}, ' '), []::VARCHAR[]) AS ${q}`;
@@ -59,18 +61,15 @@ function finalExpr(c: ColumnSpec): string {
   return `t.${q}`;
 }
 
-export function sqlString(s: string): string {
-  return "'" + s.replaceAll("'", "''") + "'";
-}
-
 /** The `COPY` that turns one staged file into one Parquet file. */
 export function stagingCopySql(table: TableSpec, input: string, output: string, sourcesTable: string): string {
   const columns = table.columns.map((c) => `${sqlString(c.name)}: ${sqlString(stagedType(c))}`).join(', ');
   const select = table.columns.map(finalExpr).join(',\n    ');
+  const quote = sqlString(String.fromCharCode(STAGING_QUOTE));
   return `COPY (
   SELECT
     ${select}
-  FROM read_csv(${sqlString(input)}, delim = '\\t', quote = '\x01', escape = '\x01', header = false,
+  FROM read_csv(${sqlString(input)}, delim = '\\t', quote = ${quote}, escape = ${quote}, header = false,
                 auto_detect = false, new_line = '\\n', max_line_size = ${MAX_STAGED_ROW}, buffer_size = ${2 * MAX_STAGED_ROW},
                 columns = {${columns}}) AS t
   JOIN ${sourcesTable} AS src ON t.source_file = src.idx
@@ -106,7 +105,7 @@ export const NULL_PARTITION = '__HIVE_DEFAULT_PARTITION__';
 
 /** `YYYY-MM-DD` of a day number (days since 1970-01-01, UTC); NaN (no time) is the NULL partition. */
 export function dayString(day: number): string {
-  return Number.isNaN(day) ? NULL_PARTITION : new Date(day * DAY_MS).toISOString().slice(0, 10);
+  return Number.isNaN(day) ? NULL_PARTITION : dayText(new Date(day * DAY_MS));
 }
 
 /**

@@ -6,11 +6,13 @@
  * needs quoting and JSON goes through as it is. Copying bytes from the
  * input buffer keeps the hot path free of strings.
  */
-const TAB = 9;
-const NL = 10;
-const CR = 13;
-/** The staging quote and escape byte, SOH. */
-export const QUOTE = 1;
+import * as bytes from './bytes.js';
+
+// Module-local copies, read as fast as literals (see bytes.ts).
+const { CR, NL, TAB } = bytes;
+
+/** The staging quote and escape byte: SOH (0x01). */
+export const STAGING_QUOTE = 0x01;
 const NEEDS_QUOTES = /[\t\r\n\x01]/;
 
 export class TsvWriter {
@@ -44,19 +46,19 @@ export class TsvWriter {
     let i = s;
     for (; i < e; i++) {
       const c = src[i] as number;
-      if (c === TAB || c === QUOTE || c === CR || c === NL) break;
+      if (c === TAB || c === STAGING_QUOTE || c === CR || c === NL) break;
       out[o++] = c;
     }
     if (i < e) {
       // Start over, quoted, doubling the quote byte.
       o = this.len;
-      out[o++] = QUOTE;
+      out[o++] = STAGING_QUOTE;
       for (let j = s; j < e; j++) {
         const c = src[j] as number;
-        if (c === QUOTE) out[o++] = QUOTE;
+        if (c === STAGING_QUOTE) out[o++] = STAGING_QUOTE;
         out[o++] = c;
       }
-      out[o++] = QUOTE;
+      out[o++] = STAGING_QUOTE;
     }
     this.len = o;
   }
@@ -71,9 +73,9 @@ export class TsvWriter {
       this.len += this.buf.write(s, this.len, 'utf8');
       return;
     }
-    this.buf[this.len++] = QUOTE;
+    this.buf[this.len++] = STAGING_QUOTE;
     this.len += this.buf.write(s.replaceAll('\x01', '\x01\x01'), this.len, 'utf8');
-    this.buf[this.len++] = QUOTE;
+    this.buf[this.len++] = STAGING_QUOTE;
   }
 
   /** Bytes src[s..e) copied as they are: the caller knows they hold no tab, line break or SOH. */

@@ -7,7 +7,8 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { TABLES, duckdbCreateTable, quoteIdent } from '../ingest/schema.js';
+import { sqlDate, sqlIdentifier, sqlString, sqlTimestamp } from '../common/sql.js';
+import { TABLES, duckdbCreateTable } from '../ingest/schema.js';
 import { installDialect } from './dialect.js';
 import { s3RequestsSql } from './views.js';
 
@@ -34,8 +35,6 @@ export interface OpenOptions {
   until?: Date;
 }
 
-const iso = (d: Date): string => d.toISOString().replace('T', ' ').replace('Z', '');
-
 /**
  * Open `dir` read-only: views `access_log`, `cloudtrail` over its Parquet
  * files (`date` comes back as a column), `s3_requests` over both, and the
@@ -49,21 +48,20 @@ export async function openDataset(dir: string, opts: OpenOptions = {}): Promise<
     await installDialect(conn);
     for (const t of TABLES) {
       const root = join(dir, t.name);
-      const all = quoteIdent(`_all_${t.name}`);
+      const all = sqlIdentifier(`_all_${t.name}`);
       if (await hasParquet(root)) {
-        const glob = join(root, '*', '*.parquet').replaceAll("'", "''");
-        const files = `read_parquet('${glob}', hive_partitioning = true, hive_types = {'date': DATE}, union_by_name = true)`;
+        const files = `read_parquet(${sqlString(join(root, '*', '*.parquet'))}, hive_partitioning = true, hive_types = {'date': DATE}, union_by_name = true)`;
         // Files written by an earlier version may lack a column declared since: it reads as NULL.
         const have = new Set((await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${files}`)).getRows().map((r) => String(r[0])));
-        const cols = t.columns.map((c) => (have.has(c.name) ? quoteIdent(c.name) : `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`));
+        const cols = t.columns.map((c) => (have.has(c.name) ? sqlIdentifier(c.name) : `CAST(NULL AS ${c.type}) AS ${sqlIdentifier(c.name)}`));
         await conn.run(`CREATE VIEW ${all} AS SELECT ${cols.join(', ')}, "date" FROM ${files}`);
       } else {
         await conn.run(duckdbCreateTable(t, `_all_${t.name}`).replace(/\n\)$/, ',\n  "date" DATE\n)'));
       }
       const where: string[] = [];
-      if (opts.since) where.push(`event_time >= TIMESTAMP '${iso(opts.since)}' AND ("date" IS NULL OR "date" >= DATE '${iso(opts.since).slice(0, 10)}')`);
-      if (opts.until) where.push(`event_time < TIMESTAMP '${iso(opts.until)}' AND ("date" IS NULL OR "date" <= DATE '${iso(opts.until).slice(0, 10)}')`);
-      await conn.run(`CREATE VIEW ${quoteIdent(t.name)} AS SELECT * FROM ${all}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`);
+      if (opts.since) where.push(`event_time >= ${sqlTimestamp(opts.since)} AND ("date" IS NULL OR "date" >= ${sqlDate(opts.since)})`);
+      if (opts.until) where.push(`event_time < ${sqlTimestamp(opts.until)} AND ("date" IS NULL OR "date" <= ${sqlDate(opts.until)})`);
+      await conn.run(`CREATE VIEW ${sqlIdentifier(t.name)} AS SELECT * FROM ${all}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`);
     }
     await conn.run(s3RequestsSql());
   } catch (err) {

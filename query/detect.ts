@@ -7,6 +7,7 @@
  */
 import { DOUBLE, LIST, listValue, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { DetectionError, QueryError, UsageError, describe } from '../common/errors.js';
+import { paramNames } from '../common/sql.js';
 import type { Detection, ParamValue } from './detection.js';
 import { FINDING_COLUMNS, SEVERITIES, type Finding, type Severity } from './finding.js';
 import type { OpenDataset } from './dataset.js';
@@ -71,7 +72,7 @@ export function checkOverrides(detections: readonly Detection[], overrides: Para
 
 /** Values and types to bind `params`, only those the SQL uses (DuckDB refuses unused named parameters). */
 function bound(d: Detection, params: Record<string, ParamValue>): { values: Record<string, DuckDBValue>; types: Record<string, DuckDBType | undefined> } {
-  const used = new Set([...d.sql.matchAll(/\$([a-z_][a-z0-9_]*)/g)].map((m) => m[1] as string));
+  const used = new Set(paramNames(d.sql));
   const values: Record<string, DuckDBValue> = {};
   const types: Record<string, DuckDBType | undefined> = {};
   for (const [k, v] of Object.entries(params)) {

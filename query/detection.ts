@@ -7,6 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { DetectionError } from '../common/errors.js';
 import { PACKAGE_ROOT } from '../common/package-root.js';
+import { paramNames } from '../common/sql.js';
 import { SEVERITIES, type Severity } from './finding.js';
 
 export type ParamValue = number | string | boolean | string[] | number[];
@@ -96,7 +97,7 @@ export function validateDetection(doc: unknown, file: string): Detection {
       params[name] = { default: (spec as Record<string, unknown>).default as ParamValue, description: (spec as Record<string, unknown>).description as string };
     }
   }
-  for (const m of sql.matchAll(/\$([a-z_][a-z0-9_]*)/g)) if (!(m[1] as string in params)) fail(`the SQL uses $${m[1]} but params does not declare it`);
+  for (const name of paramNames(sql)) if (!(name in params)) fail(`the SQL uses $${name} but params does not declare it`);
   if (!Array.isArray(doc.tests) || doc.tests.length === 0) fail('tests must list at least one test');
   const tests = (doc.tests as unknown[]).map((t, i): DetectionTest => {
     const where = `test ${i + 1}`;

@@ -1,5 +1,6 @@
 /** What a dataset holds, per table: rows, time span, buckets. */
-import { TABLES, quoteIdent } from '../ingest/schema.js';
+import { sqlIdentifier } from '../common/sql.js';
+import { TABLES } from '../ingest/schema.js';
 import { openDataset } from './dataset.js';
 
 export interface TableOverview {
@@ -16,7 +17,7 @@ export async function overview(dir: string): Promise<TableOverview[]> {
     const out: TableOverview[] = [];
     for (const t of TABLES) {
       const r = await ds.conn.runAndReadAll(
-        `SELECT count(*)::DOUBLE, epoch_ms(min(event_time))::DOUBLE, epoch_ms(max(event_time))::DOUBLE, count(DISTINCT bucket)::DOUBLE FROM ${quoteIdent(t.name)}`,
+        `SELECT count(*)::DOUBLE, epoch_ms(min(event_time))::DOUBLE, epoch_ms(max(event_time))::DOUBLE, count(DISTINCT bucket)::DOUBLE FROM ${sqlIdentifier(t.name)}`,
       );
       const [rows, first, last, buckets] = (r.getRows()[0] ?? []) as (number | null)[];
       out.push({

@@ -10,6 +10,7 @@
  * The bucket (`arn:aws:s3:::b`) and its objects (`arn:aws:s3:::b/*`) are
  * different resources: `s3:GetObject` on `arn:aws:s3:::b` grants nothing.
  */
+import { BlockList, isIP } from 'node:net';
 
 type Json = unknown;
 
@@ -99,18 +100,41 @@ function contextValue(ctx: Request['context'], key: string): string[] | undefine
   return list(ctx[k] as string | string[]).map(String);
 }
 
-function ipInCidr(ip: string, cidr: string): boolean {
-  const [net, bitsText] = cidr.split('/');
-  const toNum = (a: string): number | null => {
-    const parts = a.split('.').map(Number);
-    return parts.length === 4 && parts.every((n) => Number.isInteger(n) && n >= 0 && n <= 255) ? parts.reduce((n, x) => n * 256 + x, 0) : null;
-  };
-  const a = toNum(ip);
-  const b = toNum(net as string);
-  if (a === null || b === null) return ip === net;
-  const bits = bitsText === undefined ? 32 : Number(bitsText);
-  const size = 2 ** (32 - bits);
-  return Math.floor(a / size) === Math.floor(b / size);
+/** The CIDRs (or lone addresses) of an IP condition, IPv4 and IPv6 apart; null if one of them is not a CIDR. */
+function ipRanges(cidrs: string[]): { v4: BlockList; v6: BlockList } | null {
+  const v4 = new BlockList();
+  const v6 = new BlockList();
+  for (const cidr of cidrs) {
+    const m = /^([^/%]+)(?:\/(\d{1,3}))?$/.exec(cidr.trim()); // no zone id (`%eth0`): not in a policy
+    const family = m ? isIP(m[1] as string) : 0;
+    const bits = family === 4 ? 32 : 128;
+    const prefix = m?.[2] === undefined ? bits : Number(m[2]);
+    if (!m || family === 0 || prefix > bits) return null;
+    try {
+      if (family === 4) v4.addSubnet(m[1] as string, prefix, 'ipv4');
+      else v6.addSubnet(m[1] as string, prefix, 'ipv6');
+    } catch {
+      return null; // an address isIP takes and BlockList does not
+    }
+  }
+  return { v4, v6 };
+}
+
+/**
+ * Whether `ip` lies in one of the ranges. Each family is checked against its
+ * own ranges: BlockList would find every IPv4 address in `::/0`, where AWS
+ * keeps them apart. An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`) is in
+ * the IPv4 ranges too. What is not an address (a service name) is in none.
+ */
+function inRanges(ip: string, r: { v4: BlockList; v6: BlockList }): boolean {
+  const family = isIP(ip);
+  try {
+    if (family === 4) return r.v4.check(ip, 'ipv4');
+    if (family === 6) return r.v6.check(ip, 'ipv6') || r.v4.check(ip, 'ipv6');
+  } catch {
+    // Not an address BlockList reads: in no range.
+  }
+  return false;
 }
 
 /** One condition operator against the request's values of one key. */
@@ -140,9 +164,13 @@ function operatorHolds(op: string, actual: string[] | undefined, expected: strin
     case 'Bool':
       return any((a, e) => a.toLowerCase() === e.toLowerCase());
     case 'IpAddress':
-      return any((a, e) => ipInCidr(a, e));
-    case 'NotIpAddress':
-      return !any((a, e) => ipInCidr(a, e));
+    case 'NotIpAddress': {
+      // A value that is not a CIDR holds for nothing, like an unknown operator: no Allow on a guess.
+      const ranges = ipRanges(expected);
+      if (!ranges) return false;
+      const inside = actual.some((a) => inRanges(a, ranges));
+      return base === 'IpAddress' ? inside : !inside;
+    }
     case 'NumericEquals':
       return any((a, e) => Number(a) === Number(e));
     case 'NumericNotEquals':

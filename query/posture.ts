@@ -9,6 +9,7 @@
  * of requests (access log and CloudTrail) that fell in it.
  */
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { sqlString, sqlTimestamp } from '../common/sql.js';
 import type { OpenDataset as Dataset } from './dataset.js';
 import { rowsOf } from './rows.js';
 import { analyzePolicy, parsePolicy, type PolicyAnalysis } from './policy.js';
@@ -71,7 +72,7 @@ const EVENTS = [
 ];
 
 /** EVENTS as a SQL list. */
-const EVENTS_SQL = EVENTS.map((e) => `'${e}'`).join(', ');
+const EVENTS_SQL = EVENTS.map(sqlString).join(', ');
 
 type Obj = Record<string, unknown>;
 
@@ -80,7 +81,8 @@ async function readRows(conn: DuckDBConnection, sql: string, params?: Record<str
 }
 const obj = (x: unknown): Obj => (x && typeof x === 'object' && !Array.isArray(x) ? (x as Obj) : {});
 const arr = (x: unknown): unknown[] => (x === undefined || x === null ? [] : Array.isArray(x) ? x : [x]);
-const str = (x: unknown): string | null => (typeof x === 'string' && x !== '' ? x : Array.isArray(x) && typeof x[0] === 'string' && x[0] !== '' ? x[0] : null);
+/** A non-empty string, or the first item of a list when that is one (request parameters hold either). */
+const firstText = (x: unknown): string | null => (typeof x === 'string' && x !== '' ? x : Array.isArray(x) && typeof x[0] === 'string' && x[0] !== '' ? x[0] : null);
 const bool = (x: unknown): boolean => x === true || String(x).toLowerCase() === 'true';
 
 const PUBLIC_GROUPS = /acs\.amazonaws\.com\/groups\/global\/(AllUsers|AuthenticatedUsers)/;
@@ -88,11 +90,11 @@ const LOG_DELIVERY = /acs\.amazonaws\.com\/groups\/s3\/LogDelivery/;
 
 /** An ACL from a PutBucketAcl/CreateBucket request: canned (`x-amz-acl`), grant headers, or an AccessControlPolicy body. */
 function aclChange(p: Obj): Omit<Change, 'time' | 'bucket' | 'event_name' | 'principal' | 'event_id'> | null {
-  const canned = str(p['x-amz-acl']);
+  const canned = firstText(p['x-amz-acl']);
   const grants: Array<{ grantee: string; permission: string }> = [];
   for (const [k, v] of Object.entries(p)) {
     const m = /^x-amz-grant-([a-z-]+)$/.exec(k);
-    if (m) for (const g of String(str(v) ?? '').split(',')) if (g.trim()) grants.push({ grantee: g.trim(), permission: m[1] as string });
+    if (m) for (const g of String(firstText(v) ?? '').split(',')) if (g.trim()) grants.push({ grantee: g.trim(), permission: m[1] as string });
   }
   for (const g of arr(obj(obj(p.AccessControlPolicy).AccessControlList).Grant)) {
     const grantee = obj(obj(g).Grantee);
@@ -114,23 +116,23 @@ export function changesOf(eventName: string, params: Obj, bucket: string, owner:
   switch (eventName) {
     case 'CreateBucket': {
       const acl = aclChange(params);
-      const ownership = str(params['x-amz-object-ownership']);
+      const ownership = firstText(params['x-amz-object-ownership']);
       return [...(acl ? [acl] : []), ...(ownership ? [{ setting: 'object_ownership' as const, value: ownershipValue(ownership), detail: { ownership, aclsEnabled: ownership !== 'BucketOwnerEnforced' } }] : [])];
     }
     case 'PutBucketVersioning': {
       const c = obj(params.VersioningConfiguration);
       const out: Partial[] = [];
-      const status = str(c.Status);
+      const status = firstText(c.Status);
       if (status) out.push({ setting: 'versioning', value: status, detail: { status } });
-      const mfa = str(c.MfaDelete);
+      const mfa = firstText(c.MfaDelete);
       if (mfa) out.push({ setting: 'mfa_delete', value: mfa, detail: { mfaDelete: mfa } });
       return out;
     }
     case 'PutBucketEncryption': {
       const rules = arr(obj(params.ServerSideEncryptionConfiguration).Rule);
       const by = obj(obj(rules[0]).ApplyServerSideEncryptionByDefault);
-      const alg = str(by.SSEAlgorithm) ?? '?';
-      const key = str(by.KMSMasterKeyID);
+      const alg = firstText(by.SSEAlgorithm) ?? '?';
+      const key = firstText(by.KMSMasterKeyID);
       const name = alg === 'AES256' ? 'SSE-S3' : alg === 'aws:kms' ? 'SSE-KMS' : alg === 'aws:kms:dsse' ? 'DSSE-KMS' : alg;
       return [{ setting: 'default_encryption', value: key ? `${name} (${key})` : name, detail: { algorithm: alg, kmsKey: key, bucketKey: obj(rules[0]).BucketKeyEnabled ?? null } }];
     }
@@ -161,16 +163,16 @@ export function changesOf(eventName: string, params: Obj, bucket: string, owner:
       const status = params.BucketLoggingStatus;
       if (status === undefined) return [];
       const enabled = obj(obj(status).LoggingEnabled);
-      const target = str(enabled.TargetBucket);
+      const target = firstText(enabled.TargetBucket);
       if (!target) return [{ setting: 'logging', value: 'disabled', detail: { enabled: false } }];
       const self = target === bucket;
-      return [{ setting: 'logging', value: `to ${target}/${str(enabled.TargetPrefix) ?? ''}${self ? ' (the bucket itself)' : ''}`, detail: { enabled: true, target, prefix: str(enabled.TargetPrefix), self } }];
+      return [{ setting: 'logging', value: `to ${target}/${firstText(enabled.TargetPrefix) ?? ''}${self ? ' (the bucket itself)' : ''}`, detail: { enabled: true, target, prefix: firstText(enabled.TargetPrefix), self } }];
     }
     case 'PutBucketLifecycle':
     case 'PutBucketLifecycleConfiguration': {
-      const rules = arr(obj(params.LifecycleConfiguration).Rule).map(obj).filter((r) => str(r.Status) !== 'Disabled');
+      const rules = arr(obj(params.LifecycleConfiguration).Rule).map(obj).filter((r) => firstText(r.Status) !== 'Disabled');
       const exp = rules.flatMap((r) => [
-        ...(r.Expiration ? [`current versions after ${str(obj(r.Expiration).Days) ?? obj(r.Expiration).Days ?? str(obj(r.Expiration).Date) ?? '?'} days`] : []),
+        ...(r.Expiration ? [`current versions after ${firstText(obj(r.Expiration).Days) ?? obj(r.Expiration).Days ?? firstText(obj(r.Expiration).Date) ?? '?'} days`] : []),
         ...(r.NoncurrentVersionExpiration ? [`noncurrent versions after ${obj(r.NoncurrentVersionExpiration).NoncurrentDays ?? '?'} days`] : []),
       ]);
       return [{ setting: 'lifecycle_expiration', value: exp.length ? `expires ${exp.join('; ')}` : 'no expiration', detail: { expires: exp.length > 0, rules: exp } }];
@@ -180,15 +182,15 @@ export function changesOf(eventName: string, params: Obj, bucket: string, owner:
     case 'PutBucketReplication': {
       const rules = arr(obj(params.ReplicationConfiguration).Rule).map(obj);
       const dests = rules.map((r) => obj(r.Destination));
-      const accounts = [...new Set(dests.map((d) => str(d.Account)).filter((a): a is string => !!a))];
-      const buckets = dests.map((d) => str(d.Bucket)).filter(Boolean);
+      const accounts = [...new Set(dests.map((d) => firstText(d.Account)).filter((a): a is string => !!a))];
+      const buckets = dests.map((d) => firstText(d.Bucket)).filter(Boolean);
       const external = accounts.filter((a) => a !== owner);
       return [{ setting: 'replication', value: `to ${buckets.join(', ') || '?'}${accounts.length ? ` (account ${accounts.join(', ')}${external.length ? ', another account' : ''})` : ''}`, detail: { buckets, accounts, externalAccounts: external } }];
     }
     case 'DeleteBucketReplication':
       return [{ setting: 'replication', value: 'none', detail: { buckets: [], accounts: [], externalAccounts: [] } }];
     case 'PutBucketOwnershipControls': {
-      const ownership = str(obj(arr(obj(params.OwnershipControls).Rule)[0]).ObjectOwnership);
+      const ownership = firstText(obj(arr(obj(params.OwnershipControls).Rule)[0]).ObjectOwnership);
       return ownership ? [{ setting: 'object_ownership', value: ownershipValue(ownership), detail: { ownership, aclsEnabled: ownership !== 'BucketOwnerEnforced' } }] : [];
     }
     case 'DeleteBucketOwnershipControls':
@@ -308,7 +310,7 @@ export async function posture(ds: Pick<Dataset, 'conn'>, opts: PostureOptions = 
 async function countRequests(ds: Pick<Dataset, 'conn'>, buckets: BucketPosture[], at: Date): Promise<void> {
   const windows = buckets.flatMap((b) => b.windows);
   if (windows.length === 0) return;
-  const values = windows.map((w, i) => `(${i}, '${w.bucket.replaceAll("'", "''")}', TIMESTAMP '${w.from.replace('T', ' ').replace('Z', '')}', TIMESTAMP '${(w.until ?? at.toISOString()).replace('T', ' ').replace('Z', '')}')`).join(', ');
+  const values = windows.map((w, i) => `(${i}, ${sqlString(w.bucket)}, ${sqlTimestamp(new Date(w.from))}, ${sqlTimestamp(w.until === null ? at : new Date(w.until))})`).join(', ');
   const rows = await readRows(ds.conn, `
     WITH w(i, bucket, t0, t1) AS (VALUES ${values})
     SELECT w.i, count(DISTINCT coalesce(r.request_id, r.event_id, CAST(r.event_time AS VARCHAR) || r.source))::BIGINT AS n

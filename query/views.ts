@@ -3,6 +3,7 @@
  * can read either or both. Access-log operations are mapped to the
  * CloudTrail API names; CloudTrail contributes its S3 events only.
  */
+import { sqlString } from '../common/sql.js';
 
 /** Access-log operation -> CloudTrail event name (bucket-level and object-level forms). */
 export const OPERATIONS: ReadonlyArray<[op: string, onBucket: string, onObject: string]> = [
@@ -52,11 +53,9 @@ export const OPERATIONS: ReadonlyArray<[op: string, onBucket: string, onObject: 
   ['REST.POST.RESTORE', 'RestoreObject', 'RestoreObject'],
 ];
 
-const str = (s: string): string => `'${s.replaceAll("'", "''")}'`;
-
 /** The `s3_requests` view over the `access_log` and `cloudtrail` tables (portable SQL). */
 export function s3RequestsSql(): string {
-  const ops = OPERATIONS.map(([op, b, o]) => `(${str(op)}, ${str(b)}, ${str(o)})`).join(',\n      ');
+  const ops = OPERATIONS.map(([op, b, o]) => `(${sqlString(op)}, ${sqlString(b)}, ${sqlString(o)})`).join(',\n      ');
   return `CREATE OR REPLACE VIEW s3_requests AS
 WITH ops (op, on_bucket, on_object) AS (VALUES
       ${ops})

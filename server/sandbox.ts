@@ -9,6 +9,7 @@
 import { resolve } from 'node:path';
 import { StatementType, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { S3siftError, describe } from '../common/errors.js';
+import { sqlString } from '../common/sql.js';
 import { openDataset, type OpenDataset } from '../query/dataset.js';
 import { rowsOf, type Rows } from '../query/rows.js';
 
@@ -49,9 +50,8 @@ export class Sandbox {
   static async open(dataDir: string, opts: SandboxOptions): Promise<Sandbox> {
     const ds = await openDataset(dataDir);
     try {
-      const dir = resolve(dataDir).replaceAll("'", "''");
       for (const sql of [
-        `SET allowed_directories = ['${dir}']`,
+        `SET allowed_directories = [${sqlString(resolve(dataDir))}]`,
         'SET autoinstall_known_extensions = false',
         'SET autoload_known_extensions = false',
         'SET enable_external_access = false',

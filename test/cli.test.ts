@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateAccessLogLines } from '../scripts/gen-access-logs.js';
 import { writeCloudTrailFiles } from '../scripts/gen-cloudtrail.js';
@@ -84,7 +85,7 @@ describe('s3sift CLI', () => {
       const child = spawn(process.execPath, [BIN, ...args], { stdio: 'ignore' });
       // Listen first: at the longest delays the run may finish before the kill.
       const exited = new Promise((r) => child.once('exit', r));
-      await new Promise((r) => setTimeout(r, at));
+      await sleep(at);
       child.kill('SIGKILL');
       await exited;
     };

@@ -51,41 +51,41 @@ export function parseAccessLogLine(line: string): AccessLogRecord | Reject {
   const b = Buffer.from(line, 'utf8');
   const s = scanner;
   if (!s.scan(b, 0, b.length)) return new Reject(s.reason);
-  const str = (i: number): string | null => (s.isNull(i, b) ? null : text(b, s.start[i] as number, s.end[i] as number));
-  const num = (i: number): number | null => {
+  const fieldText = (i: number): string | null => (s.isNull(i, b) ? null : text(b, s.start[i] as number, s.end[i] as number));
+  const fieldNumber = (i: number): number | null => {
     const v = s.num[i] as number;
     return Number.isNaN(v) ? null : v;
   };
   const extra: string[] = [];
   for (let i = 0; i < s.extraStart.length; i++) extra.push(text(b, s.extraStart[i] as number, s.extraEnd[i] as number));
   return {
-    bucket_owner: str(F.bucket_owner),
-    bucket: str(F.bucket),
+    bucket_owner: fieldText(F.bucket_owner),
+    bucket: fieldText(F.bucket),
     event_time: new Date(s.time),
-    remote_ip: str(F.remote_ip),
-    requester: str(F.requester),
-    request_id: str(F.request_id),
-    operation: str(F.operation),
-    key: str(F.key),
-    request_uri: str(F.request_uri),
-    http_status: num(F.http_status),
-    error_code: str(F.error_code),
-    bytes_sent: num(F.bytes_sent),
-    object_size: num(F.object_size),
-    total_time_ms: num(F.total_time_ms),
-    turnaround_time_ms: num(F.turnaround_time_ms),
-    referrer: str(F.referrer),
-    user_agent: str(F.user_agent),
-    version_id: str(F.version_id),
-    host_id: str(F.host_id),
-    signature_version: str(F.signature_version),
-    cipher_suite: str(F.cipher_suite),
-    auth_type: str(F.auth_type),
-    host_header: str(F.host_header),
-    tls_version: str(F.tls_version),
-    access_point_arn: str(F.access_point_arn),
+    remote_ip: fieldText(F.remote_ip),
+    requester: fieldText(F.requester),
+    request_id: fieldText(F.request_id),
+    operation: fieldText(F.operation),
+    key: fieldText(F.key),
+    request_uri: fieldText(F.request_uri),
+    http_status: fieldNumber(F.http_status),
+    error_code: fieldText(F.error_code),
+    bytes_sent: fieldNumber(F.bytes_sent),
+    object_size: fieldNumber(F.object_size),
+    total_time_ms: fieldNumber(F.total_time_ms),
+    turnaround_time_ms: fieldNumber(F.turnaround_time_ms),
+    referrer: fieldText(F.referrer),
+    user_agent: fieldText(F.user_agent),
+    version_id: fieldText(F.version_id),
+    host_id: fieldText(F.host_id),
+    signature_version: fieldText(F.signature_version),
+    cipher_suite: fieldText(F.cipher_suite),
+    auth_type: fieldText(F.auth_type),
+    host_header: fieldText(F.host_header),
+    tls_version: fieldText(F.tls_version),
+    access_point_arn: fieldText(F.access_point_arn),
     acl_required: s.acl === ACL_ABSENT ? null : s.acl === ACL_YES,
-    source_region: str(F.source_region),
+    source_region: fieldText(F.source_region),
     extra_fields: extra,
     http_method: s.methodEnd < 0 ? null : text(b, s.start[F.request_uri] as number, s.methodEnd),
     presigned_expires_s: Number.isNaN(s.expires) ? null : s.expires,

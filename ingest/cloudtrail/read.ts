@@ -7,6 +7,7 @@
 import { isUtf8 } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { parse, type CsvError } from 'csv-parse';
+import { bomLength } from '../bytes.js';
 import { Reject } from '../reject.js';
 import { LAKE_CSV_OPTIONS, isLakeHeader, lakeRecord } from './lake-csv.js';
 import { parseCloudTrailRecord, recordsOf, Skip, type CloudTrailRow } from './record.js';
@@ -93,7 +94,7 @@ export async function readCloudTrail(
       }
     },
   };
-  if (firstChar !== 0x7b && firstChar !== 0x5b && firstChar >= 0 && isLakeHeader(Buffer.concat(head).toString('utf8', 0, 64 * 1024).replace(/^\uFEFF/, '').split(/\r?\n/)[0] ?? '')) {
+  if (firstChar !== 0x7b && firstChar !== 0x5b && firstChar >= 0 && isLakeHeader(firstLine(Buffer.concat(head)))) {
     await readLakeCsv(rest, sink, pause);
     return 'lake-csv';
   }
@@ -112,14 +113,20 @@ export async function readCloudTrail(
 
 function firstNonBlank(b: Buffer): number {
   for (let i = 0; i < b.length; i++) {
-    const c = b[i] as number;
-    if (c === 0xef && b[i + 1] === 0xbb && b[i + 2] === 0xbf) {
-      i += 2;
+    const bom = bomLength(b, i);
+    if (bom) {
+      i += bom - 1;
       continue;
     }
+    const c = b[i] as number;
     if (c !== 32 && c !== 9 && c !== 10 && c !== 13) return c;
   }
   return -1;
+}
+
+/** The first line of `b` (within its first 64 KiB), without a byte order mark. */
+function firstLine(b: Buffer): string {
+  return b.toString('utf8', bomLength(b), 64 * 1024).split(/\r?\n/)[0] ?? '';
 }
 
 async function readLakeCsv(chunks: AsyncIterable<Buffer>, sink: CloudTrailSink, pause: () => Promise<void>): Promise<void> {

@@ -84,7 +84,7 @@ const MAJOR_VERSION = 1;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A text value: strings as they are (empty is NULL), numbers and booleans as text. */
-function str(v: unknown): string | null {
+function asText(v: unknown): string | null {
   if (typeof v === 'string') return v === '' ? null : v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   return null;
@@ -124,7 +124,7 @@ function field(o: unknown, name: string): unknown {
 
 /** A string, or the first string of an array (`Host` is either). */
 function first(v: unknown): string | null {
-  return Array.isArray(v) ? str(v[0]) : str(v);
+  return Array.isArray(v) ? asText(v[0]) : asText(v);
 }
 
 /** True for the services whose records name S3 buckets and keys. */
@@ -146,8 +146,8 @@ function fromResources(resources: unknown): { bucket: string | null; key: string
   let key: string | null = null;
   if (!Array.isArray(resources)) return { bucket, key };
   for (const r of resources) {
-    const type = str(field(r, 'type'));
-    const arn = s3Arn(str(field(r, 'ARN')));
+    const type = asText(field(r, 'type'));
+    const arn = s3Arn(asText(field(r, 'ARN')));
     if (!arn) continue;
     if (type === 'AWS::S3::Object' && key === null) {
       key = arn.key;
@@ -182,18 +182,18 @@ export interface ParseOptions {
 export function parseCloudTrailRecord(rec: unknown, opts: ParseOptions = {}): CloudTrailRow | Reject | Skip {
   const asJson = opts.nestedJson === false ? (): null => null : json;
   if (!isObj(rec)) return new Reject(`not a CloudTrail record: a JSON ${Array.isArray(rec) ? 'array' : rec === null ? 'null' : typeof rec}, not an object`);
-  const version = str(rec.eventVersion);
+  const version = asText(rec.eventVersion);
   if (version !== null) {
     const major = Number(version.split('.')[0]);
     if (major !== MAJOR_VERSION) return new Reject(`eventVersion ${version}: this version of s3sift reads CloudTrail event versions ${MAJOR_VERSION}.x`);
   }
   if (rec.eventCategory === 'Insight' || rec.eventType === 'AwsCloudTrailInsight') return new Skip('CloudTrail Insights record');
-  const timeText = str(rec.eventTime);
+  const timeText = asText(rec.eventTime);
   if (timeText === null) return new Reject('eventTime: missing');
   // A time that is there but unreadable (Panther's tests say "redacted") keeps
   // the record, timeless, in the NULL date partition; the text goes to other_fields.
   const ms = Date.parse(timeText);
-  const eventName = str(rec.eventName);
+  const eventName = asText(rec.eventName);
   if (eventName === null) return new Reject('eventName: missing');
 
   const ui = isObj(rec.userIdentity) ? rec.userIdentity : {};
@@ -203,15 +203,15 @@ export function parseCloudTrailRecord(rec: unknown, opts: ParseOptions = {}): Cl
   const req = rec.requestParameters;
   const extra = rec.additionalEventData;
   const tls = rec.tlsDetails;
-  const source = str(rec.eventSource);
+  const source = asText(rec.eventSource);
 
   let bucket: string | null = null;
   let key: string | null = null;
   let versionId: string | null = null;
   if (isS3(source)) {
-    bucket = str(field(req, 'bucketName'));
-    key = str(field(req, 'key'));
-    versionId = str(field(req, 'versionId'));
+    bucket = asText(field(req, 'bucketName'));
+    key = asText(field(req, 'key'));
+    versionId = asText(field(req, 'versionId'));
     if (bucket === null || key === null) {
       const r = fromResources(rec.resources);
       bucket ??= r.bucket;
@@ -230,53 +230,53 @@ export function parseCloudTrailRecord(rec: unknown, opts: ParseOptions = {}): Cl
 
   return {
     event_time: Number.isNaN(ms) ? null : new Date(ms),
-    event_id: str(rec.eventID),
+    event_id: asText(rec.eventID),
     event_name: eventName,
     event_source: source,
-    event_type: str(rec.eventType),
-    event_category: str(rec.eventCategory),
+    event_type: asText(rec.eventType),
+    event_category: asText(rec.eventCategory),
     event_version: version,
-    aws_region: str(rec.awsRegion),
-    source_ip: str(rec.sourceIPAddress),
-    user_agent: str(rec.userAgent),
-    request_id: str(rec.requestID),
+    aws_region: asText(rec.awsRegion),
+    source_ip: asText(rec.sourceIPAddress),
+    user_agent: asText(rec.userAgent),
+    request_id: asText(rec.requestID),
     read_only: bool(rec.readOnly),
     management_event: bool(rec.managementEvent),
-    error_code: str(rec.errorCode),
-    error_message: str(rec.errorMessage),
-    recipient_account_id: str(rec.recipientAccountId),
-    vpc_endpoint_id: str(rec.vpcEndpointId),
-    user_type: str(ui.type),
-    principal_id: str(ui.principalId),
-    user_arn: str(ui.arn),
-    user_account_id: str(ui.accountId),
-    access_key_id: str(ui.accessKeyId),
-    user_name: str(ui.userName) ?? str(issuer.userName),
-    invoked_by: str(ui.invokedBy),
-    session_issuer_arn: str(issuer.arn),
+    error_code: asText(rec.errorCode),
+    error_message: asText(rec.errorMessage),
+    recipient_account_id: asText(rec.recipientAccountId),
+    vpc_endpoint_id: asText(rec.vpcEndpointId),
+    user_type: asText(ui.type),
+    principal_id: asText(ui.principalId),
+    user_arn: asText(ui.arn),
+    user_account_id: asText(ui.accountId),
+    access_key_id: asText(ui.accessKeyId),
+    user_name: asText(ui.userName) ?? asText(issuer.userName),
+    invoked_by: asText(ui.invokedBy),
+    session_issuer_arn: asText(issuer.arn),
     mfa_authenticated: ctx ? bool(attrs.mfaAuthenticated) : null,
     bucket,
     key,
     version_id: versionId,
-    sse_requested: str(field(req, 'x-amz-server-side-encryption')),
-    sse_kms_key_id: str(field(req, 'x-amz-server-side-encryption-aws-kms-key-id')),
-    sse_customer_algorithm: str(field(req, 'x-amz-server-side-encryption-customer-algorithm')),
-    sse_applied: str(field(extra, 'SSEApplied')),
-    auth_method: str(field(extra, 'AuthenticationMethod')),
-    signature_version: str(field(extra, 'SignatureVersion')),
-    cipher_suite: str(field(extra, 'CipherSuite')) ?? str(field(tls, 'cipherSuite')),
-    tls_version: str(field(tls, 'tlsVersion')),
+    sse_requested: asText(field(req, 'x-amz-server-side-encryption')),
+    sse_kms_key_id: asText(field(req, 'x-amz-server-side-encryption-aws-kms-key-id')),
+    sse_customer_algorithm: asText(field(req, 'x-amz-server-side-encryption-customer-algorithm')),
+    sse_applied: asText(field(extra, 'SSEApplied')),
+    auth_method: asText(field(extra, 'AuthenticationMethod')),
+    signature_version: asText(field(extra, 'SignatureVersion')),
+    cipher_suite: asText(field(extra, 'CipherSuite')) ?? asText(field(tls, 'cipherSuite')),
+    tls_version: asText(field(tls, 'tlsVersion')),
     bytes_in: int(field(extra, 'bytesTransferredIn')),
     bytes_out: int(field(extra, 'bytesTransferredOut')),
-    host_id: str(field(extra, 'x-amz-id-2')),
+    host_id: asText(field(extra, 'x-amz-id-2')),
     presigned_expires_s: int(field(req, 'X-Amz-Expires')),
     request_parameters: asJson(req),
     response_elements: asJson(rec.responseElements),
     additional_event_data: asJson(extra),
     resources: asJson(rec.resources),
-    host_header: str(field(tls, 'clientProvidedHostHeader')) ?? first(field(req, 'Host')),
-    session_issuer_account_id: str(issuer.accountId),
-    shared_event_id: str(rec.sharedEventID),
+    host_header: asText(field(tls, 'clientProvidedHostHeader')) ?? first(field(req, 'Host')),
+    session_issuer_account_id: asText(issuer.accountId),
+    shared_event_id: asText(rec.sharedEventID),
     user_identity: asJson(rec.userIdentity),
     other_fields: asJson(other),
   };
@@ -300,7 +300,7 @@ function unwrap(v: unknown): unknown {
   if ('digestStartTime' in v && 'logFiles' in v) return new Skip('CloudTrail digest file');
   if ('detail-type' in v && 'detail' in v) {
     // "AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail", ...
-    const type = str(v['detail-type']) ?? '';
+    const type = asText(v['detail-type']) ?? '';
     if (/ via CloudTrail$/.test(type) && isObj(v.detail)) return v.detail;
     return new Reject(`an EventBridge event of type ${JSON.stringify(v['detail-type'])}, not a CloudTrail record`);
   }

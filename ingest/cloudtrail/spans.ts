@@ -4,9 +4,10 @@
  * `userIdentity`, ...) into the staging row from these spans instead of
  * re-serialising the parsed objects, which took a fifth of the ingest time.
  */
+import * as bytes from '../bytes.js';
 
-const QUOTE = 34;
-const BACKSLASH = 92;
+// Module-local copies, read as fast as literals (see bytes.ts).
+const { BACKSLASH, DOUBLE_QUOTE } = bytes;
 
 /** Top-level fields of one object: `keys[i]` is the name, `vs[i]..ve[i]` the value's bytes. */
 export interface Spans {
@@ -25,7 +26,7 @@ export interface Spans {
 function stringEnd(b: Buffer, i: number, e: number): number {
   let j = i + 1;
   for (;;) {
-    const q = b.indexOf(QUOTE, j);
+    const q = b.indexOf(DOUBLE_QUOTE, j);
     if (q < 0 || q >= e) return -1;
     let k = q - 1;
     while (b[k] === BACKSLASH) k--;
@@ -37,13 +38,13 @@ function stringEnd(b: Buffer, i: number, e: number): number {
 /** End (exclusive) of the value starting at `i`; -1 if malformed. */
 function valueEnd(b: Buffer, i: number, e: number): number {
   const c = b[i];
-  if (c === QUOTE) return stringEnd(b, i, e);
+  if (c === DOUBLE_QUOTE) return stringEnd(b, i, e);
   if (c === 123 || c === 91) {
     let depth = 0;
     let j = i;
     while (j < e) {
       const d = b[j] as number;
-      if (d === QUOTE) {
+      if (d === DOUBLE_QUOTE) {
         j = stringEnd(b, j, e);
         if (j < 0) return -1;
         continue;
@@ -77,7 +78,7 @@ export function objectSpans(b: Buffer, s: number, e: number): Spans | null {
   while (b[i] === 32) i++;
   if (b[i] === 125) return sp;
   for (;;) {
-    if (b[i] !== QUOTE) return null;
+    if (b[i] !== DOUBLE_QUOTE) return null;
     const ke = stringEnd(b, i, e);
     if (ke < 0) return null;
     const ks = i;

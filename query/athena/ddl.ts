@@ -6,15 +6,20 @@
  * projection on account, region and date).
  */
 import { TABLES, type ColumnSpec, type SqlType, type TableSpec } from '../../ingest/schema.js';
+import { sqlIdentifier } from '../../common/sql.js';
 import { s3RequestsSql } from '../views.js';
 
 const HIVE_TYPES: Record<SqlType, string> = {
   VARCHAR: 'string', INTEGER: 'int', BIGINT: 'bigint', BOOLEAN: 'boolean', TIMESTAMP: 'timestamp', 'VARCHAR[]': 'array<string>', JSON: 'string',
 };
 
-const tick = (s: string): string => '`' + s.replaceAll('`', '``') + '`';
-const str = (s: string): string => `'${s.replaceAll("'", "\\'")}'`;
-const dq = (s: string): string => `"${s.replaceAll('"', '""')}"`;
+/** A Hive DDL identifier: backquoted. */
+const hiveIdentifier = (s: string): string => '`' + s.replaceAll('`', '``') + '`';
+/**
+ * A Hive DDL string literal, which escapes a quote with a backslash (Hive's
+ * grammar, not SQL's `''`): for DDL only; queries take `sqlString`.
+ */
+const hiveString = (s: string): string => `'${s.replaceAll("'", "\\'")}'`;
 
 /** `s3://bucket/prefix` with exactly one trailing slash. */
 export function s3Folder(uri: string): string {
@@ -23,19 +28,19 @@ export function s3Folder(uri: string): string {
 }
 
 function columnDdl(c: ColumnSpec): string {
-  return `  ${tick(c.name)} ${HIVE_TYPES[c.type]} COMMENT ${str(c.doc.replaceAll('`', ''))}`;
+  return `  ${hiveIdentifier(c.name)} ${HIVE_TYPES[c.type]} COMMENT ${hiveString(c.doc.replaceAll('`', ''))}`;
 }
 
 /** CREATE EXTERNAL TABLE for one table of the Parquet dataset under `location`. */
 export function datasetTableDdl(t: TableSpec, database: string, location: string): string {
   const root = `${s3Folder(location)}${t.name}/`;
-  return `CREATE EXTERNAL TABLE IF NOT EXISTS ${tick(database)}.${tick(t.name)} (
+  return `CREATE EXTERNAL TABLE IF NOT EXISTS ${hiveIdentifier(database)}.${hiveIdentifier(t.name)} (
 ${t.columns.map(columnDdl).join(',\n')}
 )
-COMMENT ${str(t.doc)}
-PARTITIONED BY (${tick('date')} string)
+COMMENT ${hiveString(t.doc)}
+PARTITIONED BY (${hiveIdentifier('date')} string)
 STORED AS PARQUET
-LOCATION ${str(root)}
+LOCATION ${hiveString(root)}
 TBLPROPERTIES (
   'parquet.compression' = 'ZSTD',
   'projection.enabled' = 'true',
@@ -44,13 +49,13 @@ TBLPROPERTIES (
   'projection.date.range' = '2000-01-01,NOW',
   'projection.date.interval' = '1',
   'projection.date.interval.unit' = 'DAYS',
-  'storage.location.template' = ${str(`${root}date=\${date}/`)}
+  'storage.location.template' = ${hiveString(`${root}date=\${date}/`)}
 );`;
 }
 
 /** The `s3_requests` view, in the database. */
 export function s3RequestsViewDdl(database: string): string {
-  return s3RequestsSql().replace('CREATE OR REPLACE VIEW s3_requests AS', `CREATE OR REPLACE VIEW ${dq(database)}.${dq('s3_requests')} AS`) + ';';
+  return s3RequestsSql().replace('CREATE OR REPLACE VIEW s3_requests AS', `CREATE OR REPLACE VIEW ${sqlIdentifier(database)}.${sqlIdentifier('s3_requests')} AS`) + ';';
 }
 
 /**
@@ -76,13 +81,13 @@ const RAW_ACCESS_COLUMNS = [
 ];
 
 export function rawAccessLogDdl(database: string, location: string): string {
-  return `CREATE EXTERNAL TABLE IF NOT EXISTS ${tick(database)}.${tick('raw_access_log')} (
-${RAW_ACCESS_COLUMNS.map((c) => `  ${tick(c)} string`).join(',\n')}
+  return `CREATE EXTERNAL TABLE IF NOT EXISTS ${hiveIdentifier(database)}.${hiveIdentifier('raw_access_log')} (
+${RAW_ACCESS_COLUMNS.map((c) => `  ${hiveIdentifier(c)} string`).join(',\n')}
 )
 COMMENT 'S3 server access logs as delivered (text): every field as logged, "-" kept; use the Parquet access_log for typed columns.'
 ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.RegexSerDe'
-WITH SERDEPROPERTIES ('input.regex' = ${str(ACCESS_LOG_REGEX)})
-LOCATION ${str(s3Folder(location))};`;
+WITH SERDEPROPERTIES ('input.regex' = ${hiveString(ACCESS_LOG_REGEX)})
+LOCATION ${hiveString(s3Folder(location))};`;
 }
 
 export interface RawCloudTrailOptions {
@@ -97,7 +102,7 @@ export interface RawCloudTrailOptions {
 export function rawCloudTrailDdl(database: string, location: string, o: RawCloudTrailOptions): string {
   const root = s3Folder(location);
   const base = `${root}AWSLogs/${o.orgId ? `${o.orgId}/` : ''}`;
-  return `CREATE EXTERNAL TABLE IF NOT EXISTS ${tick(database)}.${tick('raw_cloudtrail')} (
+  return `CREATE EXTERNAL TABLE IF NOT EXISTS ${hiveIdentifier(database)}.${hiveIdentifier('raw_cloudtrail')} (
   eventversion string,
   useridentity struct<type:string, principalid:string, arn:string, accountid:string, invokedby:string, accesskeyid:string, username:string,
     sessioncontext:struct<attributes:struct<mfaauthenticated:string, creationdate:string>,
@@ -109,23 +114,23 @@ export function rawCloudTrailDdl(database: string, location: string, o: RawCloud
   vpcendpointid string, eventcategory string, tlsdetails struct<tlsversion:string, ciphersuite:string, clientprovidedhostheader:string>
 )
 COMMENT 'CloudTrail log files as delivered to S3.'
-PARTITIONED BY (account string, region string, ${tick('date')} string)
+PARTITIONED BY (account string, region string, ${hiveIdentifier('date')} string)
 ROW FORMAT SERDE 'org.apache.hive.hcatalog.data.JsonSerDe'
 STORED AS INPUTFORMAT 'com.amazon.emr.cloudtrail.CloudTrailInputFormat'
 OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'
-LOCATION ${str(base)}
+LOCATION ${hiveString(base)}
 TBLPROPERTIES (
   'projection.enabled' = 'true',
   'projection.account.type' = 'enum',
-  'projection.account.values' = ${str(o.accounts.join(','))},
+  'projection.account.values' = ${hiveString(o.accounts.join(','))},
   'projection.region.type' = 'enum',
-  'projection.region.values' = ${str(o.regions.join(','))},
+  'projection.region.values' = ${hiveString(o.regions.join(','))},
   'projection.date.type' = 'date',
   'projection.date.format' = 'yyyy/MM/dd',
   'projection.date.range' = '2013/11/01,NOW',
   'projection.date.interval' = '1',
   'projection.date.interval.unit' = 'DAYS',
-  'storage.location.template' = ${str(`${base}\${account}/CloudTrail/\${region}/\${date}`)}
+  'storage.location.template' = ${hiveString(`${base}\${account}/CloudTrail/\${region}/\${date}`)}
 );`;
 }
 
@@ -140,7 +145,7 @@ export interface DdlOptions {
 
 /** Every statement, in the order to run them. */
 export function athenaDdl(o: DdlOptions): string[] {
-  const out = [`CREATE DATABASE IF NOT EXISTS ${tick(o.database)};`, ...TABLES.map((t) => datasetTableDdl(t, o.database, o.location)), s3RequestsViewDdl(o.database)];
+  const out = [`CREATE DATABASE IF NOT EXISTS ${hiveIdentifier(o.database)};`, ...TABLES.map((t) => datasetTableDdl(t, o.database, o.location)), s3RequestsViewDdl(o.database)];
   if (o.rawAccessLogs) out.push(rawAccessLogDdl(o.database, o.rawAccessLogs));
   if (o.rawCloudTrail) out.push(rawCloudTrailDdl(o.database, o.rawCloudTrail, o.cloudTrail ?? { accounts: [], regions: [] }));
   return out;

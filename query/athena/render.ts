@@ -13,6 +13,7 @@
  * DuckDB-only syntax (`QUALIFY`, `strptime`, `regexp_matches`,
  * `json_extract_string`, `//`) is kept out of detections; a test checks it.
  */
+import { replaceParams, sqlString } from '../../common/sql.js';
 import { nativeFunctionIn } from '../dialect.js';
 import { DetectionError } from '../../common/errors.js';
 import type { ParamValue } from '../detection.js';
@@ -28,7 +29,7 @@ export function literal(v: ParamValue): string {
   if (Array.isArray(v)) return `ARRAY[${(v as Array<string | number>).map((x) => literal(x)).join(', ')}]`;
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : `DOUBLE '${v}'`;
   if (typeof v === 'boolean') return v ? 'true' : 'false';
-  return `'${String(v).replaceAll("'", "''")}'`;
+  return sqlString(String(v));
 }
 
 /** Index of the parenthesis closing the one at `open`, skipping string literals. */
@@ -84,7 +85,7 @@ export function renderForAthena(sql: string, params: Record<string, ParamValue>)
   if (native) throw new DetectionError(`runs on DuckDB only: it calls ${native}, s3sift's own policy evaluator, which Athena does not have`);
   let s = rewrite(sql).replace(/\bIS\s+NOT\s+FALSE\b/gi, 'IS DISTINCT FROM false');
   const parameters: string[] = [];
-  s = s.replace(/\$([a-z_][a-z0-9_]*)/g, (_m, name: string) => {
+  s = replaceParams(s, (name) => {
     const v = params[name];
     if (v === undefined) throw new Error(`no value for $${name}`);
     if (Array.isArray(v)) return literal(v);

@@ -11,12 +11,15 @@ import {
   AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand,
   type ColumnInfo, type Row,
 } from '@aws-sdk/client-athena';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { QueryError } from '../../common/errors.js';
+import { sqlIdentifier, sqlString, sqlTimestamp } from '../../common/sql.js';
+import { dayText } from '../../common/time.js';
 import { isoTime, type Rows } from '../rows.js';
 import { checkOverrides, compareFindings, paramsFor, toFindings, type DetectResult, type DetectionRun, type ParamOverrides } from '../detect.js';
 import type { Finding } from '../finding.js';
 import type { Detection } from '../detection.js';
-import { literal, renderForAthena } from './render.js';
+import { renderForAthena } from './render.js';
 
 export interface AthenaOptions {
   database: string;
@@ -39,8 +42,6 @@ export interface AthenaQueryResult extends Rows {
 }
 
 export class AthenaQueryError extends QueryError {}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A cell as the JS value its Athena type stands for (times as RFC 3339 `Z`). */
 export function typed(v: string | undefined, type: string): unknown {
@@ -113,13 +114,13 @@ export async function runAthenaQuery(client: AthenaClient, sql: string, paramete
 /** Restrict the tables a detection reads to the time window (date partitions pruned too). */
 export function windowed(sql: string, o: Pick<AthenaOptions, 'database' | 'since' | 'until'>): string {
   if (!o.since && !o.until) return sql;
-  const ts = (d: Date): string => `TIMESTAMP ${literal(d.toISOString().replace('T', ' ').replace('Z', ''))}`;
+  // The Parquet tables' `date` partition is a string in Athena (see ddl.ts), so it compares with text.
   const cond = (partitioned: boolean): string => [
-    o.since ? `event_time >= ${ts(o.since)}` : '', o.until ? `event_time < ${ts(o.until)}` : '',
-    partitioned && o.since ? `"date" >= ${literal(o.since.toISOString().slice(0, 10))}` : '', partitioned && o.until ? `"date" <= ${literal(o.until.toISOString().slice(0, 10))}` : '',
+    o.since ? `event_time >= ${sqlTimestamp(o.since)}` : '', o.until ? `event_time < ${sqlTimestamp(o.until)}` : '',
+    partitioned && o.since ? `"date" >= ${sqlString(dayText(o.since))}` : '', partitioned && o.until ? `"date" <= ${sqlString(dayText(o.until))}` : '',
   ].filter(Boolean).join(' AND ');
   return sql.replace(/\b(FROM|JOIN)\s+(access_log|cloudtrail|s3_requests)\b(?!\s*\()/g, (_m, kw: string, t: string) =>
-    `${kw} (SELECT * FROM "${o.database}"."${t}" WHERE ${cond(t !== 's3_requests')}) ${t}`);
+    `${kw} (SELECT * FROM ${sqlIdentifier(o.database)}.${sqlIdentifier(t)} WHERE ${cond(t !== 's3_requests')}) ${t}`);
 }
 
 export interface AthenaDetectResult extends DetectResult {

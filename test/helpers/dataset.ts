@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { timestampText } from '../../common/time.js';
 import { openDataset } from '../../query/dataset.js';
 import type { TableSpec } from '../../ingest/schema.js';
 
@@ -50,7 +51,7 @@ export function asDuckRow(table: TableSpec, row: Record<string, unknown>): Recor
   for (const c of table.columns) {
     if (c.name === 'source_file' || c.name === 'source_line') continue;
     const v = row[c.name];
-    if (v instanceof Date) out[c.name] = v.toISOString().replace('T', ' ').replace(/\.000Z$/, '').replace('Z', '');
+    if (v instanceof Date) out[c.name] = timestampText(v).replace(/\.000$/, '');
     else if (c.type === 'BIGINT' && v !== null) out[c.name] = String(v);
     else if (c.type === 'JSON' && typeof v === 'string') out[c.name] = JSON.parse(v);
     else out[c.name] = v;

@@ -9,6 +9,7 @@ import { CLOUDTRAIL } from '../../ingest/schema.js';
 import { generateCloudTrailRecords } from '../../scripts/gen-cloudtrail.js';
 import { asDuckRow, CONFORMANCE, fromDuckRow, SAMPLES, readRows, tempDir } from '../helpers/dataset.js';
 import { openDataset } from '../../query/dataset.js';
+import { sqlString } from '../../common/sql.js';
 
 let tmp: { dir: string; cleanup: () => void };
 beforeEach(() => {
@@ -196,7 +197,7 @@ describe('ingest of CloudTrail', () => {
     expect(files).toHaveLength(2);
     const ds = await openDataset(opts().data);
     try {
-      const per = (await ds.conn.runAndReadAll(`SELECT count(DISTINCT management_event)::INTEGER FROM read_parquet('${dir}/*.parquet', filename = true) GROUP BY filename`)).getRows();
+      const per = (await ds.conn.runAndReadAll(`SELECT count(DISTINCT management_event)::INTEGER FROM read_parquet(${sqlString(join(dir, '*.parquet'))}, filename = true) GROUP BY filename`)).getRows();
       expect(per).toEqual([[1], [1]]);
     } finally {
       ds.close();

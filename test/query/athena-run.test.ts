@@ -2,6 +2,7 @@ import { nativeFunctionIn } from '../../query/dialect.js';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { AthenaClient } from '@aws-sdk/client-athena';
+import { replaceParams, sqlString } from '../../common/sql.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest } from '../../ingest/ingest.js';
 import { renderForAthena } from '../../query/athena/render.js';
@@ -100,7 +101,7 @@ describe('the same detections on DuckDB and on Athena (contract)', () => {
       const byRendered = new Map(lib.map((d) => [renderForAthena(d.sql, paramsFor(d)).sql, d]));
       const answers = new Map<string, FakeAnswer>();
       for (const [sql, d] of byRendered) {
-        const reader = await ds.conn.runAndReadAll(`SELECT * FROM (${d.sql.replace(/\$([a-z_]+)/g, (_m, n: string) => { const v = paramsFor(d)[n]; return Array.isArray(v) ? `[${v.map((x) => `'${x}'`).join(',')}]::VARCHAR[]` : typeof v === 'string' ? `'${v}'` : String(v); })})`);
+        const reader = await ds.conn.runAndReadAll(`SELECT * FROM (${replaceParams(d.sql, (n) => { const v = paramsFor(d)[n]; return Array.isArray(v) ? `[${v.map((x) => sqlString(String(x))).join(',')}]::VARCHAR[]` : typeof v === 'string' ? sqlString(v) : String(v); })})`);
         const types = reader.columnTypes().map((t) => {
           const name = t.toString();
           if (t.alias === 'JSON') return 'json';

@@ -53,6 +53,60 @@ describe('evaluation', () => {
     expect(evaluate(p, { caller: alice, action: 's3:GetObject', resource: `arn:aws:s3:::${B}/k`, context: { 'aws:SourceIp': '192.0.2.77' } })).toBe('NotApplicable');
     expect(evaluate(p, { caller: alice, action: 's3:GetObject', resource: `arn:aws:s3:::${B}/k`, context: { 'aws:SourceIp': '203.0.113.1' } })).toBe('Deny');
   });
+
+  // "Allowing IPv6 addresses": IpAddress and NotIpAddress with IPv4 and IPv6 CIDRs side by side.
+  describe('IP conditions over IPv4 and IPv6', () => {
+    const onlyFrom = (op: string, cidrs: string | string[]): Policy =>
+      policy({ Statement: [{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${B}/*`, Condition: { [op]: { 'aws:SourceIp': cidrs } } }] });
+    const from = (p: Policy, ip: string): string => evaluate(p, { caller: anon, action: 's3:GetObject', resource: `arn:aws:s3:::${B}/k`, context: { 'aws:SourceIp': ip } });
+
+    it('finds an IPv6 address in an IPv6 CIDR, in any spelling, and not outside it', () => {
+      const p = onlyFrom('IpAddress', '2001:DB8:1234:5678::/64');
+      expect(from(p, '2001:db8:1234:5678::1')).toBe('Allow');
+      expect(from(p, '2001:0db8:1234:5678:ffff:ffff:ffff:ffff')).toBe('Allow');
+      expect(from(p, '2001:db8:1234:5679::1')).toBe('NotApplicable');
+      expect(from(onlyFrom('IpAddress', '2001:db8::7'), '2001:db8:0:0:0:0:0:7')).toBe('Allow');
+    });
+
+    it('finds an IPv4 address in an IPv4 CIDR (host bits set or not, lone address = /32)', () => {
+      expect(from(onlyFrom('IpAddress', '192.0.2.77/24'), '192.0.2.200')).toBe('Allow');
+      expect(from(onlyFrom('IpAddress', '192.0.2.0/24'), '192.0.3.1')).toBe('NotApplicable');
+      expect(from(onlyFrom('IpAddress', '192.0.2.7'), '192.0.2.7')).toBe('Allow');
+      expect(from(onlyFrom('IpAddress', '192.0.2.7'), '192.0.2.8')).toBe('NotApplicable');
+      expect(from(onlyFrom('IpAddress', '0.0.0.0/0'), '203.0.113.9')).toBe('Allow');
+    });
+
+    it('keeps the families apart: an IPv4 address is in no IPv6 CIDR (not even ::/0), an IPv6 one in no IPv4 CIDR', () => {
+      expect(from(onlyFrom('IpAddress', '::/0'), '192.0.2.1')).toBe('NotApplicable');
+      expect(from(onlyFrom('IpAddress', '0.0.0.0/0'), '2001:db8::1')).toBe('NotApplicable');
+      const both = onlyFrom('IpAddress', ['192.0.2.0/24', '2001:db8::/32']);
+      expect(from(both, '192.0.2.1')).toBe('Allow');
+      expect(from(both, '2001:db8::1')).toBe('Allow');
+      // The IPv4-mapped form of an IPv4 address is that address.
+      expect(from(onlyFrom('IpAddress', '192.0.2.0/24'), '::ffff:192.0.2.1')).toBe('Allow');
+    });
+
+    it('reads NotIpAddress over both families', () => {
+      const p = onlyFrom('NotIpAddress', ['192.0.2.0/24', '2001:db8::/32']);
+      expect(from(p, '192.0.2.1')).toBe('NotApplicable');
+      expect(from(p, '2001:db8::1')).toBe('NotApplicable');
+      expect(from(p, '198.51.100.1')).toBe('Allow');
+      expect(from(p, '2001:db9::1')).toBe('Allow');
+      // A source that is not an address (a service calling) is in no range.
+      expect(from(p, 's3.amazonaws.com')).toBe('Allow');
+      expect(from(onlyFrom('IpAddress', '192.0.2.0/24'), 's3.amazonaws.com')).toBe('NotApplicable');
+    });
+
+    it('grants nothing on a value that is not a CIDR, with either operator, and never throws', () => {
+      for (const bad of ['192.0.2.0/33', '2001:db8::/129', '192.0.2.0/', '192.0.2.0/24/8', '192.0.2.256', 'not-an-ip', '', '10.0.0.0/-1', 'fe80::1%eth0/64']) {
+        for (const op of ['IpAddress', 'NotIpAddress']) {
+          for (const ip of ['192.0.2.1', '2001:db8::1', 'nonsense', '']) expect([bad, op, ip, from(onlyFrom(op, bad), ip)]).toEqual([bad, op, ip, 'NotApplicable']);
+          // One unreadable value among good ones: still nothing granted.
+          expect(from(onlyFrom(op, ['192.0.2.0/24', bad]), op === 'IpAddress' ? '192.0.2.1' : '198.51.100.1')).toBe('NotApplicable');
+        }
+      }
+    });
+  });
 });
 
 describe('analysis', () => {

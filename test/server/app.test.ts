@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tableFromIPC } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest } from '../../ingest/ingest.js';
@@ -186,9 +187,9 @@ describe('the SQL sandbox', () => {
   it('queues past the concurrency limit and answers 429 when the line is full', async () => {
     const auth = { authorization: 'Bearer s3cret' };
     const slow = post({ sql: 'SELECT count(*) FROM range(1000000000000) a' }, locked, auth);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     const queued = post({ sql: 'SELECT 1 AS one' }, locked, auth);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     const third = await post({ sql: 'SELECT 2' }, locked, auth);
     expect(third.status).toBe(429);
     expect(((await third.json()) as { error: string }).error).toMatch(/too many queries at once \(1 running, 1 waiting\)/);
