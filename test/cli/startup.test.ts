@@ -16,7 +16,8 @@ const HOOK = new URL('../helpers/trace-imports.mjs', import.meta.url).href;
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
-const HEAVY = { duckdb: '@duckdb', aws: '@aws-sdk', server: 'hono', arrow: 'apache-arrow', yaml: 'yaml', csv: 'csv-' } as const;
+// DuckDB's package entry (its lib/sql.js, which only quotes, loads nothing native).
+const HEAVY = { duckdb: '@duckdb/node-api/lib/index.js', aws: '@aws-sdk', server: 'hono', arrow: 'apache-arrow', yaml: 'yaml', csv: 'csv-' } as const;
 type Heavy = keyof typeof HEAVY;
 
 let runs = 0;
