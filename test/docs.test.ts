@@ -4,36 +4,19 @@
  * pages open with their contents. (The `access_log` and `cloudtrail` column
  * tables are checked against the schema in test/ingest/schema.test.ts.)
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, normalize, relative, sep } from 'node:path';
+import { dirname, join, normalize, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadDetections } from '../query/detection.js';
 import { openDataset } from '../query/dataset.js';
 import { tempDir } from './helpers/dataset.js';
+import { REPO_ROOT, repoFiles } from './helpers/repo.js';
 
-const ROOT = new URL('..', import.meta.url).pathname;
+const ROOT = REPO_ROOT;
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
 
-/** Markdown files git tracks or would (not ignored), or every .md outside dependencies and build output when this is not a git checkout. */
-function markdownFiles(): string[] {
-  try {
-    return execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', '*.md'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\0').filter(Boolean);
-  } catch {
-    const skip = new Set(['node_modules', 'dist', '.git', 's3sift-data', 'test-output']);
-    const out: string[] = [];
-    const walk = (dir: string): void => {
-      for (const e of readdirSync(dir, { withFileTypes: true })) {
-        if (skip.has(e.name)) continue;
-        const p = join(dir, e.name);
-        if (e.isDirectory()) walk(p);
-        else if (e.name.endsWith('.md')) out.push(relative(ROOT, p).split(sep).join('/'));
-      }
-    };
-    walk(ROOT);
-    return out;
-  }
-}
+/** The repository's markdown files. */
+const markdownFiles = (): string[] => repoFiles().filter((f) => f.endsWith('.md'));
 
 /** The text outside fenced code blocks, line by line (code lines become empty, so line numbers hold). */
 function prose(md: string): string[] {
