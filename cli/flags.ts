@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from '../common/errors.js';
+import { parseTime } from '../common/time.js';
 
 /** What parseArgs found for a flag: nothing, a boolean, a string, or (repeatable flags) strings. */
 type Raw = string | boolean | Array<string | boolean> | undefined;
@@ -46,7 +47,13 @@ const strings = (raw: Raw): string[] => (Array.isArray(raw) ? raw : raw === unde
 export function text(o: Base & { default: string }): Flag<string>;
 export function text(o: Base): Flag<string | undefined>;
 export function text(o: Base & { default?: string }): Flag<string | undefined> {
-  return { type: 'string', multiple: false, value: 'X', ...o, help: withDefault(o.help, o.default), parse: (raw) => (typeof raw === 'string' ? raw : o.default) };
+  return { type: 'string', multiple: false, value: 'X', ...o, help: withDefault(o.help, o.default), parse: (raw, name) => (typeof raw === 'string' ? nonEmpty(raw, name) : o.default) };
+}
+
+/** A value given as `--flag=` (empty) is a mistake, not a request for the default. */
+function nonEmpty(value: string, name: string): string {
+  if (value === '') throw new UsageError(`--${name} was given an empty value`);
+  return value;
 }
 
 /** A switch: true when given. */
@@ -58,8 +65,8 @@ export function bool(o: Base): Flag<boolean> {
 export function list(o: Base & { default?: readonly string[] }): Flag<string[]> {
   return {
     type: 'string', multiple: true, value: 'X,...', ...o, help: withDefault(o.help, o.shownDefault ?? o.default?.join(',')),
-    parse: (raw) => {
-      const given = strings(raw).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+    parse: (raw, name) => {
+      const given = strings(raw).map((s) => nonEmpty(s, name)).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
       return given.length ? given : [...(o.default ?? [])];
     },
   };
@@ -67,7 +74,7 @@ export function list(o: Base & { default?: readonly string[] }): Flag<string[]> 
 
 /** Repeatable, each value whole (a value may hold commas): `--param a=1 --param b=x,y`. */
 export function repeated(o: Base): Flag<string[]> {
-  return { type: 'string', multiple: true, value: 'X', ...o, help: `${o.help}; repeatable`, parse: (raw) => strings(raw) };
+  return { type: 'string', multiple: true, value: 'X', ...o, help: `${o.help}; repeatable`, parse: (raw, name) => strings(raw).map((s) => nonEmpty(s, name)) };
 }
 
 /** One of a fixed set of words. */
@@ -98,15 +105,6 @@ export function integer(o: Base & { min: number; max: number; default?: number }
       return n;
     },
   };
-}
-
-const ISO = /^\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$/i;
-
-/** An ISO 8601 date or time; a date alone is midnight UTC, a time without an offset is UTC. */
-export function parseTime(s: string): Date | undefined {
-  if (!ISO.test(s)) return undefined;
-  const d = new Date(/^\d{4}-\d\d-\d\d$/.test(s) ? `${s}T00:00:00Z` : /[Zz]$|[+-]\d\d:?\d\d$/.test(s) ? s.replace(' ', 'T') : `${s.replace(' ', 'T')}Z`);
-  return Number.isNaN(d.getTime()) ? undefined : d;
 }
 
 /** An ISO 8601 date or time flag. */
@@ -176,11 +174,13 @@ export function parseFlags<F extends Flags>(flags: F, argv: readonly string[]): 
 /** parseArgs's complaint in s3sift's words ("--data needs a value: --data DIR"). */
 function parseArgsMessage(err: unknown, flags: Flags): string {
   const message = err instanceof Error ? err.message : String(err);
-  const m = /^Option '(?:-(\w), )?--([\w-]+)(?: <value>)?' (argument missing|does not take an argument)/.exec(message);
+  const m = /^Option '(?:-(\w), )?--([\w-]+)(?: <value>)?' (argument missing|does not take an argument|argument is ambiguous)/.exec(message);
   const name = m?.[2];
   const flag = name === undefined ? undefined : flags[name];
-  if (!flag) return message.split('. To specify')[0] ?? message;
-  return m?.[3] === 'argument missing' ? `--${name} needs a value: --${name} ${flag.value ?? 'X'}` : `--${name} is a switch and takes no value`;
+  if (!flag) return message.split('\n')[0]?.split('. To specify')[0] ?? message;
+  if (m?.[3] === 'does not take an argument') return `--${name} is a switch and takes no value`;
+  const needs = `--${name} needs a value: --${name} ${flag.value ?? 'X'}`;
+  return m?.[3] === 'argument is ambiguous' ? `${needs} (a value that starts with - is written --${name}=-...)` : needs;
 }
 
 /** The Options sections of a help text, from the flag table. */

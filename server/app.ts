@@ -16,13 +16,15 @@ import { MANIFEST } from '../ingest/dataset.js';
 import { TABLES } from '../ingest/schema.js';
 import { runDetections } from '../query/detect.js';
 import { loadDetections, type Detection } from '../query/detection.js';
-import { SEVERITIES, type Finding, type Severity } from '../query/finding.js';
+import { FINDING_FIELDS, findingFieldType, SEVERITIES, type Finding, type Severity } from '../query/finding.js';
+import { sqlIdentifier } from '../common/sql.js';
 import { arrowStream } from '../query/arrow.js';
 import { csv } from '../query/format.js';
 import { Sandbox, SandboxError, type QueryResult } from './sandbox.js';
 import { PARAM_TYPES, SAVED_QUERIES } from './queries.js';
 import { dashboardHtml } from './dashboard.js';
 import { DEFAULTS } from './settings.js';
+import { parseTime } from '../common/time.js';
 
 export interface ServerConfig {
   data: string;
@@ -40,8 +42,8 @@ export interface ServerConfig {
 }
 
 
-const FINDINGS_DDL = `CREATE OR REPLACE TABLE findings (detection_id VARCHAR, severity VARCHAR, title VARCHAR, event_time TIMESTAMP, source VARCHAR,
-  bucket VARCHAR, "key" VARCHAR, principal VARCHAR, source_ip VARCHAR, request_id VARCHAR, event_id VARCHAR, source_file VARCHAR, source_line BIGINT, details JSON)`;
+const FINDINGS_TABLE_COLUMNS = FINDING_FIELDS.map((name) => ({ name, type: findingFieldType(name) }));
+const FINDINGS_DDL = `CREATE OR REPLACE TABLE findings (${FINDINGS_TABLE_COLUMNS.map((c) => `${sqlIdentifier(c.name)} ${c.type}`).join(', ')})`;
 
 /** Findings of the whole library, recomputed when the dataset's manifest changes. */
 class FindingsCache {
@@ -113,9 +115,8 @@ function paramValue(name: string, raw: unknown, type: keyof typeof PARAM_TYPES):
     return n;
   }
   if (type === 'timestamp') {
-    const s = String(raw);
-    const d = new Date(/^\d{4}-\d\d-\d\d$/.test(s) ? `${s}T00:00:00Z` : s);
-    if (Number.isNaN(d.getTime())) fail(400, `${name} must be an ISO 8601 time, e.g. 2025-03-12T08:00:00Z`);
+    const d = parseTime(String(raw));
+    if (!d) fail(400, `${name} must be an ISO 8601 time, e.g. 2025-03-12T08:00:00Z (a time without an offset is UTC)`);
     return new DuckDBTimestampValue(BigInt(d.getTime()) * 1000n);
   }
   return String(raw);
@@ -195,10 +196,8 @@ export async function createApp(cfg: ServerConfig): Promise<App> {
       return (!ids.length || ids.includes(f.detection_id)) && (since === null || (t !== null && t >= since)) && (until === null || (t !== null && t < until)) &&
         (minSeverity === null || SEVERITIES.indexOf(f.severity) >= SEVERITIES.indexOf(minSeverity));
     });
-    const columns = ['detection_id', 'severity', 'title', 'event_time', 'source', 'bucket', 'key', 'principal', 'source_ip', 'request_id', 'event_id', 'source_file', 'source_line', 'details'];
-    const types: Record<string, string> = { event_time: 'TIMESTAMP', source_line: 'BIGINT', details: 'JSON' };
     const cap = opts.rowCap;
-    return respond(c, { columns: columns.map((name) => ({ name, type: types[name] ?? 'VARCHAR' })), rows: picked.slice(0, cap) as unknown as Array<Record<string, unknown>>, truncated: picked.length > cap });
+    return respond(c, { columns: FINDINGS_TABLE_COLUMNS, rows: picked.slice(0, cap) as unknown as Array<Record<string, unknown>>, truncated: picked.length > cap });
   });
 
   app.post('/api/query', async (c) => {
