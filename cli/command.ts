@@ -94,7 +94,8 @@ export function defineGroup(spec: { name: string; summary: string; description: 
   return {
     name: spec.name,
     summary: spec.summary,
-    flags: Object.assign({}, ...spec.subcommands.map((c) => c.flags)),
+    // A group's flags are its subcommands'.
+    flags: {},
     subcommands: spec.subcommands,
     usage,
     help: (parents = 's3sift') =>

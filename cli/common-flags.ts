@@ -2,6 +2,7 @@
  * Flags several commands share, declared once: the dataset folder, the
  * flags that pick detections and shape findings, and how to reach S3.
  */
+import { UsageError } from '../common/errors.js';
 import { FINDING_FORMATS, SEVERITIES } from '../query/finding.js';
 import { choice, integer, list, repeated, text, time } from './flags.js';
 import type { Io } from './command.js';
@@ -20,6 +21,11 @@ export const findingFlags = {
   format: choice({ choices: FINDING_FORMATS, default: 'table', value: 'F', help: 'table (the report), json, ndjson, csv, or ocsf (OCSF Detection Findings)' }),
   'fail-on': choice({ choices: SEVERITIES, value: 'SEV', help: 'exit 1 if a finding is at least SEV (info, low, medium, high, critical)' }),
 } as const;
+
+/** A time window's flags in order: --since before --until. */
+export function checkWindow(since: Date | undefined, until: Date | undefined): void {
+  if (since && until && since >= until) throw new UsageError('--since must be before --until');
+}
 
 /** How to reach S3 (publish, and ingest of s3:// sources). */
 export const s3ReachFlags = {

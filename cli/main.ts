@@ -9,8 +9,6 @@ import { EXIT, wantsHelp, type Command, type Io } from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { suggestion } from './flags.js';
 
-export { EXIT };
-
 /** `s3sift --help`. */
 export function topHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
@@ -26,7 +24,7 @@ Options:
   -h, --help    show this help
 
 Run 's3sift COMMAND --help' for a command's options and examples.
-Start with 's3sift analyze samples/' (ingest the bundled samples, then report).`;
+Start with 's3sift analyze ./your-logs/': ingest, then the report.`;
 }
 
 const defaultIo = (): Io => ({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env });
@@ -61,12 +59,17 @@ async function dispatch(commands: readonly Command[], argv: readonly string[], p
     return EXIT.usage;
   }
   if (cmd.subcommands) {
-    const [sub] = rest;
-    if (sub === undefined || sub === '--help' || sub === '-h') {
-      (sub === undefined ? io.stderr : io.stdout).write(cmd.help(parents) + '\n');
-      return sub === undefined ? EXIT.usage : EXIT.ok;
+    // Options may come before the subcommand (`athena --database d detect`): the subcommand is the first word that names one.
+    const names = cmd.subcommands.map((c) => c.name);
+    const at = rest[0]?.startsWith('-') ? rest.findIndex((a) => names.includes(a)) : 0;
+    const sub = at < 0 ? undefined : rest[at];
+    if (sub === undefined || (at === 0 && (sub === '--help' || sub === '-h'))) {
+      const asked = sub !== undefined || wantsHelp(rest);
+      if (asked) io.stdout.write(cmd.help(parents) + '\n');
+      else io.stderr.write(`error: ${parents} ${cmd.name} needs a command: ${names.join(', ')}\n\n${cmd.help(parents)}\n`);
+      return asked ? EXIT.ok : EXIT.usage;
     }
-    return dispatch(cmd.subcommands, rest, `${parents} ${cmd.name}`, io);
+    return dispatch(cmd.subcommands, [sub, ...rest.slice(0, at), ...rest.slice(at + 1)], `${parents} ${cmd.name}`, io);
   }
   if (wantsHelp(rest)) {
     io.stdout.write(cmd.help(parents) + '\n');

@@ -84,16 +84,16 @@ describe('docs/contract.md holds', () => {
     expect(listed.sort((a, b) => a - b)).toEqual(Object.values(EXIT).sort((a, b) => a - b));
   });
 
-  it('every command and flag it lists', () => {
-    for (const [usage, flags] of tableRows('## Command line')) {
-      const name = /^`s3sift ([a-z]+)/.exec(usage ?? '')?.[1];
+  it('every command, subcommand and flag it lists, on the command that takes it', () => {
+    const rows = tableRows('## Command line');
+    expect(rows.length).toBeGreaterThan(8);
+    for (const [usage, flags] of rows) {
+      const [name, sub] = /^`s3sift ([a-z]+)(?: ([a-z]+))?/.exec(usage ?? '')?.slice(1) ?? [];
       const cmd = COMMANDS.find((c) => c.name === name);
       expect(cmd, `command ${name}`).toBeDefined();
-      // A command made of subcommands (athena ddl|detect) offers the flags of all of them.
-      for (const f of (flags ?? '').match(/--[a-z-]+/g) ?? []) expect(Object.keys(cmd?.flags ?? {}), `${name} ${f}`).toContain(f.slice(2));
-      for (const sub of /^`s3sift [a-z]+ ([a-z|]+)/.exec(usage ?? '')?.[1]?.split('|') ?? []) {
-        if (cmd?.subcommands) expect(cmd.subcommands.map((c) => c.name), `${name} ${sub}`).toContain(sub);
-      }
+      const target = cmd?.subcommands ? cmd.subcommands.find((c) => c.name === sub) : cmd;
+      expect(target, `${usage}`).toBeDefined();
+      for (const f of (flags ?? '').match(/--[a-z-]+/g) ?? []) expect(Object.keys(target?.flags ?? {}), `${usage} ${f}`).toContain(f.slice(2));
     }
   });
 

@@ -1,7 +1,7 @@
 import { UsageError } from '../../common/errors.js';
 import { version } from '../../common/version.js';
 import { defineCommand, defineGroup, EXIT } from '../command.js';
-import { findingFlags, s3ReachFlags } from '../common-flags.js';
+import { checkWindow, findingFlags, s3ReachFlags } from '../common-flags.js';
 import { integer, list, text } from '../flags.js';
 import { reachesFailOn } from './detect.js';
 
@@ -44,13 +44,14 @@ Print the Athena statements, in the order to run them, for:
   async run({ flags: f, positionals }, io) {
     if (positionals.length) throw new UsageError(`athena ddl takes no arguments (got ${positionals.join(' ')})`);
     if (f.location === undefined) throw new UsageError('athena ddl needs --location s3://BUCKET/PREFIX (where the dataset is uploaded)');
+    const database = checkDatabase(f.database);
     if (f['raw-cloudtrail'] && !f.accounts.length) throw new UsageError('--raw-cloudtrail needs --accounts ID,... (the accounts whose logs are there)');
     if (f.accounts.some((a) => !/^\d{12}$/.test(a))) throw new UsageError('--accounts takes 12-digit account IDs, comma-separated');
     const { athenaDdl } = await import('../../query/athena/ddl.js');
     let statements: string[];
     try {
       statements = athenaDdl({
-        database: checkDatabase(f.database), location: f.location, rawAccessLogs: f['raw-access-logs'], rawCloudTrail: f['raw-cloudtrail'],
+        database, location: f.location, rawAccessLogs: f['raw-access-logs'], rawCloudTrail: f['raw-cloudtrail'],
         cloudTrail: { accounts: f.accounts, regions: f.regions, orgId: f['org-id'] },
       });
     } catch (err) {
@@ -88,6 +89,8 @@ Detections that run on DuckDB only are left out and named.`,
   examples: ['s3sift athena detect --database s3sift --workgroup security --region us-east-1 --since 2025-03-01 --fail-on high'],
   async run({ flags: f, positionals }, io) {
     if (positionals.length) throw new UsageError(`athena detect takes no arguments (got ${positionals.join(' ')})`);
+    checkWindow(f.since, f.until);
+    const database = checkDatabase(f.database);
     const [{ AthenaClient }, { runDetectionsOnAthena }, { parseParamFlags, selectDetections }, { loadDetections }, { formatFindings }, { nativeFunctionIn }] = await Promise.all([
       import('@aws-sdk/client-athena'), import('../../query/athena/run.js'), import('../../query/detect.js'), import('../../query/detection.js'), import('../../query/format.js'), import('../../query/dialect.js'),
     ]);
@@ -99,7 +102,7 @@ Detections that run on DuckDB only are left out and named.`,
     for (const d of duckdbOnly) io.stderr.write(`skip   ${d.id}: runs on DuckDB only (s3sift's policy evaluator); run it with 's3sift detect'\n`);
     const client = new AthenaClient({ ...(f.region ? { region: f.region } : {}), ...(f['endpoint-url'] ? { endpoint: f['endpoint-url'] } : {}), maxAttempts: 6 });
     const r = await runDetectionsOnAthena(client, detections, {
-      database: checkDatabase(f.database), workgroup: f.workgroup, outputLocation: f['output-location'], reuseMinutes: f['reuse-minutes'], since: f.since, until: f.until,
+      database, workgroup: f.workgroup, outputLocation: f['output-location'], reuseMinutes: f['reuse-minutes'], since: f.since, until: f.until,
     }, parseParamFlags(f.param), (run) => {
       io.stderr.write(`${run.error ? 'FAILED' : 'ok    '} ${run.id}: ${run.error ?? `${run.findings} finding(s), ${(run.bytes / 1e6).toFixed(1)} MB scanned`}\n`);
     });

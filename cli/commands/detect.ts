@@ -2,7 +2,7 @@ import { UsageError } from '../../common/errors.js';
 import { version } from '../../common/version.js';
 import { SEVERITIES, type Finding, type Severity } from '../../query/finding.js';
 import { defineCommand, EXIT, type Io } from '../command.js';
-import { dataFlag, findingFlags, s3Options, s3ReadFlags } from '../common-flags.js';
+import { checkWindow, dataFlag, findingFlags, s3Options, s3ReadFlags } from '../common-flags.js';
 import type { FlagValues } from '../flags.js';
 import { ingestWithProgress, renderSummary, reportUnreadable } from './ingest.js';
 
@@ -16,23 +16,31 @@ export function reachesFailOn(findings: readonly Finding[], failOn: Severity | u
 
 type DetectArgs = FlagValues<typeof detectFlags>;
 
-/** detect's work, shared with analyze: run the library, print findings, exit 1 past --fail-on. */
-async function detect(f: DetectArgs, io: Io): Promise<number> {
-  if (f.since && f.until && f.since >= f.until) throw new UsageError('--since must be before --until');
-  const [{ openDataset }, { parseParamFlags, runDetections, selectDetections }, { loadDetections }, { formatFindings }] = await Promise.all([
+/**
+ * Everything detect checks before it reads data: the window, the detection
+ * files, --only and --param (analyze does this before it ingests, so a typo
+ * stops the run before anything is committed).
+ */
+async function prepare(f: DetectArgs): Promise<(io: Io) => Promise<number>> {
+  checkWindow(f.since, f.until);
+  const [{ openDataset }, { checkOverrides, parseParamFlags, runDetections, selectDetections }, { loadDetections }, { formatFindings }] = await Promise.all([
     import('../../query/dataset.js'), import('../../query/detect.js'), import('../../query/detection.js'), import('../../query/format.js'),
   ]);
   const overrides = parseParamFlags(f.param);
   const detections = selectDetections(await loadDetections(f.rules), f.only);
-  const ds = await openDataset(f.data, { since: f.since, until: f.until });
-  let result;
-  try {
-    result = await runDetections(ds, detections, overrides);
-  } finally {
-    ds.close();
-  }
-  io.stdout.write(formatFindings(result.findings, f.format, { detections, runs: result.runs, version: version() }));
-  return reachesFailOn(result.findings, f['fail-on']) ? EXIT.findings : EXIT.ok;
+  checkOverrides(detections, overrides);
+  // Run the detections, print the findings, exit 1 past --fail-on.
+  return async (io) => {
+    const ds = await openDataset(f.data, { since: f.since, until: f.until });
+    let result;
+    try {
+      result = await runDetections(ds, detections, overrides);
+    } finally {
+      ds.close();
+    }
+    io.stdout.write(formatFindings(result.findings, f.format, { detections, runs: result.runs, version: version() }));
+    return reachesFailOn(result.findings, f['fail-on']) ? EXIT.findings : EXIT.ok;
+  };
 }
 
 const DETECT_NOTES = `Exit codes: 0 done, 1 a finding at or above --fail-on, 2 bad arguments, a bad
@@ -57,7 +65,7 @@ line, and the detection's details).`,
   ],
   async run({ flags, positionals }, io) {
     if (positionals.length) throw new UsageError(`detect takes no arguments (got ${positionals.join(' ')}); to read new logs first, use 's3sift analyze SOURCE...'`);
-    return detect(flags, io);
+    return (await prepare(flags))(io);
   },
 });
 
@@ -86,11 +94,11 @@ ingested and analysed, and the next run reads it again).`,
   ],
   async run({ flags: f, positionals }, io) {
     if (positionals.length === 0) throw new UsageError('analyze needs at least one SOURCE (a file, a folder, - for stdin, or s3://bucket/prefix)');
-    if (f.since && f.until && f.since >= f.until) throw new UsageError('--since must be before --until');
+    const detect = await prepare(f);
     const s3 = { ...s3Options(f, io), concurrency: f.concurrency, since: f.since, until: f.until };
     const summary = await ingestWithProgress(positionals, { data: f.data, format: 'auto', force: false, strict: false, s3 }, io);
     (f.format === 'table' ? io.stdout : io.stderr).write(renderSummary(summary, f.data) + '\n\n');
-    const found = await detect(f, io);
+    const found = await detect(io);
     return reportUnreadable(summary, io) || found;
   },
 });

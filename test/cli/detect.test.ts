@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,6 +83,16 @@ describe('s3sift detect', () => {
       const r = run(['detect', '--data', data, ...args]);
       expect([args.join(' '), r.code]).toEqual([args.join(' '), 2]);
       expect(r.stderr).toMatch(msg);
+    }
+  });
+
+  it('analyze checks its detection flags before it ingests: a typo commits nothing', () => {
+    const fresh = join(tmp.dir, 'untouched');
+    const log = new URL('access-logs/logs-archive/2025-03-12.log', SAMPLES).pathname;
+    for (const [args, msg] of [[['--only', 'no-such-detection'], /--only: unknown detection/], [['--param', 'no_such_param=1'], /--param no_such_param/], [['--since', '2025-03-12', '--until', '2025-03-11'], /--since must be before --until/]] as const) {
+      const r = run(['analyze', log, '--data', fresh, ...args]);
+      expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(msg)]);
+      expect(existsSync(fresh)).toBe(false);
     }
   });
 

@@ -175,5 +175,18 @@ describe('s3sift athena (CLI)', () => {
     const bad = await run(['athena', 'ddl']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/needs --location/);
+    // Options may come before the subcommand, as they could before it was one.
+    const before = await run(['athena', '--database', 'sec', 'ddl', '--location', 's3://sec-data/s3sift']);
+    expect(before.code).toBe(0);
+    expect(before.stdout).toContain('`sec`.`cloudtrail`');
+  }, 30_000);
+
+  it('athena detect refuses a bad database or a reversed window before it starts any query', async () => {
+    // An endpoint nothing listens on: reaching it would fail differently.
+    for (const [args, msg] of [[['--database', 'Bad-Name'], /--database must be lower-case/], [['--since', '2025-02-01', '--until', '2025-01-01'], /--since must be before --until/]] as const) {
+      const r = await run(['athena', 'detect', '--endpoint-url', 'http://127.0.0.1:9', ...args]);
+      expect([r.code, r.stderr.split('\n')[0]]).toEqual([2, expect.stringMatching(msg)]);
+      expect(r.stderr).not.toMatch(/skip|FAILED/);
+    }
   }, 30_000);
 });
