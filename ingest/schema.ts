@@ -1,6 +1,6 @@
 /**
  * The one declaration of the dataset's tables. DuckDB DDL, the Parquet
- * columns written by ingest, the README's column tables (and later the Athena
+ * columns written by ingest, the column tables of docs/dataset.md (and later the Athena
  * DDL and the `s3_requests` view) are all derived from it.
  */
 import { sqlIdentifier } from '../common/sql.js';
@@ -139,7 +139,7 @@ export function duckdbCreateTable(table: TableSpec, name = table.name): string {
   return `CREATE TABLE ${sqlIdentifier(name)} (\n${cols}\n)`;
 }
 
-/** A Markdown table of a table's columns, for the README. */
+/** A Markdown table of a table's columns, for docs/dataset.md. */
 export function markdownColumns(table: TableSpec): string {
   const rows = table.columns.map((c) => `| \`${c.name}\` | ${c.type} | ${c.doc.replaceAll('|', '\\|')} |`);
   return ['| column | type | meaning |', '|---|---|---|', ...rows].join('\n');

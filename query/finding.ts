@@ -14,6 +14,11 @@ export const FINDING_COLUMNS = ['event_time', 'source', 'bucket', 'key', 'princi
 /** Every field of a finding, in the order every format gives them. */
 export const FINDING_FIELDS = ['detection_id', 'severity', 'title', ...FINDING_COLUMNS, 'details'] as const;
 
+/** A finding field's SQL type (the HTTP API's `findings` table and its column types); the others are VARCHAR. */
+export function findingFieldType(field: (typeof FINDING_FIELDS)[number]): 'VARCHAR' | 'TIMESTAMP' | 'BIGINT' | 'JSON' {
+  return field === 'event_time' ? 'TIMESTAMP' : field === 'source_line' ? 'BIGINT' : field === 'details' ? 'JSON' : 'VARCHAR';
+}
+
 export interface Finding {
   detection_id: string;
   severity: Severity;

@@ -6,6 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { PACKAGE_ROOT } from '../common/package-root.js';
 import { EXIT, EXIT_MEANINGS, type Command } from '../cli/command.js';
 import { COMMANDS } from '../cli/commands/index.js';
@@ -50,7 +51,7 @@ export function cliReference(): string {
   ].join('\n');
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   writeFileSync(CLI_DOC, cliReference());
   process.stdout.write(`wrote ${CLI_DOC}\n`);
 }

@@ -6,18 +6,16 @@
 
 export interface Setting {
   default: number;
-  /** The `s3sift serve` flag, if the setting has one. */
-  flag?: string;
   help: string;
   min: number;
   max: number;
 }
 
 export const SETTINGS = {
-  timeoutMs: { default: 5000, flag: 'timeout-ms', help: 'longest a query may run, in milliseconds (then 408)', min: 1, max: 3_600_000 },
-  rowCap: { default: 10_000, flag: 'row-cap', help: 'most rows a query returns (then "truncated": true)', min: 1, max: 10_000_000 },
-  maxConcurrent: { default: 4, flag: 'max-concurrent', help: 'queries running at once', min: 1, max: 256 },
-  maxQueued: { default: 64, flag: 'max-queued', help: 'queries waiting for a slot before the answer is 429', min: 0, max: 100_000 },
+  timeoutMs: { default: 5000, help: 'longest a query may run, in milliseconds (then 408)', min: 1, max: 3_600_000 },
+  rowCap: { default: 10_000, help: 'most rows a query returns (then "truncated": true)', min: 1, max: 10_000_000 },
+  maxConcurrent: { default: 4, help: 'queries running at once', min: 1, max: 256 },
+  maxQueued: { default: 64, help: 'queries waiting for a slot before the answer is 429', min: 0, max: 100_000 },
   bodyLimit: { default: 64 * 1024, help: 'largest request body, in bytes (then 413)', min: 1, max: 64 * 1024 * 1024 },
 } as const satisfies Record<string, Setting>;
 

@@ -15,10 +15,11 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from './helpers/dataset.js';
 
-const ROOT = new URL('..', import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string; dependencies: Record<string, string>; bin: Record<string, string>; engines: Record<string, string>; license: string };
 const SAMPLE = join(ROOT, 'samples/access-logs/prod-data/2025-03-10.log');
 
@@ -29,7 +30,8 @@ function npm(args: string[], cwd: string, extraEnv: Record<string, string> = {})
   const keep = new Set(['npm_config_cache', 'npm_config_userconfig', 'npm_config_globalconfig', 'npm_config_cafile']);
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && (!/^npm_/i.test(k) || keep.has(k.toLowerCase()))) env[k] = v;
-  const r = spawnSync('npm', args, { cwd, env: { ...env, ...extraEnv }, encoding: 'utf8' });
+  // No update notice and no progress chatter: the test reads npm's stderr.
+  const r = spawnSync('npm', args, { cwd, env: { ...env, npm_config_update_notifier: 'false', npm_config_loglevel: 'error', ...extraEnv }, encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

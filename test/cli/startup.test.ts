@@ -7,11 +7,12 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../cli/commands/index.js';
 import { tempDir } from '../helpers/dataset.js';
 
-const BIN = new URL('../../bin/s3sift', import.meta.url).pathname;
+const BIN = fileURLToPath(new URL('../../bin/s3sift', import.meta.url));
 const HOOK = new URL('../helpers/trace-imports.mjs', import.meta.url).href;
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -48,7 +49,7 @@ describe('start-up', () => {
     expect(q).toEqual({ code: 0, libs: ['duckdb', 'csv'] });
     const ddl = loaded(['athena', 'ddl', '--location', 's3://sec-data/s3sift']);
     expect(ddl).toEqual({ code: 0, libs: [] });
-    const local = loaded(['ingest', new URL('../../samples/access-logs/logs-archive/2025-03-12.log', import.meta.url).pathname, '--data', join(tmp.dir, 'd')]);
+    const local = loaded(['ingest', fileURLToPath(new URL('../../samples/access-logs/logs-archive/2025-03-12.log', import.meta.url)), '--data', join(tmp.dir, 'd')]);
     expect(local.code).toBe(0);
     expect(local.libs).not.toContain('aws');
     const list = loaded(['detections', 'list']);

@@ -60,8 +60,6 @@ describe('SQL text', () => {
     const sql = 'SELECT * FROM t WHERE a > $min_bytes AND b IN $names2 AND c = $min_bytes AND d = $1 AND e = $Upper';
     expect(paramNames(sql)).toEqual(['min_bytes', 'names2', 'min_bytes']);
     expect(replaceParams(sql, (n) => `<${n}>`)).toBe('SELECT * FROM t WHERE a > <min_bytes> AND b IN <names2> AND c = <min_bytes> AND d = $1 AND e = $Upper');
-    // The pattern is shared: using it twice gives the same answer.
-    expect(paramNames(sql)).toEqual(paramNames(sql));
     expect(paramNames('SELECT 1')).toEqual([]);
   });
 

@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** The repository's root folder. */
-export const REPO_ROOT = new URL('../../', import.meta.url).pathname;
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
  * The repository's files, relative to its root with `/` separators: those git
@@ -14,7 +15,8 @@ export function repoFiles(): string[] {
   try {
     return execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
       .split('\0')
-      .filter(Boolean);
+      // A file deleted but not yet staged is still listed by git.
+      .filter((f) => f && existsSync(join(REPO_ROOT, f)));
   } catch {
     const skip = new Set(['node_modules', 'dist', '.git', 's3sift-data', 'test-output']);
     const out: string[] = [];
