@@ -20,8 +20,6 @@ export interface Flag<T> {
   readonly value?: string;
   /** One line (or a few, separated by \n) for the help. */
   readonly help: string;
-  /** The help section the flag is listed in, when not the main one. */
-  readonly group?: string;
   /** The value the command gets, from what the command line said (`raw` is undefined when the flag is absent). */
   parse(raw: Raw, name: string): T;
 }
@@ -37,7 +35,6 @@ interface Base {
   shownDefault?: string;
   value?: string;
   short?: string;
-  group?: string;
 }
 
 const withDefault = (help: string, d: unknown): string => (d === undefined ? help : `${help} (default ${String(d)})`);
@@ -183,24 +180,16 @@ function parseArgsMessage(err: unknown, flags: Flags): string {
   return m?.[3] === 'argument is ambiguous' ? `${needs} (a value that starts with - is written --${name}=-...)` : needs;
 }
 
-/** The Options sections of a help text, from the flag table. */
+/** The Options section of a help text, from the flag table. */
 export function renderFlags(flags: Flags): string {
-  const rows = Object.entries(flags).map(([name, f]) => ({
-    left: `${f.short ? `-${f.short}, ` : ''}--${name}${f.value ? ` ${f.value}` : ''}`,
-    help: f.help,
-    group: f.group ?? '',
-  }));
-  rows.push({ left: '-h, --help', help: 'show this help', group: '' });
+  const rows = Object.entries(flags).map(([name, f]) => ({ left: `${f.short ? `-${f.short}, ` : ''}--${name}${f.value ? ` ${f.value}` : ''}`, help: f.help }));
+  rows.push({ left: '-h, --help', help: 'show this help' });
   const width = Math.min(Math.max(...rows.map((r) => r.left.length)) + 2, 30);
-  const groups = [...new Set(rows.map((r) => r.group))];
-  return groups
-    .map((g) => {
-      const lines = rows.filter((r) => r.group === g).map((r) => {
-        const [first = '', ...more] = r.help.split('\n');
-        const head = r.left.length + 2 > width ? `  ${r.left}\n  ${' '.repeat(width)}${first}` : `  ${r.left.padEnd(width)}${first}`;
-        return [head, ...more.map((m) => `  ${' '.repeat(width)}${m}`)].join('\n');
-      });
-      return `${g ? `${g} options` : 'Options'}:\n${lines.join('\n')}`;
-    })
-    .join('\n\n');
+  const indent = ' '.repeat(width);
+  const lines = rows.map((r) => {
+    const [first = '', ...more] = r.help.split('\n');
+    const head = r.left.length + 2 > width ? `  ${r.left}\n  ${indent}${first}` : `  ${r.left.padEnd(width)}${first}`;
+    return [head, ...more.map((m) => `  ${indent}${m}`)].join('\n');
+  });
+  return `Options:\n${lines.join('\n')}`;
 }
