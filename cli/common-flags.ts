@@ -4,7 +4,7 @@
  */
 import { UsageError } from '../common/errors.js';
 import { FINDING_FORMATS, SEVERITIES } from '../query/finding.js';
-import { choice, integer, list, repeated, text, time } from './flags.js';
+import { choice, integer, list, repeated, text, time, type FlagValues } from './flags.js';
 import type { Io } from './command.js';
 
 export const DEFAULT_DATA = './s3sift-data';
@@ -44,4 +44,10 @@ export const s3ReadFlags = {
 export function s3Options(f: { 'endpoint-url': string | undefined; region: string | undefined; profile: string | undefined }, io: Io): { endpoint?: string; region?: string } {
   if (f.profile !== undefined) io.env.AWS_PROFILE = f.profile;
   return { ...(f['endpoint-url'] !== undefined ? { endpoint: f['endpoint-url'] } : {}), ...(f.region !== undefined ? { region: f.region } : {}) };
+}
+
+/** What ingest and analyze's S3 flags say: how to reach S3, how many objects at once, and the key-date window. */
+export function s3ReadOptions(f: FlagValues<typeof s3ReadFlags> & { since: Date | undefined; until: Date | undefined }, io: Io): { endpoint?: string; region?: string; concurrency: number; since?: Date; until?: Date } {
+  checkWindow(f.since, f.until);
+  return { ...s3Options(f, io), concurrency: f.concurrency, since: f.since, until: f.until };
 }

@@ -44,6 +44,7 @@ describe('s3sift CLI', () => {
     expect(run(['ingest', 'x', '--force=yes']).stderr).toMatch(/^error: --force is a switch and takes no value\n/);
     expect(run(['ingest', 'x', '--format', 'xml']).stderr).toMatch(/--format must be one of auto, access-log, cloudtrail/);
     expect(run(['frobnicate']).code).toBe(2);
+    expect(run(['ingest', 'x', '--since', '2025-03-12', '--until', '2025-03-11']).stderr).toMatch(/^error: --since must be before --until\n/);
     expect(run(['ingest']).code).toBe(2);
   });
 

@@ -2,7 +2,7 @@ import { UsageError } from '../../common/errors.js';
 import { version } from '../../common/version.js';
 import { SEVERITIES, type Finding, type Severity } from '../../query/finding.js';
 import { defineCommand, EXIT, type Io } from '../command.js';
-import { checkWindow, dataFlag, findingFlags, s3Options, s3ReadFlags } from '../common-flags.js';
+import { checkWindow, dataFlag, findingFlags, s3ReadFlags, s3ReadOptions } from '../common-flags.js';
 import type { FlagValues } from '../flags.js';
 import { ingestWithProgress, renderSummary, reportUnreadable } from './ingest.js';
 
@@ -95,8 +95,7 @@ ingested and analysed, and the next run reads it again).`,
   async run({ flags: f, positionals }, io) {
     if (positionals.length === 0) throw new UsageError('analyze needs at least one SOURCE (a file, a folder, - for stdin, or s3://bucket/prefix)');
     const detect = await prepare(f);
-    const s3 = { ...s3Options(f, io), concurrency: f.concurrency, since: f.since, until: f.until };
-    const summary = await ingestWithProgress(positionals, { data: f.data, format: 'auto', force: false, strict: false, s3 }, io);
+    const summary = await ingestWithProgress(positionals, { data: f.data, format: 'auto', force: false, strict: false, s3: s3ReadOptions(f, io) }, io);
     (f.format === 'table' ? io.stdout : io.stderr).write(renderSummary(summary, f.data) + '\n\n');
     const found = await detect(io);
     return reportUnreadable(summary, io) || found;

@@ -1,7 +1,7 @@
 import type { IngestOptions, IngestSummary } from '../../ingest/index.js';
 import { UsageError } from '../../common/errors.js';
 import { defineCommand, EXIT, type Io } from '../command.js';
-import { dataFlag, s3Options, s3ReadFlags } from '../common-flags.js';
+import { dataFlag, s3ReadFlags, s3ReadOptions } from '../common-flags.js';
 import { bool, choice, time } from '../flags.js';
 import { formatCount, ProgressBar } from '../progress.js';
 
@@ -54,8 +54,7 @@ run reads it again), 3 --strict and something was rejected.`,
   ],
   async run({ flags: f, positionals }, io) {
     if (positionals.length === 0) throw new UsageError('ingest needs at least one SOURCE (a file, a folder, - for stdin, or s3://bucket/prefix)');
-    const s3 = { ...s3Options(f, io), concurrency: f.concurrency, since: f.since, until: f.until };
-    const summary = await ingestWithProgress(positionals, { data: f.data, format: f.format, force: f.force, strict: f.strict, s3 }, io);
+    const summary = await ingestWithProgress(positionals, { data: f.data, format: f.format, force: f.force, strict: f.strict, s3: s3ReadOptions(f, io) }, io);
     io.stdout.write(renderSummary(summary, f.data) + '\n');
     if (!summary.strictFailed && summary.files.length + summary.passed.length > 0) {
       const { datasetOverview } = await import('../overview.js');
