@@ -70,6 +70,18 @@ export function checkOverrides(detections: readonly Detection[], overrides: Para
   }
 }
 
+/** A list parameter's item type; an empty list has none of its own: the default's, else text. */
+export function listItemType(d: Detection, name: string, v: readonly unknown[]): 'DOUBLE' | 'VARCHAR' {
+  const def = d.params[name]?.default;
+  const sample = v.length ? v : Array.isArray(def) ? def : [];
+  return sample.length > 0 && sample.every((x) => typeof x === 'number') ? 'DOUBLE' : 'VARCHAR';
+}
+
+/** The item types of `params`' lists, by name. */
+export function listItemTypes(d: Detection, params: Record<string, ParamValue>): Record<string, 'DOUBLE' | 'VARCHAR'> {
+  return Object.fromEntries(Object.entries(params).filter(([, v]) => Array.isArray(v)).map(([k, v]) => [k, listItemType(d, k, v as unknown[])]));
+}
+
 /** Values and types to bind `params`, only those the SQL uses (DuckDB refuses unused named parameters). */
 function bound(d: Detection, params: Record<string, ParamValue>): { values: Record<string, DuckDBValue>; types: Record<string, DuckDBType | undefined> } {
   const used = new Set(paramNames(d.sql));
@@ -78,11 +90,8 @@ function bound(d: Detection, params: Record<string, ParamValue>): { values: Reco
   for (const [k, v] of Object.entries(params)) {
     if (!used.has(k)) continue;
     if (Array.isArray(v)) {
-      // An empty list has no item type of its own: take the default's, else text.
-      const def = d.params[k]?.default;
-      const numeric = (v.length ? v : Array.isArray(def) ? def : []).every((x) => typeof x === 'number') && (v.length > 0 || (Array.isArray(def) && def.length > 0));
       values[k] = listValue(v as DuckDBValue[]);
-      types[k] = LIST(numeric ? DOUBLE : VARCHAR);
+      types[k] = LIST(listItemType(d, k, v) === 'DOUBLE' ? DOUBLE : VARCHAR);
     } else values[k] = v;
   }
   return { values, types };

@@ -11,12 +11,21 @@ import { analyzePolicy, parsePolicy } from './policy.js';
 
 /** Trino functions DuckDB lacks (or names differently), as DuckDB macros. */
 export const DUCKDB_MACROS: ReadonlyArray<[name: string, sql: string]> = [
+  // regexp_extract(string, pattern[, group]): NULL when the pattern does not match (Trino); DuckDB's own
+  // returns '' then, which reads as a value (an account '' is "another account"). The built-in is
+  // called by its full name. A group that did not take part in a match stays '' (Trino: NULL).
+  ['regexp_extract', 'CREATE OR REPLACE MACRO regexp_extract(s, p, g := 0) AS CASE WHEN regexp_matches(s, p) THEN system.main.regexp_extract(s, p, g) END'],
   // regexp_like(string, pattern): true if the pattern matches anywhere (Trino). DuckDB: regexp_matches.
   ['regexp_like', 'CREATE OR REPLACE MACRO regexp_like(s, p) AS regexp_matches(s, p)'],
   // json_extract_scalar(json, path) -> varchar (Trino). DuckDB: json_extract_string, which spells a
   // key with dashes $."x-amz-acl" where Trino spells it $["x-amz-acl"]: the macro rewrites the path.
-  ['json_extract_scalar', `CREATE OR REPLACE MACRO json_extract_scalar(j, p) AS json_extract_string(j, regexp_replace(p, '\\["([^"]*)"\\]', '."\\1"', 'g'))`],
-  // json_array_length(json) exists in both. json_format(json) -> varchar (Trino). DuckDB: a cast.
+  // Trino gives NULL for an object or array (only scalars are extracted); DuckDB would give their JSON text.
+  ['json_extract_scalar', `CREATE OR REPLACE MACRO json_extract_scalar(j, p) AS CASE WHEN json_type(j, regexp_replace(p, '\\["([^"]*)"\\]', '."\\1"', 'g')) NOT IN ('OBJECT', 'ARRAY') THEN json_extract_string(j, regexp_replace(p, '\\["([^"]*)"\\]', '."\\1"', 'g')) END`],
+  // split_part(string, delimiter, index): NULL past the last field (Trino); DuckDB's own gives ''.
+  ['split_part', 'CREATE OR REPLACE MACRO split_part(s, d, i) AS CASE WHEN i <= len(string_split(s, d)) THEN system.main.split_part(s, d, i) END'],
+  // json_array_length(json): NULL for anything but an array (Trino); DuckDB's own gives 0.
+  ['json_array_length', "CREATE OR REPLACE MACRO json_array_length(j) AS CASE WHEN json_type(j) = 'ARRAY' THEN system.main.json_array_length(j) END"],
+  // json_format(json) -> varchar (Trino). DuckDB: a cast.
   ['json_format', 'CREATE OR REPLACE MACRO json_format(j) AS CAST(j AS VARCHAR)'],
   // from_unixtime(seconds) -> timestamp (Trino). DuckDB: to_timestamp gives TIMESTAMPTZ; keep naive UTC.
   ['from_unixtime', "CREATE OR REPLACE MACRO from_unixtime(s) AS CAST(to_timestamp(s) AT TIME ZONE 'UTC' AS TIMESTAMP)"],

@@ -3,7 +3,7 @@
  * can read either or both. Access-log operations are mapped to the
  * CloudTrail API names; CloudTrail contributes its S3 events only.
  */
-import { sqlString } from '../common/sql.js';
+import { sqlIdentifier, sqlString } from '../common/sql.js';
 
 /** Access-log operation -> CloudTrail event name (bucket-level and object-level forms). */
 export const OPERATIONS: ReadonlyArray<[op: string, onBucket: string, onObject: string]> = [
@@ -53,10 +53,17 @@ export const OPERATIONS: ReadonlyArray<[op: string, onBucket: string, onObject: 
   ['REST.POST.RESTORE', 'RestoreObject', 'RestoreObject'],
 ];
 
-/** The `s3_requests` view over the `access_log` and `cloudtrail` tables (portable SQL). */
-export function s3RequestsSql(): string {
+/**
+ * The `s3_requests` view over the `access_log` and `cloudtrail` tables
+ * (portable SQL). Athena (Trino) stores a view with the session's current
+ * schema, so there the tables are named with their `database`: the view
+ * then reads the same tables whichever database a query runs from.
+ */
+export function s3RequestsSql(database?: string): string {
+  const table = (name: string): string => (database ? `${sqlIdentifier(database)}.${sqlIdentifier(name)}` : name);
+  const view = database ? `${sqlIdentifier(database)}.${sqlIdentifier('s3_requests')}` : 's3_requests';
   const ops = OPERATIONS.map(([op, b, o]) => `(${sqlString(op)}, ${sqlString(b)}, ${sqlString(o)})`).join(',\n      ');
-  return `CREATE OR REPLACE VIEW s3_requests AS
+  return `CREATE OR REPLACE VIEW ${view} AS
 WITH ops (op, on_bucket, on_object) AS (VALUES
       ${ops})
 SELECT 'access_log' AS source, a.event_time, a.bucket, a."key",
@@ -68,8 +75,8 @@ SELECT 'access_log' AS source, a.event_time, a.bucket, a."key",
        CAST(NULL AS BOOLEAN) AS mfa_authenticated, CAST(NULL AS VARCHAR) AS vpc_endpoint_id,
        a.presigned_expires_s, CAST(NULL AS VARCHAR) AS event_id, a.operation AS raw_operation,
        a.field_count >= 24 AS tls_logged,
-       a.source_file, a.source_line
-FROM access_log a LEFT JOIN ops ON ops.op = a.operation
+       a.source_file, a.source_line, a."date"
+FROM ${table('access_log')} a LEFT JOIN ops ON ops.op = a.operation
 UNION ALL
 SELECT 'cloudtrail' AS source, c.event_time, c.bucket, c."key", c.event_name AS operation,
        CASE WHEN c.user_account_id = 'ANONYMOUS_PRINCIPAL' THEN NULL
@@ -78,9 +85,9 @@ SELECT 'cloudtrail' AS source, c.event_time, c.bucket, c."key", c.event_name AS 
        c.source_ip, c.user_agent, CAST(NULL AS INTEGER) AS http_status, c.error_code, c.bytes_out AS bytes_sent, c.version_id,
        c.signature_version, c.auth_method AS auth_type, c.tls_version, c.cipher_suite, c.request_id, c.host_id,
        c.mfa_authenticated, c.vpc_endpoint_id, c.presigned_expires_s, c.event_id, c.event_name AS raw_operation,
-       (c.event_version IS NOT NULL AND CAST(split_part(c.event_version, '.', 1) AS INTEGER) = 1
-        AND CAST(split_part(c.event_version, '.', 2) AS INTEGER) >= 8) AS tls_logged,
-       c.source_file, c.source_line
-FROM cloudtrail c
+       coalesce(TRY_CAST(split_part(c.event_version, '.', 1) AS INTEGER) > 1
+        OR (TRY_CAST(split_part(c.event_version, '.', 1) AS INTEGER) = 1 AND TRY_CAST(split_part(c.event_version, '.', 2) AS INTEGER) >= 8), false) AS tls_logged,
+       c.source_file, c.source_line, c."date"
+FROM ${table('cloudtrail')} c
 WHERE c.event_source = 's3.amazonaws.com'`;
 }

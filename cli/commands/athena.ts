@@ -1,11 +1,12 @@
 import { UsageError } from '../../common/errors.js';
 import { version } from '../../common/version.js';
 import { defineCommand, defineGroup, EXIT } from '../command.js';
-import { checkWindow, findingFlags, s3ReachFlags } from '../common-flags.js';
+import { checkWindow, dataFlag, findingFlags, s3ReachFlags } from '../common-flags.js';
 import { integer, list, text } from '../flags.js';
 import { reachesFailOn } from './detect.js';
 
-const REGIONS = ['us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'ca-central-1', 'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1', 'eu-north-1', 'ap-northeast-1', 'ap-northeast-2', 'ap-southeast-1', 'ap-southeast-2', 'ap-south-1', 'sa-east-1'];
+/** The regions every account has (opt-in regions, such as ap-east-1 or me-south-1, must be listed with --regions). */
+const REGIONS = ['us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'ca-central-1', 'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1', 'eu-north-1', 'ap-northeast-1', 'ap-northeast-2', 'ap-northeast-3', 'ap-southeast-1', 'ap-southeast-2', 'ap-south-1', 'sa-east-1'];
 
 const database = text({ value: 'D', help: "Athena database (lower-case letters, digits and _)", default: 's3sift' });
 
@@ -21,24 +22,30 @@ const ddl = defineCommand({
   description: `
 Print the Athena statements, in the order to run them, for:
   - the Parquet dataset uploaded to --location ('s3sift publish'; tables
-    access_log and cloudtrail, partition projection on date: no MSCK REPAIR,
-    ever) and the s3_requests view;
+    access_log and cloudtrail, partition projection on date from the
+    dataset's first day: no MSCK REPAIR, ever) and the s3_requests view;
   - with --raw-access-logs, server access logs as delivered (RegexSerDe; every
     trailing field optional on its own, quotes dropped, referrers with spaces
     kept whole);
   - with --raw-cloudtrail, CloudTrail as delivered (CloudTrailInputFormat,
-    projection on account, region and date; --org-id for an organisation trail).`,
+    projection on account, region and date; --org-id for an organisation trail).
+The first day is the earliest date partition of the local dataset (--data),
+or --first-day; the statements end with ALTER TABLE ... SET TBLPROPERTIES,
+so running them again after publishing older logs moves it back.`,
   flags: {
     location: text({ value: 'S3', help: "where the dataset's access_log/ and cloudtrail/ folders are" }),
     database,
+    data: dataFlag,
+    'first-day': text({ value: 'YYYY-MM-DD', help: "where the date projection starts (default: the local dataset's first day)" }),
     'raw-access-logs': text({ value: 'S3', help: 'server access logs as delivered, for a raw_access_log table' }),
     'raw-cloudtrail': text({ value: 'S3', help: 'CloudTrail as delivered (the folder holding AWSLogs/), for raw_cloudtrail' }),
     accounts: list({ value: 'ID,...', help: 'with --raw-cloudtrail: the 12-digit accounts whose logs are there' }),
-    regions: list({ value: 'R,...', help: 'with --raw-cloudtrail: the regions to project', default: REGIONS, shownDefault: `${REGIONS.length} common regions` }),
+    regions: list({ value: 'R,...', help: 'with --raw-cloudtrail: the regions to project (list opt-in regions you use)', default: REGIONS, shownDefault: `the ${REGIONS.length} regions every account has` }),
     'org-id': text({ value: 'o-...', help: 'with --raw-cloudtrail: the organisation, for an organisation trail' }),
   },
   examples: [
     's3sift athena ddl --location s3://sec-data/s3sift > s3sift.sql',
+    's3sift athena ddl --location s3://sec-data/s3sift --first-day 2024-01-01 > s3sift.sql',
     's3sift athena ddl --location s3://sec-data/s3sift --raw-cloudtrail s3://org-trail --accounts 111122223333 --org-id o-abc123de45',
   ],
   async run({ flags: f, positionals }, io) {
@@ -47,11 +54,27 @@ Print the Athena statements, in the order to run them, for:
     const database = checkDatabase(f.database);
     if (f['raw-cloudtrail'] && !f.accounts.length) throw new UsageError('--raw-cloudtrail needs --accounts ID,... (the accounts whose logs are there)');
     if (f.accounts.some((a) => !/^\d{12}$/.test(a))) throw new UsageError('--accounts takes 12-digit account IDs, comma-separated');
-    const { athenaDdl } = await import('../../query/athena/ddl.js');
+    const { athenaDdl, checkDay, datasetDays, S3_FIRST_DAY } = await import('../../query/athena/ddl.js');
+    const days = await datasetDays(f.data);
+    let firstDay = f['first-day'];
+    if (firstDay !== undefined) {
+      try {
+        checkDay(firstDay);
+      } catch (err) {
+        throw new UsageError(`--first-day: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    } else if (days.first) firstDay = days.first;
+    else {
+      firstDay = S3_FIRST_DAY;
+      io.stderr.write(`warning: no dataset at ${f.data} and no --first-day: the date projection starts at ${S3_FIRST_DAY}, and a query without a date filter lists every day since\n`);
+    }
+    for (const t of days.undated) {
+      io.stderr.write(`warning: ${f.data}/${t} has records with no event time (date=__HIVE_DEFAULT_PARTITION__); the projected table never reads them, so Athena does not see them (s3sift detect does)\n`);
+    }
     let statements: string[];
     try {
       statements = athenaDdl({
-        database, location: f.location, rawAccessLogs: f['raw-access-logs'], rawCloudTrail: f['raw-cloudtrail'],
+        database, location: f.location, firstDay, rawAccessLogs: f['raw-access-logs'], rawCloudTrail: f['raw-cloudtrail'],
         cloudTrail: { accounts: f.accounts, regions: f.regions, orgId: f['org-id'] },
       });
     } catch (err) {
@@ -69,8 +92,8 @@ const detect = defineCommand({
   description: `
 Run the detection library on Athena over the dataset's tables (made by
 'athena ddl'), each detection's SQL rendered for Athena engine v3 with its
-parameters bound (ExecutionParameters), and print the findings in the same
-formats as 's3sift detect'. Throttling is retried; a detection whose query
+parameter values written in as typed literals, and print the findings in
+the same formats as 's3sift detect'. Throttling is retried; a detection whose query
 fails is reported with Athena's message and the others go on (exit 2 at the
 end). Bytes scanned and the cost (at $5 per TB) go to stderr. AWS credentials
 and region come from the standard chain (environment, profile);

@@ -5,8 +5,10 @@
  * a corrected RegexSerDe pattern; CloudTrail with CloudTrailInputFormat and
  * projection on account, region and date).
  */
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { TABLES, type ColumnSpec, type SqlType, type TableSpec } from '../../ingest/schema.js';
-import { sqlIdentifier } from '../../common/sql.js';
+import { NULL_PARTITION } from '../../ingest/staging.js';
 import { s3RequestsSql } from '../views.js';
 
 const HIVE_TYPES: Record<SqlType, string> = {
@@ -16,10 +18,16 @@ const HIVE_TYPES: Record<SqlType, string> = {
 /** A Hive DDL identifier: backquoted. */
 const hiveIdentifier = (s: string): string => '`' + s.replaceAll('`', '``') + '`';
 /**
- * A Hive DDL string literal, which escapes a quote with a backslash (Hive's
- * grammar, not SQL's `''`): for DDL only; queries take `sqlString`.
+ * A Hive DDL string literal. Hive unescapes the text between the quotes
+ * (`BaseSemanticAnalyzer.unescapeSQLString`): a backslash before a quote or
+ * a backslash stands for that character, and before any other character it
+ * is dropped, so `\[` in a regex must be written `\\[`. For DDL only;
+ * queries take `sqlString`.
  */
-const hiveString = (s: string): string => `'${s.replaceAll("'", "\\'")}'`;
+export const hiveString = (s: string): string => `'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
+
+/** S3 opened for business: no access log is older, so no projection needs to start earlier. */
+export const S3_FIRST_DAY = '2006-03-14';
 
 /** `s3://bucket/prefix` with exactly one trailing slash. */
 export function s3Folder(uri: string): string {
@@ -31,8 +39,47 @@ function columnDdl(c: ColumnSpec): string {
   return `  ${hiveIdentifier(c.name)} ${HIVE_TYPES[c.type]} COMMENT ${hiveString(c.doc.replaceAll('`', ''))}`;
 }
 
-/** CREATE EXTERNAL TABLE for one table of the Parquet dataset under `location`. */
-export function datasetTableDdl(t: TableSpec, database: string, location: string): string {
+/** `YYYY-MM-DD`, a real day. */
+export function checkDay(day: string): string {
+  if (!/^\d{4}-\d\d-\d\d$/.test(day) || new Date(`${day}T00:00:00Z`).toISOString().slice(0, 10) !== day) throw new Error(`not a day (YYYY-MM-DD): ${day}`);
+  return day;
+}
+
+export interface DatasetDays {
+  /** The earliest `date=` partition of either table, if any. */
+  first?: string;
+  /** Tables holding records with no event time (`date=__HIVE_DEFAULT_PARTITION__`), which a projected table never reads. */
+  undated: string[];
+}
+
+/** The days a local dataset's Parquet files are partitioned by. */
+export async function datasetDays(dir: string): Promise<DatasetDays> {
+  const out: DatasetDays = { undated: [] };
+  for (const t of TABLES) {
+    let names: string[];
+    try {
+      names = await readdir(join(dir, t.name));
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      const day = n.startsWith('date=') ? n.slice(5) : undefined;
+      if (day === NULL_PARTITION) out.undated.push(t.name);
+      else if (day && /^\d{4}-\d\d-\d\d$/.test(day) && (!out.first || day < out.first)) out.first = day;
+    }
+  }
+  return out;
+}
+
+/** The projected range of `date`: from the dataset's first day (a query without a date filter lists one prefix a day). */
+const dateRange = (firstDay: string): string => `${checkDay(firstDay)},NOW`;
+
+/**
+ * CREATE EXTERNAL TABLE for one table of the Parquet dataset under
+ * `location`, with `date` projected from `firstDay` (the dataset's first
+ * day) to today.
+ */
+export function datasetTableDdl(t: TableSpec, database: string, location: string, firstDay = S3_FIRST_DAY): string {
   const root = `${s3Folder(location)}${t.name}/`;
   return `CREATE EXTERNAL TABLE IF NOT EXISTS ${hiveIdentifier(database)}.${hiveIdentifier(t.name)} (
 ${t.columns.map(columnDdl).join(',\n')}
@@ -46,16 +93,25 @@ TBLPROPERTIES (
   'projection.enabled' = 'true',
   'projection.date.type' = 'date',
   'projection.date.format' = 'yyyy-MM-dd',
-  'projection.date.range' = '2000-01-01,NOW',
+  'projection.date.range' = ${hiveString(dateRange(firstDay))},
   'projection.date.interval' = '1',
   'projection.date.interval.unit' = 'DAYS',
   'storage.location.template' = ${hiveString(`${root}date=\${date}/`)}
 );`;
 }
 
-/** The `s3_requests` view, in the database. */
+/**
+ * The range of an existing table's projection, set again: `CREATE ... IF NOT
+ * EXISTS` leaves a table as it is, so re-running the DDL after publishing
+ * older logs moves the first day back.
+ */
+export function projectionRangeDdl(t: TableSpec, database: string, firstDay = S3_FIRST_DAY): string {
+  return `ALTER TABLE ${hiveIdentifier(database)}.${hiveIdentifier(t.name)} SET TBLPROPERTIES ('projection.date.range' = ${hiveString(dateRange(firstDay))});`;
+}
+
+/** The `s3_requests` view, in the database, reading the database's tables by their full names. */
 export function s3RequestsViewDdl(database: string): string {
-  return s3RequestsSql().replace('CREATE OR REPLACE VIEW s3_requests AS', `CREATE OR REPLACE VIEW ${sqlIdentifier(database)}.${sqlIdentifier('s3_requests')} AS`) + ';';
+  return s3RequestsSql(database) + ';';
 }
 
 /**
@@ -105,13 +161,19 @@ export function rawCloudTrailDdl(database: string, location: string, o: RawCloud
   return `CREATE EXTERNAL TABLE IF NOT EXISTS ${hiveIdentifier(database)}.${hiveIdentifier('raw_cloudtrail')} (
   eventversion string,
   useridentity struct<type:string, principalid:string, arn:string, accountid:string, invokedby:string, accesskeyid:string, username:string,
+    onbehalfof:struct<userid:string, identitystorearn:string>,
     sessioncontext:struct<attributes:struct<mfaauthenticated:string, creationdate:string>,
-      sessionissuer:struct<type:string, principalid:string, arn:string, accountid:string, username:string>, ec2roledelivery:string, webidfederationdata:map<string,string>>>,
+      sessionissuer:struct<type:string, principalid:string, arn:string, accountid:string, username:string>,
+      sourceidentity:string, ec2roledelivery:string,
+      webidfederationdata:struct<federatedprovider:string, attributes:map<string,string>>>>,
   eventtime string, eventsource string, eventname string, awsregion string, sourceipaddress string, useragent string,
   errorcode string, errormessage string, requestparameters string, responseelements string, additionaleventdata string,
-  requestid string, eventid string, resources array<struct<arn:string, accountid:string, type:string>>, eventtype string,
-  apiversion string, readonly string, recipientaccountid string, serviceeventdetails string, sharedeventid string,
-  vpcendpointid string, eventcategory string, tlsdetails struct<tlsversion:string, ciphersuite:string, clientprovidedhostheader:string>
+  requestid string, eventid string, readonly string, resources array<struct<arn:string, accountid:string, type:string>>, eventtype string,
+  apiversion string, recipientaccountid string, serviceeventdetails string, sharedeventid string,
+  vpcendpointid string, vpcendpointaccountid string, eventcategory string,
+  addendum struct<reason:string, updatedfields:string, originalrequestid:string, originaleventid:string>,
+  sessioncredentialfromconsole string, edgedevicedetails string,
+  tlsdetails struct<tlsversion:string, ciphersuite:string, clientprovidedhostheader:string>
 )
 COMMENT 'CloudTrail log files as delivered to S3.'
 PARTITIONED BY (account string, region string, ${hiveIdentifier('date')} string)
@@ -130,7 +192,7 @@ TBLPROPERTIES (
   'projection.date.range' = '2013/11/01,NOW',
   'projection.date.interval' = '1',
   'projection.date.interval.unit' = 'DAYS',
-  'storage.location.template' = ${hiveString(`${base}\${account}/CloudTrail/\${region}/\${date}`)}
+  'storage.location.template' = ${hiveString(`${base}\${account}/CloudTrail/\${region}/\${date}/`)}
 );`;
 }
 
@@ -138,6 +200,8 @@ export interface DdlOptions {
   database: string;
   /** Where the Parquet dataset is (s3://bucket/prefix, holding access_log/ and cloudtrail/). */
   location: string;
+  /** The dataset's first day (YYYY-MM-DD), where the `date` projection starts. */
+  firstDay?: string;
   rawAccessLogs?: string;
   rawCloudTrail?: string;
   cloudTrail?: RawCloudTrailOptions;
@@ -145,7 +209,11 @@ export interface DdlOptions {
 
 /** Every statement, in the order to run them. */
 export function athenaDdl(o: DdlOptions): string[] {
-  const out = [`CREATE DATABASE IF NOT EXISTS ${hiveIdentifier(o.database)};`, ...TABLES.map((t) => datasetTableDdl(t, o.database, o.location)), s3RequestsViewDdl(o.database)];
+  const out = [
+    `CREATE DATABASE IF NOT EXISTS ${hiveIdentifier(o.database)};`,
+    ...TABLES.flatMap((t) => [datasetTableDdl(t, o.database, o.location, o.firstDay), projectionRangeDdl(t, o.database, o.firstDay)]),
+    s3RequestsViewDdl(o.database),
+  ];
   if (o.rawAccessLogs) out.push(rawAccessLogDdl(o.database, o.rawAccessLogs));
   if (o.rawCloudTrail) out.push(rawCloudTrailDdl(o.database, o.rawCloudTrail, o.cloudTrail ?? { accounts: [], regions: [] }));
   return out;

@@ -3,31 +3,50 @@
  * in what both engines share plus Trino's own function names (DuckDB gets
  * those as macros, see ../dialect.ts), so what is left to change is small
  * and all here:
- * - `$name` parameters become positional `?` (Athena's ExecutionParameters),
- *   lists are written inline as ARRAY[...] literals (Athena binds no arrays);
+ * - `$name` parameters become typed, escaped literals (`10`, `DOUBLE '0.8'`,
+ *   `'text'`, `ARRAY['a']`, `CAST(ARRAY[] AS ARRAY(VARCHAR))`). Athena takes
+ *   `?` placeholders only in WHERE, and Trino compares two `?` by position,
+ *   so the same window expression in SELECT and GROUP BY would not match;
+ *   the values come from the library, the config or `--param`, never from
+ *   the logs;
  * - `json_items(j)` (a JSON array's items, or a lone value as one item)
  *   becomes a CASE over `CAST(j AS ARRAY(JSON))`;
  * - `CAST(json AS VARCHAR)` becomes `json_format(json)` (Trino casts only JSON
  *   scalars to text);
- * - `x IS NOT FALSE` becomes `x IS DISTINCT FROM false`.
+ * - `x IS NOT FALSE` becomes `x IS DISTINCT FROM false`;
+ * - a time window is a WITH clause whose queries shadow the tables
+ *   (`access_log AS (SELECT * FROM "db"."access_log" WHERE ...)`), around the
+ *   detection as a subquery, so any detection, with its own WITH or aliases,
+ *   stays valid;
+ * - array-valued result columns are cast to JSON, so that findings have the
+ *   same shape on both engines (Athena would return `[a, b]` as text).
  * DuckDB-only syntax (`QUALIFY`, `strptime`, `regexp_matches`,
  * `json_extract_string`, `//`) is kept out of detections; a test checks it.
  */
-import { replaceParams, sqlString } from '../../common/sql.js';
+import { replaceParams, sqlIdentifier, sqlString, sqlTimestamp } from '../../common/sql.js';
+import { dayText } from '../../common/time.js';
 import { nativeFunctionIn } from '../dialect.js';
 import { DetectionError } from '../../common/errors.js';
 import type { ParamValue } from '../detection.js';
 
-export interface AthenaSql {
-  sql: string;
-  /** Values for the `?` placeholders, in order, as Athena wants them (SQL literals). */
-  parameters: string[];
-}
+/** A list's item type where the list alone cannot tell (it is empty). */
+export type ListItemType = 'VARCHAR' | 'DOUBLE';
 
-/** A value as a Trino SQL literal. */
-export function literal(v: ParamValue): string {
-  if (Array.isArray(v)) return `ARRAY[${(v as Array<string | number>).map((x) => literal(x)).join(', ')}]`;
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : `DOUBLE '${v}'`;
+/**
+ * A value as a typed Trino literal: the type DuckDB binds it as (an integer
+ * as INTEGER or BIGINT, any other number as DOUBLE), text with its quotes
+ * doubled (Trino's string literals have no backslash escapes), a list as an
+ * ARRAY of such literals, an empty one typed by `itemType`.
+ */
+export function literal(v: ParamValue, itemType: ListItemType = 'VARCHAR'): string {
+  if (Array.isArray(v)) {
+    if (v.length === 0) return `CAST(ARRAY[] AS ARRAY(${itemType}))`;
+    return `ARRAY[${(v as Array<string | number>).map((x) => literal(x)).join(', ')}]`;
+  }
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new DetectionError(`a parameter value must be a finite number (got ${v})`);
+    return Number.isSafeInteger(v) ? String(v) : `DOUBLE ${sqlString(String(v))}`;
+  }
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   return sqlString(String(v));
 }
@@ -79,18 +98,57 @@ function rewrite(sql: string): string {
   return s;
 }
 
-/** Render a detection's SQL (with its parameter values) for Athena. */
-export function renderForAthena(sql: string, params: Record<string, ParamValue>): AthenaSql {
+export interface AthenaWindow {
+  /** The database the tables are in: the window's queries read them qualified. */
+  database: string;
+  since?: Date;
+  until?: Date;
+}
+
+export interface RenderOptions {
+  /** Restrict every table the detection reads to this time window. */
+  window?: AthenaWindow;
+  /**
+   * The detection's result columns, in order, and which of them are arrays
+   * (from DuckDB's plan of the same SQL: see shape.ts); those are cast to JSON.
+   */
+  columns?: ReadonlyArray<{ name: string; array: boolean }>;
+  /** Item types of list parameters, for an empty list. */
+  listTypes?: Record<string, ListItemType>;
+}
+
+const TABLES = ['access_log', 'cloudtrail', 's3_requests'] as const;
+
+/**
+ * The WITH queries that restrict each table `sql` reads to the window. The
+ * Parquet tables' `date` partition (a string in Athena: see ddl.ts) prunes
+ * whole days; s3_requests has the same `date` column, from both tables.
+ */
+export function windowQueries(sql: string, w: AthenaWindow): string[] {
+  if (!w.since && !w.until) return [];
+  const cond = [
+    w.since ? `event_time >= ${sqlTimestamp(w.since)}` : '', w.until ? `event_time < ${sqlTimestamp(w.until)}` : '',
+    w.since ? `"date" >= ${sqlString(dayText(w.since))}` : '', w.until ? `"date" <= ${sqlString(dayText(w.until))}` : '',
+  ].filter(Boolean).join(' AND ');
+  return TABLES.filter((t) => new RegExp(`\\b${t}\\b`, 'i').test(sql))
+    .map((t) => `${t} AS (SELECT * FROM ${sqlIdentifier(w.database)}.${sqlIdentifier(t)} WHERE ${cond})`);
+}
+
+/** Render a detection's SQL, with its parameter values, for Athena: one statement, no placeholders. */
+export function renderForAthena(sql: string, params: Record<string, ParamValue>, o: RenderOptions = {}): string {
   const native = nativeFunctionIn(sql);
   if (native) throw new DetectionError(`runs on DuckDB only: it calls ${native}, s3sift's own policy evaluator, which Athena does not have`);
   let s = rewrite(sql).replace(/\bIS\s+NOT\s+FALSE\b/gi, 'IS DISTINCT FROM false');
-  const parameters: string[] = [];
   s = replaceParams(s, (name) => {
     const v = params[name];
-    if (v === undefined) throw new Error(`no value for $${name}`);
-    if (Array.isArray(v)) return literal(v);
-    parameters.push(literal(v));
-    return '?';
+    if (v === undefined) throw new DetectionError(`no value for $${name}`);
+    return literal(v, o.listTypes?.[name]);
   });
-  return { sql: s, parameters };
+  const withs = o.window ? windowQueries(sql, o.window) : [];
+  const arrays = o.columns?.some((c) => c.array);
+  if (!withs.length && !arrays) return s;
+  const select = arrays && o.columns
+    ? o.columns.map((c) => (c.array ? `CAST(${sqlIdentifier(c.name)} AS JSON) AS ${sqlIdentifier(c.name)}` : sqlIdentifier(c.name))).join(', ')
+    : '*';
+  return `${withs.length ? `WITH ${withs.join(',\n     ')}\n` : ''}SELECT ${select} FROM (\n${s}\n) AS detection_rows`;
 }

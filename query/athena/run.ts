@@ -1,6 +1,6 @@
 /**
  * Running the detection library on Athena through `@aws-sdk/client-athena`:
- * StartQueryExecution with the parameters bound (ExecutionParameters),
+ * StartQueryExecution with each detection rendered for Athena (render.ts),
  * GetQueryExecution polled with backoff until a final state,
  * GetQueryResults paged (the first row of a SELECT's first page is the
  * header), values typed from ColumnInfo. Throttling is retried by the SDK's
@@ -12,14 +12,14 @@ import {
   type ColumnInfo, type Row,
 } from '@aws-sdk/client-athena';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { QueryError } from '../../common/errors.js';
-import { sqlIdentifier, sqlString, sqlTimestamp } from '../../common/sql.js';
-import { dayText } from '../../common/time.js';
+import { DetectionError, QueryError } from '../../common/errors.js';
 import { isoTime, type Rows } from '../rows.js';
-import { checkOverrides, compareFindings, paramsFor, toFindings, type DetectResult, type DetectionRun, type ParamOverrides } from '../detect.js';
+import { checkOverrides, compareFindings, listItemTypes, paramsFor, toFindings, type DetectResult, type DetectionRun, type ParamOverrides } from '../detect.js';
+import { nativeFunctionIn } from '../dialect.js';
 import type { Finding } from '../finding.js';
-import type { Detection } from '../detection.js';
+import type { Detection, ParamValue } from '../detection.js';
 import { renderForAthena } from './render.js';
+import { resultShapes } from './shape.js';
 
 export interface AthenaOptions {
   database: string;
@@ -111,16 +111,30 @@ export async function runAthenaQuery(client: AthenaClient, sql: string, paramete
   return { queryId, bytesScanned, columns: columns.map((c) => ({ name: c.Name as string, type: (c.Type ?? 'varchar').toUpperCase() })), rows };
 }
 
-/** Restrict the tables a detection reads to the time window (date partitions pruned too). */
-export function windowed(sql: string, o: Pick<AthenaOptions, 'database' | 'since' | 'until'>): string {
-  if (!o.since && !o.until) return sql;
-  // The Parquet tables' `date` partition is a string in Athena (see ddl.ts), so it compares with text.
-  const cond = (partitioned: boolean): string => [
-    o.since ? `event_time >= ${sqlTimestamp(o.since)}` : '', o.until ? `event_time < ${sqlTimestamp(o.until)}` : '',
-    partitioned && o.since ? `"date" >= ${sqlString(dayText(o.since))}` : '', partitioned && o.until ? `"date" <= ${sqlString(dayText(o.until))}` : '',
-  ].filter(Boolean).join(' AND ');
-  return sql.replace(/\b(FROM|JOIN)\s+(access_log|cloudtrail|s3_requests)\b(?!\s*\()/g, (_m, kw: string, t: string) =>
-    `${kw} (SELECT * FROM ${sqlIdentifier(o.database)}.${sqlIdentifier(t)} WHERE ${cond(t !== 's3_requests')}) ${t}`);
+/**
+ * Each detection's SQL as the runner sends it to Athena (by id), or why it
+ * cannot run there: parameters written in, the window applied, array
+ * columns cast to JSON. The result shapes come from DuckDB's plan of the
+ * same SQL over empty tables (shape.ts).
+ */
+export async function athenaStatements(detections: readonly Detection[], o: Pick<AthenaOptions, 'database' | 'since' | 'until'>, overrides: ParamOverrides = {}): Promise<Map<string, string | Error>> {
+  const out = new Map<string, string | Error>();
+  const runnable = detections.filter((d) => {
+    const native = nativeFunctionIn(d.sql);
+    if (native) out.set(d.id, new DetectionError(`runs on DuckDB only: it calls ${native}, s3sift's own policy evaluator, which Athena does not have`));
+    return !native;
+  });
+  const params = new Map(runnable.map((d) => [d.id, paramsFor(d, overrides)]));
+  const valuesOf = (d: Detection): Record<string, ParamValue> => params.get(d.id) as Record<string, ParamValue>;
+  const shapes = await resultShapes(runnable, valuesOf, (d) => listItemTypes(d, valuesOf(d)));
+  for (const d of runnable) {
+    try {
+      out.set(d.id, renderForAthena(d.sql, valuesOf(d), { window: o, columns: shapes.get(d.id), listTypes: listItemTypes(d, valuesOf(d)) }));
+    } catch (err) {
+      out.set(d.id, err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+  return out;
 }
 
 export interface AthenaDetectResult extends DetectResult {
@@ -136,11 +150,13 @@ export async function runDetectionsOnAthena(client: AthenaClient, detections: re
   const runs: DetectionRun[] = [];
   const failures: Array<{ id: string; error: string }> = [];
   let bytes = 0;
+  const statements = await athenaStatements(detections, o, overrides);
   for (const d of detections) {
     const t0 = performance.now();
     try {
-      const { sql, parameters } = renderForAthena(windowed(d.sql, o), paramsFor(d, overrides));
-      const r = await runAthenaQuery(client, sql, parameters, o);
+      const sql = statements.get(d.id);
+      if (typeof sql !== 'string') throw sql ?? new Error('not rendered');
+      const r = await runAthenaQuery(client, sql, [], o);
       const f = toFindings(d, r);
       findings.push(...f);
       bytes += r.bytesScanned;

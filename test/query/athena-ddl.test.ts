@@ -1,11 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAccessLogLine, type AccessLogRecord } from '../../ingest/access-log/parse.js';
 import { Reject } from '../../ingest/reject.js';
 import { ACCESS_LOG, CLOUDTRAIL } from '../../ingest/schema.js';
-import { ACCESS_LOG_REGEX, athenaDdl, datasetTableDdl, rawCloudTrailDdl } from '../../query/athena/ddl.js';
+import { ACCESS_LOG_REGEX, athenaDdl, datasetDays, datasetTableDdl, hiveString, rawAccessLogDdl, rawCloudTrailDdl } from '../../query/athena/ddl.js';
 import { generateAccessLogLines } from '../../scripts/gen-access-logs.js';
-import { CONFORMANCE } from '../helpers/dataset.js';
+import { CONFORMANCE, tempDir } from '../helpers/dataset.js';
+import { hiveLiterals, hiveUnescape } from '../helpers/hive.js';
 
 describe('Athena DDL', () => {
   it('declares the Parquet tables from the schema, with date partition projection', () => {
@@ -16,6 +18,9 @@ describe('Athena DDL', () => {
     expect(ddl).toContain('`extra_fields` array<string>');
     expect(ddl).toContain("LOCATION 's3://my-data/s3sift/access_log/'");
     expect(ddl).toContain("'projection.date.format' = 'yyyy-MM-dd'");
+    expect(ddl).toContain("'projection.date.range' = '2006-03-14,NOW'"); // no earlier day can have an S3 log
+    expect(datasetTableDdl(ACCESS_LOG, 's3sift', 's3://my-data/s3sift', '2025-03-10')).toContain("'projection.date.range' = '2025-03-10,NOW'");
+    expect(() => datasetTableDdl(ACCESS_LOG, 's3sift', 's3://my-data/s3sift', '2025-02-30')).toThrow(/not a day/);
     expect(ddl).toContain("'storage.location.template' = 's3://my-data/s3sift/access_log/date=${date}/'");
     expect(datasetTableDdl(CLOUDTRAIL, 's3sift', 's3://my-data/s3sift/')).toContain('`request_parameters` string');
   });
@@ -25,21 +30,74 @@ describe('Athena DDL', () => {
     expect(all.map((s) => s.split('\n')[0])).toEqual([
       'CREATE DATABASE IF NOT EXISTS `sec`;',
       'CREATE EXTERNAL TABLE IF NOT EXISTS `sec`.`access_log` (',
+      "ALTER TABLE `sec`.`access_log` SET TBLPROPERTIES ('projection.date.range' = '2006-03-14,NOW');",
       'CREATE EXTERNAL TABLE IF NOT EXISTS `sec`.`cloudtrail` (',
+      "ALTER TABLE `sec`.`cloudtrail` SET TBLPROPERTIES ('projection.date.range' = '2006-03-14,NOW');",
       'CREATE OR REPLACE VIEW "sec"."s3_requests" AS',
       'CREATE EXTERNAL TABLE IF NOT EXISTS `sec`.`raw_access_log` (',
       'CREATE EXTERNAL TABLE IF NOT EXISTS `sec`.`raw_cloudtrail` (',
     ]);
-    const ct = all[5] as string;
-    expect(ct).toContain("'storage.location.template' = 's3://trail-bucket/AWSLogs/o-abc123/${account}/CloudTrail/${region}/${date}'");
+    const ct = all[7] as string;
+    expect(ct).toContain("'storage.location.template' = 's3://trail-bucket/AWSLogs/o-abc123/${account}/CloudTrail/${region}/${date}/'");
     expect(ct).toContain("'projection.region.values' = 'us-east-1,eu-west-1'");
     expect(() => athenaDdl({ database: 'x', location: '/local/path' })).toThrow(/not an s3:\/\/ location/);
     expect(rawCloudTrailDdl('d', 's3://logs-bucket/', { accounts: ['1'], regions: ['us-east-1'] })).toContain("LOCATION 's3://logs-bucket/AWSLogs/'");
   });
+
+  it("declares CloudTrail's current record shape (AWS's published table)", () => {
+    const ct = rawCloudTrailDdl('d', 's3://logs-bucket/', { accounts: ['111122223333'], regions: ['us-east-1'] });
+    expect(ct).toContain('onbehalfof:struct<userid:string, identitystorearn:string>');
+    expect(ct).toContain('webidfederationdata:struct<federatedprovider:string, attributes:map<string,string>>');
+    for (const c of ['vpcendpointaccountid string', 'eventcategory string', 'addendum struct<', 'sessioncredentialfromconsole string', 'edgedevicedetails string', 'tlsdetails struct<tlsversion:string']) expect(ct).toContain(c);
+  });
+
+  it('the view reads its tables by their full names, so it works from any current database', () => {
+    const view = athenaDdl({ database: 'sec', location: 's3://data-bucket/p' }).find((s) => s.startsWith('CREATE OR REPLACE VIEW')) as string;
+    expect(view).toContain('FROM "sec"."access_log" a');
+    expect(view).toContain('FROM "sec"."cloudtrail" c');
+    expect(view).not.toMatch(/FROM (access_log|cloudtrail)\b/);
+  });
+
+  it('writes every string literal so that Hive reads back exactly the text meant', () => {
+    const texts = ["plain", "it's", 'back\\slash', '\\[x\\]', '\\u0041 and \\017 and \\n', "quote \\' mix", '%_\\%\\_', 'tab\there'];
+    for (const t of texts) expect([t, hiveUnescape(hiveString(t))]).toEqual([t, t]);
+    // Every literal of the whole DDL parses back to itself written again.
+    const ddl = athenaDdl({ database: 'sec', location: 's3://data-bucket/p', rawAccessLogs: 's3://logs-bucket/a/', rawCloudTrail: 's3://trail-bucket', cloudTrail: { accounts: ['111122223333'], regions: ['us-east-1'] } }).join('\n');
+    const literals = hiveLiterals(ddl);
+    expect(literals.length).toBeGreaterThan(100);
+    for (const l of literals) expect(hiveString(hiveUnescape(l))).toBe(l);
+  });
+});
+
+describe('datasetDays', () => {
+  it("finds a local dataset's first day, and the tables with records that have no event time", async () => {
+    const tmp = tempDir();
+    try {
+      for (const d of ['access_log/date=2025-03-11', 'access_log/date=2025-03-09', 'cloudtrail/date=2025-03-10', 'cloudtrail/date=__HIVE_DEFAULT_PARTITION__']) mkdirSync(join(tmp.dir, d), { recursive: true });
+      expect(await datasetDays(tmp.dir)).toEqual({ first: '2025-03-09', undated: ['cloudtrail'] });
+      expect(await datasetDays(join(tmp.dir, 'nothing-here'))).toEqual({ undated: [] });
+    } finally {
+      tmp.cleanup();
+    }
+  });
 });
 
 describe('the raw access-log pattern (RegexSerDe)', () => {
-  const re = new RegExp(`^${ACCESS_LOG_REGEX}$`);
+  // The pattern as the table holds it: the DDL's literal after Hive's unescaping. RegexSerDe matches
+  // the whole line (Matcher.matches), hence ^...$.
+  const ddl = rawAccessLogDdl('d', 's3://logs-bucket/');
+  const stored = hiveUnescape(/'input\.regex' = ('(?:[^'\\]|\\[\s\S])*')/.exec(ddl)?.[1] as string);
+  const re = new RegExp(`^(?:${stored})$`);
+
+  it('is stored as written: one group per column', () => {
+    expect(stored).toBe(ACCESS_LOG_REGEX);
+    const columns = (ddl.match(/^ {2}`[a-z_]+` string/gm) ?? []).length;
+    expect(new RegExp(`${stored}|`).exec('')?.length).toBe(columns + 1);
+    // What the table held before: the unescaped literal lost its backslashes, \[(.*?)\] became a character class.
+    const naive = hiveUnescape(`'${ACCESS_LOG_REGEX.replaceAll("'", "\\'")}'`);
+    expect(new RegExp(`${naive}|`).exec('')?.length).toBeLessThan(columns + 1);
+  });
+
   const lines = [
     ...readFileSync(new URL('aws-docs/access-log-example.log', CONFORMANCE), 'utf8').split('\n').filter((l) => l.trim()),
     ...(JSON.parse(readFileSync(new URL('logstash/access-log-cases.json', CONFORMANCE), 'utf8')) as { cases: { line: string }[] }).cases.map((c) => c.line),

@@ -1,9 +1,10 @@
 import { nativeFunctionIn } from '../../query/dialect.js';
 import { TrinoSQL } from 'dt-sql-parser';
 import { describe, expect, it } from 'vitest';
-import { renderForAthena } from '../../query/athena/render.js';
+import { renderForAthena, windowQueries } from '../../query/athena/render.js';
+import { athenaStatements } from '../../query/athena/run.js';
 import { paramsFor } from '../../query/detect.js';
-import { loadDetections } from '../../query/detection.js';
+import { loadDetections, type Detection, type ParamValue } from '../../query/detection.js';
 import { s3RequestsSql } from '../../query/views.js';
 
 const library = await loadDetections();
@@ -34,41 +35,99 @@ function functionsOf(sql: string): string[] {
   return [...new Set([...s.matchAll(/\b([a-zA-Z_][a-zA-Z0-9_]*)\s*\(/g)].map((m) => (m[1] as string).toLowerCase()))].filter((f) => !SYNTAX.has(f));
 }
 
-describe('detections rendered for Athena (Trino)', () => {
-  for (const d of library.filter((x) => !nativeFunctionIn(x.sql))) {
-    it(`${d.id}: parses as Trino SQL and calls only Athena's functions`, () => {
-      const { sql, parameters } = renderForAthena(d.sql, paramsFor(d));
-      expect(trino.validate(sql).map((e) => e.message)).toEqual([]);
-      expect(functionsOf(sql).filter((f) => !ATHENA_FUNCTIONS.has(f))).toEqual([]);
-      expect(sql).not.toMatch(/\$[a-z_]|\bQUALIFY\b|\bregexp_matches\b|\bjson_extract_string\b|\bstrptime\b|\/\/|\bjson_items\b|IS NOT FALSE/i);
-      expect(parameters.length).toBe((bare(sql).match(/\?/g) ?? []).length);
+/** A value of each parameter other than its default, of the same type (an empty list where the default has items). */
+function otherParams(d: Detection): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, spec] of Object.entries(d.params)) {
+    const v = spec.default as ParamValue;
+    const key = `${d.id}.${name}`;
+    if (typeof v === 'number') out[key] = String(Number.isInteger(v) ? v * 2 + 1 : v / 2);
+    else if (typeof v === 'boolean') out[key] = String(!v);
+    else if (Array.isArray(v)) out[key] = v.length ? '' : '111122223333,444455556666';
+    else out[key] = `${v}'x`;
+  }
+  return out;
+}
+
+const WINDOW = { database: 'sec_db', since: new Date('2025-03-10T00:00:00Z'), until: new Date('2025-03-12T12:00:00Z') };
+const runnable = library.filter((x) => !nativeFunctionIn(x.sql));
+const variants: Array<[string, Map<string, string | Error>]> = [
+  ['defaults, no window', await athenaStatements(runnable, { database: 'sec_db' })],
+  ['a window', await athenaStatements(runnable, WINDOW)],
+  ['other parameter values and a window', await athenaStatements(runnable, WINDOW, Object.assign({}, ...runnable.map(otherParams)) as Record<string, string>)],
+];
+
+describe("detections rendered for Athena (Trino), checked against Athena's and Trino's documented rules", () => {
+  for (const d of runnable) {
+    it(`${d.id}: valid Trino, Athena's functions only, no placeholders, windows over qualified tables`, () => {
+      for (const [variant, statements] of variants) {
+        const sql = statements.get(d.id);
+        expect(typeof sql, `${variant}: ${String(sql)}`).toBe('string');
+        const text = sql as string;
+        expect([variant, trino.validate(text).map((e) => e.message)]).toEqual([variant, []]);
+        expect([variant, functionsOf(text).filter((f) => !ATHENA_FUNCTIONS.has(f))]).toEqual([variant, []]);
+        expect(text).not.toMatch(/\$[a-z_]|\bQUALIFY\b|\bregexp_matches\b|\bjson_extract_string\b|\bstrptime\b|\/\/|\bjson_items\b|IS NOT FALSE/i);
+        // Athena takes ? only in WHERE, and Trino compares two ? by position: values are written in.
+        expect(bare(text)).not.toContain('?');
+        if (variant !== 'defaults, no window') {
+          // Every table the detection reads is shadowed by a WITH query over the qualified table,
+          // restricted to the window and its date partitions.
+          for (const t of ['access_log', 'cloudtrail', 's3_requests'].filter((x) => new RegExp(`\\b${x}\\b`).test(bare(d.sql)))) {
+            expect(text).toContain(`${t} AS (SELECT * FROM "sec_db"."${t}" WHERE event_time >= TIMESTAMP '2025-03-10 00:00:00.000' AND event_time < TIMESTAMP '2025-03-12 12:00:00.000' AND "date" >= '2025-03-10' AND "date" <= '2025-03-12')`);
+          }
+          expect(bare(text)).not.toMatch(/\)\s+(access_log|cloudtrail|s3_requests)\s+[a-z]\b/); // no FROM (...) t alias: a double alias
+        }
+      }
     });
   }
 
-  it('refuses, saying why, a detection that calls s3sift\'s own policy evaluator', () => {
-    const d = library.find((x) => x.id === 'bucket-policy-external-account');
-    expect(() => renderForAthena(d?.sql as string, paramsFor(d as never))).toThrow(/runs on DuckDB only: it calls s3sift_policy_external_accounts, s3sift's own policy evaluator, which Athena does not have/);
+  it('refuses, saying why, a detection that calls s3sift\'s own policy evaluator', async () => {
+    const d = library.find((x) => x.id === 'bucket-policy-external-account') as Detection;
+    expect(() => renderForAthena(d.sql, paramsFor(d))).toThrow(/runs on DuckDB only: it calls s3sift_policy_external_accounts, s3sift's own policy evaluator, which Athena does not have/);
+    expect(String((await athenaStatements([d], { database: 'x' })).get(d.id))).toMatch(/runs on DuckDB only/);
   });
 
   it('renders the s3_requests view as Trino SQL too', () => {
-    const sql = s3RequestsSql();
-    expect(trino.validate(sql).map((e) => e.message)).toEqual([]);
-    expect(functionsOf(sql).filter((f) => !ATHENA_FUNCTIONS.has(f))).toEqual([]);
+    for (const sql of [s3RequestsSql(), s3RequestsSql('sec_db')]) {
+      expect(trino.validate(sql).map((e) => e.message)).toEqual([]);
+      expect(functionsOf(sql).filter((f) => !ATHENA_FUNCTIONS.has(f))).toEqual([]);
+    }
+  });
+
+  it('casts array-valued result columns to JSON, so findings have the same shape on both engines', () => {
+    const d = library.find((x) => x.id === 'mass-delete') as Detection;
+    const sql = variants[0]?.[1].get(d.id) as string;
+    expect(sql).toMatch(/CAST\("buckets" AS JSON\) AS "buckets"/);
+    expect(sql).toMatch(/\) AS detection_rows$/);
   });
 });
 
 describe('renderForAthena', () => {
-  it('turns parameters into positional ? with literal values, lists inline', () => {
-    const r = renderForAthena("SELECT 1 FROM t WHERE a > $n AND b = $s AND contains($l, c) AND d < $n", { n: 5, s: "it's", l: ['x', "y'z"] });
-    expect(r.sql).toBe("SELECT 1 FROM t WHERE a > ? AND b = ? AND contains(ARRAY['x', 'y''z'], c) AND d < ?");
-    expect(r.parameters).toEqual(['5', "'it''s'", '5']);
+  it('writes parameters in as typed, escaped literals', () => {
+    const sql = renderForAthena("SELECT $n AS n, $x FROM t WHERE a > $n AND b = $s AND contains($l, c) AND contains($e, c) AND contains($m, d) AND f = $b", {
+      n: 5, x: 0.8, s: "it's \\ -- not a comment", l: ['x', "y'z"], e: [], m: [], b: false,
+    }, { listTypes: { e: 'VARCHAR', m: 'DOUBLE' } });
+    expect(sql).toBe("SELECT 5 AS n, DOUBLE '0.8' FROM t WHERE a > 5 AND b = 'it''s \\ -- not a comment' AND contains(ARRAY['x', 'y''z'], c) AND contains(CAST(ARRAY[] AS ARRAY(VARCHAR)), c) AND contains(CAST(ARRAY[] AS ARRAY(DOUBLE)), d) AND f = false");
+    expect(() => renderForAthena('SELECT $missing', {})).toThrow(/no value for \$missing/);
+    expect(() => renderForAthena('SELECT $n', { n: Number.NaN })).toThrow(/finite number/);
   });
 
   it('rewrites json_items, casts of JSON to text, and IS NOT FALSE', () => {
-    const r = renderForAthena("SELECT CAST(json_extract(j, '$.a') AS VARCHAR), CAST(x AS VARCHAR) FROM t CROSS JOIN UNNEST(json_items(json_extract(j, '$.s'))) AS s (v) WHERE m IS NOT FALSE", {});
-    expect(r.sql).toContain("json_format(json_extract(j, '$.a'))");
-    expect(r.sql).toContain('CAST(x AS VARCHAR)');
-    expect(r.sql).toContain("CAST(json_extract(j, '$.s') AS ARRAY(JSON))");
-    expect(r.sql).toContain('m IS DISTINCT FROM false');
+    const sql = renderForAthena("SELECT CAST(json_extract(j, '$.a') AS VARCHAR), CAST(x AS VARCHAR) FROM t CROSS JOIN UNNEST(json_items(json_extract(j, '$.s'))) AS s (v) WHERE m IS NOT FALSE", {});
+    expect(sql).toContain("json_format(json_extract(j, '$.a'))");
+    expect(sql).toContain('CAST(x AS VARCHAR)');
+    expect(sql).toContain("CAST(json_extract(j, '$.s') AS ARRAY(JSON))");
+    expect(sql).toContain('m IS DISTINCT FROM false');
+  });
+
+  it('keeps a detection with its own WITH and aliased tables valid under a window', () => {
+    const sql = renderForAthena('WITH o AS (SELECT bucket FROM cloudtrail c) SELECT r.bucket FROM s3_requests r JOIN o ON o.bucket = r.bucket', {}, { window: { database: 'db', since: new Date('2025-03-11T00:00:00Z') } });
+    expect(sql).toBe(`WITH cloudtrail AS (SELECT * FROM "db"."cloudtrail" WHERE event_time >= TIMESTAMP '2025-03-11 00:00:00.000' AND "date" >= '2025-03-11'),
+     s3_requests AS (SELECT * FROM "db"."s3_requests" WHERE event_time >= TIMESTAMP '2025-03-11 00:00:00.000' AND "date" >= '2025-03-11')
+SELECT * FROM (
+WITH o AS (SELECT bucket FROM cloudtrail c) SELECT r.bucket FROM s3_requests r JOIN o ON o.bucket = r.bucket
+) AS detection_rows`);
+    expect(trino.validate(sql).map((e) => e.message)).toEqual([]);
+    expect(windowQueries('SELECT 1 FROM access_log', { database: 'db' })).toEqual([]);
   });
 });
