@@ -36,12 +36,13 @@ export type ListItemType = 'VARCHAR' | 'DOUBLE';
  * A value as a typed Trino literal: the type DuckDB binds it as (an integer
  * as INTEGER or BIGINT, any other number as DOUBLE), text with its quotes
  * doubled (Trino's string literals have no backslash escapes), a list as an
- * ARRAY of such literals, an empty one typed by `itemType`.
+ * ARRAY of such literals (of DOUBLEs for a numeric list, which DuckDB binds
+ * as DOUBLE[]), an empty one typed by `itemType`.
  */
 export function literal(v: ParamValue, itemType: ListItemType = 'VARCHAR'): string {
   if (Array.isArray(v)) {
     if (v.length === 0) return `CAST(ARRAY[] AS ARRAY(${itemType}))`;
-    return `ARRAY[${(v as Array<string | number>).map((x) => literal(x)).join(', ')}]`;
+    return `ARRAY[${(v as Array<string | number>).map((x) => (itemType === 'DOUBLE' && typeof x === 'number' ? `DOUBLE ${sqlString(String(x))}` : literal(x))).join(', ')}]`;
   }
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw new DetectionError(`a parameter value must be a finite number (got ${v})`);

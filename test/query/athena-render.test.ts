@@ -108,6 +108,7 @@ describe('renderForAthena', () => {
       n: 5, x: 0.8, s: "it's \\ -- not a comment", l: ['x', "y'z"], e: [], m: [], b: false,
     }, { listTypes: { e: 'VARCHAR', m: 'DOUBLE' } });
     expect(sql).toBe("SELECT 5 AS n, DOUBLE '0.8' FROM t WHERE a > 5 AND b = 'it''s \\ -- not a comment' AND contains(ARRAY['x', 'y''z'], c) AND contains(CAST(ARRAY[] AS ARRAY(VARCHAR)), c) AND contains(CAST(ARRAY[] AS ARRAY(DOUBLE)), d) AND f = false");
+    expect(renderForAthena('SELECT contains($l, 2)', { l: [1, 2.5] }, { listTypes: { l: 'DOUBLE' } })).toBe("SELECT contains(ARRAY[DOUBLE '1', DOUBLE '2.5'], 2)");
     expect(() => renderForAthena('SELECT $missing', {})).toThrow(/no value for \$missing/);
     expect(() => renderForAthena('SELECT $n', { n: Number.NaN })).toThrow(/finite number/);
   });
