@@ -2,16 +2,14 @@ import { nativeFunctionIn } from '../../query/dialect.js';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { AthenaClient } from '@aws-sdk/client-athena';
-import { replaceParams, sqlString } from '../../common/sql.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest } from '../../ingest/ingest.js';
-import { renderForAthena } from '../../query/athena/render.js';
 import { runAthenaQuery, runDetectionsOnAthena, windowed } from '../../query/athena/run.js';
 import { openDataset } from '../../query/dataset.js';
-import { paramsFor, runDetections, selectDetections } from '../../query/detect.js';
+import { runDetections, selectDetections } from '../../query/detect.js';
 import type { Finding } from '../../query/finding.js';
 import { loadDetections } from '../../query/detection.js';
-import { startFakeAthena, type FakeAnswer } from '../helpers/fake-athena.js';
+import { duckdbAnswers, startFakeAthena, type FakeAnswer } from '../helpers/fake-athena.js';
 import { SAMPLES, tempDir } from '../helpers/dataset.js';
 
 const client = (endpoint: string): AthenaClient =>
@@ -98,20 +96,7 @@ describe('the same detections on DuckDB and on Athena (contract)', () => {
     try {
       const local = await runDetections(ds, lib);
       // What the fake answers to each rendered query: DuckDB's rows, as Athena renders them (text cells, typed columns).
-      const byRendered = new Map(lib.map((d) => [renderForAthena(d.sql, paramsFor(d)).sql, d]));
-      const answers = new Map<string, FakeAnswer>();
-      for (const [sql, d] of byRendered) {
-        const reader = await ds.conn.runAndReadAll(`SELECT * FROM (${replaceParams(d.sql, (n) => { const v = paramsFor(d)[n]; return Array.isArray(v) ? `[${v.map((x) => sqlString(String(x))).join(',')}]::VARCHAR[]` : typeof v === 'string' ? sqlString(v) : String(v); })})`);
-        const types = reader.columnTypes().map((t) => {
-          const name = t.toString();
-          if (t.alias === 'JSON') return 'json';
-          if (name.endsWith('[]')) return 'array';
-          if (name.startsWith('DECIMAL')) return 'decimal';
-          return ({ BIGINT: 'bigint', HUGEINT: 'bigint', INTEGER: 'integer', DOUBLE: 'double', BOOLEAN: 'boolean', TIMESTAMP: 'timestamp' } as Record<string, string>)[name] ?? 'varchar';
-        });
-        const rows = reader.getRowsJson().map((row) => row.map((v, i) => (v === null ? null : types[i] === 'array' ? `[${(v as unknown[]).join(', ')}]` : typeof v === 'string' ? v : String(v))));
-        answers.set(sql, { columns: reader.columnNames().map((n, i) => ({ Name: n, Type: types[i] as string })), rows });
-      }
+      const answers = await duckdbAnswers(ds.conn, lib);
       const fake = await startFakeAthena({ answer: (sql) => answers.get(sql) ?? (() => { throw new Error(`unexpected query: ${sql.slice(0, 80)}`); })(), pageSize: 50 });
       try {
         const remote = await runDetectionsOnAthena(client(fake.endpoint), lib, opts);
