@@ -21,8 +21,8 @@ export const EXIT = { ok: 0, findings: 1, usage: 2, strict: 3, internal: 70 } as
 /** What each exit code means, for the docs. */
 export const EXIT_MEANINGS: Readonly<Record<keyof typeof EXIT, string>> = {
   ok: 'success, also when some input lines were rejected (unless --strict)',
-  findings: 'a finding at or above --fail-on (detect, analyze, athena detect); a failed test (detections test)',
-  usage: 'a usage or input error: a bad flag, an unreadable source, failing SQL, an invalid detection file (one line on stderr says what and where)',
+  findings: 'a finding at or above --fail-on (detect, analyze, athena detect); a failed test (detections test); a detection whose findings differ between DuckDB and Athena (athena verify)',
+  usage: 'a usage or input error: a bad flag, an unreadable source, failing SQL, an invalid detection file (one line on stderr says what and where); an athena verify that could not finish or clean up',
   strict: '--strict and something was rejected; nothing was committed',
   internal: 'an internal error (a bug: please report it, with S3SIFT_DEBUG=1 for the stack trace)',
 };

@@ -95,11 +95,12 @@ describe('the npm package', () => {
     expect(files).toContain('README.md');
     expect(files).toContain('CHANGELOG.md');
     expect(files).toContain('query/detections/mass-delete.yaml');
+    expect(files).toContain('samples/access-logs/prod-data/2025-03-10.log'); // what athena verify publishes
     expect(files.filter((f) => f.startsWith('query/')).every((f) => /^query\/detections\/[a-z0-9-]+\.yaml$/.test(f))).toBe(true);
-    const stray = files.filter((f) => /^(dist\/(test|bench|scripts)\/|test\/|samples\/|bench\/|scripts\/|node_modules\/)/.test(f) || f.endsWith('.map') || f.endsWith('.ts'));
+    const stray = files.filter((f) => /^(dist\/(test|bench|scripts)\/|test\/|bench\/|scripts\/|node_modules\/)/.test(f) || f.endsWith('.map') || f.endsWith('.ts'));
     expect(stray).toEqual([]);
     const top = new Set(files.map((f) => (f.includes('/') ? f.slice(0, f.indexOf('/')) : f)));
-    for (const t of top) expect(['bin', 'dist', 'query', 'docs', 'package.json', 'README.md', 'LICENSE', 'CHANGELOG.md']).toContain(t);
+    for (const t of top) expect(['bin', 'dist', 'query', 'samples', 'docs', 'package.json', 'README.md', 'LICENSE', 'CHANGELOG.md']).toContain(t);
   });
 
   it('installs into an empty folder offline, with the runtime dependencies only', () => {

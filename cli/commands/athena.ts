@@ -1,12 +1,19 @@
 import { UsageError } from '../../common/errors.js';
 import { version } from '../../common/version.js';
 import { defineCommand, defineGroup, EXIT } from '../command.js';
-import { checkWindow, dataFlag, findingFlags, s3ReachFlags } from '../common-flags.js';
-import { integer, list, text } from '../flags.js';
+import { checkWindow, dataFlag, findingFlags, s3Options, s3ReachFlags } from '../common-flags.js';
+import { bool, integer, list, text } from '../flags.js';
 import { reachesFailOn } from './detect.js';
 
 /** The regions every account has (opt-in regions, such as ap-east-1 or me-south-1, must be listed with --regions). */
 const REGIONS = ['us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'ca-central-1', 'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1', 'eu-north-1', 'ap-northeast-1', 'ap-northeast-2', 'ap-northeast-3', 'ap-southeast-1', 'ap-southeast-2', 'ap-south-1', 'sa-east-1'];
+
+/** Where and how to reach Athena: detect and verify take the same. */
+const athenaReach = {
+  workgroup: text({ value: 'W', help: 'Athena workgroup (engine version 3)', default: 'primary' }),
+  'output-location': text({ value: 'S3', help: 'S3 folder for query results, when the workgroup sets none' }),
+  'endpoint-url': text({ value: 'URL', help: 'another Athena endpoint' }),
+};
 
 const database = text({ value: 'D', help: "Athena database (lower-case letters, digits and _)", default: 's3sift' });
 
@@ -101,9 +108,7 @@ and region come from the standard chain (environment, profile);
 Detections that run on DuckDB only are left out and named.`,
   flags: {
     database,
-    workgroup: text({ value: 'W', help: 'Athena workgroup (engine version 3)', default: 'primary' }),
-    'output-location': text({ value: 'S3', help: 'S3 folder for query results, when the workgroup sets none' }),
-    'endpoint-url': text({ value: 'URL', help: 'another Athena endpoint' }),
+    ...athenaReach,
     region: s3ReachFlags.region,
     'reuse-minutes': integer({ help: "reuse Athena's results of the same query up to N minutes old", min: 0, max: 10080, default: 0 }),
     ...findingFlags,
@@ -136,13 +141,89 @@ Detections that run on DuckDB only are left out and named.`,
   },
 });
 
+const verify = defineCommand({
+  name: 'verify',
+  summary: "check once per account that Athena gives DuckDB's findings, on the samples",
+  usage: '--database D --location s3://BUCKET/PREFIX [options]',
+  description: `
+The check to run once per AWS account (and after changing the workgroup or
+s3sift): it ingests the bundled samples into a temporary dataset and runs
+the library on DuckDB; creates --database (a new, scratch one: a database
+that exists is refused, never used or dropped); uploads the dataset to
+LOCATION/s3sift-verify-RUN/ and creates its tables there; runs the library
+on Athena; and compares the two engines' findings, detection by detection,
+finding by finding. The comparison goes to stdout (examples of the findings
+only one engine gave, escaped for a terminal), each step to stderr. Then it
+drops the views, tables and database it made and deletes the objects it
+uploaded, also after a failure or Ctrl-C (press it twice to leave them);
+--keep leaves them, and says how to remove them. It costs well under a
+cent: the samples are under a megabyte, and Athena bills 10 MB a query at
+least. Detections that run on DuckDB only are skipped on both sides, and
+named. Permissions: docs/athena.md.`,
+  flags: {
+    database: text({ value: 'D', help: 'the scratch Athena database to create and drop (must not exist)' }),
+    location: text({ value: 'S3', help: 'where the scratch prefix s3sift-verify-RUN/ goes' }),
+    ...athenaReach,
+    's3-endpoint-url': text({ value: 'URL', help: 'an S3-compatible endpoint for the upload (path-style addressing)' }),
+    region: s3ReachFlags.region,
+    profile: s3ReachFlags.profile,
+    keep: bool({ help: 'keep the scratch database, prefix and local dataset for inspection (says where)' }),
+  },
+  notes: 'Exit codes: 0 every detection agrees, 1 a detection disagrees, 2 bad arguments, or the check is incomplete: a step or a detection failed on Athena or S3, it was interrupted, or something it made could not be removed (named, with how to remove it).',
+  examples: ['s3sift athena verify --database s3sift_verify --location s3://sec-scratch/s3sift --workgroup security --region us-east-1'],
+  async run({ flags: f, positionals }, io) {
+    if (positionals.length) throw new UsageError(`athena verify takes no arguments (got ${positionals.join(' ')})`);
+    if (f.database === undefined) throw new UsageError('athena verify needs --database D: a new database it creates and drops (one that exists is refused)');
+    const database = checkDatabase(f.database);
+    if (f.location === undefined) throw new UsageError('athena verify needs --location s3://BUCKET/PREFIX (the scratch prefix goes under it)');
+    const { s3Folder } = await import('../../query/athena/ddl.js');
+    try {
+      s3Folder(f.location);
+    } catch (err) {
+      throw new UsageError(`--location: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const s3Reach = s3Options({ 'endpoint-url': f['s3-endpoint-url'], region: f.region, profile: f.profile }, io);
+    const [{ AthenaClient }, { s3Client }, { verifyOnAthena, verifyOutcome }, { comparisonReport, terminalSafe }, { loadDetections }] = await Promise.all([
+      import('@aws-sdk/client-athena'), import('../../ingest/s3.js'), import('../../query/athena/verify.js'), import('../../query/athena/compare.js'), import('../../query/detection.js'),
+    ]);
+    const detections = await loadDetections();
+    const athena = new AthenaClient({ ...(f.region ? { region: f.region } : {}), ...(f['endpoint-url'] ? { endpoint: f['endpoint-url'] } : {}), maxAttempts: 6 });
+    const s3 = s3Client(s3Reach);
+    // The first Ctrl-C stops the check and cleans up; the handler goes, so a second one ends the process as usual.
+    const controller = new AbortController();
+    const interrupt = (): void => {
+      io.stderr.write('interrupted: removing what the check made (Ctrl-C again to leave it)\n');
+      controller.abort();
+    };
+    process.once('SIGINT', interrupt);
+    process.once('SIGTERM', interrupt);
+    let r;
+    try {
+      r = await verifyOnAthena(athena, s3, { database, location: f.location, workgroup: f.workgroup, outputLocation: f['output-location'], detections, keep: f.keep, signal: controller.signal },
+        (step, message) => io.stderr.write(`${step.padEnd(9)}${message}\n`));
+    } finally {
+      process.off('SIGINT', interrupt);
+      process.off('SIGTERM', interrupt);
+      athena.destroy();
+      s3.destroy();
+    }
+    if (r.comparisons.length) io.stdout.write(comparisonReport(r.comparisons));
+    io.stderr.write(`Athena scanned ${(r.bytesScanned / 1e6).toFixed(1)} MB, about $${r.costUsd.toFixed(4)}\n`);
+    if (r.failure) io.stderr.write(`error: ${r.failure.step}: ${terminalSafe(r.failure.error)}\n`);
+    for (const x of r.left) io.stderr.write(`left behind: ${x.what} (${terminalSafe(x.error ?? '')}); remove it with: ${x.how}\n`);
+    const outcome = verifyOutcome(r);
+    return outcome === 'agree' ? EXIT.ok : outcome === 'disagree' ? EXIT.findings : EXIT.usage;
+  },
+});
+
 export const athenaCommand = defineGroup({
   name: 'athena',
-  summary: 'the Athena backend: run the detections on Athena, print its DDL',
+  summary: 'the Athena backend: run the detections on Athena, print its DDL, check it',
   description: `
 When the logs outgrow one machine: put the dataset in S3 ('s3sift publish'),
 create its tables with the statements 'athena ddl' prints, and run the same
-detection library on Athena with 'athena detect'. Set-up and IAM
-permissions: docs/athena.md.`,
-  subcommands: [ddl, detect],
+detection library on Athena with 'athena detect'. 'athena verify' checks,
+once per account, that Athena gives the findings DuckDB gives. Set-up and
+IAM permissions: docs/athena.md.`,
+  subcommands: [ddl, detect, verify],
 });

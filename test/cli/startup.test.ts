@@ -38,7 +38,7 @@ function loaded(args: string[]): { code: number | null; libs: Heavy[] } {
 
 describe('start-up', () => {
   it('loads no heavy library for help, version, or a usage error', () => {
-    const cases = [['--help'], ['--version'], ['nope'], ['detect', '--sinse', 'x'], ...COMMANDS.map((c) => [c.name, '--help']), ['athena', 'ddl', '--help'], ['detections', 'test', '--help']];
+    const cases = [['--help'], ['--version'], ['nope'], ['detect', '--sinse', 'x'], ...COMMANDS.map((c) => [c.name, '--help']), ['athena', 'ddl', '--help'], ['athena', 'verify', '--help'], ['athena', 'verify', '--database', 's3sift_verify'], ['detections', 'test', '--help']];
     for (const args of cases) expect([args.join(' '), loaded(args).libs]).toEqual([args.join(' '), []]);
     // The tracer works: a command that runs does load its libraries.
     expect(loaded(['query', '--data', tmp.dir, 'SELECT 1']).libs).toContain('duckdb');

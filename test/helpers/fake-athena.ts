@@ -2,15 +2,24 @@
  * A fake of Athena's JSON protocol on loopback, for the SDK to talk to (its
  * `endpoint` pointed here): requests are signed and retried for real; the
  * fake walks each query through QUEUED, RUNNING and a final state, pages
- * results with a header row first, and can throttle.
+ * results with a header row first, and can throttle. `duckdbAnswers` makes
+ * it answer each detection's query with the rows DuckDB gives.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { replaceParams, sqlString } from '../../common/sql.js';
+import { athenaStatements } from '../../query/athena/run.js';
+import { listItemTypes, paramsFor } from '../../query/detect.js';
+import type { Detection } from '../../query/detection.js';
 
 export interface FakeAnswer {
   columns: Array<{ Name: string; Type: string }>;
   rows: Array<Array<string | null>>;
 }
+
+/** What a DDL statement answers: no columns, no rows. */
+export const NO_ROWS: FakeAnswer = { columns: [], rows: [] };
 
 export interface FakeAthenaOptions {
   /** Answer a query, or throw to make it FAILED with the error's message. */
@@ -19,6 +28,8 @@ export interface FakeAthenaOptions {
   pageSize?: number;
   /** StartQueryExecution calls to refuse with TooManyRequestsException first. */
   throttle?: number;
+  /** Polls that answer QUEUED, then RUNNING, before the final state (default 2; 0: final at once). */
+  pollsBeforeDone?: number;
 }
 
 interface Query {
@@ -33,12 +44,16 @@ export interface FakeAthena {
   endpoint: string;
   /** Every call, by operation. */
   calls: Array<{ op: string; body: Record<string, unknown> }>;
+  /** The SQL of every query started, in order. */
+  statements: string[];
   close(): Promise<void>;
 }
 
 export async function startFakeAthena(o: FakeAthenaOptions): Promise<FakeAthena> {
   const queries = new Map<string, Query>();
   const calls: FakeAthena['calls'] = [];
+  const statements: string[] = [];
+  const pending = o.pollsBeforeDone ?? 2;
   let throttle = o.throttle ?? 0;
   let seq = 0;
   const pageSize = o.pageSize ?? 3;
@@ -66,13 +81,14 @@ export async function startFakeAthena(o: FakeAthenaOptions): Promise<FakeAthena>
           q.error = (err as Error).message;
         }
         queries.set(id, q);
+        statements.push(q.sql);
         return send(200, { QueryExecutionId: id });
       }
       const q = queries.get(String(body.QueryExecutionId));
       if (!q) return send(400, { __type: 'InvalidRequestException', message: 'no such query' }, 'InvalidRequestException');
       if (op === 'GetQueryExecution') {
         q.polls++;
-        const state = q.polls === 1 ? 'QUEUED' : q.polls === 2 ? 'RUNNING' : q.error ? 'FAILED' : 'SUCCEEDED';
+        const state = q.polls <= pending ? (q.polls === 1 ? 'QUEUED' : 'RUNNING') : q.error ? 'FAILED' : 'SUCCEEDED';
         return send(200, {
           QueryExecution: {
             QueryExecutionId: body.QueryExecutionId,
@@ -99,6 +115,42 @@ export async function startFakeAthena(o: FakeAthenaOptions): Promise<FakeAthena>
   return {
     endpoint: `http://127.0.0.1:${port}`,
     calls,
+    statements,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
+}
+
+/** Athena's name for the type of a DuckDB result column. */
+function athenaType(t: { alias?: string; toString(): string }): string {
+  const name = t.toString();
+  if (t.alias === 'JSON') return 'json';
+  if (name.endsWith('[]')) return 'json'; // the runner casts array columns to JSON
+  if (name.startsWith('DECIMAL')) return 'decimal';
+  return ({ BIGINT: 'bigint', HUGEINT: 'bigint', INTEGER: 'integer', DOUBLE: 'double', BOOLEAN: 'boolean', TIMESTAMP: 'timestamp' } as Record<string, string>)[name] ?? 'varchar';
+}
+
+/**
+ * What Athena would answer to each detection's query if it computed what
+ * DuckDB does: DuckDB's rows over the dataset on `conn`, as Athena renders
+ * them (text cells, typed columns; array columns, which the runner casts to
+ * JSON, as JSON), keyed by the SQL the runner sends (`athenaStatements`).
+ */
+export async function duckdbAnswers(conn: DuckDBConnection, detections: readonly Detection[], database = 's3sift'): Promise<Map<string, FakeAnswer>> {
+  const answers = new Map<string, FakeAnswer>();
+  const statements = await athenaStatements(detections, { database });
+  for (const d of detections) {
+    const sql = statements.get(d.id);
+    if (typeof sql !== 'string') continue;
+    const params = paramsFor(d);
+    const types = listItemTypes(d, params);
+    const literal = (n: string): string => {
+      const v = params[n];
+      return Array.isArray(v) ? `CAST([${v.map((x) => (typeof x === 'string' ? sqlString(x) : String(x))).join(',')}] AS ${types[n] ?? 'VARCHAR'}[])` : typeof v === 'string' ? sqlString(v) : String(v);
+    };
+    const reader = await conn.runAndReadAll(`SELECT * FROM (${replaceParams(d.sql, literal)}\n)`);
+    const athena = reader.columnTypes().map(athenaType);
+    const rows = reader.getRowsJson().map((row) => row.map((v, i) => (v === null ? null : athena[i] === 'json' && Array.isArray(v) ? JSON.stringify(v) : typeof v === 'string' ? v : String(v))));
+    answers.set(sql, { columns: reader.columnNames().map((n, i) => ({ Name: n, Type: athena[i] as string })), rows });
+  }
+  return answers;
 }
