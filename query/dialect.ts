@@ -13,7 +13,9 @@ import { analyzePolicy, parsePolicy } from './policy.js';
 export const DUCKDB_MACROS: ReadonlyArray<[name: string, sql: string]> = [
   // regexp_extract(string, pattern[, group]): NULL when the pattern does not match (Trino); DuckDB's own
   // returns '' then, which reads as a value (an account '' is "another account"). The built-in is
-  // called by its full name. A group that did not take part in a match stays '' (Trino: NULL).
+  // called by its full name. A group that did not take part in a match stays '' (Trino: NULL). DuckDB's
+  // fourth argument (regex options) is not taken: a macro cannot pass it on, as it must be a constant;
+  // write (?i) in the pattern instead.
   ['regexp_extract', 'CREATE OR REPLACE MACRO regexp_extract(s, p, g := 0) AS CASE WHEN regexp_matches(s, p) THEN system.main.regexp_extract(s, p, g) END'],
   // regexp_like(string, pattern): true if the pattern matches anywhere (Trino). DuckDB: regexp_matches.
   ['regexp_like', 'CREATE OR REPLACE MACRO regexp_like(s, p) AS regexp_matches(s, p)'],
@@ -24,7 +26,8 @@ export const DUCKDB_MACROS: ReadonlyArray<[name: string, sql: string]> = [
   // split_part(string, delimiter, index): NULL past the last field (Trino); DuckDB's own gives ''.
   ['split_part', 'CREATE OR REPLACE MACRO split_part(s, d, i) AS CASE WHEN i <= len(string_split(s, d)) THEN system.main.split_part(s, d, i) END'],
   // json_array_length(json): NULL for anything but an array (Trino); DuckDB's own gives 0.
-  ['json_array_length', "CREATE OR REPLACE MACRO json_array_length(j) AS CASE WHEN json_type(j) = 'ARRAY' THEN system.main.json_array_length(j) END"],
+  // DuckDB's form with a path is kept as it is (Trino has none).
+  ['json_array_length', "CREATE OR REPLACE MACRO json_array_length(j) AS CASE WHEN json_type(j) = 'ARRAY' THEN system.main.json_array_length(j) END, (j, path) AS system.main.json_array_length(j, path)"],
   // json_format(json) -> varchar (Trino). DuckDB: a cast.
   ['json_format', 'CREATE OR REPLACE MACRO json_format(j) AS CAST(j AS VARCHAR)'],
   // from_unixtime(seconds) -> timestamp (Trino). DuckDB: to_timestamp gives TIMESTAMPTZ; keep naive UTC.

@@ -37,8 +37,10 @@ Print the Athena statements, in the order to run them, for:
   - with --raw-cloudtrail, CloudTrail as delivered (CloudTrailInputFormat,
     projection on account, region and date; --org-id for an organisation trail).
 The first day is the earliest date partition of the local dataset (--data),
-or --first-day; the statements end with ALTER TABLE ... SET TBLPROPERTIES,
-so running them again after publishing older logs moves it back.`,
+or --first-day. CREATE ... IF NOT EXISTS leaves existing tables alone: to
+move the first day of tables made earlier (after publishing older logs),
+give --first-day, and each table's CREATE is followed by ALTER TABLE ... SET
+TBLPROPERTIES with that day.`,
   flags: {
     location: text({ value: 'S3', help: "where the dataset's access_log/ and cloudtrail/ folders are" }),
     database,
@@ -81,7 +83,7 @@ so running them again after publishing older logs moves it back.`,
     let statements: string[];
     try {
       statements = athenaDdl({
-        database, location: f.location, firstDay, rawAccessLogs: f['raw-access-logs'], rawCloudTrail: f['raw-cloudtrail'],
+        database, location: f.location, firstDay, resetRange: f['first-day'] !== undefined, rawAccessLogs: f['raw-access-logs'], rawCloudTrail: f['raw-cloudtrail'],
         cloudTrail: { accounts: f.accounts, regions: f.regions, orgId: f['org-id'] },
       });
     } catch (err) {

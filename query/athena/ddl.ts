@@ -202,6 +202,12 @@ export interface DdlOptions {
   location: string;
   /** The dataset's first day (YYYY-MM-DD), where the `date` projection starts. */
   firstDay?: string;
+  /**
+   * Also set the projection's range of tables that exist (ALTER TABLE): only
+   * for a first day the user gave, since one guessed from a local folder that
+   * holds recent days only would hide the older ones from Athena.
+   */
+  resetRange?: boolean;
   rawAccessLogs?: string;
   rawCloudTrail?: string;
   cloudTrail?: RawCloudTrailOptions;
@@ -211,7 +217,7 @@ export interface DdlOptions {
 export function athenaDdl(o: DdlOptions): string[] {
   const out = [
     `CREATE DATABASE IF NOT EXISTS ${hiveIdentifier(o.database)};`,
-    ...TABLES.flatMap((t) => [datasetTableDdl(t, o.database, o.location, o.firstDay), projectionRangeDdl(t, o.database, o.firstDay)]),
+    ...TABLES.flatMap((t) => [datasetTableDdl(t, o.database, o.location, o.firstDay), ...(o.resetRange ? [projectionRangeDdl(t, o.database, o.firstDay)] : [])]),
     s3RequestsViewDdl(o.database),
   ];
   if (o.rawAccessLogs) out.push(rawAccessLogDdl(o.database, o.rawAccessLogs));

@@ -46,7 +46,9 @@ export function literal(v: ParamValue, itemType: ListItemType = 'VARCHAR'): stri
   }
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw new DetectionError(`a parameter value must be a finite number (got ${v})`);
-    return Number.isSafeInteger(v) ? String(v) : `DOUBLE ${sqlString(String(v))}`;
+    // A negative one in parentheses: `count(*)-$n` must not become `count(*)--5`, a comment.
+    if (Number.isSafeInteger(v)) return v < 0 ? `(${v})` : String(v);
+    return `DOUBLE ${sqlString(String(v))}`;
   }
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   return sqlString(String(v));

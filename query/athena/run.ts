@@ -128,8 +128,13 @@ export async function athenaStatements(detections: readonly Detection[], o: Pick
   const valuesOf = (d: Detection): Record<string, ParamValue> => params.get(d.id) as Record<string, ParamValue>;
   const shapes = await resultShapes(runnable, valuesOf, (d) => listItemTypes(d, valuesOf(d)));
   for (const d of runnable) {
+    const shape = shapes.get(d.id);
+    if (shape instanceof Error) {
+      out.set(d.id, shape);
+      continue;
+    }
     try {
-      out.set(d.id, renderForAthena(d.sql, valuesOf(d), { window: o, columns: shapes.get(d.id), listTypes: listItemTypes(d, valuesOf(d)) }));
+      out.set(d.id, renderForAthena(d.sql, valuesOf(d), { window: o, columns: shape, listTypes: listItemTypes(d, valuesOf(d)) }));
     } catch (err) {
       out.set(d.id, err instanceof Error ? err : new Error(String(err)));
     }

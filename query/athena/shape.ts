@@ -26,12 +26,16 @@ function duckdbLiteral(v: ParamValue, itemType: ListItemType): string {
   return String(v);
 }
 
-/** The result columns of each detection (by id), planned on DuckDB over empty tables. */
-export async function resultShapes(detections: readonly Detection[], params: (d: Detection) => Record<string, ParamValue>, listTypes: (d: Detection) => Record<string, ListItemType>): Promise<Map<string, ResultColumn[]>> {
+/**
+ * The result columns of each detection (by id), planned on DuckDB over
+ * empty tables, or why it could not be planned (that detection fails, the
+ * others go on).
+ */
+export async function resultShapes(detections: readonly Detection[], params: (d: Detection) => Record<string, ParamValue>, listTypes: (d: Detection) => Record<string, ListItemType>): Promise<Map<string, ResultColumn[] | DetectionError>> {
   const empty = await mkdtemp(join(tmpdir(), 's3sift-shape-'));
   const ds = await openDataset(empty);
   try {
-    const out = new Map<string, ResultColumn[]>();
+    const out = new Map<string, ResultColumn[] | DetectionError>();
     for (const d of detections) {
       const values = params(d);
       const types = listTypes(d);
@@ -43,7 +47,7 @@ export async function resultShapes(detections: readonly Detection[], params: (d:
           return { name, array: t?.typeId === DuckDBTypeId.LIST || t?.typeId === DuckDBTypeId.ARRAY };
         }));
       } catch (err) {
-        throw new DetectionError(`${d.file}: the SQL does not run on the dataset's tables: ${describe(err)}`, { cause: err });
+        out.set(d.id, new DetectionError(`${d.file}: the SQL does not run on the dataset's tables: ${describe(err)}`, { cause: err }));
       }
     }
     return out;

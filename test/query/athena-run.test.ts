@@ -8,7 +8,7 @@ import { athenaStatements, runAthenaQuery, runDetectionsOnAthena } from '../../q
 import { openDataset } from '../../query/dataset.js';
 import { runDetections, selectDetections } from '../../query/detect.js';
 import type { Finding } from '../../query/finding.js';
-import { loadDetections } from '../../query/detection.js';
+import { loadDetections, type Detection } from '../../query/detection.js';
 import { duckdbAnswers, startFakeAthena, type FakeAnswer } from '../helpers/fake-athena.js';
 import { SAMPLES, tempDir } from '../helpers/dataset.js';
 
@@ -65,6 +65,22 @@ describe('running a query on Athena', () => {
       expect(r.findings.map((f) => [f.detection_id, f.bucket, f.event_time])).toEqual([['weak-tls-request', 'prod-data', '2025-03-10T08:00:00.000Z']]);
       expect(r.bytesScanned).toBe(1_000_000);
       expect(r.costUsd).toBeCloseTo(5e-6);
+    } finally {
+      await fake.close();
+    }
+  });
+});
+
+describe('a detection that cannot be rendered', () => {
+  it('fails alone, with the reason, while the others run', async () => {
+    const [base] = selectDetections(await loadDetections(), ['weak-tls-request']);
+    const broken = { ...(base as Detection), id: 'broken-custom', sql: 'SELECT event_time, url_extract_host(bucket) AS host FROM s3_requests' };
+    const fake = await startFakeAthena({ answer: () => ({ columns: [{ Name: 'event_time', Type: 'timestamp' }, { Name: 'bucket', Type: 'varchar' }], rows: [['2025-03-10 08:00:00.000', 'prod-data']] }) });
+    try {
+      const r = await runDetectionsOnAthena(client(fake.endpoint), [broken, base as Detection], opts);
+      expect(r.failures).toEqual([{ id: 'broken-custom', error: expect.stringMatching(/the SQL does not run on the dataset's tables: .*url_extract_host/) }]);
+      expect(r.findings.map((f) => f.detection_id)).toEqual(['weak-tls-request']);
+      expect(fake.statements).toHaveLength(1);
     } finally {
       await fake.close();
     }
