@@ -12,30 +12,53 @@ import { openDataset } from './dataset.js';
 import { runDetection, paramsFor } from './detect.js';
 import type { Finding } from './finding.js';
 import type { Detection, DetectionTest } from './detection.js';
+import { buildRecords } from './test-records.js';
 
 export interface TestOutcome {
   detection: string;
   test: string;
-  expected: number;
+  /** The count of findings expected, when the test gives one. */
+  expected?: number;
   got: number;
+  /** The records expected to fire (labels, `#N` for an unlabelled entry), when the test says. */
+  expectedFires?: string[];
+  /** The records the findings point at, in the same names (`?` for a finding that points at none). */
+  fired: string[];
   ok: boolean;
   /** Why it failed, when it did not even run (rejected input, SQL error). */
   error?: string;
   findings: Finding[];
 }
 
-/** Ingest a test's raw input into a fresh dataset under `dir`; every line must parse. */
-async function datasetFor(t: DetectionTest, dir: string): Promise<string> {
+/** Where each test record went: file and line, to the name of its entry. */
+type Placement = Map<string, string>;
+
+const entryName = (t: DetectionTest, entry: number): string => t.records?.[entry]?.label ?? `#${entry + 1}`;
+
+/** Ingest a test's input into a fresh dataset under `dir`; every line must parse. */
+async function datasetFor(t: DetectionTest, dir: string, placed: Placement): Promise<string> {
   const inputs: string[] = [];
-  if (t.access_log?.length) {
-    const f = join(dir, 'access.log');
-    await writeFile(f, t.access_log.join('\n') + '\n');
-    inputs.push(f);
+  const built = buildRecords(t.records ?? []);
+  const lines = [...(t.access_log ?? [])];
+  const records = [...(t.cloudtrail ?? [])].map((r) => JSON.stringify(r));
+  const accessFile = join(dir, 'access.log');
+  const trailFile = join(dir, 'cloudtrail.ndjson');
+  for (const b of built) {
+    if (b.source === 'access_log') {
+      lines.push(b.line);
+      placed.set(`${accessFile}:${lines.length}`, entryName(t, b.entry));
+    } else {
+      records.push(JSON.stringify(b.record));
+      placed.set(`${trailFile}:${records.length}`, entryName(t, b.entry));
+    }
   }
-  if (t.cloudtrail?.length) {
-    const f = join(dir, 'cloudtrail.ndjson');
-    await writeFile(f, t.cloudtrail.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    inputs.push(f);
+  if (lines.length) {
+    await writeFile(accessFile, lines.join('\n') + '\n');
+    inputs.push(accessFile);
+  }
+  if (records.length) {
+    await writeFile(trailFile, records.join('\n') + '\n');
+    inputs.push(trailFile);
   }
   const data = join(dir, 'data');
   if (inputs.length) {
@@ -48,9 +71,11 @@ async function datasetFor(t: DetectionTest, dir: string): Promise<string> {
 /** Run one test of `d`. */
 export async function runDetectionTest(d: Detection, t: DetectionTest): Promise<TestOutcome> {
   const dir = await mkdtemp(join(tmpdir(), 's3sift-dtest-'));
-  const outcome: TestOutcome = { detection: d.id, test: t.name, expected: t.expect, got: -1, ok: false, findings: [] };
+  const expectedFires = t.fires?.map((f) => (typeof f === 'number' ? entryName(t, f - 1) : f));
+  const outcome: TestOutcome = { detection: d.id, test: t.name, expected: t.expect, expectedFires, got: -1, fired: [], ok: false, findings: [] };
+  const placed: Placement = new Map();
   try {
-    const data = await datasetFor(t, dir);
+    const data = await datasetFor(t, dir, placed);
     const ds = await openDataset(data);
     try {
       outcome.findings = await runDetection(ds.conn, d, paramsFor(d, {}, t.params ?? {}));
@@ -58,7 +83,9 @@ export async function runDetectionTest(d: Detection, t: DetectionTest): Promise<
       ds.close();
     }
     outcome.got = outcome.findings.length;
-    outcome.ok = outcome.got === t.expect;
+    outcome.fired = [...new Set(outcome.findings.map((f) => placed.get(`${f.source_file}:${f.source_line}`) ?? '?'))].sort();
+    const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+    outcome.ok = (t.expect === undefined || outcome.got === t.expect) && (expectedFires === undefined || same(outcome.fired, [...new Set(expectedFires)].sort()));
   } catch (err) {
     outcome.error = describeError(err);
   } finally {

@@ -9,6 +9,7 @@ import { DetectionError } from '../common/errors.js';
 import { PACKAGE_ROOT } from '../common/package-root.js';
 import { paramNames } from '../common/sql.js';
 import { SEVERITIES, type Severity } from './finding.js';
+import { parseRecordSpec, type RecordSpec } from './test-records.js';
 
 export type ParamValue = number | string | boolean | string[] | number[];
 
@@ -19,14 +20,18 @@ export interface ParamSpec {
 
 export interface DetectionTest {
   name: string;
-  /** Raw access-log lines. */
+  /** Records as a base event and the fields that differ (test-records.ts). */
+  records?: RecordSpec[];
+  /** Raw access-log lines (the older form). */
   access_log?: string[];
-  /** Raw CloudTrail records. */
+  /** Raw CloudTrail records (the older form). */
   cloudtrail?: unknown[];
   /** Parameter values for this test. */
   params?: Record<string, ParamValue>;
   /** Findings the detection must produce. */
-  expect: number;
+  expect?: number;
+  /** The records that must fire, and no others: labels, or entry numbers from 1. */
+  fires?: Array<string | number>;
 }
 
 export interface Detection {
@@ -51,7 +56,7 @@ export const BUILTIN_DIR = join(PACKAGE_ROOT, 'query', 'detections');
 export const DETECTION_KEYS = ['id', 'title', 'description', 'severity', 'sources', 'tags', 'references', 'params', 'sql', 'tests'] as const;
 const REQUIRED = ['id', 'title', 'description', 'severity', 'sources', 'sql', 'tests'] as const;
 /** The keys of one of its tests. */
-export const DETECTION_TEST_KEYS = ['name', 'access_log', 'cloudtrail', 'params', 'expect'] as const;
+export const DETECTION_TEST_KEYS = ['name', 'records', 'access_log', 'cloudtrail', 'params', 'expect', 'fires'] as const;
 export const SOURCES = ['access_log', 'cloudtrail'] as const;
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -105,10 +110,26 @@ export function validateDetection(doc: unknown, file: string): Detection {
     const bad = Object.keys(t).filter((k) => !(DETECTION_TEST_KEYS as readonly string[]).includes(k));
     if (bad.length) fail(`${where}: unknown key ${bad.join(', ')} (allowed: ${DETECTION_TEST_KEYS.join(', ')})`);
     if (typeof t.name !== 'string') fail(`${where}: needs a name`);
-    if (typeof t.expect !== 'number' || !Number.isInteger(t.expect) || t.expect < 0) fail(`${where} (${String(t.name)}): expect must be a count of findings`);
-    if (t.access_log !== undefined && !isStrings(t.access_log)) fail(`${where} (${String(t.name)}): access_log must be a list of raw lines`);
-    if (t.cloudtrail !== undefined && !Array.isArray(t.cloudtrail)) fail(`${where} (${String(t.name)}): cloudtrail must be a list of records`);
-    if (t.access_log === undefined && t.cloudtrail === undefined) fail(`${where} (${String(t.name)}): give access_log lines or cloudtrail records`);
+    const named = `${where} (${String(t.name)})`;
+    if (t.expect !== undefined && (typeof t.expect !== 'number' || !Number.isInteger(t.expect) || t.expect < 0)) fail(`${named}: expect must be a count of findings`);
+    if (t.access_log !== undefined && !isStrings(t.access_log)) fail(`${named}: access_log must be a list of raw lines`);
+    if (t.cloudtrail !== undefined && !Array.isArray(t.cloudtrail)) fail(`${named}: cloudtrail must be a list of records`);
+    let records: RecordSpec[] | undefined;
+    if (t.records !== undefined) {
+      if (!Array.isArray(t.records) || t.records.length === 0) fail(`${named}: records must list records`);
+      records = (t.records as unknown[]).map((r, j) => parseRecordSpec(r, `${file}: ${named}, record ${j + 1}`));
+    }
+    if (t.access_log === undefined && t.cloudtrail === undefined && records === undefined) fail(`${named}: give records (or access_log lines, cloudtrail records)`);
+    if (t.fires !== undefined) {
+      if (!records) fail(`${named}: fires names records of records:`);
+      if (!Array.isArray(t.fires)) fail(`${named}: fires must list labels or record numbers`);
+      const labels = new Set((records as RecordSpec[]).map((r) => r.label).filter(Boolean));
+      for (const f of t.fires as unknown[]) {
+        const ok = typeof f === 'string' ? labels.has(f) : Number.isInteger(f) && (f as number) >= 1 && (f as number) <= (records as RecordSpec[]).length;
+        if (!ok) fail(`${named}: fires names ${JSON.stringify(f)}, which is no record's label or number`);
+      }
+    }
+    if (t.expect === undefined && t.fires === undefined) fail(`${named}: say what fires (fires: [...]) or how many findings (expect: N)`);
     if (t.params !== undefined) {
       if (!isObj(t.params)) fail(`${where}: params must be a mapping`);
       for (const [k, v] of Object.entries(t.params as object)) {
@@ -116,11 +137,11 @@ export function validateDetection(doc: unknown, file: string): Detection {
         if (!isParamValue(v)) fail(`${where} (${String(t.name)}): param ${k} has an unusable value`);
       }
     }
-    return t as unknown as DetectionTest;
+    return { ...(t as unknown as DetectionTest), ...(records ? { records } : {}) };
   });
-  const firing = tests.some((t) => t.expect > 0);
-  const quiet = tests.some((t) => t.expect === 0);
-  if (!firing || !quiet) fail('tests need at least one case that fires (expect > 0) and one near miss that does not (expect: 0)');
+  const firing = tests.some((t) => (t.expect ?? 0) > 0 || (t.fires?.length ?? 0) > 0);
+  const quiet = tests.some((t) => t.expect === 0 || (t.fires !== undefined && t.fires.length === 0 && t.expect === undefined));
+  if (!firing || !quiet) fail('tests need at least one case that fires and one near miss that does not (fires: [] or expect: 0)');
   return {
     id: id as string, title: doc.title as string, description: doc.description as string, severity: doc.severity as Severity,
     sources: sources as Detection['sources'], tags: (doc.tags as string[] | undefined) ?? [], references: (doc.references as string[] | undefined) ?? [],

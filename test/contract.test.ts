@@ -13,6 +13,7 @@ import { ingest } from '../ingest/ingest.js';
 import { ACCESS_LOG, CLOUDTRAIL } from '../ingest/schema.js';
 import { openDataset } from '../query/dataset.js';
 import { DETECTION_KEYS, DETECTION_TEST_KEYS } from '../query/detection.js';
+import { BASE_NAMES, RECORD_KEYS } from '../query/test-records.js';
 import { SEVERITIES } from '../query/finding.js';
 import { createApp } from '../server/app.js';
 import { captureIo } from './helpers/io.js';
@@ -74,7 +75,8 @@ describe('docs/contract.md holds', () => {
 
   it('the detection file keys and test keys, and the severities', () => {
     const lists = [...section('## Detection files').matchAll(/^`([a-z_]+(?:, [a-z_]+)+)`$/gm)].map((m) => (m[1] ?? '').split(', '));
-    expect(lists).toEqual([[...DETECTION_KEYS], [...DETECTION_TEST_KEYS]]);
+    expect(lists).toEqual([[...DETECTION_KEYS], [...DETECTION_TEST_KEYS], [...RECORD_KEYS]]);
+    expect(section('## Detection files')).toContain(`with the bases ${BASE_NAMES.map((b) => `\`${b}\``).join(', ').replace(/, ([^,]*)$/, ' and $1')}.`);
     expect(section('## Findings')).toContain(`one of \`${SEVERITIES.join(', ')}\``);
   });
 

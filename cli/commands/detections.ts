@@ -70,10 +70,11 @@ const test = defineCommand({
   summary: "run the detections' own tests through the real parsers and SQL",
   usage: '[options]',
   description: `
-Run every detection's own tests: the raw access-log lines and CloudTrail
-records of each test go through the real parsers into a fresh dataset, and
-the detection's real SQL must give the expected number of findings. Write
-your own detections with tests (docs/detections.md) and run them here.`,
+Run every detection's own tests: the records of each test (base events with
+the fields that differ, or raw lines) go through the real parsers into a
+fresh dataset, and the detection's real SQL must fire on exactly the records
+the test names (fires:) and give the number of findings it says (expect:).
+Write your own detections with tests (docs/detections.md) and run them here.`,
   flags: { rules: findingFlags.rules, only: findingFlags.only },
   notes: 'Exit codes: 0 every test passed, 1 a test failed, 2 a detection file that does not hold together.',
   examples: ['s3sift detections test', 's3sift detections test --rules ./my-rules --only my-detection'],
@@ -85,7 +86,8 @@ your own detections with tests (docs/detections.md) and run them here.`,
     const { runDetectionTests } = await import('../../query/detection-tests.js');
     const outcomes = await runDetectionTests(picked, (o) => {
       const mark = o.ok ? 'ok  ' : 'FAIL';
-      const why = o.error ? `: ${o.error}` : o.ok ? '' : `: expected ${o.expected} finding(s), got ${o.got}`;
+      const wanted = [o.expected !== undefined ? `${o.expected} finding(s)` : '', o.expectedFires ? `fires [${o.expectedFires.join(', ')}]` : ''].filter(Boolean).join(' that ');
+      const why = o.error ? `: ${o.error}` : o.ok ? '' : `: expected ${wanted}, got ${o.got} finding(s) from [${o.fired.join(', ')}]`;
       io.stdout.write(`${mark} ${o.detection} / ${o.test}${why}\n`);
     });
     const failed = outcomes.filter((o) => !o.ok).length;

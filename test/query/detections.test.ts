@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DetectionError } from '../../common/errors.js';
 import { ingest } from '../../ingest/ingest.js';
@@ -24,8 +25,8 @@ describe('the detection library', () => {
       'versioning-suspended', 'vpc-endpoint-bypass', 'weak-tls-request',
     ]);
     for (const d of library) {
-      expect(d.tests.some((t) => t.expect > 0), d.id).toBe(true);
-      expect(d.tests.some((t) => t.expect === 0), d.id).toBe(true);
+      expect(d.tests.some((t) => (t.expect ?? 0) > 0 || (t.fires?.length ?? 0) > 0), d.id).toBe(true);
+      expect(d.tests.some((t) => t.expect === 0 || t.fires?.length === 0), d.id).toBe(true);
     }
   });
 
@@ -40,7 +41,7 @@ describe('the detection library', () => {
         it(t.name, async () => {
           const o = await runDetectionTest(d, t);
           expect(o.error).toBeUndefined();
-          expect(o.got).toBe(t.expect);
+          expect({ got: o.got, fired: o.fired, ok: o.ok }).toEqual({ got: t.expect ?? o.got, fired: o.expectedFires ? [...new Set(o.expectedFires)].sort() : o.fired, ok: true });
         });
       }
     });
@@ -74,10 +75,13 @@ describe("Panther's CloudTrail rule tests", () => {
 
 describe('detection files are validated on load', () => {
   const good = library.find((d) => d.id === 'default-encryption-removed')!;
+  // The tests as written in the file (the loaded ones are parsed).
+  const tests = (parseYaml(readFileSync(good.file, 'utf8')) as { tests: Array<Record<string, unknown>> }).tests;
   const doc = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
     id: good.id, title: good.title, description: good.description, severity: good.severity, sources: good.sources,
-    sql: good.sql, tests: good.tests, ...over,
+    sql: good.sql, tests, ...over,
   });
+  const withCase = (c: Record<string, unknown>): Record<string, unknown> => doc({ tests: [...tests, { name: 'extra', ...c }] });
   const file = '/rules/default-encryption-removed.yaml';
   const cases: Array<[string, Record<string, unknown>, string, RegExp]> = [
     ['an unknown key', doc({ sevrity: 'high' }), file, /unknown key sevrity/],
@@ -85,7 +89,14 @@ describe('detection files are validated on load', () => {
     ['an id that differs from the file name', doc(), '/rules/other-name.yaml', /differs from the file name "other-name"/],
     ['a source the SQL does not read', doc({ sources: ['cloudtrail', 'access_log'] }), file, /sources lists access_log but the SQL does not read it/],
     ['a parameter the SQL uses but does not declare', doc({ sql: good.sql + ' AND 1 < $limit' }), file, /uses \$limit but params does not declare it/],
-    ['tests without a near miss', doc({ tests: good.tests.filter((t) => t.expect > 0) }), file, /at least one case that fires .* and one near miss/],
+    ['tests without a near miss', doc({ tests: tests.filter((t) => (t.fires as unknown[]).length > 0) }), file, /at least one case that fires and one near miss/],
+    ['a record with an unknown base', withCase({ records: [{ base: 's3-event' }], fires: [] }), file, /record 1: base must be one of s3-data-event, s3-management-event, access-log/],
+    ['an access-log record with a field the log does not have', withCase({ records: [{ base: 'access-log', requestor: 'x' }], fires: [] }), file, /unknown access-log field requestor/],
+    ['fires naming no record', withCase({ records: [{ base: 'access-log', label: 'a' }], fires: ['b'] }), file, /fires names "b", which is no record's label or number/],
+    ['fires counting past the records', withCase({ records: [{ base: 'access-log' }], fires: [2] }), file, /fires names 2/],
+    ['a case that says neither what fires nor how many', withCase({ records: [{ base: 'access-log' }] }), file, /say what fires \(fires: \[\.\.\.\]\) or how many findings/],
+    ['a raw line with fields', withCase({ records: [{ line: 'x', bucket: 'b' }], fires: [] }), file, /a raw line takes no base, fields or unset/],
+    ['a repeat of zero', withCase({ records: [{ base: 'access-log', repeat: 0 }], fires: [] }), file, /repeat must be a whole number from 1 to 10000/],
     ['a bad severity', doc({ severity: 'urgent' }), file, /severity must be one of/],
   ];
   for (const [what, d, f, msg] of cases) {
