@@ -35,8 +35,8 @@ type Placement = Map<string, string>;
 
 const entryName = (t: DetectionTest, entry: number): string => t.records?.[entry]?.label ?? `#${entry + 1}`;
 
-/** Ingest a test's input into a fresh dataset under `dir`; every line must parse. */
-async function datasetFor(t: DetectionTest, dir: string, placed: Placement): Promise<string> {
+/** Ingest a test's input into a fresh dataset under `dir` (returned); every line must parse. */
+export async function datasetFor(t: DetectionTest, dir: string, placed: Placement = new Map()): Promise<string> {
   const inputs: string[] = [];
   const built = buildRecords(t.records ?? []);
   const lines = [...(t.access_log ?? [])];
