@@ -11,18 +11,30 @@ import type { Rows } from './rows.js';
 /** A cell as text: NULL as nothing, nested values as JSON. */
 export const cellText = (v: unknown): string => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
 
-/** Aligned text columns, cells cut at `max` characters. */
-export function textTable(columns: readonly string[], rows: ReadonlyArray<Record<string, unknown>>, max = 60): string {
+/**
+ * A query cell as text where NULL and text must not look alike: NULL is
+ * `NULL` (as DuckDB's own CLI prints it), and text that would read as NULL
+ * or as nothing (empty, only spaces, `NULL` itself, or already in quotes)
+ * is shown in single quotes, `'` doubled, as a SQL literal.
+ */
+export function queryCellText(v: unknown): string {
+  if (v === null || v === undefined) return 'NULL';
+  if (typeof v === 'string' && (v.trim() === '' || v.trim().toUpperCase() === 'NULL' || v.startsWith("'"))) return `'${v.replaceAll("'", "''")}'`;
+  return cellText(v);
+}
+
+/** Aligned text columns, cells cut at `max` characters; `cell` writes a value (NULL as nothing by default). */
+export function textTable(columns: readonly string[], rows: ReadonlyArray<Record<string, unknown>>, max = 60, cell: (v: unknown) => string = cellText): string {
   const cut = (s: string): string => (s.length > max ? s.slice(0, max - 1) + '…' : s).replace(/[\r\n\t]/g, ' ');
-  const cells = rows.map((r) => columns.map((c) => cut(cellText(r[c]))));
+  const cells = rows.map((r) => columns.map((c) => cut(cell(r[c]))));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => (row[i] as string).length)));
   const line = (vals: readonly string[]): string => vals.map((v, i) => v.padEnd(widths[i] as number)).join('  ').trimEnd();
   return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
 }
 
-/** CSV with a header row; nested values as JSON. */
+/** CSV with a header row; nested values as JSON; NULL an empty field, empty text `""`, so the two stay apart. */
 export function csv(columns: readonly string[], rows: ReadonlyArray<Record<string, unknown>>): string {
-  return stringify(rows.map((r) => columns.map((c) => cellText(r[c]))), { header: true, columns: [...columns] });
+  return stringify(rows.map((r) => columns.map((c) => (r[c] === null || r[c] === undefined ? null : cellText(r[c])))), { header: true, columns: [...columns], quoted_match: /^$/ });
 }
 
 /** A query result in `format` (`arrow` gives bytes; Arrow's library is loaded only then). */
@@ -38,7 +50,7 @@ export async function formatRows(result: Rows, format: QueryFormat): Promise<str
     case 'arrow':
       return (await import('./arrow.js')).arrowStream(result);
     case 'table':
-      return textTable(names, result.rows) + `\n(${result.rows.length} row${result.rows.length === 1 ? '' : 's'})\n`;
+      return textTable(names, result.rows, 60, queryCellText) + `\n(${result.rows.length} row${result.rows.length === 1 ? '' : 's'})\n`;
   }
 }
 
