@@ -56,7 +56,7 @@ export async function installDialect(conn: DuckDBConnection): Promise<void> {
  * the same way. They exist on DuckDB only: a detection that calls one does
  * not run on Athena (the renderer says so).
  */
-export const NATIVE_FUNCTIONS = ['s3sift_policy_external_accounts'] as const;
+export const NATIVE_FUNCTIONS = ['s3sift_policy_external_accounts', 's3sift_policy_analysis'] as const;
 
 /** The s3sift function `sql` calls, if any: such SQL runs on DuckDB only. */
 export function nativeFunctionIn(sql: string): string | undefined {
@@ -83,6 +83,27 @@ function registerPolicyFunctions(conn: DuckDBConnection): void {
           const owner = owners?.getItem(row);
           const accounts = analyzePolicy(policy, String(buckets?.getItem(row) ?? ''), typeof owner === 'string' ? owner : null).externalAccounts;
           output.setItem(row, listValue(accounts));
+        }
+        output.flush();
+      },
+    }),
+  );
+  conn.registerScalarFunction(
+    DuckDBScalarFunction.create({
+      // (policy JSON text, bucket, owner account) -> the policy's analysis as JSON text, the very object `s3sift posture`
+      // keeps for a PutBucketPolicy (public, publicStatements, vpcEndpoints, vpcs, externalAccounts, ...); NULL when the
+      // text is not a policy. The policy may be an object's JSON or a JSON string holding one (CloudTrail logs an object).
+      name: 's3sift_policy_analysis',
+      returnType: VARCHAR,
+      parameterTypes: [VARCHAR, VARCHAR, VARCHAR],
+      specialHandling: true,
+      mainFunction: (_info, input, output) => {
+        const [docs, buckets, owners] = [0, 1, 2].map((i) => input.getColumnVector(i));
+        for (let row = 0; row < input.rowCount; row++) {
+          const doc = docs?.getItem(row);
+          const policy = typeof doc === 'string' ? parsePolicy(doc) : null;
+          const owner = owners?.getItem(row);
+          output.setItem(row, policy ? JSON.stringify(analyzePolicy(policy, String(buckets?.getItem(row) ?? ''), typeof owner === 'string' ? owner : null)) : null);
         }
         output.flush();
       },
