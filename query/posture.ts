@@ -7,6 +7,12 @@
  * a bucket was public, unversioned, without MFA Delete, without a policy
  * that enforces encryption, or without access logging, each with the count
  * of requests (access log and CloudTrail) that fell in it.
+ *
+ * A bucket name can have several lives: a successful DeleteBucket ends one
+ * (every window still open closes then) and a later successful CreateBucket
+ * of the same name starts the next, with nothing inherited, perhaps in
+ * another account. Calls on the name between the two are kept aside, never
+ * applied: they do not bring the deleted bucket back.
  */
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { sqlString, sqlTimestamp } from '../common/sql.js';
@@ -32,6 +38,8 @@ export interface Change {
   event_name: string;
   principal: string | null;
   event_id: string | null;
+  /** The bucket's life it belongs to (1, 2, ...: see BucketLife). */
+  life: number;
 }
 
 export interface SettingState {
@@ -51,28 +59,79 @@ export interface ExposureWindow {
   until: string | null;
   /** The change that opened it. */
   opened_by: string | null;
+  /** The change that closed it (`DeleteBucket by ...` when the bucket was deleted); null while open. */
+  closed_by: string | null;
+  /** The bucket's life it belongs to. */
+  life: number;
   requests: number;
 }
 
 export const EXPOSURES = ['public', 'unversioned', 'no_mfa_delete', 'no_encryption_policy', 'no_logging'] as const;
 export type Exposure = (typeof EXPOSURES)[number];
 
+/** A successful CreateBucket or DeleteBucket, or another call, as a bucket's lives record it. */
+export interface BucketCall {
+  time: string;
+  event_name: string;
+  principal: string | null;
+  source_ip: string | null;
+  /** The caller's account (`userIdentity.accountId`). */
+  account: string | null;
+  event_id: string | null;
+}
+
+/**
+ * One life of a bucket name: from its CreateBucket (or the first call the
+ * logs show, when its CreateBucket is not in them) to its DeleteBucket.
+ */
+export interface BucketLife {
+  /** 1 for the first life the logs show, then 2, 3, ... */
+  life: number;
+  /** When it began: its CreateBucket, else its first call in the logs. */
+  from: string;
+  /** When it was deleted; null: the bucket exists at the time asked about. */
+  until: string | null;
+  /** The successful CreateBucket that began it; null when the logs do not show it. */
+  created: BucketCall | null;
+  /** The successful DeleteBucket that ended it; null while the bucket exists. */
+  deleted: BucketCall | null;
+  /** The account that owned the bucket in this life (the receiving account of its CreateBucket, else of its first call). */
+  account: string | null;
+  /** The previous life's account, when both are known and differ from this one's (the name went to another account). */
+  previous_account: string | null;
+  /**
+   * Successful calls on the name after this life's DeleteBucket and before
+   * the next CreateBucket: not applied to any settings and opening no window.
+   */
+  after_deletion: BucketCall[];
+}
+
 export interface BucketPosture {
   bucket: string;
-  /** Every setting by name: its state, or null when the logs never show it. */
+  /**
+   * Every setting by name: its state, or null when the logs never show it.
+   * Of the current (last) life; for a deleted bucket, as it was when deleted.
+   */
   settings: Record<SettingName, SettingState | null>;
   timeline: Change[];
   windows: ExposureWindow[];
+  /** The DeleteBucket that ended the current life: the bucket does not exist at the time asked about. Null: it exists (or no call shows it). */
+  deleted: BucketCall | null;
+  /** Its lives, oldest first (none when the logs show no call on the bucket). */
+  lives: BucketLife[];
 }
 
-const EVENTS = [
+/** The calls that set settings (CreateBucket among them). */
+const SETTING_EVENTS = [
   'CreateBucket', 'PutBucketVersioning', 'PutBucketEncryption', 'DeleteBucketEncryption', 'PutBucketPolicy', 'DeleteBucketPolicy', 'PutBucketAcl',
   'PutBucketPublicAccessBlock', 'DeleteBucketPublicAccessBlock', 'PutBucketLogging', 'PutBucketLifecycle', 'PutBucketLifecycleConfiguration',
   'DeleteBucketLifecycle', 'PutBucketReplication', 'DeleteBucketReplication', 'PutBucketOwnershipControls', 'DeleteBucketOwnershipControls',
 ];
 
-/** EVENTS as a SQL list. */
-const EVENTS_SQL = EVENTS.map(sqlString).join(', ');
+/** SETTING_EVENTS as a SQL list. */
+const SETTING_EVENTS_SQL = SETTING_EVENTS.map(sqlString).join(', ');
+/** The calls read: those, and DeleteBucket, which ends a bucket's life. */
+const EVENTS_SQL = [...SETTING_EVENTS, 'DeleteBucket'].map(sqlString).join(', ');
 
 type Obj = Record<string, unknown>;
 
@@ -89,7 +148,7 @@ const PUBLIC_GROUPS = /acs\.amazonaws\.com\/groups\/global\/(AllUsers|Authentica
 const LOG_DELIVERY = /acs\.amazonaws\.com\/groups\/s3\/LogDelivery/;
 
 /** An ACL from a PutBucketAcl/CreateBucket request: canned (`x-amz-acl`), grant headers, or an AccessControlPolicy body. */
-function aclChange(p: Obj): Omit<Change, 'time' | 'bucket' | 'event_name' | 'principal' | 'event_id'> | null {
+function aclChange(p: Obj): Partial | null {
   const canned = firstText(p['x-amz-acl']);
   const grants: Array<{ grantee: string; permission: string }> = [];
   for (const [k, v] of Object.entries(p)) {
@@ -109,7 +168,7 @@ function aclChange(p: Obj): Omit<Change, 'time' | 'bucket' | 'event_name' | 'pri
   return { setting: 'acl', value, detail: { canned, public: publicGrants.length > 0, publicGrants, logDelivery } };
 }
 
-type Partial = Omit<Change, 'time' | 'bucket' | 'event_name' | 'principal' | 'event_id'>;
+type Partial = Omit<Change, 'time' | 'bucket' | 'event_name' | 'principal' | 'event_id' | 'life'>;
 
 /** What one successful call set (several settings for some calls). */
 export function changesOf(eventName: string, params: Obj, bucket: string, owner: string | null): Partial[] {
@@ -245,61 +304,111 @@ function emptySettings(): Record<SettingName, SettingState | null> {
   return Object.fromEntries(SETTINGS.map((n) => [n, null])) as Record<SettingName, SettingState | null>;
 }
 
-/** Posture of every bucket the logs show settings for (or of one), at `at`. */
+/**
+ * Posture of every bucket the logs show calls that set its settings, create
+ * or delete it (or of one), at `at`.
+ */
 export async function posture(ds: Pick<Dataset, 'conn'>, opts: PostureOptions = {}): Promise<BucketPosture[]> {
   const at = opts.at ?? new Date();
   const params: Record<string, DuckDBValue> = { at: at.toISOString() };
   if (opts.bucket) params.bucket = opts.bucket;
+  // Within one second (CloudTrail's precision) a CreateBucket comes first and a DeleteBucket last.
   const events = await readRows(ds.conn, `
     SELECT event_time, event_name, bucket, coalesce(user_arn, principal_id, user_account_id) AS principal, recipient_account_id AS owner,
-           CAST(request_parameters AS VARCHAR) AS params, event_id
+           user_account_id AS account, source_ip, CAST(request_parameters AS VARCHAR) AS params, event_id
     FROM cloudtrail
     WHERE event_source = 's3.amazonaws.com' AND error_code IS NULL AND management_event IS NOT FALSE
       AND event_name IN (${EVENTS_SQL}) AND bucket IS NOT NULL
       AND event_time <= CAST($at AS TIMESTAMP) ${opts.bucket ? 'AND bucket = $bucket' : ''}
-    ORDER BY bucket, event_time, event_id`, params);
-  const byBucket = new Map<string, Change[]>();
+    ORDER BY bucket, event_time, CASE event_name WHEN 'CreateBucket' THEN 0 WHEN 'DeleteBucket' THEN 2 ELSE 1 END, event_id`, params);
+  const byBucket = new Map<string, Array<Record<string, unknown>>>();
   for (const e of events) {
-    const bucket = e.bucket as string;
+    const list = byBucket.get(e.bucket as string) ?? [];
+    list.push(e);
+    byBucket.set(e.bucket as string, list);
+  }
+  if (opts.bucket && !byBucket.has(opts.bucket)) byBucket.set(opts.bucket, []);
+  const out = [...byBucket].sort(([a], [b]) => a.localeCompare(b)).map(([bucket, calls]) => replay(bucket, calls));
+  await countRequests(ds, out, at);
+  return out;
+}
+
+const text = (x: unknown): string | null => (typeof x === 'string' && x !== '' ? x : null);
+
+/**
+ * Replays one bucket's successful calls, oldest first: each setting's last
+ * value, each exposure's windows, and the bucket's lives. A DeleteBucket
+ * ends the current life and closes its open windows; the next CreateBucket
+ * begins a life with every setting unknown again. Calls in between are put
+ * aside (`after_deletion`): S3 takes a while to forget a deleted bucket
+ * everywhere, so a late call can still succeed, and it proves no new bucket.
+ * A CreateBucket while the bucket exists (us-east-1 answers its owner 200)
+ * begins no new life; what it sets is applied as usual.
+ */
+function replay(bucket: string, calls: ReadonlyArray<Record<string, unknown>>): BucketPosture {
+  const lives: BucketLife[] = [];
+  const timeline: Change[] = [];
+  const windows: ExposureWindow[] = [];
+  let life: BucketLife | null = null;
+  let settings = emptySettings();
+  let open = new Map<Exposure, ExposureWindow>();
+  for (const e of calls) {
+    const time = e.event_time as string;
+    const eventName = e.event_name as string;
+    const call: BucketCall = { time, event_name: eventName, principal: text(e.principal), source_ip: text(e.source_ip), account: text(e.account), event_id: text(e.event_id) };
+    const by = `${eventName} by ${call.principal ?? 'unknown'}`;
+    if (life?.deleted && eventName !== 'CreateBucket') {
+      life.after_deletion.push(call);
+      continue;
+    }
+    if (!life || life.deleted) {
+      const account = text(e.owner) ?? call.account;
+      const before = lives[lives.length - 1];
+      life = {
+        life: lives.length + 1, from: time, until: null, created: eventName === 'CreateBucket' ? call : null, deleted: null, account,
+        previous_account: before?.account && account && before.account !== account ? before.account : null, after_deletion: [],
+      };
+      lives.push(life);
+      settings = emptySettings();
+      open = new Map();
+    }
+    if (eventName === 'DeleteBucket') {
+      life.deleted = call;
+      life.until = time;
+      for (const w of open.values()) {
+        w.until = time;
+        w.closed_by = by;
+      }
+      open = new Map();
+      continue;
+    }
     let parsed: Obj = {};
     try {
       parsed = obj(JSON.parse(String(e.params ?? '{}')));
     } catch {
       // Kept whole at ingest; a value that is not JSON sets nothing.
     }
-    const time = e.event_time as string;
-    for (const c of changesOf(e.event_name as string, parsed, bucket, (e.owner as string | null) ?? null)) {
-      const list = byBucket.get(bucket) ?? [];
-      list.push({ ...c, time, bucket, event_name: e.event_name as string, principal: (e.principal as string | null) ?? null, event_id: (e.event_id as string | null) ?? null });
-      byBucket.set(bucket, list);
-    }
-  }
-  if (opts.bucket && !byBucket.has(opts.bucket)) byBucket.set(opts.bucket, []);
-  const out: BucketPosture[] = [];
-  for (const [bucket, timeline] of [...byBucket].sort(([a], [b]) => a.localeCompare(b))) {
-    const settings = emptySettings();
-    // Replay the changes, tracking each exposure's open window.
-    const windows: ExposureWindow[] = [];
-    const open = new Map<Exposure, ExposureWindow>();
-    for (const c of timeline) {
+    for (const p of changesOf(eventName, parsed, bucket, text(e.owner))) {
+      const c: Change = { ...p, time, bucket, event_name: eventName, principal: call.principal, event_id: call.event_id, life: life.life };
+      timeline.push(c);
       settings[c.setting] = { value: c.value, detail: c.detail, since: c.time, by: c.principal, event_name: c.event_name, event_id: c.event_id };
-      for (const e of EXPOSURES) {
-        const now = exposed(e, settings);
-        const w = open.get(e);
+      // Track each exposure's open window.
+      for (const x of EXPOSURES) {
+        const now = exposed(x, settings);
+        const w = open.get(x);
         if (now === true && !w) {
-          const nw: ExposureWindow = { bucket, exposure: e, from: c.time, until: null, opened_by: `${c.event_name} by ${c.principal ?? 'unknown'}`, requests: 0 };
-          open.set(e, nw);
+          const nw: ExposureWindow = { bucket, exposure: x, from: c.time, until: null, opened_by: by, closed_by: null, life: life.life, requests: 0 };
+          open.set(x, nw);
           windows.push(nw);
         } else if (now !== true && w) {
           w.until = c.time;
-          open.delete(e);
+          w.closed_by = by;
+          open.delete(x);
         }
       }
     }
-    out.push({ bucket, settings, timeline, windows });
   }
-  await countRequests(ds, out, at);
-  return out;
+  return { bucket, settings, timeline, windows, deleted: life?.deleted ?? null, lives };
 }
 
 /**
@@ -315,7 +424,7 @@ async function countRequests(ds: Pick<Dataset, 'conn'>, buckets: BucketPosture[]
     WITH w(i, bucket, t0, t1) AS (VALUES ${values})
     SELECT w.i, count(DISTINCT coalesce(r.request_id, r.event_id, CAST(r.event_time AS VARCHAR) || r.source))::BIGINT AS n
     FROM w LEFT JOIN s3_requests r ON r.bucket = w.bucket AND r.event_time >= w.t0 AND r.event_time < w.t1
-      AND r.operation NOT IN (${EVENTS_SQL})
+      AND r.operation NOT IN (${SETTING_EVENTS_SQL})
     GROUP BY w.i`);
   for (const r of rows) (windows[Number(r.i)] as ExposureWindow).requests = Number(r.n);
 }

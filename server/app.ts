@@ -224,15 +224,25 @@ export async function createApp(cfg: ServerConfig): Promise<App> {
     if (unknown.length) fail(400, `unknown parameter ${unknown.join(', ')} (posture takes bucket and at)`);
     const at = q.at ? new Date(Number((paramValue('at', q.at, 'timestamp') as DuckDBTimestampValue).micros / 1000n)) : new Date();
     const buckets = await sandbox.withConnection((conn) => posture({ conn }, { bucket: q.bucket || undefined, at }));
-    // Rows: one per bucket and setting (what CSV, NDJSON and Arrow carry); the JSON adds the timeline and the windows.
+    // Rows: one per bucket and setting (what CSV, NDJSON and Arrow carry), of the bucket's current life (for a deleted
+    // bucket, as they were when it was deleted: `deleted` says when); the JSON adds the timeline, the windows and the lives.
     const rows = buckets.flatMap((b) => SETTINGS.map((n) => {
       const st = b.settings[n];
-      return { bucket: b.bucket, setting: n, value: st?.value ?? null, known: st !== null, since: st?.since ?? null, by: st?.by ?? null, event_name: st?.event_name ?? null, detail: st?.detail ?? null };
+      return {
+        bucket: b.bucket, setting: n, value: st?.value ?? null, known: st !== null, since: st?.since ?? null, by: st?.by ?? null, event_name: st?.event_name ?? null, detail: st?.detail ?? null,
+        life: b.lives[b.lives.length - 1]?.life ?? null, deleted: b.deleted?.time ?? null, deleted_by: b.deleted?.principal ?? null,
+      };
     }));
-    const columns = [['bucket', 'VARCHAR'], ['setting', 'VARCHAR'], ['value', 'VARCHAR'], ['known', 'BOOLEAN'], ['since', 'TIMESTAMP'], ['by', 'VARCHAR'], ['event_name', 'VARCHAR'], ['detail', 'JSON']].map(([name, type]) => ({ name: name as string, type: type as string }));
+    const columns = [
+      ['bucket', 'VARCHAR'], ['setting', 'VARCHAR'], ['value', 'VARCHAR'], ['known', 'BOOLEAN'], ['since', 'TIMESTAMP'], ['by', 'VARCHAR'], ['event_name', 'VARCHAR'], ['detail', 'JSON'],
+      ['life', 'INTEGER'], ['deleted', 'TIMESTAMP'], ['deleted_by', 'VARCHAR'],
+    ].map(([name, type]) => ({ name: name as string, type: type as string }));
     const accept = c.req.header('accept') ?? '';
     if (/text\/csv|x-ndjson|arrow/.test(accept)) return respond(c, { columns, rows, truncated: false });
-    return c.json({ ok: true, at: at.toISOString(), columns, rows, truncated: false, windows: buckets.flatMap((b) => b.windows), timeline: buckets.flatMap((b) => b.timeline) });
+    return c.json({
+      ok: true, at: at.toISOString(), columns, rows, truncated: false, windows: buckets.flatMap((b) => b.windows), timeline: buckets.flatMap((b) => b.timeline),
+      lives: buckets.flatMap((b) => b.lives.map((l) => ({ bucket: b.bucket, ...l }))),
+    });
   });
 
   app.get('/api/queries', (c) => c.json({ ok: true, queries: SAVED_QUERIES.map(({ name, description, params }) => ({ name, description, params })) }));

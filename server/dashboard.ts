@@ -21,6 +21,7 @@ export function dashboardHtml(): string {
   th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid #e3e6ea; vertical-align: top; }
   td.unknown { color: #8a93a3; font-style: italic; }
   tr.open td { background: #fdecea; }
+  p.deleted { color: #b00020; font-weight: 600; }
 </style></head>
 <body>
 <header><h1>s3sift</h1>
@@ -92,9 +93,17 @@ async function posture() {
   const buckets = [...new Set(j.rows.map((x) => x.bucket))];
   document.getElementById('posture').innerHTML = buckets.map((bucket) => {
     const rows = j.rows.filter((x) => x.bucket === bucket).map((x) => '<tr><td>' + esc(x.setting) + '</td>' + (x.known ? '<td>' + esc(x.value) + '</td><td>' + esc(x.since) + '</td><td>' + esc(x.by) + '</td>' : '<td class="unknown" colspan="3">unknown</td>') + '</tr>').join('');
-    const wins = j.windows.filter((w) => w.bucket === bucket).map((w) => '<tr class="' + (w.until ? '' : 'open') + '"><td>' + esc(w.exposure) + '</td><td>' + esc(w.from) + '</td><td>' + esc(w.until ?? 'still open') + '</td><td>' + esc(w.requests) + '</td><td>' + esc(w.opened_by) + '</td></tr>').join('');
-    return '<h3>' + esc(bucket) + '</h3><table class="settings" data-bucket="' + esc(bucket) + '"><tr><th>setting</th><th>value</th><th>since</th><th>by</th></tr>' + rows + '</table>' +
-      (wins ? '<table class="windows"><tr><th>exposure</th><th>from</th><th>until</th><th>requests</th><th>opened by</th></tr>' + wins + '</table>' : '<p>no exposure window seen</p>');
+    const wins = j.windows.filter((w) => w.bucket === bucket).map((w) => '<tr class="' + (w.until ? '' : 'open') + '"><td>' + esc(w.life) + '</td><td>' + esc(w.exposure) + '</td><td>' + esc(w.from) + '</td><td>' + esc(w.until ?? 'still open') + '</td><td>' + esc(w.requests) + '</td><td>' + esc(w.opened_by) + '</td><td>' + esc(w.closed_by) + '</td></tr>').join('');
+    // A bucket deleted (and perhaps created again): its lives, and whether it exists at all.
+    const lives = (j.lives ?? []).filter((l) => l.bucket === bucket);
+    const who = (x) => x ? esc(x.principal ?? 'unknown') + (x.source_ip ? ' from ' + esc(x.source_ip) : '') : '';
+    const last = lives[lives.length - 1];
+    const deleted = last && last.deleted ? '<p class="deleted" data-bucket="' + esc(bucket) + '">deleted at ' + esc(last.deleted.time) + ' by ' + who(last.deleted) + ': the settings below are as they were then</p>' : '';
+    const livesTable = lives.length > 1 || lives.some((l) => l.created || l.deleted)
+      ? '<table class="lives"><tr><th>life</th><th>from</th><th>until</th><th>created by</th><th>deleted by</th><th>account</th></tr>' + lives.map((l) => '<tr><td>' + esc(l.life) + '</td><td>' + esc(l.from) + '</td><td>' + esc(l.until ?? 'exists') + '</td><td>' + (l.created ? who(l.created) : 'not in these logs') + '</td><td>' + who(l.deleted) + '</td><td>' + esc(l.account ?? 'unknown') + (l.previous_account ? ' (life ' + esc(l.life - 1) + ': ' + esc(l.previous_account) + ')' : '') + (l.after_deletion.length ? '; ' + esc(l.after_deletion.length) + ' call(s) after the delete, not applied' : '') + '</td></tr>').join('') + '</table>'
+      : '';
+    return '<h3>' + esc(bucket) + (deleted ? ' (deleted)' : '') + '</h3>' + deleted + livesTable + '<table class="settings" data-bucket="' + esc(bucket) + '"><tr><th>setting</th><th>value</th><th>since</th><th>by</th></tr>' + rows + '</table>' +
+      (wins ? '<table class="windows"><tr><th>life</th><th>exposure</th><th>from</th><th>until</th><th>requests</th><th>opened by</th><th>closed by</th></tr>' + wins + '</table>' : '<p>no exposure window seen</p>');
   }).join('') || '<p>no bucket settings in the logs</p>';
 }
 (async () => {

@@ -24,10 +24,16 @@ text.
 Exposure windows: the periods a bucket was public, unversioned, without MFA
 Delete, without a policy that enforces encryption, or without access logging,
 with the number of requests (access log and CloudTrail, each request once)
-that fell in each.`,
+that fell in each, and the change that closed it.
+
+A successful DeleteBucket ends the bucket's life: it shows as deleted (when,
+by whom, from where) with its settings as they were then, and every window
+still open closes at the delete. A later CreateBucket of the name begins a
+new life with every setting unknown again (noting it when the account
+differs). Calls on the name between the two are listed, not applied.`,
   flags: {
     data: dataFlag,
-    bucket: text({ value: 'B', help: 'one bucket (default: every bucket the logs show settings for)' }),
+    bucket: text({ value: 'B', help: 'one bucket (default: every bucket the logs show set, created or deleted)' }),
     at: time({ help: 'the time asked about (ISO 8601; default now): later calls are not considered' }),
     format: choice({ choices: ['table', 'json'], default: 'table', value: 'F', help: 'table or json' }),
   },

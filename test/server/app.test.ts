@@ -68,7 +68,7 @@ describe('routes', () => {
     expect(j.windows.map((w) => [w.exposure, w.from, w.until])).toEqual([['public', '2025-03-10T07:35:00.000Z', null], ['no_encryption_policy', '2025-03-10T07:35:00.000Z', null]]);
     expect(j.windows[0]?.requests).toBeGreaterThan(0);
     const csv = await (await get('/api/posture?bucket=web-assets', { accept: 'text/csv' })).text();
-    expect(csv.split('\n')[0]).toBe('bucket,setting,value,known,since,by,event_name,detail');
+    expect(csv.split('\n')[0]).toBe('bucket,setting,value,known,since,by,event_name,detail,life,deleted,deleted_by');
     expect((await get('/api/posture?at=yesterday')).status).toBe(400);
     expect((await get('/api/posture?buckt=x')).status).toBe(400);
   });
