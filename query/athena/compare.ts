@@ -6,7 +6,10 @@
  * is what gets printed: log content is hostile, so it is escaped for a
  * terminal.
  */
+import { terminalSafe } from '../../common/terminal.js';
 import { FINDING_FIELDS, type Finding } from '../finding.js';
+
+export { terminalSafe };
 
 export type Verdict = 'agree' | 'disagree' | 'failed' | 'skipped';
 
@@ -21,22 +24,6 @@ export interface DetectionComparison {
   onlyAthena: string[];
   /** Why it failed (Athena's message) or was skipped. */
   reason?: string;
-}
-
-/**
- * Characters a terminal may act on, beyond the C0 controls JSON escapes:
- * DEL, the C1 controls (U+009B is CSI), line and paragraph separators, and
- * the bidirectional marks and overrides that make text read other than it is.
- */
-const UNSAFE = /[\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-
-/** Text on one line with every control character escaped as `\uXXXX` (newlines too): safe to print to a terminal. */
-export function terminalSafe(text: string): string {
-  return text.replace(/[\u0000-\u001f]/g, escapeChar).replace(UNSAFE, escapeChar);
-}
-
-function escapeChar(c: string): string {
-  return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 }
 
 /** A value with object keys sorted, so that equal findings give equal text. */

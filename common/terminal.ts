@@ -1,0 +1,22 @@
+/**
+ * Text for a terminal. Log content is hostile (a bucket name, a key, a user
+ * agent are whatever the requester sent), so what s3sift prints for people
+ * is escaped: a line stays one line, and nothing in it can move the cursor,
+ * recolour the screen or reorder the text.
+ */
+
+/**
+ * Characters a terminal may act on, beyond the C0 controls JSON escapes:
+ * DEL, the C1 controls (U+009B is CSI), line and paragraph separators, and
+ * the bidirectional marks and overrides that make text read other than it is.
+ */
+const UNSAFE = /[\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Text on one line with every control character escaped as `\uXXXX` (newlines too): safe to print to a terminal. */
+export function terminalSafe(text: string): string {
+  return text.replace(/[\u0000-\u001f]/g, escapeChar).replace(UNSAFE, escapeChar);
+}
+
+function escapeChar(c: string): string {
+  return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+}
