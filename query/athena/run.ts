@@ -22,7 +22,7 @@ import { nativeFunctionIn } from '../dialect.js';
 import type { CoverageGap, Finding } from '../finding.js';
 import type { Detection, ParamValue } from '../detection.js';
 import { renderForAthena } from './render.js';
-import { resultShapes } from './shape.js';
+import { resultShapes, type ResultColumn } from './shape.js';
 
 export interface AthenaOptions {
   database: string;
@@ -166,7 +166,7 @@ export async function athenaCoverageStatements(detections: readonly Detection[],
   const withCoverage = detections.filter((d): d is Detection & { coverage: string } => d.coverage !== undefined && !nativeFunctionIn(d.sql));
   const params = new Map(withCoverage.map((d) => [d.id, paramsFor(d, overrides)]));
   const valuesOf = (d: Detection): Record<string, ParamValue> => params.get(d.id) as Record<string, ParamValue>;
-  const shapes = await resultShapes(withCoverage.map((d) => ({ ...d, sql: d.coverage })), valuesOf, (d) => listItemTypes(d, valuesOf(d)));
+  const shapes = withCoverage.length ? await resultShapes(withCoverage.map((d) => ({ ...d, sql: d.coverage })), valuesOf, (d) => listItemTypes(d, valuesOf(d))) : new Map<string, ResultColumn[] | DetectionError>();
   for (const d of withCoverage) {
     try {
       const shape = shapes.get(d.id);

@@ -25,13 +25,13 @@ const library = await loadDetections();
 const OWNER = '79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be';
 
 /** An access-log line of `fields` fields (26: a current one, with TLS; 22: before S3 logged the TLS version). */
-function accessLine(o: { bucket?: string; op?: string; key?: string; requester?: string; id: string; fields?: number; version?: string; tls?: string }): string {
+function accessLine(o: { bucket?: string; op?: string; key?: string; requester?: string; id: string; fields?: number; version?: string; query?: string; sig?: string; auth?: string }): string {
   const bucket = o.bucket ?? 'prod-data';
   const key = o.key ?? 'reports/q1.csv';
   const all = [
     OWNER, bucket, '[10/Mar/2025:08:00:01 +0000]', '203.0.113.9', o.requester ?? 'arn:aws:iam::111122223333:user/alice', o.id, o.op ?? 'REST.GET.OBJECT', key,
-    `"GET /${bucket}/${key} HTTP/1.1"`, '200', '-', '512', '512', '10', '5', '"-"', '"aws-cli/2.13.0"', o.version ?? '-', 'hostid=', 'SigV4',
-    'TLS_AES_128_GCM_SHA256', 'AuthHeader', `${bucket}.s3.us-east-1.amazonaws.com`, o.tls ?? 'TLSv1.3', '-', '-',
+    `"GET /${bucket}/${key}${o.query ?? ''} HTTP/1.1"`, '200', '-', '512', '512', '10', '5', '"-"', '"aws-cli/2.13.0"', o.version ?? '-', 'hostid=', o.sig ?? 'SigV4',
+    'TLS_AES_128_GCM_SHA256', o.auth ?? 'AuthHeader', `${bucket}.s3.us-east-1.amazonaws.com`, 'TLSv1.3', '-', '-',
   ];
   return all.slice(0, o.fields ?? 26).join(' ');
 }
@@ -157,6 +157,8 @@ describe('access-log records of 22 fields, and buckets only the access log sees'
       // A version delete and a PutBucketVersioning that CloudTrail did not record.
       accessLine({ bucket: 'prod-data', id: 'A5', op: 'REST.DELETE.OBJECT', version: '3HL4kqtJvjVBH40Nrjfkd00' }),
       accessLine({ bucket: 'prod-data', id: 'A6', op: 'REST.PUT.VERSIONING', key: '-' }),
+      // A SigV2 pre-signed URL: an expiry time, no validity to judge.
+      accessLine({ bucket: 'prod-data', id: 'A7', query: '?AWSAccessKeyId=AKIAALICE&Expires=1741600000&Signature=abc', sig: 'SigV2', auth: 'QueryString' }),
     ], []);
     r = await detect(data);
   });
@@ -176,10 +178,14 @@ describe('access-log records of 22 fields, and buckets only the access log sees'
     expect(of(r.coverage, 'mfa-delete-disabled')).toContainEqual({ scope: 'prod-data', reason: 'PutBucketVersioning calls only the access log recorded (CloudTrail has no record of them): it does not say whether they disabled MFA Delete', records: 1 });
   });
 
+  it('presigned-url-long-expiry cannot judge a SigV2 pre-signed URL', () => {
+    expect(of(r.coverage, 'presigned-url-long-expiry')).toEqual([{ scope: 'prod-data', reason: expect.stringMatching(/^pre-signed requests without X-Amz-Expires \(signed with SigV2/), records: 1 }]);
+  });
+
   it("cross-account-access names the buckets whose owner was guessed, with the guessed owner's requests", () => {
     expect(of(r.coverage, 'cross-account-access')).toEqual([
       { scope: 'old-logs', reason: 'no owner evidence (CloudTrail names no account for it; owner_accounts is not set): the owner was taken to be the account most requests come from, and that account\'s requests were not judged', records: 2 },
-      { scope: 'prod-data', reason: expect.stringMatching(/^no owner evidence \(/), records: 3 },
+      { scope: 'prod-data', reason: expect.stringMatching(/^no owner evidence \(/), records: 4 },
     ]);
   });
 
@@ -198,7 +204,7 @@ describe('access-log records of 22 fields, and buckets only the access log sees'
   }, 30_000);
 
   it('the report says "0 findings, but not checked", per detection, after the findings', () => {
-    const weak = selectDetections(library, ['weak-tls-request', 'sigv2-request']);
+    const weak = selectDetections(library, ['weak-tls-request', 'access-denied-burst']);
     const text = formatFindings(r.findings.filter((f) => weak.some((d) => d.id === f.detection_id)), 'table', {
       detections: weak, runs: r.runs.filter((x) => weak.some((d) => d.id === x.id)), coverage: r.coverage.filter((c) => weak.some((d) => d.id === c.detection_id)), version: 'test',
     });
@@ -214,6 +220,13 @@ describe('access-log records of 22 fields, and buckets only the access log sees'
       '  - old-logs: access-log records with under 24 fields (written before S3 logged the TLS version) do not say which TLS version the request used (3 records)',
       '',
     ].join('\n'));
+    // A detection with findings says so, and what it could not check, after them.
+    const cross = selectDetections(library, ['cross-account-access']);
+    const text2 = formatFindings(r.findings.filter((f) => f.detection_id === 'cross-account-access'), 'table', {
+      detections: cross, runs: r.runs.filter((x) => x.id === 'cross-account-access'), coverage: r.coverage.filter((c) => c.detection_id === 'cross-account-access'), version: 'test',
+    });
+    expect(text2).toMatch(/^1 finding from 1 of 1 detections \(1 low\)\n1 detection could not judge some of the data: see NOT CHECKED at the end\n\n== LOW ==\n/);
+    expect(text2).toMatch(/\n== NOT CHECKED ==\n[^]*\n\[cross-account-access\] Request from another AWS account: 1 finding, but not checked:\n {2}- old-logs: no owner evidence .* \(2 records\)\n {2}- prod-data: no owner evidence .* \(4 records\)\n$/);
   });
 
   it('JSON adds a top-level coverage array and keeps findings and summary as they were', () => {
@@ -294,7 +307,8 @@ describe('coverage SQL rendered for Athena (checked as Trino in athena-render.te
   it('is rendered for every detection that has it, and says why when it cannot run there', async () => {
     const withCoverage = library.filter((d) => d.coverage !== undefined);
     expect(withCoverage.map((d) => d.id).sort()).toEqual([
-      'anonymous-access', 'cross-account-access', 'large-data-egress', 'mass-delete', 'mfa-delete-disabled', 'permanent-delete-without-mfa', 'plaintext-http-request', 'weak-tls-request',
+      'anonymous-access', 'cross-account-access', 'large-data-egress', 'mass-delete', 'mfa-delete-disabled', 'permanent-delete-without-mfa', 'plaintext-http-request',
+      'presigned-url-long-expiry', 'weak-tls-request',
     ]);
     const s = await athenaCoverageStatements(library, { database: 'sec_db' });
     expect(withCoverage.filter((d) => typeof s.detections.get(d.id) !== 'string')).toEqual([]);
