@@ -1,8 +1,6 @@
 /**
- * Text for a terminal. Log content is hostile (a bucket name, a key, a user
- * agent are whatever the requester sent), so what s3sift prints for people
- * is escaped: a line stays one line, and nothing in it can move the cursor,
- * recolour the screen or reorder the text.
+ * Text from the logs is hostile: before it reaches a terminal, every
+ * character a terminal may act on is escaped.
  */
 
 /**

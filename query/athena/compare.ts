@@ -9,8 +9,6 @@
 import { terminalSafe } from '../../common/terminal.js';
 import { FINDING_FIELDS, type Finding } from '../finding.js';
 
-export { terminalSafe };
-
 export type Verdict = 'agree' | 'disagree' | 'failed' | 'skipped';
 
 export interface DetectionComparison {
@@ -25,6 +23,8 @@ export interface DetectionComparison {
   /** Why it failed (Athena's message) or was skipped. */
   reason?: string;
 }
+
+export { terminalSafe };
 
 /** A value with object keys sorted, so that equal findings give equal text. */
 function canonical(v: unknown): unknown {
