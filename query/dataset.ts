@@ -15,6 +15,8 @@ import { s3RequestsSql } from './views.js';
 export interface OpenDataset {
   instance: DuckDBInstance;
   conn: DuckDBConnection;
+  /** The window every view holds (none: all of it). */
+  window?: OpenOptions;
   close(): void;
 }
 
@@ -72,6 +74,7 @@ export async function openDataset(dir: string, opts: OpenOptions = {}): Promise<
   return {
     instance,
     conn,
+    window: opts,
     close() {
       conn.closeSync();
       instance.closeSync();

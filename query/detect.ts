@@ -8,8 +8,8 @@
 import { DOUBLE, LIST, listValue, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { DetectionError, QueryError, UsageError, describe } from '../common/errors.js';
 import { paramNames } from '../common/sql.js';
-import type { Detection, ParamValue } from './detection.js';
-import { FINDING_COLUMNS, SEVERITIES, type Finding, type Severity } from './finding.js';
+import { SOURCES, type Detection, type ParamValue } from './detection.js';
+import { COVERAGE_COLUMNS, FINDING_COLUMNS, SEVERITIES, type CoverageGap, type Finding, type Severity } from './finding.js';
 import type { OpenDataset } from './dataset.js';
 import { rowsOf, type Rows } from './rows.js';
 
@@ -82,9 +82,9 @@ export function listItemTypes(d: Detection, params: Record<string, ParamValue>):
   return Object.fromEntries(Object.entries(params).filter(([, v]) => Array.isArray(v)).map(([k, v]) => [k, listItemType(d, k, v as unknown[])]));
 }
 
-/** Values and types to bind `params`, only those the SQL uses (DuckDB refuses unused named parameters). */
-function bound(d: Detection, params: Record<string, ParamValue>): { values: Record<string, DuckDBValue>; types: Record<string, DuckDBType | undefined> } {
-  const used = new Set(paramNames(d.sql));
+/** Values and types to bind `params`, only those `sql` uses (DuckDB refuses unused named parameters). */
+function bound(d: Detection, params: Record<string, ParamValue>, sql = d.sql): { values: Record<string, DuckDBValue>; types: Record<string, DuckDBType | undefined> } {
+  const used = new Set(paramNames(sql));
   const values: Record<string, DuckDBValue> = {};
   const types: Record<string, DuckDBType | undefined> = {};
   for (const [k, v] of Object.entries(params)) {
@@ -97,7 +97,11 @@ function bound(d: Detection, params: Record<string, ParamValue>): { values: Reco
   return { values, types };
 }
 
-/** Prepare the SQL against the tables (no data read): unknown columns and bad SQL fail here, naming the file. */
+/**
+ * Prepare the SQL, and the coverage SQL, against the tables (no data read):
+ * unknown columns and bad SQL fail here, naming the file, and so does
+ * coverage SQL that does not select `scope` and `reason`.
+ */
 export async function checkDetectionSql(conn: DuckDBConnection, d: Detection): Promise<void> {
   try {
     const p = await conn.prepare(d.sql);
@@ -105,6 +109,95 @@ export async function checkDetectionSql(conn: DuckDBConnection, d: Detection): P
   } catch (err) {
     throw new DetectionError(`${d.file}: the SQL does not run on the dataset's tables: ${describe(err)}`, { cause: err });
   }
+  if (d.coverage === undefined) return;
+  let names: string[];
+  try {
+    // A prepared statement does not know its columns before its parameters are bound: bind the defaults, read none.
+    const b = bound(d, paramsFor(d), d.coverage);
+    names = (await conn.runAndReadAll(`SELECT * FROM (${d.coverage}\n) AS coverage_rows LIMIT 0`, b.values, b.types)).columnNames();
+  } catch (err) {
+    throw new DetectionError(`${d.file}: the coverage SQL does not run on the dataset's tables: ${describe(err)}`, { cause: err });
+  }
+  checkCoverageColumns(d, names);
+}
+
+/** Coverage SQL selects `scope` and `reason`, and may select `records`; nothing else. */
+export function checkCoverageColumns(d: Detection, names: readonly string[]): void {
+  const missing = ['scope', 'reason'].filter((c) => !names.includes(c));
+  const extra = names.filter((n) => !(COVERAGE_COLUMNS as readonly string[]).includes(n));
+  if (missing.length || extra.length) {
+    throw new DetectionError(`${d.file}: the coverage SQL must select scope and reason, and may select records (it selects ${names.join(', ') || 'nothing'})`);
+  }
+}
+
+export type Source = (typeof SOURCES)[number];
+export type SourcesPresent = Partial<Record<Source, boolean>>;
+
+/** The tables `detections` read, in SOURCES' order. */
+export function sourcesRead(detections: readonly Detection[]): Source[] {
+  return SOURCES.filter((s) => detections.some((d) => d.sources.includes(s)));
+}
+
+/**
+ * Whether each of `tables` holds any row (in the window): one query, the
+ * same on both engines, reading at most a row of each.
+ */
+export function sourcesSql(tables: readonly Source[]): string {
+  return `SELECT ${tables.map((t, i) => `(SELECT count(*) FROM (SELECT 1 AS x FROM ${t} LIMIT 1) t${i}) AS ${t}`).join(',\n       ')}`;
+}
+
+/** The answer to sourcesSql(tables): whether each holds rows. */
+export function sourcesPresent(tables: readonly Source[], result: Rows): SourcesPresent {
+  const row = result.rows[0] ?? {};
+  return Object.fromEntries(tables.map((t) => [t, Number(row[t] ?? 0) > 0]));
+}
+
+const NO_ROWS: Record<Source, string> = { access_log: 'no access logs', cloudtrail: 'no CloudTrail records' };
+
+/** "in the dataset", and the window when there is one. */
+function where(window?: { since?: Date; until?: Date }): string {
+  const from = window?.since ? ` from ${window.since.toISOString()}` : '';
+  const to = window?.until ? ` until ${window.until.toISOString()}` : '';
+  return `in the dataset${from || to ? `${from}${to}` : ''}`;
+}
+
+/**
+ * The coverage every detection has from its `sources:`: a table it reads
+ * holds no rows. A detection that reads both tables judges what either
+ * holds, so it is blind only when both are empty.
+ */
+export function sourceCoverage(d: Detection, present: SourcesPresent, window?: { since?: Date; until?: Date }): CoverageGap[] {
+  const missing = d.sources.filter((s) => present[s] === false);
+  if (missing.length === 0 || missing.length < d.sources.length) return [];
+  return missing.map((s) => ({ detection_id: d.id, scope: s, reason: `${NO_ROWS[s]} ${where(window)}` }));
+}
+
+/** A detection's coverage SQL rows as coverage entries. */
+export function toCoverage(d: Detection, result: Rows): CoverageGap[] {
+  checkCoverageColumns(d, result.columns.map((c) => c.name));
+  const text = (v: unknown, none: string): string => (v === null || v === undefined || String(v) === '' ? none : String(v));
+  return result.rows.map((r) => {
+    const n = r.records === null || r.records === undefined ? NaN : Number(r.records);
+    return { detection_id: d.id, scope: text(r.scope, '(none)'), reason: text(r.reason, '(no reason given)'), ...(Number.isFinite(n) ? { records: n } : {}) };
+  });
+}
+
+/** Run a detection's coverage SQL with the detection's parameters. */
+export async function runCoverage(conn: DuckDBConnection, d: Detection, params: Record<string, ParamValue>): Promise<CoverageGap[]> {
+  if (d.coverage === undefined) return [];
+  let result;
+  try {
+    const b = bound(d, params, d.coverage);
+    result = rowsOf(await conn.runAndReadAll(d.coverage, b.values, b.types));
+  } catch (err) {
+    throw new QueryError(`${d.id} (${d.file}): coverage: ${describe(err)}`, { cause: err });
+  }
+  return toCoverage(d, result);
+}
+
+/** By detection, then scope and reason: one order, whichever engine computed them. */
+export function compareCoverage(a: CoverageGap, b: CoverageGap): number {
+  return a.detection_id.localeCompare(b.detection_id) || a.scope.localeCompare(b.scope) || a.reason.localeCompare(b.reason);
 }
 
 /** Run one detection; its rows become findings. */
@@ -144,6 +237,8 @@ export interface DetectionRun {
 export interface DetectResult {
   findings: Finding[];
   runs: DetectionRun[];
+  /** What the detections could not judge, and why (by detection, then scope). */
+  coverage: CoverageGap[];
 }
 
 const rank = (s: Severity): number => SEVERITIES.indexOf(s);
@@ -156,23 +251,33 @@ export function compareFindings(a: Finding, b: Finding): number {
     text(a.request_id).localeCompare(text(b.request_id)) || text(a.bucket).localeCompare(text(b.bucket)) || text(a.key).localeCompare(text(b.key));
 }
 
-/** Run `detections` over `ds`; findings most severe first, then by detection and time. */
+/**
+ * Run `detections` over `ds`; findings most severe first, then by detection
+ * and time. Each detection's coverage comes with them: its sources' (a table
+ * it reads is empty) and its `coverage:` SQL's.
+ */
 export async function runDetections(ds: OpenDataset, detections: readonly Detection[], overrides: ParamOverrides = {}, onRun?: (r: DetectionRun) => void): Promise<DetectResult> {
   checkOverrides(detections, overrides);
   const params = new Map(detections.map((d) => [d.id, paramsFor(d, overrides)]));
   for (const d of detections) await checkDetectionSql(ds.conn, d);
+  const tables = sourcesRead(detections);
+  const present = tables.length ? sourcesPresent(tables, rowsOf(await ds.conn.runAndReadAll(sourcesSql(tables)))) : {};
   const findings: Finding[] = [];
   const runs: DetectionRun[] = [];
+  const coverage: CoverageGap[] = [];
   for (const d of detections) {
     const t0 = performance.now();
-    const f = await runDetection(ds.conn, d, params.get(d.id) as Record<string, ParamValue>);
+    const values = params.get(d.id) as Record<string, ParamValue>;
+    const f = await runDetection(ds.conn, d, values);
     findings.push(...f);
     const run = { id: d.id, findings: f.length, ms: performance.now() - t0 };
+    coverage.push(...sourceCoverage(d, present, ds.window), ...(await runCoverage(ds.conn, d, values)));
     runs.push(run);
     onRun?.(run);
   }
   findings.sort(compareFindings);
-  return { findings, runs };
+  coverage.sort(compareCoverage);
+  return { findings, runs, coverage };
 }
 
 /** Select detections by `--only` ids; an unknown id is a usage error naming the known ones. */

@@ -44,6 +44,12 @@ export interface Detection {
   references: string[];
   params: Record<string, ParamSpec>;
   sql: string;
+  /**
+   * SQL returning what the detection could not judge in the data: rows of
+   * `scope` (a bucket or a source) and `reason`, and `records` if it counts
+   * them. Same parameters and window as `sql`.
+   */
+  coverage?: string;
   tests: DetectionTest[];
   /** The file it was loaded from. */
   file: string;
@@ -53,7 +59,7 @@ export interface Detection {
 export const BUILTIN_DIR = join(PACKAGE_ROOT, 'query', 'detections');
 
 /** The keys of a detection file (docs/contract.md). */
-export const DETECTION_KEYS = ['id', 'title', 'description', 'severity', 'sources', 'tags', 'references', 'params', 'sql', 'tests'] as const;
+export const DETECTION_KEYS = ['id', 'title', 'description', 'severity', 'sources', 'tags', 'references', 'params', 'sql', 'coverage', 'tests'] as const;
 const REQUIRED = ['id', 'title', 'description', 'severity', 'sources', 'sql', 'tests'] as const;
 /** The keys of one of its tests. */
 export const DETECTION_TEST_KEYS = ['name', 'records', 'access_log', 'cloudtrail', 'params', 'expect', 'fires'] as const;
@@ -103,6 +109,9 @@ export function validateDetection(doc: unknown, file: string): Detection {
     }
   }
   for (const name of paramNames(sql)) if (!(name in params)) fail(`the SQL uses $${name} but params does not declare it`);
+  const coverage = doc.coverage;
+  if (coverage !== undefined && (typeof coverage !== 'string' || coverage.trim() === '')) fail('coverage must be SQL text (what the detection cannot judge: scope, reason)');
+  for (const name of paramNames((coverage as string | undefined) ?? '')) if (!(name in params)) fail(`the coverage SQL uses $${name} but params does not declare it`);
   if (!Array.isArray(doc.tests) || doc.tests.length === 0) fail('tests must list at least one test');
   const tests = (doc.tests as unknown[]).map((t, i): DetectionTest => {
     const where = `test ${i + 1}`;
@@ -145,7 +154,7 @@ export function validateDetection(doc: unknown, file: string): Detection {
   return {
     id: id as string, title: doc.title as string, description: doc.description as string, severity: doc.severity as Severity,
     sources: sources as Detection['sources'], tags: (doc.tags as string[] | undefined) ?? [], references: (doc.references as string[] | undefined) ?? [],
-    params, sql, tests, file,
+    params, sql, ...(coverage !== undefined ? { coverage: coverage as string } : {}), tests, file,
   };
 }
 

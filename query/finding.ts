@@ -36,6 +36,28 @@ export interface Finding {
   details: Record<string, unknown>;
 }
 
+/**
+ * Coverage: data a detection could not judge, and why (docs/detections.md,
+ * "What was not checked"). A finding says what happened; a coverage entry
+ * says where the detection was blind, so that no finding there is not taken
+ * for nothing happening. `scope` is a bucket name, a source (`access_log`,
+ * `cloudtrail`), `(no bucket)` for requests that name none, or `(all)`.
+ */
+export interface CoverageGap {
+  detection_id: string;
+  scope: string;
+  /** What could not be judged and why, in plain English. */
+  reason: string;
+  /** How many records that is, where the detection can count them. */
+  records?: number;
+}
+
+/** The fields of a coverage entry, in the order every format gives them (`records` only when counted). */
+export const COVERAGE_FIELDS = ['detection_id', 'scope', 'reason', 'records'] as const;
+
+/** The columns a detection's `coverage:` SQL selects: `scope` and `reason`, and `records` if it counts them. */
+export const COVERAGE_COLUMNS = ['scope', 'reason', 'records'] as const;
+
 /** How findings can be printed: the report, JSON, NDJSON, CSV, OCSF Detection Findings. */
 export const FINDING_FORMATS = ['table', 'json', 'ndjson', 'csv', 'ocsf'] as const;
 export type FindingFormat = (typeof FINDING_FORMATS)[number];

@@ -3,9 +3,10 @@
  * findings (table report, JSON, NDJSON, CSV, OCSF Detection Finding).
  */
 import { stringify } from 'csv-stringify/sync';
+import { terminalSafe } from '../common/terminal.js';
 import type { Detection } from './detection.js';
 import type { DetectionRun } from './detect.js';
-import { FINDING_FIELDS, SEVERITIES, type Finding, type FindingFormat, type QueryFormat } from './finding.js';
+import { FINDING_FIELDS, SEVERITIES, type CoverageGap, type Finding, type FindingFormat, type QueryFormat } from './finding.js';
 import type { Rows } from './rows.js';
 
 /** A cell as text: NULL as nothing, nested values as JSON. */
@@ -79,21 +80,50 @@ export function ocsf(f: Finding, d: Detection | undefined, version: string): Rec
   };
 }
 
-/** Findings in `format`; `table` is the human report. */
-export function formatFindings(findings: readonly Finding[], format: FindingFormat, ctx: { detections: readonly Detection[]; runs: readonly DetectionRun[]; version: string }): string {
+export interface FindingsContext {
+  detections: readonly Detection[];
+  runs: readonly DetectionRun[];
+  /** What the detections could not judge (DetectResult.coverage). */
+  coverage: readonly CoverageGap[];
+  version: string;
+}
+
+/**
+ * Findings in `format`; `table` is the human report. The report and JSON
+ * carry the coverage too; NDJSON, CSV and OCSF are one finding per record,
+ * so they do not (the CLI says on stderr what was not checked: coverageNotice).
+ */
+export function formatFindings(findings: readonly Finding[], format: FindingFormat, ctx: FindingsContext): string {
   const byId = new Map(ctx.detections.map((d) => [d.id, d]));
   switch (format) {
     case 'ndjson':
       return findings.map((f) => JSON.stringify(f)).join('\n') + (findings.length ? '\n' : '');
     case 'json':
-      return JSON.stringify({ findings, summary: summary(findings, ctx.runs) }, null, 2) + '\n';
+      return JSON.stringify({ findings, summary: summary(findings, ctx.runs), coverage: ctx.coverage }, null, 2) + '\n';
     case 'csv':
       return csv(FINDING_FIELDS, findings as unknown as Array<Record<string, unknown>>);
     case 'ocsf':
       return findings.map((f) => JSON.stringify(ocsf(f, byId.get(f.detection_id), ctx.version))).join('\n') + (findings.length ? '\n' : '');
     case 'table':
-      return report(findings, ctx.detections, ctx.runs);
+      return report(findings, ctx.detections, ctx.runs, ctx.coverage);
   }
+}
+
+/** The detections with coverage gaps, in order of first appearance. */
+function gapDetections(coverage: readonly CoverageGap[]): string[] {
+  return [...new Set(coverage.map((c) => c.detection_id))];
+}
+
+/**
+ * One line for standard error, for the formats that carry findings only
+ * (NDJSON, CSV, OCSF): how many detections could not judge some data, and
+ * where to read what and why. Null when every detection judged all of it.
+ */
+export function coverageNotice(coverage: readonly CoverageGap[], max = 5): string | null {
+  const ids = gapDetections(coverage);
+  if (!ids.length) return null;
+  const named = ids.slice(0, max).join(', ') + (ids.length > max ? ` and ${ids.length - max} more` : '');
+  return terminalSafe(`not checked: ${ids.length} detection${ids.length === 1 ? '' : 's'} could not judge some of the data (${named}); --format json or table says what and why`);
 }
 
 function summary(findings: readonly Finding[], runs: readonly DetectionRun[]): Record<string, unknown> {
@@ -111,13 +141,21 @@ function firstSentence(text: string): string {
   return end < 0 ? flat : flat.slice(0, end + 1);
 }
 
-/** What a responder reads: findings grouped by severity and detection, each with its evidence. */
-export function report(findings: readonly Finding[], detections: readonly Detection[], runs: readonly DetectionRun[], perDetection = 8): string {
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * What a responder reads: findings grouped by severity and detection, each
+ * with its evidence, then what the detections could not judge (NOT
+ * CHECKED). Every line is escaped for a terminal: log content is hostile.
+ */
+export function report(findings: readonly Finding[], detections: readonly Detection[], runs: readonly DetectionRun[], coverage: readonly CoverageGap[] = [], perDetection = 8): string {
   const out: string[] = [];
   const byId = new Map(detections.map((d) => [d.id, d]));
   const counts = SEVERITIES.map((s) => [s, findings.filter((f) => f.severity === s).length] as const).filter(([, n]) => n > 0).reverse();
   out.push(`${findings.length} finding${findings.length === 1 ? '' : 's'} from ${runs.filter((r) => r.findings > 0).length} of ${runs.length} detections` +
     (counts.length ? ` (${counts.map(([s, n]) => `${n} ${s}`).join(', ')})` : ''));
+  const gaps = gapDetections(coverage);
+  if (gaps.length) out.push(`${plural(gaps.length, 'detection')} could not judge some of the data: see NOT CHECKED at the end`);
   for (const sev of [...SEVERITIES].reverse()) {
     const ofSev = findings.filter((f) => f.severity === sev);
     if (!ofSev.length) continue;
@@ -138,5 +176,16 @@ export function report(findings: readonly Finding[], detections: readonly Detect
       if (fs.length > perDetection) out.push(`  ... and ${fs.length - perDetection} more (--format json for all)`);
     }
   }
-  return out.join('\n') + '\n';
+  if (gaps.length) {
+    out.push('', '== NOT CHECKED ==', '', 'Data the detections could not judge, and why: no finding there does not mean nothing happened.');
+    const found = new Map(runs.map((r) => [r.id, r.findings]));
+    for (const id of gaps) {
+      const cs = coverage.filter((c) => c.detection_id === id);
+      const n = found.get(id) ?? findings.filter((f) => f.detection_id === id).length;
+      out.push('', `[${id}] ${byId.get(id)?.title ?? id}: ${plural(n, 'finding')}, but not checked:`);
+      for (const c of cs.slice(0, perDetection)) out.push(`  - ${c.scope}: ${c.reason}${c.records !== undefined ? ` (${plural(c.records, 'record')})` : ''}`);
+      if (cs.length > perDetection) out.push(`  ... and ${cs.length - perDetection} more (--format json for all)`);
+    }
+  }
+  return out.map(terminalSafe).join('\n') + '\n';
 }

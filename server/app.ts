@@ -16,7 +16,7 @@ import { MANIFEST } from '../ingest/dataset.js';
 import { TABLES } from '../ingest/schema.js';
 import { runDetections } from '../query/detect.js';
 import { loadDetections, type Detection } from '../query/detection.js';
-import { FINDING_FIELDS, findingFieldType, SEVERITIES, type Finding, type Severity } from '../query/finding.js';
+import { FINDING_FIELDS, findingFieldType, SEVERITIES, type CoverageGap, type Finding, type Severity } from '../query/finding.js';
 import { sqlIdentifier } from '../common/sql.js';
 import { arrowStream } from '../query/arrow.js';
 import { csv } from '../query/format.js';
@@ -45,10 +45,12 @@ export interface ServerConfig {
 const FINDINGS_TABLE_COLUMNS = FINDING_FIELDS.map((name) => ({ name, type: findingFieldType(name) }));
 const FINDINGS_DDL = `CREATE OR REPLACE TABLE findings (${FINDINGS_TABLE_COLUMNS.map((c) => `${sqlIdentifier(c.name)} ${c.type}`).join(', ')})`;
 
-/** Findings of the whole library, recomputed when the dataset's manifest changes. */
+/** Findings of the whole library, and its coverage, recomputed when the dataset's manifest changes. */
 class FindingsCache {
   stamp = '';
   private findings: Finding[] = [];
+  /** What the detections could not judge in the dataset. */
+  coverage: CoverageGap[] = [];
   private pending: Promise<void> | null = null;
 
   constructor(
@@ -69,7 +71,7 @@ class FindingsCache {
 
   private async refresh(stamp: string): Promise<void> {
     const conn = this.sb.ds.conn;
-    const { findings } = await runDetections(this.sb.ds, this.detections);
+    const { findings, coverage } = await runDetections(this.sb.ds, this.detections);
     await conn.run(FINDINGS_DDL);
     const app = await conn.createAppender('findings');
     for (const f of findings) {
@@ -84,6 +86,7 @@ class FindingsCache {
     }
     app.closeSync();
     this.findings = findings;
+    this.coverage = coverage;
     this.stamp = stamp;
   }
 }
@@ -92,18 +95,23 @@ function fail(status: number, message: string): never {
   throw new HTTPException(status as 400, { message });
 }
 
-/** The answer in the format the client accepts: JSON envelope (default), CSV, NDJSON or Arrow IPC. */
-function respond(c: Context, r: QueryResult): Response {
+/**
+ * The answer in the format the client accepts: JSON envelope (default), CSV,
+ * NDJSON or Arrow IPC. `extra` adds fields to the JSON envelope, and headers
+ * to every format.
+ */
+function respond(c: Context, r: QueryResult, extra: { json?: Record<string, unknown>; headers?: Record<string, string> } = {}): Response {
   const accept = c.req.header('accept') ?? '';
   const names = r.columns.map((x) => x.name);
+  const headers = { 'x-truncated': String(r.truncated), ...extra.headers };
   if (accept.includes('application/vnd.apache.arrow.stream')) {
-    return c.body(arrowStream(r) as unknown as ArrayBuffer, 200, { 'content-type': 'application/vnd.apache.arrow.stream', 'x-truncated': String(r.truncated) });
+    return c.body(arrowStream(r) as unknown as ArrayBuffer, 200, { 'content-type': 'application/vnd.apache.arrow.stream', ...headers });
   }
-  if (accept.includes('text/csv')) return c.body(csv(names, r.rows), 200, { 'content-type': 'text/csv; charset=utf-8', 'x-truncated': String(r.truncated) });
+  if (accept.includes('text/csv')) return c.body(csv(names, r.rows), 200, { 'content-type': 'text/csv; charset=utf-8', ...headers });
   if (accept.includes('application/x-ndjson')) {
-    return c.body(r.rows.map((x) => JSON.stringify(x)).join('\n') + (r.rows.length ? '\n' : ''), 200, { 'content-type': 'application/x-ndjson', 'x-truncated': String(r.truncated) });
+    return c.body(r.rows.map((x) => JSON.stringify(x)).join('\n') + (r.rows.length ? '\n' : ''), 200, { 'content-type': 'application/x-ndjson', ...headers });
   }
-  return c.json({ ok: true, columns: r.columns, rows: r.rows, truncated: r.truncated });
+  return c.json({ ok: true, columns: r.columns, rows: r.rows, truncated: r.truncated, ...extra.json }, 200, extra.headers);
 }
 
 /** A query-string or JSON parameter as the value its declared type needs. */
@@ -197,7 +205,14 @@ export async function createApp(cfg: ServerConfig): Promise<App> {
         (minSeverity === null || SEVERITIES.indexOf(f.severity) >= SEVERITIES.indexOf(minSeverity));
     });
     const cap = opts.rowCap;
-    return respond(c, { columns: FINDINGS_TABLE_COLUMNS, rows: picked.slice(0, cap) as unknown as Array<Record<string, unknown>>, truncated: picked.length > cap });
+    // Coverage is the whole dataset's (no time window), for the detections asked for: by id and severity.
+    const coverage = findings.coverage.filter((g) => {
+      const d = detections.find((x) => x.id === g.detection_id);
+      return (!ids.length || ids.includes(g.detection_id)) && (minSeverity === null || (d !== undefined && SEVERITIES.indexOf(d.severity) >= SEVERITIES.indexOf(minSeverity)));
+    });
+    const notChecked = String(new Set(coverage.map((g) => g.detection_id)).size);
+    return respond(c, { columns: FINDINGS_TABLE_COLUMNS, rows: picked.slice(0, cap) as unknown as Array<Record<string, unknown>>, truncated: picked.length > cap },
+      { json: { coverage }, headers: { 'x-not-checked': notChecked } });
   });
 
   app.post('/api/query', async (c) => {

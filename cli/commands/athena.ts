@@ -1,4 +1,5 @@
 import { UsageError } from '../../common/errors.js';
+import { terminalSafe } from '../../common/terminal.js';
 import { version } from '../../common/version.js';
 import { defineCommand, defineGroup, EXIT } from '../command.js';
 import { checkWindow, dataFlag, findingFlags, s3Options, s3ReachFlags } from '../common-flags.js';
@@ -102,9 +103,12 @@ const detect = defineCommand({
 Run the detection library on Athena over the dataset's tables (made by
 'athena ddl'), each detection's SQL rendered for Athena engine v3 with its
 parameter values written in as typed literals, and print the findings in
-the same formats as 's3sift detect'. Throttling is retried; a detection whose query
-fails is reported with Athena's message and the others go on (exit 2 at the
-end). Bytes scanned and the cost (at $5 per TB) go to stderr. AWS credentials
+the same formats as 's3sift detect', with what the detections could not
+judge (coverage: one query to see which tables hold rows, then each
+detection's coverage SQL, rendered the same way). Throttling is retried; a
+detection whose query, or coverage query, fails is reported with Athena's
+message, its coverage says it was not checked, and the others go on (exit 2
+at the end). Bytes scanned and the cost (at $5 per TB) go to stderr. AWS credentials
 and region come from the standard chain (environment, profile);
 --endpoint-url points the client elsewhere, as the AWS CLI's does.
 Detections that run on DuckDB only are left out and named.`,
@@ -121,7 +125,7 @@ Detections that run on DuckDB only are left out and named.`,
     if (positionals.length) throw new UsageError(`athena detect takes no arguments (got ${positionals.join(' ')})`);
     checkWindow(f.since, f.until);
     const database = checkDatabase(f.database);
-    const [{ AthenaClient }, { runDetectionsOnAthena }, { parseParamFlags, selectDetections }, { loadDetections }, { formatFindings }, { nativeFunctionIn }] = await Promise.all([
+    const [{ AthenaClient }, { runDetectionsOnAthena }, { parseParamFlags, selectDetections }, { loadDetections }, { formatFindings, coverageNotice }, { nativeFunctionIn }] = await Promise.all([
       import('@aws-sdk/client-athena'), import('../../query/athena/run.js'), import('../../query/detect.js'), import('../../query/detection.js'), import('../../query/format.js'), import('../../query/dialect.js'),
     ]);
     const selected = selectDetections(await loadDetections(f.rules), f.only);
@@ -134,9 +138,11 @@ Detections that run on DuckDB only are left out and named.`,
     const r = await runDetectionsOnAthena(client, detections, {
       database, workgroup: f.workgroup, outputLocation: f['output-location'], reuseMinutes: f['reuse-minutes'], since: f.since, until: f.until,
     }, parseParamFlags(f.param), (run) => {
-      io.stderr.write(`${run.error ? 'FAILED' : 'ok    '} ${run.id}: ${run.error ?? `${run.findings} finding(s), ${(run.bytes / 1e6).toFixed(1)} MB scanned`}\n`);
+      io.stderr.write(`${run.error ? 'FAILED' : 'ok    '} ${run.id}: ${run.error !== undefined ? terminalSafe(run.error) : `${run.findings} finding(s), ${(run.bytes / 1e6).toFixed(1)} MB scanned`}\n`);
     });
-    io.stdout.write(formatFindings(r.findings, f.format, { detections, runs: r.runs, version: version() }));
+    io.stdout.write(formatFindings(r.findings, f.format, { detections, runs: r.runs, coverage: r.coverage, version: version() }));
+    const notice = f.format === 'table' || f.format === 'json' ? null : coverageNotice(r.coverage);
+    if (notice) io.stderr.write(notice + '\n');
     io.stderr.write(`Athena scanned ${(r.bytesScanned / 1e9).toFixed(3)} GB, about $${r.costUsd.toFixed(4)}; ${r.failures.length} of ${detections.length} detections failed\n`);
     if (reachesFailOn(r.findings, f['fail-on'])) return EXIT.findings;
     return r.failures.length ? EXIT.usage : EXIT.ok;

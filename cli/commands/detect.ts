@@ -23,7 +23,7 @@ type DetectArgs = FlagValues<typeof detectFlags>;
  */
 async function prepare(f: DetectArgs): Promise<(io: Io) => Promise<number>> {
   checkWindow(f.since, f.until);
-  const [{ openDataset }, { checkOverrides, parseParamFlags, runDetections, selectDetections }, { loadDetections }, { formatFindings }] = await Promise.all([
+  const [{ openDataset }, { checkOverrides, parseParamFlags, runDetections, selectDetections }, { loadDetections }, { formatFindings, coverageNotice }] = await Promise.all([
     import('../../query/dataset.js'), import('../../query/detect.js'), import('../../query/detection.js'), import('../../query/format.js'),
   ]);
   const overrides = parseParamFlags(f.param);
@@ -38,7 +38,10 @@ async function prepare(f: DetectArgs): Promise<(io: Io) => Promise<number>> {
     } finally {
       ds.close();
     }
-    io.stdout.write(formatFindings(result.findings, f.format, { detections, runs: result.runs, version: version() }));
+    io.stdout.write(formatFindings(result.findings, f.format, { detections, runs: result.runs, coverage: result.coverage, version: version() }));
+    // NDJSON, CSV and OCSF carry findings only: what was not checked goes to stderr.
+    const notice = f.format === 'table' || f.format === 'json' ? null : coverageNotice(result.coverage);
+    if (notice) io.stderr.write(notice + '\n');
     return reachesFailOn(result.findings, f['fail-on']) ? EXIT.findings : EXIT.ok;
   };
 }
@@ -54,7 +57,11 @@ export const detectCommand = defineCommand({
 Run the saved S3 security detections ('s3sift detections list') over the
 dataset and print their findings: by default a report grouped by severity and
 detection, with the evidence for each (who, what, from where, which file and
-line, and the detection's details).`,
+line, and the detection's details), then what the detections could not judge
+and why (NOT CHECKED: a bucket without the logs a detection needs, records
+older than a field it reads). --format json has that as "coverage"; with
+ndjson, csv and ocsf one line on stderr says which detections could not
+judge some of the data.`,
   flags: detectFlags,
   notes: DETECT_NOTES,
   examples: [

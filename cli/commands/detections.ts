@@ -19,6 +19,7 @@ function show(d: Detection): string {
     `file:       ${d.file}`,
     '',
     d.sql.trim(),
+    ...(d.coverage ? ['', '-- coverage: what it cannot judge in the data (scope, reason, records)', d.coverage.trim()] : []),
   ].join('\n');
 }
 
@@ -48,7 +49,7 @@ const showCommand = defineCommand({
   name: 'show',
   summary: 'one detection in full: what it means, parameters, tests, SQL',
   usage: 'ID [options]',
-  description: 'Show one detection: its description (what it means and what to do), parameters with defaults, tests, file and SQL.',
+  description: 'Show one detection: its description (what it means and what to do), parameters with defaults, tests, file and SQL (and its coverage SQL, what it cannot judge, if it has one).',
   flags: { rules: findingFlags.rules },
   examples: ['s3sift detections show presigned-url-long-expiry'],
   async run({ flags, positionals }, io) {

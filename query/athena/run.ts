@@ -14,12 +14,15 @@ import {
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DetectionError, QueryError } from '../../common/errors.js';
 import { isoTime, type Rows } from '../rows.js';
-import { checkOverrides, compareFindings, listItemTypes, paramsFor, toFindings, type DetectResult, type DetectionRun, type ParamOverrides } from '../detect.js';
+import {
+  checkCoverageColumns, checkOverrides, compareCoverage, compareFindings, listItemTypes, paramsFor, sourceCoverage, sourcesPresent, sourcesRead, sourcesSql, toCoverage, toFindings,
+  type DetectResult, type DetectionRun, type ParamOverrides,
+} from '../detect.js';
 import { nativeFunctionIn } from '../dialect.js';
-import type { Finding } from '../finding.js';
+import type { CoverageGap, Finding } from '../finding.js';
 import type { Detection, ParamValue } from '../detection.js';
 import { renderForAthena } from './render.js';
-import { resultShapes } from './shape.js';
+import { resultShapes, type ResultColumn } from './shape.js';
 
 export interface AthenaOptions {
   database: string;
@@ -142,40 +145,117 @@ export async function athenaStatements(detections: readonly Detection[], o: Pick
   return out;
 }
 
+export interface AthenaCoverageStatements {
+  /** Whether each table the detections read holds rows (sourcesSql), or null when they read none. */
+  sources: string | null;
+  /** Each `coverage:` SQL (by detection id), or why it cannot run there. */
+  detections: Map<string, string | Error>;
+}
+
+/**
+ * What the runner sends to Athena to learn what the detections could not
+ * judge, rendered as detection SQL is (renderForAthena: parameters written
+ * in, the window applied): whether the tables hold rows, and each
+ * detection's coverage SQL. Coverage SQL is planned on DuckDB first, as
+ * detection SQL is (shape.ts), so SQL that does not run, or selects other
+ * columns than scope, reason and records, fails there, alone.
+ */
+export async function athenaCoverageStatements(detections: readonly Detection[], o: Pick<AthenaOptions, 'database' | 'since' | 'until'>, overrides: ParamOverrides = {}): Promise<AthenaCoverageStatements> {
+  const tables = sourcesRead(detections);
+  const out = new Map<string, string | Error>();
+  const withCoverage = detections.filter((d): d is Detection & { coverage: string } => d.coverage !== undefined && !nativeFunctionIn(d.sql));
+  const params = new Map(withCoverage.map((d) => [d.id, paramsFor(d, overrides)]));
+  const valuesOf = (d: Detection): Record<string, ParamValue> => params.get(d.id) as Record<string, ParamValue>;
+  const shapes = withCoverage.length ? await resultShapes(withCoverage.map((d) => ({ ...d, sql: d.coverage })), valuesOf, (d) => listItemTypes(d, valuesOf(d))) : new Map<string, ResultColumn[] | DetectionError>();
+  for (const d of withCoverage) {
+    try {
+      const shape = shapes.get(d.id);
+      if (shape instanceof Error) throw new DetectionError(shape.message.replace(': the SQL does not run', ': the coverage SQL does not run'), { cause: shape });
+      checkCoverageColumns(d, (shape ?? []).map((c) => c.name));
+      out.set(d.id, renderForAthena(d.coverage, valuesOf(d), { window: o, listTypes: listItemTypes(d, valuesOf(d)) }));
+    } catch (err) {
+      out.set(d.id, err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+  return { sources: tables.length ? renderForAthena(sourcesSql(tables), {}, { window: o }) : null, detections: out };
+}
+
 export interface AthenaDetectResult extends DetectResult {
   failures: Array<{ id: string; error: string }>;
   bytesScanned: number;
   costUsd: number;
 }
 
-/** Run `detections` on Athena; failures are reported per detection, the others go on. */
+/**
+ * Run `detections` on Athena; failures are reported per detection, the
+ * others go on. Coverage is computed there too: first whether the tables
+ * hold rows (a failure there stops the run: the tables cannot be read),
+ * then each detection's coverage SQL after it. A detection that fails, or
+ * whose coverage SQL fails, is a failure, and its coverage says so (scope
+ * `(all)`), so that its 0 findings are not read as nothing found.
+ */
 export async function runDetectionsOnAthena(client: AthenaClient, detections: readonly Detection[], o: AthenaOptions, overrides: ParamOverrides = {}, onRun?: (r: DetectionRun & { bytes: number; error?: string }) => void): Promise<AthenaDetectResult> {
   checkOverrides(detections, overrides);
   const findings: Finding[] = [];
   const runs: DetectionRun[] = [];
+  const coverage: CoverageGap[] = [];
   const failures: Array<{ id: string; error: string }> = [];
   let bytes = 0;
   const statements = await athenaStatements(detections, o, overrides);
+  const coverageSql = await athenaCoverageStatements(detections, o, overrides);
+  const tables = sourcesRead(detections);
+  let present = {};
+  if (coverageSql.sources !== null) {
+    try {
+      const r = await runAthenaQuery(client, coverageSql.sources, [], o);
+      bytes += r.bytesScanned;
+      present = sourcesPresent(tables, r);
+    } catch (err) {
+      throw new AthenaQueryError(`could not tell whether the tables hold rows (${tables.join(', ')}): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  }
+  const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
   for (const d of detections) {
     const t0 = performance.now();
+    let scanned = 0;
+    let f: Finding[];
     try {
       const sql = statements.get(d.id);
       if (typeof sql !== 'string') throw sql ?? new Error('not rendered');
       const r = await runAthenaQuery(client, sql, [], o);
-      const f = toFindings(d, r);
-      findings.push(...f);
-      bytes += r.bytesScanned;
-      const run = { id: d.id, findings: f.length, ms: performance.now() - t0 };
-      runs.push(run);
-      onRun?.({ ...run, bytes: r.bytesScanned });
+      f = toFindings(d, r);
+      scanned += r.bytesScanned;
     } catch (err) {
-      const error = err instanceof Error ? err.message : String(err);
+      const error = message(err);
       failures.push({ id: d.id, error });
+      coverage.push({ detection_id: d.id, scope: '(all)', reason: `not checked at all: the detection failed on Athena (${error})` });
       const run = { id: d.id, findings: 0, ms: performance.now() - t0 };
       runs.push(run);
       onRun?.({ ...run, bytes: 0, error });
+      continue;
     }
+    findings.push(...f);
+    coverage.push(...sourceCoverage(d, present, o));
+    let error: string | undefined;
+    const sql = coverageSql.detections.get(d.id);
+    if (sql !== undefined) {
+      try {
+        if (typeof sql !== 'string') throw sql;
+        const r = await runAthenaQuery(client, sql, [], o);
+        scanned += r.bytesScanned;
+        coverage.push(...toCoverage(d, r));
+      } catch (err) {
+        error = `coverage: ${message(err)}`;
+        failures.push({ id: d.id, error });
+        coverage.push({ detection_id: d.id, scope: '(all)', reason: `unknown what it could not judge: its coverage SQL failed on Athena (${message(err)})` });
+      }
+    }
+    bytes += scanned;
+    const run = { id: d.id, findings: f.length, ms: performance.now() - t0 };
+    runs.push(run);
+    onRun?.({ ...run, bytes: scanned, ...(error ? { error } : {}) });
   }
   findings.sort(compareFindings);
-  return { findings, runs, failures, bytesScanned: bytes, costUsd: (bytes / 1e12) * (o.pricePerTb ?? 5) };
+  coverage.sort(compareCoverage);
+  return { findings, runs, coverage, failures, bytesScanned: bytes, costUsd: (bytes / 1e12) * (o.pricePerTb ?? 5) };
 }

@@ -9,8 +9,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { replaceParams, sqlString } from '../../common/sql.js';
-import { athenaStatements } from '../../query/athena/run.js';
-import { listItemTypes, paramsFor } from '../../query/detect.js';
+import { athenaCoverageStatements, athenaStatements } from '../../query/athena/run.js';
+import { listItemTypes, paramsFor, sourcesRead, sourcesSql } from '../../query/detect.js';
 import type { Detection } from '../../query/detection.js';
 
 export interface FakeAnswer {
@@ -129,28 +129,54 @@ function athenaType(t: { alias?: string; toString(): string }): string {
   return ({ BIGINT: 'bigint', HUGEINT: 'bigint', INTEGER: 'integer', DOUBLE: 'double', BOOLEAN: 'boolean', TIMESTAMP: 'timestamp' } as Record<string, string>)[name] ?? 'varchar';
 }
 
+/** DuckDB's answer to `sql`, as Athena renders it. */
+async function answerOf(conn: DuckDBConnection, sql: string): Promise<FakeAnswer> {
+  const reader = await conn.runAndReadAll(`SELECT * FROM (${sql}\n)`);
+  const athena = reader.columnTypes().map(athenaType);
+  const rows = reader.getRowsJson().map((row) => row.map((v, i) => (v === null ? null : athena[i] === 'json' && Array.isArray(v) ? JSON.stringify(v) : typeof v === 'string' ? v : String(v))));
+  return { columns: reader.columnNames().map((n, i) => ({ Name: n, Type: athena[i] as string })), rows };
+}
+
 /**
- * What Athena would answer to each detection's query if it computed what
- * DuckDB does: DuckDB's rows over the dataset on `conn`, as Athena renders
- * them (text cells, typed columns; array columns, which the runner casts to
- * JSON, as JSON), keyed by the SQL the runner sends (`athenaStatements`).
+ * What Athena would answer to each query of a run of `detections` if it
+ * computed what DuckDB does: DuckDB's rows over the dataset on `conn`, as
+ * Athena renders them (text cells, typed columns; array columns, which the
+ * runner casts to JSON, as JSON), keyed by the SQL the runner sends: each
+ * detection's (`athenaStatements`), and the coverage queries
+ * (`athenaCoverageStatements`: whether the tables hold rows, each
+ * detection's coverage SQL).
  */
 export async function duckdbAnswers(conn: DuckDBConnection, detections: readonly Detection[], database = 's3sift'): Promise<Map<string, FakeAnswer>> {
   const answers = new Map<string, FakeAnswer>();
   const statements = await athenaStatements(detections, { database });
+  const coverage = await athenaCoverageStatements(detections, { database });
+  const tables = sourcesRead(detections);
+  if (coverage.sources !== null) answers.set(coverage.sources, await answerOf(conn, sourcesSql(tables)));
   for (const d of detections) {
-    const sql = statements.get(d.id);
-    if (typeof sql !== 'string') continue;
     const params = paramsFor(d);
     const types = listItemTypes(d, params);
     const literal = (n: string): string => {
       const v = params[n];
       return Array.isArray(v) ? `CAST([${v.map((x) => (typeof x === 'string' ? sqlString(x) : String(x))).join(',')}] AS ${types[n] ?? 'VARCHAR'}[])` : typeof v === 'string' ? sqlString(v) : String(v);
     };
-    const reader = await conn.runAndReadAll(`SELECT * FROM (${replaceParams(d.sql, literal)}\n)`);
-    const athena = reader.columnTypes().map(athenaType);
-    const rows = reader.getRowsJson().map((row) => row.map((v, i) => (v === null ? null : athena[i] === 'json' && Array.isArray(v) ? JSON.stringify(v) : typeof v === 'string' ? v : String(v))));
-    answers.set(sql, { columns: reader.columnNames().map((n, i) => ({ Name: n, Type: athena[i] as string })), rows });
+    const sql = statements.get(d.id);
+    if (typeof sql === 'string') answers.set(sql, await answerOf(conn, replaceParams(d.sql, literal)));
+    const cov = coverage.detections.get(d.id);
+    if (typeof cov === 'string' && d.coverage !== undefined) answers.set(cov, await answerOf(conn, replaceParams(d.coverage, literal)));
   }
   return answers;
+}
+
+/**
+ * An answer to the runner's coverage queries for fakes that answer
+ * detection queries with made-up rows: every table holds rows, and no
+ * coverage SQL finds anything. Undefined for any other query.
+ */
+export function coverageAnswer(sql: string): FakeAnswer | undefined {
+  if (/SELECT \(SELECT count\(\*\) FROM \(SELECT 1 AS x FROM /.test(sql)) {
+    const tables = [...sql.matchAll(/\) AS (access_log|cloudtrail)\b/g)].map((m) => m[1] as string);
+    return { columns: tables.map((t) => ({ Name: t, Type: 'bigint' })), rows: [tables.map(() => '1')] };
+  }
+  if (/\bAS scope\b/.test(sql)) return { columns: [{ Name: 'scope', Type: 'varchar' }, { Name: 'reason', Type: 'varchar' }, { Name: 'records', Type: 'bigint' }], rows: [] };
+  return undefined;
 }

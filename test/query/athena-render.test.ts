@@ -2,7 +2,7 @@ import { nativeFunctionIn } from '../../query/dialect.js';
 import { TrinoSQL } from 'dt-sql-parser';
 import { describe, expect, it } from 'vitest';
 import { renderForAthena, windowQueries } from '../../query/athena/render.js';
-import { athenaStatements } from '../../query/athena/run.js';
+import { athenaCoverageStatements, athenaStatements } from '../../query/athena/run.js';
 import { paramsFor } from '../../query/detect.js';
 import { loadDetections, type Detection, type ParamValue } from '../../query/detection.js';
 import { s3RequestsSql } from '../../query/views.js';
@@ -57,6 +57,13 @@ const variants: Array<[string, Map<string, string | Error>]> = [
   ['other parameter values and a window', await athenaStatements(runnable, WINDOW, Object.assign({}, ...runnable.map(otherParams)) as Record<string, string>)],
 ];
 
+// The coverage queries of the same runs (athenaCoverageStatements): which tables hold rows, each detection's coverage SQL.
+const coverageVariants = [
+  ['defaults, no window', await athenaCoverageStatements(runnable, { database: 'sec_db' })],
+  ['a window', await athenaCoverageStatements(runnable, WINDOW)],
+  ['other parameter values and a window', await athenaCoverageStatements(runnable, WINDOW, Object.assign({}, ...runnable.map(otherParams)) as Record<string, string>)],
+] as const;
+
 describe("detections rendered for Athena (Trino), checked against Athena's and Trino's documented rules", () => {
   for (const d of runnable) {
     it(`${d.id}: valid Trino, Athena's functions only, no placeholders, windows over qualified tables`, () => {
@@ -83,6 +90,36 @@ describe("detections rendered for Athena (Trino), checked against Athena's and T
       }
     });
   }
+
+  for (const d of runnable.filter((x) => x.coverage !== undefined)) {
+    it(`${d.id}: its coverage SQL too`, () => {
+      for (const [variant, statements] of coverageVariants) {
+        const sql = statements.detections.get(d.id);
+        expect(typeof sql, `${variant}: ${String(sql)}`).toBe('string');
+        const text = sql as string;
+        expect([variant, trino.validate(text).map((e) => e.message)]).toEqual([variant, []]);
+        expect([variant, functionsOf(text).filter((f) => !ATHENA_FUNCTIONS.has(f))]).toEqual([variant, []]);
+        expect(text).not.toMatch(/\$[a-z_]|\bQUALIFY\b|\bregexp_matches\b|\bjson_extract_string\b|\bstrptime\b|\/\/|\bjson_items\b|IS NOT FALSE/i);
+        expect(bare(text)).not.toContain('?');
+        expect(bare(d.coverage as string)).not.toMatch(/(?<![\w.])\d+\.\d+(?![\d.e])/i);
+        if (variant !== 'defaults, no window') {
+          for (const t of ['access_log', 'cloudtrail', 's3_requests'].filter((x) => new RegExp(`\\b${x}\\b`).test(bare(d.coverage as string)))) {
+            expect(text).toContain(`${t} AS (SELECT * FROM "sec_db"."${t}" WHERE event_time >= TIMESTAMP '2025-03-10 00:00:00.000' AND event_time < TIMESTAMP '2025-03-12 12:00:00.000' AND "date" >= '2025-03-10' AND "date" <= '2025-03-12')`);
+          }
+          expect(bare(text)).not.toMatch(/\)\s+(access_log|cloudtrail|s3_requests)\s+[a-z]\b/);
+        }
+      }
+    });
+  }
+
+  it('asks which tables hold rows in valid Trino, over the window', () => {
+    for (const [variant, statements] of coverageVariants) {
+      const text = statements.sources as string;
+      expect([variant, trino.validate(text).map((e) => e.message)]).toEqual([variant, []]);
+      expect([variant, functionsOf(text).filter((f) => !ATHENA_FUNCTIONS.has(f))]).toEqual([variant, []]);
+      if (variant !== 'defaults, no window') expect(text).toMatch(/^WITH access_log AS \(SELECT \* FROM "sec_db"\."access_log" WHERE event_time >= /);
+    }
+  });
 
   it('names every result column plainly, so Trino and DuckDB call it the same (no count_star() against _col0)', async () => {
     const { resultShapes } = await import('../../query/athena/shape.js');

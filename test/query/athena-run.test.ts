@@ -9,7 +9,7 @@ import { openDataset } from '../../query/dataset.js';
 import { runDetections, selectDetections } from '../../query/detect.js';
 import type { Finding } from '../../query/finding.js';
 import { loadDetections, type Detection } from '../../query/detection.js';
-import { duckdbAnswers, startFakeAthena, type FakeAnswer } from '../helpers/fake-athena.js';
+import { coverageAnswer, duckdbAnswers, startFakeAthena, type FakeAnswer } from '../helpers/fake-athena.js';
 import { SAMPLES, tempDir } from '../helpers/dataset.js';
 
 const client = (endpoint: string): AthenaClient =>
@@ -56,15 +56,18 @@ describe('running a query on Athena', () => {
     const fake = await startFakeAthena({
       answer: (sql) => {
         if (sql.includes("'SigV2'")) throw new Error("COLUMN_NOT_FOUND: line 3:7: Column 'signature_version' cannot be resolved");
-        return { columns: [{ Name: 'event_time', Type: 'timestamp' }, { Name: 'bucket', Type: 'varchar' }], rows: [['2025-03-10 08:00:00.000', 'prod-data']] };
+        return coverageAnswer(sql) ?? { columns: [{ Name: 'event_time', Type: 'timestamp' }, { Name: 'bucket', Type: 'varchar' }], rows: [['2025-03-10 08:00:00.000', 'prod-data']] };
       },
     });
     try {
       const r = await runDetectionsOnAthena(client(fake.endpoint), lib, opts);
       expect(r.failures).toEqual([{ id: 'sigv2-request', error: expect.stringMatching(/failed: COLUMN_NOT_FOUND: .*signature_version/) }]);
       expect(r.findings.map((f) => [f.detection_id, f.bucket, f.event_time])).toEqual([['weak-tls-request', 'prod-data', '2025-03-10T08:00:00.000Z']]);
-      expect(r.bytesScanned).toBe(1_000_000);
-      expect(r.costUsd).toBeCloseTo(5e-6);
+      // The failed detection checked nothing, and its coverage says so: its 0 findings are not "nothing found".
+      expect(r.coverage).toEqual([{ detection_id: 'sigv2-request', scope: '(all)', reason: expect.stringMatching(/^not checked at all: the detection failed on Athena \(.*COLUMN_NOT_FOUND/) }]);
+      // Which tables hold rows, weak-tls-request and its coverage: 1 MB each (the failed query scanned nothing).
+      expect(r.bytesScanned).toBe(3_000_000);
+      expect(r.costUsd).toBeCloseTo(1.5e-5);
     } finally {
       await fake.close();
     }
@@ -75,12 +78,15 @@ describe('a detection that cannot be rendered', () => {
   it('fails alone, with the reason, while the others run', async () => {
     const [base] = selectDetections(await loadDetections(), ['weak-tls-request']);
     const broken = { ...(base as Detection), id: 'broken-custom', sql: 'SELECT event_time, url_extract_host(bucket) AS host FROM s3_requests' };
-    const fake = await startFakeAthena({ answer: () => ({ columns: [{ Name: 'event_time', Type: 'timestamp' }, { Name: 'bucket', Type: 'varchar' }], rows: [['2025-03-10 08:00:00.000', 'prod-data']] }) });
+    const fake = await startFakeAthena({ answer: (sql) => coverageAnswer(sql) ?? { columns: [{ Name: 'event_time', Type: 'timestamp' }, { Name: 'bucket', Type: 'varchar' }], rows: [['2025-03-10 08:00:00.000', 'prod-data']] } });
     try {
       const r = await runDetectionsOnAthena(client(fake.endpoint), [broken, base as Detection], opts);
       expect(r.failures).toEqual([{ id: 'broken-custom', error: expect.stringMatching(/the SQL does not run on the dataset's tables: .*url_extract_host/) }]);
       expect(r.findings.map((f) => f.detection_id)).toEqual(['weak-tls-request']);
-      expect(fake.statements).toHaveLength(1);
+      // Nothing of the broken one reached Athena: which tables hold rows, weak-tls-request and its coverage did.
+      expect(fake.statements.filter((s) => !coverageAnswer(s))).toHaveLength(1);
+      expect(fake.statements).toHaveLength(3);
+      expect(r.coverage.map((c) => [c.detection_id, c.scope])).toEqual([['broken-custom', '(all)']]);
     } finally {
       await fake.close();
     }
@@ -112,6 +118,9 @@ describe('the same detections on DuckDB and on Athena (contract)', () => {
         // Array columns come back as JSON: the findings are the same, lists included.
         expect(remote.findings).toEqual(local.findings);
         expect(remote.findings.length).toBeGreaterThan(100);
+        // So is what they could not judge (test/query/coverage.test.ts has datasets with more of it).
+        expect(remote.coverage).toEqual(local.coverage);
+        expect(remote.coverage.length).toBeGreaterThan(0);
       } finally {
         await fake.close();
       }
@@ -136,20 +145,20 @@ describe('s3sift athena (CLI)', () => {
     });
 
   it('athena detect runs detections through the endpoint given and prints findings like detect', async () => {
-    const fake = await startFakeAthena({ answer: () => ({ columns: [{ Name: 'event_time', Type: 'timestamp' }, { Name: 'bucket', Type: 'varchar' }, { Name: 'tls_version', Type: 'varchar' }], rows: [['2025-03-10 08:00:00.000', 'prod-data', 'TLSv1']] }) });
+    const fake = await startFakeAthena({ answer: (sql) => coverageAnswer(sql) ?? { columns: [{ Name: 'event_time', Type: 'timestamp' }, { Name: 'bucket', Type: 'varchar' }, { Name: 'tls_version', Type: 'varchar' }], rows: [['2025-03-10 08:00:00.000', 'prod-data', 'TLSv1']] } });
     try {
       const r = await run(['athena', 'detect', '--database', 's3sift', '--workgroup', 'primary', '--endpoint-url', fake.endpoint, '--only', 'weak-tls-request', '--format', 'ndjson', '--fail-on', 'medium']);
       expect(r.code).toBe(1);
       expect(JSON.parse(r.stdout)).toMatchObject({ detection_id: 'weak-tls-request', bucket: 'prod-data', event_time: '2025-03-10T08:00:00.000Z', details: { tls_version: 'TLSv1' } });
-      expect(r.stderr).toMatch(/ok +weak-tls-request: 1 finding\(s\)/);
-      expect(r.stderr).toMatch(/Athena scanned 0\.001 GB/);
+      expect(r.stderr).toMatch(/ok +weak-tls-request: 1 finding\(s\), 2\.0 MB scanned/); // the detection and its coverage
+      expect(r.stderr).toMatch(/Athena scanned 0\.003 GB/); // and which tables hold rows
     } finally {
       await fake.close();
     }
   }, 30_000);
 
   it('athena detect over the whole library leaves out, and names, the detections that run on DuckDB only', async () => {
-    const fake = await startFakeAthena({ answer: () => ({ columns: [{ Name: 'event_time', Type: 'timestamp' }], rows: [] }) });
+    const fake = await startFakeAthena({ answer: (sql) => coverageAnswer(sql) ?? { columns: [{ Name: 'event_time', Type: 'timestamp' }], rows: [] } });
     try {
       const r = await run(['athena', 'detect', '--database', 's3sift', '--workgroup', 'primary', '--endpoint-url', fake.endpoint, '--format', 'json']);
       for (const id of ['bucket-policy-external-account', 'bucket-policy-public', 'vpc-endpoint-bypass']) expect(r.stderr).toMatch(new RegExp(`^skip +${id}: runs on DuckDB only`, 'm'));

@@ -58,6 +58,27 @@ describe('routes', () => {
     expect((await get('/api/findings?detection=nope')).status).toBe(400);
   });
 
+  it('GET /api/findings says what the detections could not judge, for the detections asked for', async () => {
+    type Answer = { rows: unknown[]; coverage: Array<{ detection_id: string; scope: string; reason: string; records?: number }> };
+    const res = await get('/api/findings');
+    const all = (await res.json()) as Answer;
+    // The samples' 2019 access-log records of prod-backups predate the TLS field.
+    expect(all.coverage).toEqual([
+      { detection_id: 'plaintext-http-request', scope: 'prod-backups', reason: expect.stringMatching(/^access-log records with under 24 fields .* do not say whether the request used TLS$/), records: 2 },
+      { detection_id: 'weak-tls-request', scope: 'prod-backups', reason: expect.stringMatching(/^access-log records with under 24 fields .* do not say which TLS version the request used$/), records: 2 },
+    ]);
+    expect(res.headers.get('x-not-checked')).toBe('2');
+    // Only the detections asked for (by id, by severity); no finding of them does not hide what they could not check.
+    const weak = (await (await get('/api/findings?detection=weak-tls-request,sigv2-request')).json()) as Answer;
+    expect(weak.coverage.map((c) => c.detection_id)).toEqual(['weak-tls-request']);
+    expect(((await (await get('/api/findings?severity=high')).json()) as Answer).coverage).toEqual([]);
+    const none = (await (await get('/api/findings?detection=plaintext-http-request&since=2030-01-01')).json()) as Answer;
+    expect([none.rows, none.coverage.map((c) => c.scope)]).toEqual([[], ['prod-backups']]);
+    // The per-row formats keep their rows; the header says how many detections could not judge some data.
+    const csv = await get('/api/findings?detection=weak-tls-request', { accept: 'text/csv' });
+    expect([(await csv.text()).split('\n')[0]?.startsWith('detection_id,severity,title,'), csv.headers.get('x-not-checked')]).toEqual([true, '1']);
+  });
+
   it('GET /api/posture gives each bucket\'s settings at a time, its changes and exposure windows', async () => {
     const j = (await (await get('/api/posture?bucket=web-assets&at=2025-03-12T00:00:00Z')).json()) as {
       at: string; rows: Array<{ setting: string; value: string | null; known: boolean; since: string | null }>; windows: Array<{ exposure: string; from: string; until: string | null; requests: number }>; timeline: unknown[];
