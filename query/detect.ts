@@ -9,7 +9,7 @@ import { DOUBLE, LIST, listValue, VARCHAR, type DuckDBConnection, type DuckDBTyp
 import { DetectionError, QueryError, UsageError, describe } from '../common/errors.js';
 import { paramNames } from '../common/sql.js';
 import { SOURCES, type Detection, type ParamValue } from './detection.js';
-import { COVERAGE_COLUMNS, FINDING_COLUMNS, SEVERITIES, type CoverageGap, type Finding, type Severity } from './finding.js';
+import { COVERAGE_COLUMNS, FINDING_COLUMNS, SEVERITIES, SEVERITY_COLUMN, type CoverageGap, type Finding, type Severity } from './finding.js';
 import type { OpenDataset } from './dataset.js';
 import { rowsOf, type Rows } from './rows.js';
 
@@ -212,14 +212,26 @@ export async function runDetection(conn: DuckDBConnection, d: Detection, params:
   return toFindings(d, result);
 }
 
-/** A detection's result rows as findings: the finding columns, and every other column into details. */
+/**
+ * A detection's result rows as findings: the finding columns, a `severity`
+ * column as the finding's own severity (else the detection's), and every
+ * other column into details. A severity that is not one of SEVERITIES is the
+ * detection's error, not a finding of some made-up rank.
+ */
 export function toFindings(d: Detection, result: Rows): Finding[] {
   return result.rows.map((r) => {
     const details: Record<string, unknown> = {};
-    for (const c of result.columns) if (!(FINDING_COLUMNS as readonly string[]).includes(c.name) && r[c.name] !== null && r[c.name] !== undefined) details[c.name] = r[c.name];
+    for (const c of result.columns) {
+      if (c.name === SEVERITY_COLUMN || (FINDING_COLUMNS as readonly string[]).includes(c.name) || r[c.name] === null || r[c.name] === undefined) continue;
+      details[c.name] = r[c.name];
+    }
     const get = (k: string): string | null => (r[k] === undefined || r[k] === null ? null : String(r[k]));
+    const severity = get(SEVERITY_COLUMN) ?? d.severity;
+    if (!(SEVERITIES as readonly string[]).includes(severity)) {
+      throw new QueryError(`${d.id} (${d.file}): its severity column gave ${JSON.stringify(severity)}; a finding's severity is one of ${SEVERITIES.join(', ')}`);
+    }
     return {
-      detection_id: d.id, severity: d.severity, title: d.title,
+      detection_id: d.id, severity: severity as Severity, title: d.title,
       event_time: get('event_time'), source: get('source'), bucket: get('bucket'), key: get('key'), principal: get('principal'),
       source_ip: get('source_ip'), request_id: get('request_id'), event_id: get('event_id'), source_file: get('source_file'),
       source_line: r.source_line === undefined || r.source_line === null ? null : Number(r.source_line),

@@ -11,6 +11,13 @@ export type Severity = (typeof SEVERITIES)[number];
 /** The columns a detection's SQL may select into a finding; any other column goes into `details`. */
 export const FINDING_COLUMNS = ['event_time', 'source', 'bucket', 'key', 'principal', 'source_ip', 'request_id', 'event_id', 'source_file', 'source_line'] as const;
 
+/**
+ * A column a detection's SQL may select to set one finding's severity (one of
+ * SEVERITIES): a denied attempt lower, a log bucket's loss higher. NULL, or no
+ * such column, keeps the detection's own.
+ */
+export const SEVERITY_COLUMN = 'severity';
+
 /** Every field of a finding, in the order every format gives them. */
 export const FINDING_FIELDS = ['detection_id', 'severity', 'title', ...FINDING_COLUMNS, 'details'] as const;
 

@@ -4,6 +4,7 @@
  * parameter may be left out (NULL), which means "no filter".
  */
 import { INTEGER, TIMESTAMP, VARCHAR, type DuckDBType } from '@duckdb/node-api';
+import { SEVERITIES } from '../query/finding.js';
 
 export type ParamType = 'timestamp' | 'text' | 'integer';
 
@@ -25,6 +26,9 @@ const window = {
 const where = (t = 'event_time'): string =>
   `($since IS NULL OR ${t} >= $since) AND ($until IS NULL OR ${t} < $until) AND ($bucket IS NULL OR bucket = $bucket)`;
 
+/** The severities, least first, as a SQL list: a severity's rank is its position. */
+const SEVERITY_LIST = `[${SEVERITIES.map((s) => `'${s}'`).join(', ')}]`;
+
 export const SAVED_QUERIES: readonly SavedQuery[] = [
   {
     name: 'findings_over_time',
@@ -34,9 +38,9 @@ export const SAVED_QUERIES: readonly SavedQuery[] = [
   },
   {
     name: 'top_detections',
-    description: 'Detections by number of findings.',
+    description: 'Detections by number of findings, with the most severe of their findings.',
     params: { ...window, limit: { type: 'integer', description: 'How many (default 10).' } },
-    sql: `SELECT detection_id, max(severity) AS severity, count(*) AS findings FROM findings WHERE ${where()} GROUP BY detection_id ORDER BY findings DESC, detection_id LIMIT coalesce($limit, 10)`,
+    sql: `SELECT detection_id, max_by(severity, list_position(${SEVERITY_LIST}, severity)) AS severity, count(*) AS findings FROM findings WHERE ${where()} GROUP BY detection_id ORDER BY findings DESC, detection_id LIMIT coalesce($limit, 10)`,
   },
   {
     name: 'top_principals',

@@ -19,7 +19,7 @@ const ATHENA_FUNCTIONS = new Set([
   'contains', 'count', 'date_add', 'date_diff', 'date_format', 'date_parse', 'date_trunc', 'element_at', 'floor', 'format',
   'from_iso8601_timestamp', 'from_unixtime', 'greatest', 'if', 'json_array_length', 'json_extract', 'json_extract_scalar',
   'json_format', 'json_parse', 'lag', 'lead', 'least', 'length', 'lower', 'max', 'max_by', 'min', 'min_by', 'nullif', 'regexp_extract',
-  'regexp_extract_all', 'regexp_like', 'regexp_replace', 'replace', 'round', 'slice', 'split', 'split_part', 'strpos',
+  'regexp_extract_all', 'regexp_like', 'regexp_replace', 'replace', 'round', 'row_number', 'slice', 'split', 'split_part', 'strpos',
   'substr', 'sum', 'to_unixtime', 'trim', 'upper', 'url_decode',
 ]);
 /** Words followed by `(` that are syntax, not functions. */

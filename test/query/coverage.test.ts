@@ -137,7 +137,7 @@ describe('a dataset with only CloudTrail, one bucket seen only in management eve
   });
 
   it('counts the DeleteObjects calls whose objects only an access log would count', () => {
-    expect(of(r.coverage, 'mass-delete')).toContainEqual({ scope: 'purged', reason: 'DeleteObjects calls only CloudTrail recorded: it does not say how many objects each deleted (the access log would), so they count as calls toward min_batch_calls, not as deletions toward min_deletes', records: 1 });
+    expect(of(r.coverage, 'mass-delete')).toContainEqual({ scope: 'purged', reason: 'DeleteObjects calls only CloudTrail recorded: it does not say how many objects each deleted (the access log would), so each counts as one deletion toward min_deletes, and they count as calls toward min_batch_calls', records: 1 });
   });
 
   it('is the same on Athena', async () => {
@@ -343,7 +343,7 @@ describe('coverage SQL rendered for Athena (checked as Trino in athena-render.te
   it('is rendered for every detection that has it, and says why when it cannot run there', async () => {
     const withCoverage = library.filter((d) => d.coverage !== undefined);
     expect(withCoverage.map((d) => d.id).sort()).toEqual([
-      'anonymous-access', 'cross-account-access', 'large-data-egress', 'mass-delete', 'mfa-delete-disabled', 'permanent-delete-without-mfa', 'plaintext-http-request',
+      'anonymous-access', 'cloudtrail-tampering', 'cross-account-access', 'large-data-egress', 'mass-delete', 'mfa-delete-disabled', 'permanent-delete-without-mfa', 'plaintext-http-request',
       'presigned-url-long-expiry', 'weak-tls-request',
     ]);
     const s = await athenaCoverageStatements(library, { database: 'sec_db' });

@@ -50,7 +50,10 @@ describe('routes', () => {
     expect(all.rows).toHaveLength(50);
     expect(all.truncated).toBe(true);
     const crit = (await (await get('/api/findings?severity=critical')).json()) as { rows: Array<{ detection_id: string }> };
-    expect(crit.rows.map((r) => r.detection_id).sort()).toEqual(['bucket-policy-public', 'cloudtrail-tampering']);
+    expect(crit.rows.map((r) => r.detection_id).sort()).toEqual(['bucket-policy-public']);
+    // A finding's own severity counts: the denied StopLogging of the samples is a medium one of a critical detection.
+    const medium = (await (await get('/api/findings?severity=medium&detection=cloudtrail-tampering')).json()) as { rows: Array<{ severity: string; details: Record<string, unknown> }> };
+    expect(medium.rows.map((r) => [r.severity, r.details.denied])).toEqual([['medium', true]]);
     const one = (await (await get('/api/findings?detection=mass-delete,versioning-suspended&since=2025-03-11&until=2025-03-12')).json()) as { rows: Array<{ detection_id: string; details: Record<string, unknown> }> };
     expect(one.rows.map((r) => r.detection_id).sort()).toEqual(['mass-delete', 'versioning-suspended']);
     expect(one.rows.find((r) => r.detection_id === 'mass-delete')?.details).toMatchObject({ deleted: 25 });

@@ -1,0 +1,140 @@
+/**
+ * What the findings of the detections that judge a weakening say about it
+ * (issue 14): the detections' own tests say which records fire; these check
+ * the evidence those findings carry (details.log_bucket, details.denied,
+ * details.changes, details.batch_calls), over the same test records.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openDataset } from '../../query/dataset.js';
+import { runDetections, selectDetections, type DetectResult } from '../../query/detect.js';
+import { datasetFor, runDetectionTest } from '../../query/detection-tests.js';
+import { loadDetections, type Detection, type DetectionTest } from '../../query/detection.js';
+import type { Finding } from '../../query/finding.js';
+
+const library = await loadDetections();
+
+/** The findings of the test of `id` whose name starts with `name`, its params replaced by `params` when given. */
+async function findings(id: string, name: string, params?: DetectionTest['params']): Promise<Finding[]> {
+  const d = library.find((x) => x.id === id) as Detection;
+  const t = d.tests.find((x) => x.name.startsWith(name)) as DetectionTest;
+  expect(t, `${id}: no test named ${name}`).toBeDefined();
+  const outcome = await runDetectionTest(d, params ? { ...t, params, fires: undefined } : t);
+  expect(outcome.error).toBeUndefined();
+  return outcome.findings;
+}
+
+/** Run `detections` over the records of the test of `id` named `name`, as `detect` would (findings and coverage). */
+async function detectOver(id: string, name: string, detections: readonly Detection[], params: Record<string, string> = {}): Promise<DetectResult> {
+  const d = library.find((x) => x.id === id) as Detection;
+  const t = d.tests.find((x) => x.name.startsWith(name)) as DetectionTest;
+  const dir = await mkdtemp(join(tmpdir(), 's3sift-weaken-'));
+  try {
+    const ds = await openDataset(await datasetFor(t, dir));
+    try {
+      return await runDetections(ds, detections, params);
+    } finally {
+      ds.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const byBucket = (fs: Finding[]): Record<string, Record<string, unknown>> => Object.fromEntries(fs.map((f) => [String(f.bucket), f.details]));
+
+describe('lifecycle-expiration-added', () => {
+  it('marks a bucket that receives logs, with why, and an ordinary bucket as not one', async () => {
+    const all = byBucket(await findings('lifecycle-expiration-added', 'with log_buckets_only, a trail', {}));
+    expect(all['audit-logs']).toMatchObject({ log_bucket: true, log_evidence: ['CloudTrail trail org-trail'], expiration_days: 1 });
+    expect(all['access-logs']).toMatchObject({ log_bucket: true, log_evidence: ['server access logs of prod-data'], prefixes: ['prod-data/'] });
+    expect(all.scratch).toMatchObject({ log_bucket: false, rules: ['tmp'] });
+    expect(all.scratch).not.toHaveProperty('log_evidence');
+    expect(String(all['audit-logs']?.summary)).toMatch(/^on a bucket that receives logs: rule nuke expires objects after 1 day/);
+  });
+
+  it('is high on a log bucket when it keeps logs for less than min_log_retention_days or to a fixed Date, else the detection\'s', async () => {
+    const fs = await findings('lifecycle-expiration-added', "on a log bucket, a year's retention");
+    expect(fs.map((f) => [(f.details.rules as string[])[0], f.severity]).sort()).toEqual([['cutoff', 'high'], ['retention', 'medium'], ['versions', 'high']]);
+    expect(fs.every((f) => !('severity' in f.details))).toBe(true);
+    const raised = await findings('lifecycle-expiration-added', "on a log bucket, a year's retention", { log_buckets_only: true, min_log_retention_days: 400 });
+    expect(raised.map((f) => f.severity)).toEqual(['high', 'high', 'high']);
+    const ordinary = await findings('lifecycle-expiration-added', 'with log_buckets_only, a trail', {});
+    expect(ordinary.map((f) => [f.bucket, f.severity]).sort()).toEqual([['access-logs', 'high'], ['audit-logs', 'high'], ['scratch', 'medium']]);
+  });
+
+  it('says which enabled rules expire what', async () => {
+    const fs = await findings('lifecycle-expiration-added', 'an enabled Expiration rule');
+    expect(fs.map((f) => f.details.rules).sort()).toEqual([['no-history'], ['purge'], ['wipe']]);
+    expect(fs.find((f) => (f.details.rules as string[])[0] === 'no-history')?.details).toMatchObject({ noncurrent_days: 1, log_bucket: false });
+  });
+});
+
+describe('cloudtrail-tampering', () => {
+  it('marks denied attempts, and only those, as denied', async () => {
+    const denied = await findings('cloudtrail-tampering', 'a denied StopLogging');
+    expect(denied.map((f) => [f.details.operation, f.details.denied, f.details.changes]).sort()).toEqual([
+      ['DeleteTrail', true, ['trail deleted']],
+      ['StopLogging', true, ['logging stopped']],
+    ]);
+    expect(denied.map((f) => f.severity)).toEqual(['medium', 'medium']);
+    const done = await findings('cloudtrail-tampering', 'StopLogging, DeleteTrail');
+    expect(done.every((f) => f.details.denied === false && f.severity === 'critical')).toBe(true);
+  });
+
+  it('lists selectors it cannot judge alone (no S3 data events, no earlier selectors) as not checked, and only those', async () => {
+    const r = await detectOver('cloudtrail-tampering', 'PutEventSelectors judged alone', selectDetections(library, ['cloudtrail-tampering']));
+    expect(r.coverage).toEqual([{ detection_id: 'cloudtrail-tampering', scope: 'trail trail-d', reason: expect.stringMatching(/^PutEventSelectors without S3 data events, and no earlier selectors/), records: 1 }]);
+    const compared = await detectOver('cloudtrail-tampering', 'PutEventSelectors compared', selectDetections(library, ['cloudtrail-tampering']));
+    expect(compared.coverage).toEqual([]);
+  });
+
+  it('says what an UpdateTrail changed, from what the trail was before', async () => {
+    const fs = await findings('cloudtrail-tampering', 'UpdateTrail moving');
+    const changes = fs.map((f) => (f.details.changes as string[]).join('; ')).sort();
+    expect(changes).toEqual([
+      'KMS key "" -> "arn:aws:kms:us-east-1:999988887777:key/1234abcd-12ab-34cd-56ef-1234567890ab"',
+      'log bucket (earlier one not in the dataset) -> somewhere-else',
+      'log bucket audit-logs -> attacker-sink',
+      'multi-region off: other regions no longer logged',
+    ]);
+  });
+
+  it('says what new selectors lost, and against what they were compared', async () => {
+    const fs = await findings('cloudtrail-tampering', 'PutEventSelectors compared');
+    expect(fs.map((f) => f.details.compared_with)).toEqual(expect.arrayContaining([expect.stringMatching(/^the previous selectors \(PutEventSelectors T\d-1\)$/)]));
+    const lost = fs.flatMap((f) => f.details.changes as string[]).sort();
+    expect(lost).toEqual([
+      'AWS::S3::Object data events (read) no longer logged (all resources)',
+      'AWS::S3::Object data events (read) no longer logged for arn:aws:s3:::prod-data/',
+      'AWS::S3::Object data events (write) no longer logged (all resources)',
+      'AWS::S3::Object data events (write) no longer logged for arn:aws:s3:::prod-data/',
+    ]);
+    const advanced = await findings('cloudtrail-tampering', 'advanced selectors');
+    expect(advanced.flatMap((f) => f.details.changes as string[])).toContain('new filter on AWS::S3::Object data events: resources.ARN notStartsWith arn:aws:s3:::prod-data/');
+  });
+});
+
+describe('mass-delete', () => {
+  it('counts DeleteObjects calls only CloudTrail saw as batches of unknown size', async () => {
+    const [f] = await findings('mass-delete', 'a burst of DeleteObjects');
+    expect(f?.details).toMatchObject({ deleted: 4, batch_calls: 4, buckets: ['prod-data'] });
+  });
+
+  it('counts the keys the access log shows, and no batch of unknown size then', async () => {
+    const [f] = await findings('mass-delete', 'where the access log covers');
+    expect(f?.source).toBe('access_log');
+    expect(f?.details).toMatchObject({ deleted: 30, batch_calls: 0 });
+  });
+});
+
+describe("a finding's own severity (the SQL's severity column)", () => {
+  it('must be one of the severities: anything else is the detection\'s error, named', async () => {
+    const d = library.find((x) => x.id === 'cloudtrail-tampering') as Detection;
+    const bad: Detection = { ...d, sql: d.sql.replace("CASE WHEN e.denied THEN 'medium' END AS severity", "CASE WHEN e.denied THEN 'severe' END AS severity") };
+    expect(bad.sql).not.toBe(d.sql);
+    await expect(detectOver('cloudtrail-tampering', 'a denied StopLogging', [bad])).rejects.toThrow(/cloudtrail-tampering .*its severity column gave "severe"; a finding's severity is one of info, low, medium, high, critical/);
+  });
+});
