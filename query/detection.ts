@@ -8,6 +8,7 @@ import { basename, join } from 'node:path';
 import { DetectionError } from '../common/errors.js';
 import { PACKAGE_ROOT } from '../common/package-root.js';
 import { paramNames } from '../common/sql.js';
+import { withCoverageRelations } from './coverage-relations.js';
 import { SEVERITIES, type Severity } from './finding.js';
 import { parseRecordSpec, type RecordSpec } from './test-records.js';
 
@@ -154,7 +155,7 @@ export function validateDetection(doc: unknown, file: string): Detection {
   return {
     id: id as string, title: doc.title as string, description: doc.description as string, severity: doc.severity as Severity,
     sources: sources as Detection['sources'], tags: (doc.tags as string[] | undefined) ?? [], references: (doc.references as string[] | undefined) ?? [],
-    params, sql, ...(coverage !== undefined ? { coverage: coverage as string } : {}), tests, file,
+    params, sql, ...(coverage !== undefined ? { coverage: withCoverageRelations(coverage as string) } : {}), tests, file,
   };
 }
 

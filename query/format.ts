@@ -183,8 +183,21 @@ export function report(findings: readonly Finding[], detections: readonly Detect
       const cs = coverage.filter((c) => c.detection_id === id);
       const n = found.get(id) ?? findings.filter((f) => f.detection_id === id).length;
       out.push('', `[${id}] ${byId.get(id)?.title ?? id}: ${plural(n, 'finding')}, but not checked:`);
-      for (const c of cs.slice(0, perDetection)) out.push(`  - ${c.scope}: ${c.reason}${c.records !== undefined ? ` (${plural(c.records, 'record')})` : ''}`);
-      if (cs.length > perDetection) out.push(`  ... and ${cs.length - perDetection} more (--format json for all)`);
+      // One line per reason: the scopes that share it, then why.
+      const reasons = [...new Set(cs.map((c) => c.reason))];
+      for (const reason of reasons.slice(0, perDetection)) {
+        const same = cs.filter((c) => c.reason === reason);
+        if (same.length === 1) {
+          const [c] = same as [CoverageGap];
+          out.push(`  - ${c.scope}: ${reason}${c.records !== undefined ? ` (${plural(c.records, 'record')})` : ''}`);
+          continue;
+        }
+        const scopes = same.slice(0, perDetection).map((c, i) => (c.records === undefined ? c.scope : `${c.scope} (${i === 0 ? plural(c.records, 'record') : c.records})`));
+        if (same.length > perDetection) scopes.push(`${same.length - perDetection} more`);
+        out.push(`  - ${scopes.join(', ')}: ${reason}`);
+      }
+      if (reasons.length > perDetection) out.push(`  ... and ${reasons.length - perDetection} more reasons (--format json for all)`);
+      else if (cs.some((c) => cs.filter((x) => x.reason === c.reason).length > perDetection)) out.push('  (--format json lists every one)');
     }
   }
   return out.map(terminalSafe).join('\n') + '\n';

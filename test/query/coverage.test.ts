@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { athenaCoverageStatements, runDetectionsOnAthena } from '../../query/athena/run.js';
 import { ingest } from '../../ingest/ingest.js';
+import { withCoverageRelations } from '../../query/coverage-relations.js';
 import { openDataset } from '../../query/dataset.js';
 import { runDetections, selectDetections, type DetectResult } from '../../query/detect.js';
 import { loadDetections, validateDetection, type Detection } from '../../query/detection.js';
@@ -227,7 +228,7 @@ describe('access-log records of 22 fields, and buckets only the access log sees'
       detections: cross, runs: r.runs.filter((x) => x.id === 'cross-account-access'), coverage: r.coverage.filter((c) => c.detection_id === 'cross-account-access'), version: 'test',
     });
     expect(text2).toMatch(/^0 findings from 0 of 1 detections\n1 detection could not judge some of the data: see NOT CHECKED at the end\n\n== NOT CHECKED ==\n/);
-    expect(text2).toMatch(/\n\[cross-account-access\] Request from another AWS account: 0 findings, but not checked:\n {2}- old-logs: no owner evidence: .* \(3 records\)\n {2}- prod-data: no owner evidence: .* \(4 records\)\n$/);
+    expect(text2).toMatch(/\n\[cross-account-access\] Request from another AWS account: 0 findings, but not checked:\n {2}- old-logs \(3 records\), prod-data \(4\): no owner evidence: no CloudTrail record .*\n$/);
   });
 
   it('JSON adds a top-level coverage array and keeps findings and summary as they were', () => {
@@ -294,6 +295,71 @@ describe("a bucket whose access-log owner is none of the CloudTrail delivery acc
   });
 });
 
+describe('writes and settings only the access log saw, and buckets with management events only', () => {
+  let data: string;
+  let r: DetectResult;
+  beforeAll(async () => {
+    data = await dataset('access-log-only', [
+      accessLine({ bucket: 'al-only', id: 'W1', op: 'REST.PUT.OBJECT' }),
+      accessLine({ bucket: 'al-only', id: 'W3', op: 'REST.PUT.VERSIONING', key: '-' }),
+      accessLine({ bucket: 'both', id: 'W2', op: 'REST.PUT.OBJECT' }),
+    ], [
+      { ...ctRecord({ bucket: 'both', name: 'PutObject', id: 'W2', key: 'reports/q1.csv' }), additionalEventData: { 'x-amz-id-2': 'x', SSEApplied: 'SSE_S3' } },
+      ctRecord({ bucket: 'mgmt-only', name: 'PutBucketEncryption', id: 'M1' }),
+    ]);
+    r = await detect(data);
+  });
+
+  it('the encryption detections name the writes only the access log recorded (it keeps no headers) and the buckets without object events', () => {
+    for (const id of ['unencrypted-object-write', 'sse-c-object-write', 'foreign-kms-key-write']) {
+      expect(of(r.coverage, id), id).toEqual([
+        { scope: 'al-only', reason: expect.stringMatching(/^object writes only the access log recorded \(no CloudTrail data event for them\): it does not record /), records: 1 },
+        { scope: 'mgmt-only', reason: 'only CloudTrail management events: no S3 data events and no access logs of this bucket, so its object writes are not in the data' },
+      ]);
+    }
+  });
+
+  it('versioning-suspended names the PutBucketVersioning only the access log recorded; vpc-endpoint-bypass the requests', () => {
+    expect(of(r.coverage, 'versioning-suspended')).toEqual([{ scope: 'al-only', reason: expect.stringMatching(/^PutBucketVersioning calls only the access log recorded .*suspended versioning$/), records: 1 }]);
+    expect(of(r.coverage, 'vpc-endpoint-bypass')).toEqual([{ scope: 'al-only', reason: expect.stringMatching(/does not record the VPC endpoint/), records: 2 }]);
+  });
+
+  it('is the same on Athena', async () => {
+    await sameOnAthena(data, r);
+  }, 30_000);
+
+  it('the report gives one line per reason, the scopes that share it first', () => {
+    const gaps = [
+      ...['b1', 'b2', 'b3'].map((scope, i) => ({ detection_id: 'unencrypted-object-write', scope, reason: 'same reason', records: i + 1 })),
+      { detection_id: 'unencrypted-object-write', scope: 'b4', reason: 'another reason' },
+      ...Array.from({ length: 10 }, (_, i) => ({ detection_id: 'unencrypted-object-write', scope: `m${i}`, reason: 'many' })),
+    ];
+    const d = selectDetections(library, ['unencrypted-object-write']);
+    const text = formatFindings([], 'table', { detections: d, runs: [{ id: 'unencrypted-object-write', findings: 0, ms: 1 }], coverage: gaps, version: 'test' });
+    expect(text.split('\n').filter((l) => l.startsWith('  ')).slice(-4)).toEqual([
+      '  - b1 (1 record), b2 (2), b3 (3): same reason',
+      '  - b4: another reason',
+      '  - m0, m1, m2, m3, m4, m5, m6, m7, 2 more: many',
+      '  (--format json lists every one)',
+    ]);
+  });
+});
+
+describe("the relations s3sift gives coverage SQL", () => {
+  it('are put in front of the SQL that names them, joined to its own WITH list, once', () => {
+    const plain = withCoverageRelations('SELECT bucket AS scope FROM bucket_sources');
+    expect(plain).toMatch(/^WITH bucket_sources AS \(/);
+    expect(plain).toMatch(/\nSELECT bucket AS scope FROM bucket_sources$/);
+    const own = withCoverageRelations('WITH x AS (SELECT 1) SELECT * FROM x, access_log_only');
+    expect(own).toMatch(/^WITH access_log_only AS \([^]*\), x AS \(SELECT 1\) SELECT \* FROM x, access_log_only$/);
+    expect(withCoverageRelations(plain)).toBe(plain);
+    expect(withCoverageRelations('SELECT 1 AS scope')).toBe('SELECT 1 AS scope');
+    // A query that defines a name itself keeps its own.
+    const mine = 'WITH bucket_sources AS (SELECT 1 AS bucket) SELECT * FROM bucket_sources';
+    expect(withCoverageRelations(mine)).toBe(mine);
+  });
+});
+
 describe('the report escapes what it prints', () => {
   it('a hostile bucket name or reason cannot drive the terminal', () => {
     const d = library.find((x) => x.id === 'weak-tls-request') as Detection;
@@ -343,11 +409,13 @@ describe('coverage SQL rendered for Athena (checked as Trino in athena-render.te
   it('is rendered for every detection that has it, and says why when it cannot run there', async () => {
     const withCoverage = library.filter((d) => d.coverage !== undefined);
     expect(withCoverage.map((d) => d.id).sort()).toEqual([
-      'anonymous-access', 'cloudtrail-tampering', 'cross-account-access', 'large-data-egress', 'mass-delete', 'mfa-delete-disabled', 'permanent-delete-without-mfa', 'plaintext-http-request',
-      'presigned-url-long-expiry', 'weak-tls-request',
+      'anonymous-access', 'cloudtrail-tampering', 'cross-account-access', 'foreign-kms-key-write', 'large-data-egress', 'mass-delete', 'mfa-delete-disabled',
+      'permanent-delete-without-mfa', 'plaintext-http-request', 'presigned-url-long-expiry', 'sse-c-object-write', 'unencrypted-object-write', 'versioning-suspended',
+      'vpc-endpoint-bypass', 'weak-tls-request',
     ]);
     const s = await athenaCoverageStatements(library, { database: 'sec_db' });
-    expect(withCoverage.filter((d) => typeof s.detections.get(d.id) !== 'string')).toEqual([]);
+    // All but the DuckDB-only detections' (Athena skips those whole, and says so).
+    expect(withCoverage.filter((d) => !nativeFunctionIn(d.sql) && typeof s.detections.get(d.id) !== 'string')).toEqual([]);
     const broken = { ...(withCoverage[0] as Detection), coverage: 'SELECT url_extract_host(bucket) AS scope, 1 AS reason FROM access_log' };
     expect(String((await athenaCoverageStatements([broken], { database: 'x' })).detections.get(broken.id))).toMatch(/the coverage SQL does not run on the dataset's tables: .*url_extract_host/);
     const wrong = { ...(withCoverage[0] as Detection), coverage: 'SELECT bucket FROM access_log' };
