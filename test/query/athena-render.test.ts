@@ -64,29 +64,36 @@ const coverageVariants = [
   ['other parameter values and a window', await athenaCoverageStatements(runnable, WINDOW, Object.assign({}, ...runnable.map(otherParams)) as Record<string, string>)],
 ] as const;
 
+/**
+ * `sql`, rendered from `source` for one variant, is what Athena takes: valid
+ * Trino, its functions only, values written in, and with a window every table
+ * `source` reads shadowed by a WITH query over the qualified table.
+ */
+function expectAthenaSql(variant: string, sql: string | Error | undefined, source: string): void {
+  expect(typeof sql, `${variant}: ${String(sql)}`).toBe('string');
+  const text = sql as string;
+  expect([variant, trino.validate(text).map((e) => e.message)]).toEqual([variant, []]);
+  expect([variant, functionsOf(text).filter((f) => !ATHENA_FUNCTIONS.has(f))]).toEqual([variant, []]);
+  expect(text).not.toMatch(/\$[a-z_]|\bQUALIFY\b|\bregexp_matches\b|\bjson_extract_string\b|\bstrptime\b|\/\/|\bjson_items\b|IS NOT FALSE/i);
+  // Athena takes ? only in WHERE, and Trino compares two ? by position: values are written in.
+  expect(bare(text)).not.toContain('?');
+  // 1.0 is a DECIMAL on Trino, whose avg() and division keep its scale (avg of 1.0s and 0.0s: 0.8 for 0.75),
+  // where DuckDB computes a DOUBLE: detections write doubles as 1e0.
+  expect(bare(source)).not.toMatch(/(?<![\w.])\d+\.\d+(?![\d.e])/i);
+  if (variant !== 'defaults, no window') {
+    // Every table it reads is shadowed by a WITH query over the qualified table, restricted to the window and its date partitions.
+    for (const t of ['access_log', 'cloudtrail', 's3_requests'].filter((x) => new RegExp(`\\b${x}\\b`).test(bare(source)))) {
+      expect(text).toContain(`${t} AS (SELECT * FROM "sec_db"."${t}" WHERE event_time >= TIMESTAMP '2025-03-10 00:00:00.000' AND event_time < TIMESTAMP '2025-03-12 12:00:00.000' AND "date" >= '2025-03-10' AND "date" <= '2025-03-12')`);
+    }
+    expect(bare(text)).not.toMatch(/\)\s+(access_log|cloudtrail|s3_requests)\s+[a-z]\b/); // no FROM (...) t alias: a double alias
+  }
+}
+
 describe("detections rendered for Athena (Trino), checked against Athena's and Trino's documented rules", () => {
   for (const d of runnable) {
     it(`${d.id}: valid Trino, Athena's functions only, no placeholders, windows over qualified tables`, () => {
       for (const [variant, statements] of variants) {
-        const sql = statements.get(d.id);
-        expect(typeof sql, `${variant}: ${String(sql)}`).toBe('string');
-        const text = sql as string;
-        expect([variant, trino.validate(text).map((e) => e.message)]).toEqual([variant, []]);
-        expect([variant, functionsOf(text).filter((f) => !ATHENA_FUNCTIONS.has(f))]).toEqual([variant, []]);
-        expect(text).not.toMatch(/\$[a-z_]|\bQUALIFY\b|\bregexp_matches\b|\bjson_extract_string\b|\bstrptime\b|\/\/|\bjson_items\b|IS NOT FALSE/i);
-        // Athena takes ? only in WHERE, and Trino compares two ? by position: values are written in.
-        expect(bare(text)).not.toContain('?');
-        // 1.0 is a DECIMAL on Trino, whose avg() and division keep its scale (avg of 1.0s and 0.0s: 0.8 for 0.75),
-        // where DuckDB computes a DOUBLE: detections write doubles as 1e0.
-        expect(bare(d.sql)).not.toMatch(/(?<![\w.])\d+\.\d+(?![\d.e])/i);
-        if (variant !== 'defaults, no window') {
-          // Every table the detection reads is shadowed by a WITH query over the qualified table,
-          // restricted to the window and its date partitions.
-          for (const t of ['access_log', 'cloudtrail', 's3_requests'].filter((x) => new RegExp(`\\b${x}\\b`).test(bare(d.sql)))) {
-            expect(text).toContain(`${t} AS (SELECT * FROM "sec_db"."${t}" WHERE event_time >= TIMESTAMP '2025-03-10 00:00:00.000' AND event_time < TIMESTAMP '2025-03-12 12:00:00.000' AND "date" >= '2025-03-10' AND "date" <= '2025-03-12')`);
-          }
-          expect(bare(text)).not.toMatch(/\)\s+(access_log|cloudtrail|s3_requests)\s+[a-z]\b/); // no FROM (...) t alias: a double alias
-        }
+        expectAthenaSql(variant, statements.get(d.id), d.sql);
       }
     });
   }
@@ -94,20 +101,7 @@ describe("detections rendered for Athena (Trino), checked against Athena's and T
   for (const d of runnable.filter((x) => x.coverage !== undefined)) {
     it(`${d.id}: its coverage SQL too`, () => {
       for (const [variant, statements] of coverageVariants) {
-        const sql = statements.detections.get(d.id);
-        expect(typeof sql, `${variant}: ${String(sql)}`).toBe('string');
-        const text = sql as string;
-        expect([variant, trino.validate(text).map((e) => e.message)]).toEqual([variant, []]);
-        expect([variant, functionsOf(text).filter((f) => !ATHENA_FUNCTIONS.has(f))]).toEqual([variant, []]);
-        expect(text).not.toMatch(/\$[a-z_]|\bQUALIFY\b|\bregexp_matches\b|\bjson_extract_string\b|\bstrptime\b|\/\/|\bjson_items\b|IS NOT FALSE/i);
-        expect(bare(text)).not.toContain('?');
-        expect(bare(d.coverage as string)).not.toMatch(/(?<![\w.])\d+\.\d+(?![\d.e])/i);
-        if (variant !== 'defaults, no window') {
-          for (const t of ['access_log', 'cloudtrail', 's3_requests'].filter((x) => new RegExp(`\\b${x}\\b`).test(bare(d.coverage as string)))) {
-            expect(text).toContain(`${t} AS (SELECT * FROM "sec_db"."${t}" WHERE event_time >= TIMESTAMP '2025-03-10 00:00:00.000' AND event_time < TIMESTAMP '2025-03-12 12:00:00.000' AND "date" >= '2025-03-10' AND "date" <= '2025-03-12')`);
-          }
-          expect(bare(text)).not.toMatch(/\)\s+(access_log|cloudtrail|s3_requests)\s+[a-z]\b/);
-        }
+        expectAthenaSql(variant, statements.detections.get(d.id), d.coverage as string);
       }
     });
   }
