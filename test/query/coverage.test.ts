@@ -360,6 +360,40 @@ describe("the relations s3sift gives coverage SQL", () => {
   });
 });
 
+describe('ACL and Block Public Access changes the access log records without saying what they set', () => {
+  const picked = selectDetections(library, ['bucket-acl-public', 'public-access-block-removed']);
+  const presigned = '?x-amz-acl=public-read&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=900&X-Amz-Signature=c0ffee';
+  const lines = [
+    accessLine({ bucket: 'prod-data', id: 'P1', op: 'REST.PUT.ACL', key: '-', query: '?acl' }),
+    accessLine({ bucket: 'prod-data', id: 'P2', op: 'REST.PUT.PUBLIC_ACCESS_BLOCK', key: '-', query: '?publicAccessBlock' }),
+    // An ACL in a pre-signed URL's query string is judged: a finding, not a gap.
+    accessLine({ bucket: 'web-assets', id: 'P3', op: 'REST.PUT.ACL', query: `?acl&${presigned.slice(1)}`, auth: 'QueryString' }),
+  ];
+  const aclGap = { scope: 'prod-data', reason: 'ACL changes only the access log recorded (CloudTrail has no record of them; an object ACL is a data event): it does not log the ACL they set', records: 1 };
+  const blockGap = { scope: 'prod-data', reason: 'PutBucketPublicAccessBlock calls only the access log recorded (CloudTrail has no record of them): it does not say which settings they left off', records: 1 };
+
+  it('access logs alone: each names the changes it could not read, and that it had no CloudTrail', async () => {
+    const r = await detect(await dataset('acl-access-only', lines, []), picked);
+    expect(of(r.coverage, 'bucket-acl-public')).toEqual([
+      { scope: 'cloudtrail', reason: "no CloudTrail records in the data read: the access log does not log the ACL a request sets (only one in a pre-signed URL's query string)" },
+      aclGap,
+    ]);
+    expect(of(r.coverage, 'public-access-block-removed')).toEqual([
+      { scope: 'cloudtrail', reason: "no CloudTrail records in the data read: the access log never shows the account's Block Public Access, nor the settings a bucket's PUT set" },
+      blockGap,
+    ]);
+    expect(r.findings.map((f) => [f.detection_id, f.bucket, f.source])).toEqual([['bucket-acl-public', 'web-assets', 'access_log']]);
+  });
+
+  it('a change CloudTrail recorded too is judged there: no gap', async () => {
+    const data = await dataset('acl-both', lines, [ctRecord({ bucket: 'prod-data', name: 'PutBucketAcl', id: 'P1' })]);
+    const r = await detect(data, picked);
+    expect(of(r.coverage, 'bucket-acl-public')).toEqual([]);
+    expect(of(r.coverage, 'public-access-block-removed')).toEqual([blockGap]);
+    await sameOnAthena(data, await detect(data));
+  }, 30_000);
+});
+
 describe('the report escapes what it prints', () => {
   it('a hostile bucket name or reason cannot drive the terminal', () => {
     const d = library.find((x) => x.id === 'weak-tls-request') as Detection;
@@ -409,9 +443,9 @@ describe('coverage SQL rendered for Athena (checked as Trino in athena-render.te
   it('is rendered for every detection that has it, and says why when it cannot run there', async () => {
     const withCoverage = library.filter((d) => d.coverage !== undefined);
     expect(withCoverage.map((d) => d.id).sort()).toEqual([
-      'anonymous-access', 'cloudtrail-tampering', 'cross-account-access', 'foreign-kms-key-write', 'large-data-egress', 'mass-delete', 'mfa-delete-disabled',
-      'permanent-delete-without-mfa', 'plaintext-http-request', 'presigned-url-long-expiry', 'sse-c-object-write', 'unencrypted-object-write', 'versioning-suspended',
-      'vpc-endpoint-bypass', 'weak-tls-request',
+      'anonymous-access', 'bucket-acl-public', 'cloudtrail-tampering', 'cross-account-access', 'foreign-kms-key-write', 'large-data-egress', 'mass-delete',
+      'mfa-delete-disabled', 'permanent-delete-without-mfa', 'plaintext-http-request', 'presigned-url-long-expiry', 'public-access-block-removed',
+      'sse-c-object-write', 'unencrypted-object-write', 'versioning-suspended', 'vpc-endpoint-bypass', 'weak-tls-request',
     ]);
     const s = await athenaCoverageStatements(library, { database: 'sec_db' });
     // All but the DuckDB-only detections' (Athena skips those whole, and says so).
