@@ -6,26 +6,40 @@
  * sees it: DuckDB and Athena run the same text.
  */
 
+/** CloudTrail's S3 events: bucket, the account that received them, management or data, read or write. */
+const S3_EVENTS = `SELECT bucket, recipient_account_id AS account, coalesce(management_event, event_category = 'Management', "key" IS NULL) AS management,
+             coalesce(read_only, regexp_like(event_name, '^(Get|Head|List|Select)')) AS reads
+      FROM cloudtrail
+      WHERE event_source = 's3.amazonaws.com' AND bucket IS NOT NULL AND coalesce(event_category, '') <> 'NetworkActivity'`;
+
 /** Name to query. Plain SQL both engines read alike (checked by the Athena render tests). */
 export const COVERAGE_RELATIONS: Readonly<Record<string, string>> = {
   /**
    * Per bucket, what the data holds of it: `has_access_log` (server
-   * access-log records), `has_data_events` (CloudTrail S3 data events: object
-   * requests), `has_management_events` (CloudTrail S3 management events:
-   * bucket settings).
+   * access-log records), `has_data_reads` and `has_data_writes` (CloudTrail
+   * S3 data events that read, or write or delete, its objects),
+   * `has_data_events` (either), `has_management_events` (CloudTrail S3
+   * management events: bucket settings). A bucket with reads and no writes
+   * may just have had none; `account_has_data_reads` and
+   * `account_has_data_writes` say whether the account that received its
+   * events has any of the kind, of any bucket: none of a kind at all is a
+   * trail that logs only the other (ReadOnly or WriteOnly data events).
    * Network activity events go to the VPC endpoint's owner and are left out.
    */
-  bucket_sources: `SELECT bucket, max(in_access_log) = 1 AS has_access_log, max(data_event) = 1 AS has_data_events, max(management_event) = 1 AS has_management_events
+  bucket_sources: `SELECT s.bucket, max(s.in_access_log) = 1 AS has_access_log, max(s.data_read) = 1 AS has_data_reads, max(s.data_write) = 1 AS has_data_writes,
+           max(s.data_read + s.data_write) > 0 AS has_data_events, max(s.management_event) = 1 AS has_management_events,
+           max(coalesce(a.data_read, 0)) = 1 AS account_has_data_reads, max(coalesce(a.data_write, 0)) = 1 AS account_has_data_writes
     FROM (
-      SELECT DISTINCT bucket, 1 AS in_access_log, 0 AS data_event, 0 AS management_event FROM access_log WHERE bucket IS NOT NULL
+      SELECT DISTINCT bucket, CAST(NULL AS VARCHAR) AS account, 1 AS in_access_log, 0 AS data_read, 0 AS data_write, 0 AS management_event
+      FROM access_log WHERE bucket IS NOT NULL
       UNION ALL
-      SELECT DISTINCT bucket, 0,
-             CASE WHEN coalesce(management_event, event_category = 'Management', "key" IS NULL) THEN 0 ELSE 1 END,
-             CASE WHEN coalesce(management_event, event_category = 'Management', "key" IS NULL) THEN 1 ELSE 0 END
-      FROM cloudtrail
-      WHERE event_source = 's3.amazonaws.com' AND bucket IS NOT NULL AND coalesce(event_category, '') <> 'NetworkActivity'
+      SELECT DISTINCT bucket, account, 0, CASE WHEN NOT management AND reads THEN 1 ELSE 0 END, CASE WHEN NOT management AND NOT reads THEN 1 ELSE 0 END,
+             CASE WHEN management THEN 1 ELSE 0 END
+      FROM (${S3_EVENTS}) c
     ) s
-    GROUP BY bucket`,
+    LEFT JOIN (SELECT account, max(CASE WHEN reads THEN 1 ELSE 0 END) AS data_read, max(CASE WHEN reads THEN 0 ELSE 1 END) AS data_write
+               FROM (${S3_EVENTS}) c WHERE NOT management GROUP BY account) a ON a.account = s.account
+    GROUP BY s.bucket`,
   /**
    * The access-log records of requests CloudTrail has no S3 event of (no
    * event with the same request ID): what only the access log saw, whose
@@ -44,6 +58,8 @@ export function withCoverageRelations(sql: string): string {
   const used = Object.entries(COVERAGE_RELATIONS).filter(([name]) => new RegExp(`\\b${name}\\b`).test(sql) && !new RegExp(`\\b${name}\\s+AS\\s*\\(`, 'i').test(sql));
   if (!used.length) return sql;
   const defs = used.map(([name, q]) => `${name} AS (  -- s3sift's, for coverage SQL\n    ${q}\n  )`).join(', ');
-  const own = /^\s*WITH\s+/i.exec(sql);
-  return own ? `WITH ${defs}, ${sql.slice(own[0].length)}` : `WITH ${defs}\n${sql.replace(/^\s+/, '')}`;
+  // Its own WITH list, after any leading comments; WITH RECURSIVE keeps its word first.
+  const own = /^((?:\s|--[^\n]*\n)*)WITH(\s+RECURSIVE)?\s+/i.exec(sql);
+  if (own) return `${own[1] ?? ''}WITH${own[2] ?? ''} ${defs}, ${sql.slice(own[0].length)}`;
+  return `WITH ${defs}\n${sql.replace(/^\s+/, '')}`;
 }

@@ -226,7 +226,7 @@ export function toFindings(d: Detection, result: Rows): Finding[] {
       details[c.name] = r[c.name];
     }
     const get = (k: string): string | null => (r[k] === undefined || r[k] === null ? null : String(r[k]));
-    const severity = get(SEVERITY_COLUMN) ?? d.severity;
+    const severity = get(SEVERITY_COLUMN)?.trim().toLowerCase() ?? d.severity;
     if (!(SEVERITIES as readonly string[]).includes(severity)) {
       throw new QueryError(`${d.id} (${d.file}): its severity column gave ${JSON.stringify(severity)}; a finding's severity is one of ${SEVERITIES.join(', ')}`);
     }

@@ -65,8 +65,9 @@ export const MAX_POLICY_CHARS = 64 * 1024;
 /**
  * A policy document from CloudTrail's `bucketPolicy`: an object (as
  * CloudTrail logs it), JSON text, JSON text of JSON text (a tool that
- * encoded it twice), or a one-item list of text; null when it is not one,
- * or is larger than MAX_POLICY_CHARS.
+ * encoded it twice), or a one-item list of text; null when it is not one
+ * (a statement of a shape S3 refuses: an Effect but Allow or Deny, an Action
+ * that is not text, ...), or is larger than MAX_POLICY_CHARS.
  */
 export function parsePolicy(doc: Json): Policy | null {
   let p = doc;
@@ -82,8 +83,36 @@ export function parsePolicy(doc: Json): Policy | null {
   }
   if (!p || typeof p !== 'object' || Array.isArray(p) || !('Statement' in p)) return null;
   if (typeof doc !== 'string' && JSON.stringify(p).length > MAX_POLICY_CHARS) return null;
-  const statements = list((p as { Statement: unknown }).Statement).filter((s): s is Statement => !!s && typeof s === 'object' && !Array.isArray(s) && ((s as Statement).Effect === 'Allow' || (s as Statement).Effect === 'Deny'));
+  const statements = list((p as { Statement: unknown }).Statement);
+  // S3 refuses a policy with a statement of another shape: one in the log is not a policy S3 took, and is not guessed at.
+  if (!statements.every(wellFormed)) return null;
   return { Version: (p as Policy).Version, Statement: statements };
+}
+
+const isText = (x: unknown): x is string => typeof x === 'string';
+const isObject = (x: unknown): x is Record<string, unknown> => !!x && typeof x === 'object' && !Array.isArray(x);
+/** Text, or a list of text (an Action, a Resource, a principal's accounts). */
+const textOrList = (x: unknown): boolean => isText(x) || (Array.isArray(x) && x.every(isText));
+/** A condition value: text, a number or a boolean, or a list of them. */
+const conditionValue = (x: unknown): boolean => {
+  const scalar = (v: unknown): boolean => isText(v) || typeof v === 'number' || typeof v === 'boolean';
+  return scalar(x) || (Array.isArray(x) && x.every(scalar));
+};
+
+/** A statement of the shape IAM takes: Effect Allow or Deny, and every element of its type. */
+function wellFormed(s: unknown): s is Statement {
+  if (!isObject(s) || (s.Effect !== 'Allow' && s.Effect !== 'Deny')) return false;
+  if (s.Sid !== undefined && !isText(s.Sid)) return false;
+  for (const k of ['Action', 'NotAction', 'Resource', 'NotResource'] as const) if (s[k] !== undefined && !textOrList(s[k])) return false;
+  for (const k of ['Principal', 'NotPrincipal'] as const) {
+    const v = s[k];
+    if (v !== undefined && v !== '*' && !(isObject(v) && Object.values(v).every(textOrList))) return false;
+  }
+  if (s.Condition !== undefined) {
+    if (!isObject(s.Condition)) return false;
+    for (const clause of Object.values(s.Condition)) if (!isObject(clause) || !Object.values(clause).every(conditionValue)) return false;
+  }
+  return true;
 }
 
 /**

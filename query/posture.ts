@@ -265,7 +265,8 @@ function ownershipValue(o: string): string {
 
 function policyValue(a: PolicyAnalysis): string {
   const parts = [a.public ? `public (${a.publicActions.join(', ')})` : 'not public'];
-  if (a.deniesUnencryptedUploads || a.allowedEncryption.length) parts.push(`uploads must use ${a.allowedEncryption.join(' or ')}`);
+  if (a.allowedEncryption.length) parts.push(`uploads must use ${a.allowedEncryption.join(' or ')}`);
+  else if (a.deniesUnencryptedUploads) parts.push('uploads denied, whatever their encryption');
   else parts.push('does not enforce encryption');
   parts.push(a.deniesInsecureTransport ? 'denies plain HTTP' : 'allows plain HTTP');
   if (a.vpcEndpoints.length) parts.push(`only through ${a.vpcEndpoints.join(', ')}`);

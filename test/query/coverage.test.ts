@@ -118,6 +118,9 @@ describe('a dataset with only CloudTrail, one bucket seen only in management eve
       ctRecord({ bucket: 'mgmt-only', name: 'PutBucketEncryption', id: 'R3' }),
       ctRecord({ bucket: 'mgmt-only', name: 'GetBucketAcl', id: 'R4' }),
       ctRecord({ bucket: 'purged', name: 'DeleteObjects', id: 'R5', management: false }),
+      // Accounts whose trails log S3 data events ReadOnly (reads of any bucket, no writes) and WriteOnly.
+      { ...ctRecord({ bucket: 'ro-bucket', name: 'GetObject', id: 'R6', key: 'a.csv' }), recipientAccountId: '222233334444' },
+      { ...ctRecord({ bucket: 'wo-bucket', name: 'PutObject', id: 'R7', key: 'a.csv' }), recipientAccountId: '333344445555' },
     ]);
     r = await detect(data);
   });
@@ -135,6 +138,17 @@ describe('a dataset with only CloudTrail, one bucket seen only in management eve
       expect(of(r.coverage, id as string), id).toContainEqual({ scope: 'mgmt-only', reason: `only CloudTrail management events: no S3 data events and no access logs of this bucket, so ${what} are not in the data` });
       expect(of(r.coverage, id as string).map((c) => c.scope), id).not.toContain('prod-data');
     }
+  });
+
+  it('names the buckets whose account logs data events of reads only, for what writes, and of writes only, for what reads', () => {
+    // prod-data had reads and no writes, but its account's trail logs writes (purged's DeleteObjects): none happened, nothing unseen.
+    for (const id of ['mass-delete', 'unencrypted-object-write', 'permanent-delete-without-mfa']) {
+      expect(of(r.coverage, id).filter((c) => c.scope.endsWith('o-bucket')), id).toEqual([{ scope: 'ro-bucket', reason: expect.stringMatching(/its account's CloudTrail logs reads but no writes of any bucket's objects \(a trail whose S3 data events are ReadOnly\)/) }]);
+    }
+    expect(of(r.coverage, 'large-data-egress').filter((c) => c.scope.endsWith('o-bucket'))).toEqual([{ scope: 'wo-bucket', reason: expect.stringMatching(/logs writes but no reads of any bucket's objects .*its object reads are not in the data$/) }]);
+    expect(of(r.coverage, 'anonymous-access').filter((c) => c.scope.endsWith('o-bucket')).map((c) => [c.scope, c.reason.replace(/^.*so /, '')])).toEqual([
+      ['ro-bucket', 'its anonymous writes are not in the data'], ['wo-bucket', 'its anonymous reads are not in the data'],
+    ]);
   });
 
   it('counts the DeleteObjects calls whose objects only an access log would count', () => {
@@ -354,6 +368,9 @@ describe("the relations s3sift gives coverage SQL", () => {
     expect(own).toMatch(/^WITH access_log_only AS \([^]*\), x AS \(SELECT 1\) SELECT \* FROM x, access_log_only$/);
     expect(withCoverageRelations(plain)).toBe(plain);
     expect(withCoverageRelations('SELECT 1 AS scope')).toBe('SELECT 1 AS scope');
+    // Comments before its WITH, and WITH RECURSIVE, stay valid SQL.
+    expect(withCoverageRelations('-- why\nWITH x AS (SELECT 1) SELECT * FROM x, bucket_sources')).toMatch(/^-- why\nWITH bucket_sources AS \([^]*\), x AS \(SELECT 1\) SELECT/);
+    expect(withCoverageRelations('WITH RECURSIVE x AS (SELECT 1) SELECT * FROM x, bucket_sources')).toMatch(/^WITH RECURSIVE bucket_sources AS \([^]*\), x AS/);
     // A query that defines a name itself keeps its own.
     const mine = 'WITH bucket_sources AS (SELECT 1 AS bucket) SELECT * FROM bucket_sources';
     expect(withCoverageRelations(mine)).toBe(mine);
@@ -392,6 +409,29 @@ describe('ACL and Block Public Access changes the access log records without say
     expect(of(r.coverage, 'public-access-block-removed')).toEqual([blockGap]);
     await sameOnAthena(data, await detect(data));
   }, 30_000);
+});
+
+describe('bucket policies the evaluator cannot read', () => {
+  it('are listed as not checked by the policy detections, never judged private', async () => {
+    const put = (bucket: string, id: string, policy: unknown): Record<string, unknown> => {
+      const r = ctRecord({ bucket, name: 'PutBucketPolicy', id });
+      return { ...r, requestParameters: { ...(r.requestParameters as object), ...(policy === undefined ? {} : { bucketPolicy: policy }) } };
+    };
+    const data = await dataset('odd-policies', [], [
+      put('forged', 'Q1', { Statement: [{ Effect: 'Allow', Principal: '*', Action: [1], Resource: '*' }] }),
+      put('forged', 'Q2', JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: '*', NotAction: [[]], Resource: '*' }] })),
+      put('no-policy', 'Q3', undefined),
+      put('fine', 'Q4', { Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:root' }, Action: 's3:GetObject', Resource: 'arn:aws:s3:::fine/*' }] }),
+    ]);
+    const r = await detect(data, selectDetections(library, ['bucket-policy-public', 'bucket-policy-external-account']));
+    expect(r.findings).toEqual([]);
+    for (const id of ['bucket-policy-public', 'bucket-policy-external-account']) {
+      expect(of(r.coverage, id), id).toEqual([
+        { scope: 'forged', reason: expect.stringMatching(/^PutBucketPolicy calls whose policy is not one S3 accepts/), records: 2 },
+        { scope: 'no-policy', reason: 'PutBucketPolicy calls whose record holds no policy document: not judged', records: 1 },
+      ]);
+    }
+  });
 });
 
 describe('the report escapes what it prints', () => {
@@ -443,7 +483,7 @@ describe('coverage SQL rendered for Athena (checked as Trino in athena-render.te
   it('is rendered for every detection that has it, and says why when it cannot run there', async () => {
     const withCoverage = library.filter((d) => d.coverage !== undefined);
     expect(withCoverage.map((d) => d.id).sort()).toEqual([
-      'anonymous-access', 'bucket-acl-public', 'cloudtrail-tampering', 'cross-account-access', 'foreign-kms-key-write', 'large-data-egress', 'mass-delete',
+      'anonymous-access', 'bucket-acl-public', 'bucket-policy-external-account', 'bucket-policy-public', 'cloudtrail-tampering', 'cross-account-access', 'foreign-kms-key-write', 'large-data-egress', 'mass-delete',
       'mfa-delete-disabled', 'permanent-delete-without-mfa', 'plaintext-http-request', 'presigned-url-long-expiry', 'public-access-block-removed',
       'sse-c-object-write', 'unencrypted-object-write', 'versioning-suspended', 'vpc-endpoint-bypass', 'weak-tls-request',
     ]);

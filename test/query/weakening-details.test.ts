@@ -84,15 +84,27 @@ describe('cloudtrail-tampering', () => {
     expect(done.every((f) => f.details.denied === false && f.severity === 'critical')).toBe(true);
   });
 
-  it('lists selectors it cannot judge alone (no S3 data events, no earlier selectors) as not checked, and only those', async () => {
+  it('lists selectors it cannot judge alone (no S3 data events, or some buckets only, and no earlier selectors of the trail) as not checked, and only those', async () => {
     const r = await detectOver('cloudtrail-tampering', 'PutEventSelectors judged alone', selectDetections(library, ['cloudtrail-tampering']));
-    expect(r.coverage).toEqual([{ detection_id: 'cloudtrail-tampering', scope: 'trail trail-d', reason: expect.stringMatching(/^PutEventSelectors without S3 data events, and no earlier selectors/), records: 1 }]);
+    expect(r.coverage).toEqual([
+      // WriteOnly fires; that it logs one bucket only may also have narrowed it, which cannot be told.
+      { detection_id: 'cloudtrail-tampering', scope: 'trail 111122223333/trail-c', reason: expect.stringMatching(/^PutEventSelectors that logs S3 data events of some buckets only, and no earlier selectors/), records: 1 },
+      { detection_id: 'cloudtrail-tampering', scope: 'trail 111122223333/trail-d', reason: expect.stringMatching(/^PutEventSelectors without S3 data events, and no earlier selectors/), records: 1 },
+    ]);
+    // A trail is its account and name: another account's trail of the same name has no earlier state here.
+    const other = await detectOver('cloudtrail-tampering', 'a trail of the same name in another account', selectDetections(library, ['cloudtrail-tampering']));
+    expect(other.coverage.map((c) => c.scope)).toEqual(['trail 444455556666/org']);
+    // Of a trail's calls compared one with the one before, only the first, scoped to one bucket, has nothing before it.
     const compared = await detectOver('cloudtrail-tampering', 'PutEventSelectors compared', selectDetections(library, ['cloudtrail-tampering']));
-    expect(compared.coverage).toEqual([]);
+    expect(compared.coverage.map((c) => [c.scope, c.records])).toEqual([['trail 111122223333/org-trail', 1]]);
   });
 
   it('says what an UpdateTrail changed, from what the trail was before', async () => {
     const fs = await findings('cloudtrail-tampering', 'UpdateTrail moving');
+    // Against settings the dataset shows: critical; against ones it does not (a tool re-sending them looks the same): medium.
+    expect(fs.map((f) => [(f.details.changes as string[]).join('; ').includes('(earlier one not in the dataset)'), f.severity]).sort()).toEqual([
+      [false, 'critical'], [false, 'critical'], [false, 'critical'], [true, 'medium'],
+    ]);
     const changes = fs.map((f) => (f.details.changes as string[]).join('; ')).sort();
     expect(changes).toEqual([
       'KMS key "" -> "arn:aws:kms:us-east-1:999988887777:key/1234abcd-12ab-34cd-56ef-1234567890ab"',
@@ -133,8 +145,16 @@ describe('mass-delete', () => {
 describe("a finding's own severity (the SQL's severity column)", () => {
   it('must be one of the severities: anything else is the detection\'s error, named', async () => {
     const d = library.find((x) => x.id === 'cloudtrail-tampering') as Detection;
-    const bad: Detection = { ...d, sql: d.sql.replace("CASE WHEN e.denied THEN 'medium' END AS severity", "CASE WHEN e.denied THEN 'severe' END AS severity") };
+    const bad: Detection = { ...d, sql: d.sql.replace("CASE WHEN e.denied OR pc.against_unknown THEN 'medium' END AS severity", "CASE WHEN e.denied THEN 'severe' END AS severity") };
     expect(bad.sql).not.toBe(d.sql);
     await expect(detectOver('cloudtrail-tampering', 'a denied StopLogging', [bad])).rejects.toThrow(/cloudtrail-tampering .*its severity column gave "severe"; a finding's severity is one of info, low, medium, high, critical/);
+  });
+
+  it('is read whatever its case and spaces', async () => {
+    const d = library.find((x) => x.id === 'cloudtrail-tampering') as Detection;
+    const loud: Detection = { ...d, sql: d.sql.replace("CASE WHEN e.denied OR pc.against_unknown THEN 'medium' END AS severity", "CASE WHEN e.denied THEN ' High ' END AS severity") };
+    expect(loud.sql).not.toBe(d.sql);
+    const r = await detectOver('cloudtrail-tampering', 'a denied StopLogging', [loud]);
+    expect(r.findings.map((f) => f.severity)).toEqual(['high', 'high']);
   });
 });
