@@ -5,7 +5,7 @@
  * queries never fail for want of data.
  */
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { sqlDate, sqlIdentifier, sqlString, sqlTimestamp } from '../common/sql.js';
 import { TABLES, duckdbCreateTable } from '../ingest/schema.js';
@@ -15,6 +15,8 @@ import { s3RequestsSql } from './views.js';
 export interface OpenDataset {
   instance: DuckDBInstance;
   conn: DuckDBConnection;
+  /** The dataset folder, resolved. */
+  dir: string;
   /** The window every view holds (none: all of it). */
   window?: OpenOptions;
   close(): void;
@@ -74,6 +76,7 @@ export async function openDataset(dir: string, opts: OpenOptions = {}): Promise<
   return {
     instance,
     conn,
+    dir: resolve(dir),
     window: opts,
     close() {
       conn.closeSync();

@@ -12,6 +12,7 @@ import { SOURCES, type Detection, type ParamValue } from './detection.js';
 import { COVERAGE_COLUMNS, FINDING_COLUMNS, SEVERITIES, SEVERITY_COLUMN, type CoverageGap, type Finding, type Severity } from './finding.js';
 import type { OpenDataset } from './dataset.js';
 import { rowsOf, type Rows } from './rows.js';
+import { lockToDataset, notOneSelect } from './untrusted-sql.js';
 
 /** `--param` values: `NAME=VALUE` for every detection that has NAME, `ID.NAME=VALUE` for one. */
 export type ParamOverrides = Record<string, string>;
@@ -103,6 +104,11 @@ function bound(d: Detection, params: Record<string, ParamValue>, sql = d.sql): {
  * coverage SQL that does not select `scope` and `reason`.
  */
 export async function checkDetectionSql(conn: DuckDBConnection, d: Detection): Promise<void> {
+  // A rule file is untrusted: its SQL, and its coverage SQL, must each be one read-only SELECT before any is run.
+  for (const [what, sql] of [['SQL', d.sql], ['coverage SQL', d.coverage]] as const) {
+    const why = sql === undefined ? null : await notOneSelect(conn, sql);
+    if (why !== null) throw new DetectionError(`${d.file}: the ${what} ${why}`);
+  }
   try {
     const p = await conn.prepare(d.sql);
     p.destroySync();
@@ -271,6 +277,8 @@ export function compareFindings(a: Finding, b: Finding): number {
 export async function runDetections(ds: OpenDataset, detections: readonly Detection[], overrides: ParamOverrides = {}, onRun?: (r: DetectionRun) => void): Promise<DetectResult> {
   checkOverrides(detections, overrides);
   const params = new Map(detections.map((d) => [d.id, paramsFor(d, overrides)]));
+  // Detection SQL, from any source, reads the dataset and nothing else.
+  await lockToDataset(ds.conn, ds.dir);
   for (const d of detections) await checkDetectionSql(ds.conn, d);
   const tables = sourcesRead(detections);
   const present = tables.length ? sourcesPresent(tables, rowsOf(await ds.conn.runAndReadAll(sourcesSql(tables)))) : {};

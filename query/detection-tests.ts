@@ -9,10 +9,11 @@ import { join } from 'node:path';
 import { describe as describeError } from '../common/errors.js';
 import { ingest } from '../ingest/ingest.js';
 import { openDataset } from './dataset.js';
-import { runDetection, paramsFor } from './detect.js';
+import { checkDetectionSql, runDetection, paramsFor } from './detect.js';
 import type { Finding } from './finding.js';
 import type { Detection, DetectionTest } from './detection.js';
 import { buildRecords } from './test-records.js';
+import { lockToDataset } from './untrusted-sql.js';
 
 export interface TestOutcome {
   detection: string;
@@ -78,6 +79,9 @@ export async function runDetectionTest(d: Detection, t: DetectionTest): Promise<
     const data = await datasetFor(t, dir, placed);
     const ds = await openDataset(data);
     try {
+      // A rule's tests run its SQL as `detect` would: checked, over a dataset locked to its folder.
+      await lockToDataset(ds.conn, ds.dir);
+      await checkDetectionSql(ds.conn, d);
       outcome.findings = await runDetection(ds.conn, d, paramsFor(d, {}, t.params ?? {}));
     } finally {
       ds.close();
