@@ -14,6 +14,7 @@ import { athenaCoverageStatements, runDetectionsOnAthena } from '../../query/ath
 import { ingest } from '../../ingest/ingest.js';
 import { withCoverageRelations } from '../../query/coverage-relations.js';
 import { openDataset } from '../../query/dataset.js';
+import { posture } from '../../query/posture.js';
 import { runDetections, selectDetections, type DetectResult } from '../../query/detect.js';
 import { loadDetections, validateDetection, type Detection } from '../../query/detection.js';
 import { nativeFunctionIn } from '../../query/dialect.js';
@@ -430,6 +431,16 @@ describe('bucket policies the evaluator cannot read', () => {
         { scope: 'forged', reason: expect.stringMatching(/^PutBucketPolicy calls whose policy is not one S3 accepts/), records: 2 },
         { scope: 'no-policy', reason: 'PutBucketPolicy calls whose record holds no policy document: not judged', records: 1 },
       ]);
+    }
+    // Posture says so too, and carries on with the rest.
+    const ds = await openDataset(data);
+    try {
+      const buckets = await posture(ds, { at: new Date('2025-03-11T00:00:00Z') });
+      expect(buckets.map((b) => [b.bucket, b.settings.bucket_policy?.value])).toEqual([
+        ['fine', expect.stringMatching(/^not public/)], ['forged', 'set (not readable in the log)'], ['no-policy', 'set (not readable in the log)'],
+      ]);
+    } finally {
+      ds.close();
     }
   });
 });
