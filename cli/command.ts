@@ -8,11 +8,44 @@
 import type { Readable } from 'node:stream';
 import { parseFlags, renderFlags, type FlagValues, type Flags } from './flags.js';
 
-export interface Io {
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+/** A stream as the process (or a test) gives it. */
+export interface Out {
+  write(chunk: string | Uint8Array): boolean;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+/** What the CLI runs with: the process's streams and environment. */
+export interface Streams {
+  stdout: Out;
+  stderr: Out;
   stdin: Readable;
   env: NodeJS.ProcessEnv;
+}
+
+/**
+ * Text for a person, on its way to a terminal: every character a terminal
+ * acts on is escaped (cli/terminal-io.ts), so log content cannot move the
+ * cursor, clear the screen, set the title or reverse the text.
+ */
+export interface TextOut {
+  /** Lines: the newlines between them stay, everything else a terminal acts on is shown as `\uXXXX`. */
+  write(text: string): void;
+  /** One line: everything escaped, a newline inside too, then a newline. */
+  line(text: string): void;
+}
+
+/**
+ * What a command gets. `stdout` and `stderr` take human text only; machine
+ * formats (JSON, NDJSON, CSV, OCSF, Arrow, SQL) go to `raw.stdout` byte for
+ * byte, and the progress bar draws on `raw.stderr`.
+ */
+export interface Io {
+  stdout: TextOut;
+  stderr: TextOut;
+  stdin: Readable;
+  env: NodeJS.ProcessEnv;
+  raw: { stdout: Out; stderr: Out };
 }
 
 /** Exit codes (docs/contract.md). */

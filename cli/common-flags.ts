@@ -4,12 +4,20 @@
  */
 import { UsageError } from '../common/errors.js';
 import { FINDING_FORMATS, SEVERITIES } from '../query/finding.js';
-import { choice, integer, list, repeated, text, time, type FlagValues } from './flags.js';
+import { bool, choice, integer, list, repeated, text, time, type FlagValues } from './flags.js';
 import type { Io } from './command.js';
 
 export const DEFAULT_DATA = './s3sift-data';
 
 export const dataFlag = text({ value: 'DIR', help: 'dataset folder', default: DEFAULT_DATA });
+
+/** CSV as a program wants it: text cells exactly as they are (docs/contract.md, "CSV"). */
+export const csvRawFlag = bool({ help: "with --format csv: text cells exactly as they are (by default one that\nstarts with =, +, -, @, tab or CR gets a ' before it, so that a spreadsheet\ndoes not run it as a formula)" });
+
+/** --csv-raw says how to write CSV, so it goes with --format csv. */
+export function checkCsvRaw(f: { format: string; 'csv-raw': boolean }): void {
+  if (f['csv-raw'] && f.format !== 'csv') throw new UsageError(`--csv-raw goes with --format csv (got --format ${f.format})`);
+}
 
 /** The flags that pick detections and shape findings (detect, analyze, athena detect). */
 export const findingFlags = {
@@ -19,6 +27,7 @@ export const findingFlags = {
   param: repeated({ value: 'NAME=VALUE', help: 'set a detection parameter (ID.NAME=VALUE for one detection)' }),
   rules: repeated({ value: 'DIR', help: 'also load the detection files in DIR (an id already loaded is replaced)' }),
   format: choice({ choices: FINDING_FORMATS, default: 'table', value: 'F', help: 'table (the report), json, ndjson, csv, or ocsf (OCSF Detection Findings)' }),
+  'csv-raw': csvRawFlag,
   'fail-on': choice({ choices: SEVERITIES, value: 'SEV', help: 'exit 1 if a finding is at least SEV (info, low, medium, high, critical)' }),
 } as const;
 

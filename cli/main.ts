@@ -5,9 +5,10 @@
  */
 import { version } from '../common/version.js';
 import { S3siftError, UsageError, describe } from '../common/errors.js';
-import { EXIT, wantsHelp, type Command, type Io } from './command.js';
+import { EXIT, wantsHelp, type Command, type Io, type Streams } from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { suggestion } from './flags.js';
+import { terminalIo } from './terminal-io.js';
 
 /** `s3sift --help`. */
 export function topHelp(): string {
@@ -27,10 +28,11 @@ Run 's3sift COMMAND --help' for a command's options and examples.
 Start with 's3sift analyze ./your-logs/': ingest, then the report.`;
 }
 
-const defaultIo = (): Io => ({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env });
+const processStreams = (): Streams => ({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env });
 
 /** Run the CLI with `argv` (without node and script); resolves to the exit code. */
-export async function main(argv: readonly string[], io: Io = defaultIo()): Promise<number> {
+export async function main(argv: readonly string[], streams: Streams = processStreams()): Promise<number> {
+  const io = terminalIo(streams);
   const [name, ...rest] = argv;
   if (name === undefined) {
     io.stderr.write(topHelp() + '\n');
@@ -45,7 +47,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     return EXIT.ok;
   }
   // `s3sift help detect` is `s3sift detect --help`.
-  if (name === 'help') return main([...rest, '--help'], io);
+  if (name === 'help') return main([...rest, '--help'], streams);
   return dispatch(COMMANDS, [name, ...rest], 's3sift', io);
 }
 
@@ -55,7 +57,8 @@ async function dispatch(commands: readonly Command[], argv: readonly string[], p
   const cmd = commands.find((c) => c.name === name);
   if (!cmd) {
     const what = name.startsWith('-') ? `option ${name} (options go after the command)` : `command '${name}'${suggestion(name, commands.map((c) => c.name), (c) => `'${c}'`)}`;
-    io.stderr.write(`error: unknown ${what}\n\nCommands: ${commands.map((c) => c.name).join(', ')}\nRun '${parents} --help' for what each does.\n`);
+    io.stderr.line(`error: unknown ${what}`);
+    io.stderr.write(`\nCommands: ${commands.map((c) => c.name).join(', ')}\nRun '${parents} --help' for what each does.\n`);
     return EXIT.usage;
   }
   if (cmd.subcommands) {
@@ -79,14 +82,15 @@ async function dispatch(commands: readonly Command[], argv: readonly string[], p
     return await cmd.run(rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr.write(`error: ${err.message}\n\n${cmd.usage(parents)}\nRun '${parents} ${cmd.name} --help' for every option and examples.\n`);
+      io.stderr.line(`error: ${err.message}`);
+      io.stderr.write(`\n${cmd.usage(parents)}\nRun '${parents} ${cmd.name} --help' for every option and examples.\n`);
       return EXIT.usage;
     }
     if (err instanceof S3siftError && err.code !== 'internal') {
-      io.stderr.write(`error: ${err.message}\n`);
+      io.stderr.line(`error: ${err.message}`);
       return EXIT.usage;
     }
-    io.stderr.write(`internal error: ${describe(err)}\n`);
+    io.stderr.line(`internal error: ${describe(err)}`);
     if (io.env.S3SIFT_DEBUG) io.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
     else io.stderr.write('(set S3SIFT_DEBUG=1 for the stack trace, and please report it)\n');
     return EXIT.internal;

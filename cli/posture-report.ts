@@ -3,12 +3,8 @@ import { terminalSafe } from '../common/terminal.js';
 import { textTable } from '../query/format.js';
 import { SETTINGS, type BucketCall, type BucketLife, type BucketPosture } from '../query/posture.js';
 
-/** Log text as it may reach a terminal (every value the report prints comes from the logs). */
+/** Log text as it may reach a terminal (every value the report prints comes from the logs; textTable escapes its cells itself). */
 const safe = (x: unknown): string => terminalSafe(x === null || x === undefined ? '' : String(x));
-
-/** The same for each cell of a table's rows. */
-const safeRows = (rows: ReadonlyArray<Record<string, unknown>>): Array<Record<string, string>> =>
-  rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, safe(v)])));
 
 /** `arn:... from 203.0.113.9` */
 const who = (c: BucketCall): string => `${c.principal ?? 'unknown'}${c.source_ip ? ` from ${c.source_ip}` : ''}`;
@@ -31,14 +27,14 @@ export function renderPosture(buckets: readonly BucketPosture[], at: Date): stri
     if (severalLives || b.lives.some((l) => l.created || l.deleted)) out.push(...renderLives(b.lives), '');
     if (current && b.deleted) out.push(`settings when it was deleted${severalLives ? ` (life ${current.life})` : ''}:`);
     else if (current && severalLives) out.push(`settings of life ${current.life}, since ${safe(current.from)} (nothing carried over from an earlier life):`);
-    out.push(textTable(['setting', 'value', 'since', 'by'], safeRows(SETTINGS.map((n) => {
+    out.push(textTable(['setting', 'value', 'since', 'by'], SETTINGS.map((n) => {
       const s = b.settings[n];
       return { setting: n, value: s?.value ?? 'unknown (never set in these logs)', since: s?.since ?? '', by: s?.by ?? '' };
-    })), 90));
+    }), 90));
     out.push('', b.windows.length ? 'exposure windows:' : 'exposure windows: none seen');
     if (b.windows.length) {
       const columns = [...(severalLives ? ['life'] : []), 'exposure', 'from', 'until', 'requests', 'opened by', 'closed by'];
-      out.push(textTable(columns, safeRows(b.windows.map((w) => ({ life: w.life, exposure: w.exposure, from: w.from, until: w.until ?? 'still open', requests: w.requests, 'opened by': w.opened_by, 'closed by': w.closed_by }))), 90));
+      out.push(textTable(columns, b.windows.map((w) => ({ life: w.life, exposure: w.exposure, from: w.from, until: w.until ?? 'still open', requests: w.requests, 'opened by': w.opened_by, 'closed by': w.closed_by })), 90));
     }
     const lifeEvents = b.lives.some((l) => l.created || l.deleted || l.after_deletion.length);
     out.push('', `changes (${b.timeline.length})${lifeEvents ? ", with the bucket's creations and deletions" : ''}:`);
@@ -56,14 +52,14 @@ export function renderPosture(buckets: readonly BucketPosture[], at: Date): stri
 
 /** The lives table, and what is odd about them. */
 function renderLives(lives: readonly BucketLife[]): string[] {
-  const out = [`lives (${lives.length}):`, textTable(['life', 'from', 'until', 'created by', 'deleted by', 'account'], safeRows(lives.map((l) => ({
+  const out = [`lives (${lives.length}):`, textTable(['life', 'from', 'until', 'created by', 'deleted by', 'account'], lives.map((l) => ({
     life: l.life,
     from: l.from,
     until: l.until ?? 'exists',
     'created by': l.created ? who(l.created) : 'not in these logs',
     'deleted by': l.deleted ? who(l.deleted) : '',
     account: l.account ?? 'unknown',
-  }))), 90)];
+  })), 90)];
   for (const l of lives) {
     if (l.previous_account) out.push(`  life ${l.life} is in another account than life ${l.life - 1}: ${safe(l.account)} (life ${l.life - 1}: ${safe(l.previous_account)})`);
     if (l.after_deletion.length) {

@@ -1,8 +1,11 @@
 /**
  * A one-line progress bar on stderr, drawn only when stderr is a terminal
- * and redrawn at most ten times a second.
+ * and redrawn at most ten times a second. It writes to the raw stream (its
+ * carriage returns are meant), so it escapes the source name itself.
  */
+import { terminalSafe } from '../common/terminal.js';
 import type { IngestProgress } from '../ingest/index.js';
+import type { Out } from './command.js';
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -25,7 +28,7 @@ export class ProgressBar {
   private readonly started = performance.now();
   private drawn = false;
 
-  constructor(private readonly out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }) {}
+  constructor(private readonly out: Out) {}
 
   get enabled(): boolean {
     return this.out.isTTY === true;
@@ -43,7 +46,7 @@ export class ProgressBar {
     const bar = '='.repeat(fill) + (fill < width ? '>' : '') + ' '.repeat(Math.max(0, width - fill - 1));
     const line =
       `[${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${formatBytes(p.bytesRead)}/${formatBytes(p.bytesTotal)} ` +
-      `${formatCount(Math.round(p.lines / secs))} lines/s ${formatCount(p.rejected)} rejected  ${p.source}`;
+      `${formatCount(Math.round(p.lines / secs))} lines/s ${formatCount(p.rejected)} rejected  ${terminalSafe(p.source)}`;
     const cols = this.width();
     this.out.write('\r' + line.slice(0, cols - 1).padEnd(cols - 1));
     this.drawn = true;

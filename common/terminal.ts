@@ -4,15 +4,20 @@
  */
 
 /**
- * Characters a terminal may act on, beyond the C0 controls JSON escapes:
- * DEL, the C1 controls (U+009B is CSI), line and paragraph separators, and
- * the bidirectional marks and overrides that make text read other than it is.
+ * Characters a terminal may act on: the C0 controls, DEL, the C1 controls
+ * (U+009B is CSI), line and paragraph separators, and the bidirectional
+ * marks and overrides that make text read other than it is.
  */
-const UNSAFE = /[\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /** Text on one line with every control character escaped as `\uXXXX` (newlines too): safe to print to a terminal. */
 export function terminalSafe(text: string): string {
-  return text.replace(/[\u0000-\u001f]/g, escapeChar).replace(UNSAFE, escapeChar);
+  return text.replace(UNSAFE, escapeChar);
+}
+
+/** Lines of text, each escaped as terminalSafe does: the newlines between them stay real, nothing else gets through. */
+export function terminalLines(text: string): string {
+  return text.split('\n').map(terminalSafe).join('\n');
 }
 
 function escapeChar(c: string): string {

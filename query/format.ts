@@ -24,22 +24,55 @@ export function queryCellText(v: unknown): string {
   return cellText(v);
 }
 
-/** Aligned text columns, cells cut at `max` characters; `cell` writes a value (NULL as nothing by default). */
+/**
+ * Aligned text columns, cells cut at `max` characters; `cell` writes a value
+ * (NULL as nothing by default). Cells and names are escaped for a terminal
+ * first, so a tab or a newline in a value shows as `\u0009` or `\u000a`
+ * and cannot break the row.
+ */
 export function textTable(columns: readonly string[], rows: ReadonlyArray<Record<string, unknown>>, max = 60, cell: (v: unknown) => string = cellText): string {
-  const cut = (s: string): string => (s.length > max ? s.slice(0, max - 1) + '…' : s).replace(/[\r\n\t]/g, ' ');
-  const cells = rows.map((r) => columns.map((c) => cut(cell(r[c]))));
-  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => (row[i] as string).length)));
+  const cut = (s: string): string => (s.length > max ? s.slice(0, max - 1) + '…' : s);
+  const names = columns.map(terminalSafe);
+  const cells = rows.map((r) => columns.map((c) => cut(terminalSafe(cell(r[c])))));
+  const widths = names.map((c, i) => Math.max(c.length, ...cells.map((row) => (row[i] as string).length)));
   const line = (vals: readonly string[]): string => vals.map((v, i) => v.padEnd(widths[i] as number)).join('  ').trimEnd();
-  return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+  return [line(names), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
 }
 
-/** CSV with a header row; nested values as JSON; NULL an empty field, empty text `""`, so the two stay apart. */
-export function csv(columns: readonly string[], rows: ReadonlyArray<Record<string, unknown>>): string {
-  return stringify(rows.map((r) => columns.map((c) => (r[c] === null || r[c] === undefined ? null : cellText(r[c])))), { header: true, columns: [...columns], quoted_match: /^$/ });
+export interface CsvOptions {
+  /** Text cells exactly as they are, for programs: no `'` before a leading formula character. */
+  raw?: boolean;
 }
 
-/** A query result in `format` (`arrow` gives bytes; Arrow's library is loaded only then). */
-export async function formatRows(result: Rows, format: QueryFormat): Promise<string | Uint8Array> {
+/** What a spreadsheet takes for the start of a formula (OWASP, "CSV Injection"). */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/** Text that is only a number (`-42`, `-0.5`): a spreadsheet reads it as that number, never as a formula. */
+const PLAIN_NUMBER = /^-?\d+(\.\d+)?$/;
+
+/**
+ * A text cell a spreadsheet would run as a formula, made inert the way
+ * OWASP says: a `'` before it (csv() then quotes the cell). Other text, and
+ * text that is only a number, is returned as it is.
+ */
+export function csvSafeText(text: string): string {
+  return FORMULA_START.test(text) && !PLAIN_NUMBER.test(text) ? `'${text}` : text;
+}
+
+/**
+ * CSV with a header row; nested values as JSON; NULL an empty field, empty
+ * text `""`, so the two stay apart. Text cells (the header too) that a
+ * spreadsheet would run as formulas get a `'` before them, unless `raw`;
+ * numbers, booleans and nested values are never changed.
+ */
+export function csv(columns: readonly string[], rows: ReadonlyArray<Record<string, unknown>>, opts: CsvOptions = {}): string {
+  const text = (s: string): string => (opts.raw ? s : csvSafeText(s));
+  const field = (v: unknown): string | null => (v === null || v === undefined ? null : typeof v === 'string' ? text(v) : cellText(v));
+  return stringify(rows.map((r) => columns.map((c) => field(r[c]))), { header: true, columns: columns.map(text), quoted_match: opts.raw ? /^$/ : [/^$/, /^'[=+\-@\t\r]/] });
+}
+
+/** A query result in `format` (`arrow` gives bytes; Arrow's library is loaded only then); `csv` says how to write CSV. */
+export async function formatRows(result: Rows, format: QueryFormat, csvOpts: CsvOptions = {}): Promise<string | Uint8Array> {
   const names = result.columns.map((c) => c.name);
   switch (format) {
     case 'json':
@@ -47,7 +80,7 @@ export async function formatRows(result: Rows, format: QueryFormat): Promise<str
     case 'ndjson':
       return result.rows.map((r) => JSON.stringify(r)).join('\n') + (result.rows.length ? '\n' : '');
     case 'csv':
-      return csv(names, result.rows);
+      return csv(names, result.rows, csvOpts);
     case 'arrow':
       return (await import('./arrow.js')).arrowStream(result);
     case 'table':
@@ -86,6 +119,8 @@ export interface FindingsContext {
   /** What the detections could not judge (DetectResult.coverage). */
   coverage: readonly CoverageGap[];
   version: string;
+  /** How to write CSV. */
+  csv?: CsvOptions;
 }
 
 /**
@@ -101,7 +136,7 @@ export function formatFindings(findings: readonly Finding[], format: FindingForm
     case 'json':
       return JSON.stringify({ findings, summary: summary(findings, ctx.runs), coverage: ctx.coverage }, null, 2) + '\n';
     case 'csv':
-      return csv(FINDING_FIELDS, findings as unknown as Array<Record<string, unknown>>);
+      return csv(FINDING_FIELDS, findings as unknown as Array<Record<string, unknown>>, ctx.csv);
     case 'ocsf':
       return findings.map((f) => JSON.stringify(ocsf(f, byId.get(f.detection_id), ctx.version))).join('\n') + (findings.length ? '\n' : '');
     case 'table':

@@ -1,9 +1,9 @@
 import { UsageError } from '../../common/errors.js';
-import { terminalSafe } from '../../common/terminal.js';
 import { version } from '../../common/version.js';
 import { defineCommand, defineGroup, EXIT } from '../command.js';
-import { checkWindow, dataFlag, findingFlags, s3Options, s3ReachFlags } from '../common-flags.js';
+import { checkCsvRaw, checkWindow, dataFlag, findingFlags, s3Options, s3ReachFlags } from '../common-flags.js';
 import { bool, integer, list, text } from '../flags.js';
+import { stdoutFor } from '../terminal-io.js';
 import { reachesFailOn } from './detect.js';
 
 /** The regions every account has (opt-in regions, such as ap-east-1 or me-south-1, must be listed with --regions). */
@@ -90,7 +90,8 @@ TBLPROPERTIES with that day.`,
     } catch (err) {
       throw new UsageError(err instanceof Error ? err.message : String(err));
     }
-    io.stdout.write(statements.join('\n\n') + '\n');
+    // SQL to run, written as it is (its values come from the flags and the dataset's dates, not the logs).
+    io.raw.stdout.write(statements.join('\n\n') + '\n');
     return EXIT.ok;
   },
 });
@@ -124,6 +125,7 @@ Detections that run on DuckDB only are left out and named.`,
   async run({ flags: f, positionals }, io) {
     if (positionals.length) throw new UsageError(`athena detect takes no arguments (got ${positionals.join(' ')})`);
     checkWindow(f.since, f.until);
+    checkCsvRaw(f);
     const database = checkDatabase(f.database);
     const [{ AthenaClient }, { runDetectionsOnAthena }, { parseParamFlags, selectDetections }, { loadDetections }, { formatFindings, coverageNotice }, { nativeFunctionIn }] = await Promise.all([
       import('@aws-sdk/client-athena'), import('../../query/athena/run.js'), import('../../query/detect.js'), import('../../query/detection.js'), import('../../query/format.js'), import('../../query/dialect.js'),
@@ -138,11 +140,11 @@ Detections that run on DuckDB only are left out and named.`,
     const r = await runDetectionsOnAthena(client, detections, {
       database, workgroup: f.workgroup, outputLocation: f['output-location'], reuseMinutes: f['reuse-minutes'], since: f.since, until: f.until,
     }, parseParamFlags(f.param), (run) => {
-      io.stderr.write(`${run.error ? 'FAILED' : 'ok    '} ${run.id}: ${run.error !== undefined ? terminalSafe(run.error) : `${run.findings} finding(s), ${(run.bytes / 1e6).toFixed(1)} MB scanned`}\n`);
+      io.stderr.line(`${run.error ? 'FAILED' : 'ok    '} ${run.id}: ${run.error ?? `${run.findings} finding(s), ${(run.bytes / 1e6).toFixed(1)} MB scanned`}`);
     });
-    io.stdout.write(formatFindings(r.findings, f.format, { detections, runs: r.runs, coverage: r.coverage, version: version() }));
+    stdoutFor(io, f.format).write(formatFindings(r.findings, f.format, { detections, runs: r.runs, coverage: r.coverage, version: version(), csv: { raw: f['csv-raw'] } }));
     const notice = f.format === 'table' || f.format === 'json' ? null : coverageNotice(r.coverage);
-    if (notice) io.stderr.write(notice + '\n');
+    if (notice) io.stderr.line(notice);
     io.stderr.write(`Athena scanned ${(r.bytesScanned / 1e9).toFixed(3)} GB, about $${r.costUsd.toFixed(4)}; ${r.failures.length} of ${detections.length} detections failed\n`);
     if (reachesFailOn(r.findings, f['fail-on'])) return EXIT.findings;
     return r.failures.length ? EXIT.usage : EXIT.ok;
@@ -191,7 +193,7 @@ named. Permissions: docs/athena.md.`,
       throw new UsageError(`--location: ${err instanceof Error ? err.message : String(err)}`);
     }
     const s3Reach = s3Options({ 'endpoint-url': f['s3-endpoint-url'], region: f.region, profile: f.profile }, io);
-    const [{ AthenaClient }, { s3Client }, { verifyOnAthena, verifyOutcome }, { comparisonReport, terminalSafe }, { loadDetections }] = await Promise.all([
+    const [{ AthenaClient }, { s3Client }, { verifyOnAthena, verifyOutcome }, { comparisonReport }, { loadDetections }] = await Promise.all([
       import('@aws-sdk/client-athena'), import('../../ingest/s3.js'), import('../../query/athena/verify.js'), import('../../query/athena/compare.js'), import('../../query/detection.js'),
     ]);
     const detections = await loadDetections();
@@ -208,7 +210,7 @@ named. Permissions: docs/athena.md.`,
     let r;
     try {
       r = await verifyOnAthena(athena, s3, { database, location: f.location, workgroup: f.workgroup, outputLocation: f['output-location'], detections, keep: f.keep, signal: controller.signal },
-        (step, message) => io.stderr.write(`${step.padEnd(9)}${message}\n`));
+        (step, message) => io.stderr.line(`${step.padEnd(9)}${message}`));
     } finally {
       process.off('SIGINT', interrupt);
       process.off('SIGTERM', interrupt);
@@ -217,8 +219,8 @@ named. Permissions: docs/athena.md.`,
     }
     if (r.comparisons.length) io.stdout.write(comparisonReport(r.comparisons));
     io.stderr.write(`Athena scanned ${(r.bytesScanned / 1e6).toFixed(1)} MB, about $${r.costUsd.toFixed(4)}\n`);
-    if (r.failure) io.stderr.write(`error: ${r.failure.step}: ${terminalSafe(r.failure.error)}\n`);
-    for (const x of r.left) io.stderr.write(`left behind: ${x.what} (${terminalSafe(x.error ?? '')}); remove it with: ${x.how}\n`);
+    if (r.failure) io.stderr.line(`error: ${r.failure.step}: ${r.failure.error}`);
+    for (const x of r.left) io.stderr.line(`left behind: ${x.what} (${x.error ?? ''}); remove it with: ${x.how}`);
     const outcome = verifyOutcome(r);
     return outcome === 'agree' ? EXIT.ok : outcome === 'disagree' ? EXIT.findings : EXIT.usage;
   },

@@ -2,8 +2,9 @@ import { UsageError } from '../../common/errors.js';
 import { version } from '../../common/version.js';
 import { SEVERITIES, type Finding, type Severity } from '../../query/finding.js';
 import { defineCommand, EXIT, type Io } from '../command.js';
-import { checkWindow, dataFlag, findingFlags, s3ReadFlags, s3ReadOptions } from '../common-flags.js';
+import { checkCsvRaw, checkWindow, dataFlag, findingFlags, s3ReadFlags, s3ReadOptions } from '../common-flags.js';
 import type { FlagValues } from '../flags.js';
+import { stdoutFor } from '../terminal-io.js';
 import { ingestWithProgress, renderSummary, reportUnreadable } from './ingest.js';
 
 const detectFlags = { data: dataFlag, ...findingFlags } as const;
@@ -23,6 +24,7 @@ type DetectArgs = FlagValues<typeof detectFlags>;
  */
 async function prepare(f: DetectArgs): Promise<(io: Io) => Promise<number>> {
   checkWindow(f.since, f.until);
+  checkCsvRaw(f);
   const [{ openDataset }, { checkOverrides, parseParamFlags, runDetections, selectDetections }, { loadDetections }, { formatFindings, coverageNotice }] = await Promise.all([
     import('../../query/dataset.js'), import('../../query/detect.js'), import('../../query/detection.js'), import('../../query/format.js'),
   ]);
@@ -38,10 +40,10 @@ async function prepare(f: DetectArgs): Promise<(io: Io) => Promise<number>> {
     } finally {
       ds.close();
     }
-    io.stdout.write(formatFindings(result.findings, f.format, { detections, runs: result.runs, coverage: result.coverage, version: version() }));
+    stdoutFor(io, f.format).write(formatFindings(result.findings, f.format, { detections, runs: result.runs, coverage: result.coverage, version: version(), csv: { raw: f['csv-raw'] } }));
     // NDJSON, CSV and OCSF carry findings only: what was not checked goes to stderr.
     const notice = f.format === 'table' || f.format === 'json' ? null : coverageNotice(result.coverage);
-    if (notice) io.stderr.write(notice + '\n');
+    if (notice) io.stderr.line(notice);
     return reachesFailOn(result.findings, f['fail-on']) ? EXIT.findings : EXIT.ok;
   };
 }

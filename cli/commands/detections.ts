@@ -1,15 +1,22 @@
 import { UsageError } from '../../common/errors.js';
+import { terminalSafe } from '../../common/terminal.js';
 import type { Detection } from '../../query/detection.js';
 import { defineCommand, defineGroup, EXIT } from '../command.js';
 import { findingFlags } from '../common-flags.js';
 
+/**
+ * One detection in full. A file from --rules is as untrusted as the logs:
+ * each line is escaped for a terminal, and only the description and the SQL,
+ * written over several lines, keep their line breaks.
+ */
 function show(d: Detection): string {
   const params = Object.entries(d.params).map(([k, p]) => `  ${k} = ${JSON.stringify(p.default)}    ${p.description}`);
+  const lines = (text: string): string[] => text.trim().split('\n');
   return [
     `${d.id}  (${d.severity})`,
     d.title,
     '',
-    d.description.trim(),
+    ...lines(d.description),
     '',
     `sources:    ${d.sources.join(', ')}`,
     `tags:       ${d.tags.join(', ') || '-'}`,
@@ -18,9 +25,9 @@ function show(d: Detection): string {
     `tests:      ${d.tests.map((t) => `${t.name} (expect ${t.expect})`).join('; ')}`,
     `file:       ${d.file}`,
     '',
-    d.sql.trim(),
-    ...(d.coverage ? ['', '-- coverage: what it cannot judge in the data (scope, reason, records)', d.coverage.trim()] : []),
-  ].join('\n');
+    ...lines(d.sql),
+    ...(d.coverage ? ['', '-- coverage: what it cannot judge in the data (scope, reason, records)', ...lines(d.coverage)] : []),
+  ].map(terminalSafe).join('\n');
 }
 
 const load = async (rules: string[]): Promise<Detection[]> => (await import('../../query/detection.js')).loadDetections(rules);
@@ -89,7 +96,7 @@ Write your own detections with tests (docs/detections.md) and run them here.`,
       const mark = o.ok ? 'ok  ' : 'FAIL';
       const wanted = [o.expected !== undefined ? `${o.expected} finding(s)` : '', o.expectedFires ? `fires [${o.expectedFires.join(', ')}]` : ''].filter(Boolean).join(' that ');
       const why = o.error ? `: ${o.error}` : o.ok ? '' : `: expected ${wanted}, got ${o.got} finding(s) from [${o.fired.join(', ')}]`;
-      io.stdout.write(`${mark} ${o.detection} / ${o.test}${why}\n`);
+      io.stdout.line(`${mark} ${o.detection} / ${o.test}${why}`);
     });
     const failed = outcomes.filter((o) => !o.ok).length;
     io.stdout.write(`\n${outcomes.length - failed} passed, ${failed} failed, ${picked.length} detections\n`);

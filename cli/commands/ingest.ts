@@ -1,5 +1,6 @@
-import type { IngestOptions, IngestSummary } from '../../ingest/index.js';
+import type { IngestOptions, IngestSummary, RejectRecord } from '../../ingest/index.js';
 import { UsageError } from '../../common/errors.js';
+import { terminalSafe } from '../../common/terminal.js';
 import { defineCommand, EXIT, type Io } from '../command.js';
 import { dataFlag, s3ReadFlags, s3ReadOptions } from '../common-flags.js';
 import { bool, choice, time } from '../flags.js';
@@ -61,7 +62,7 @@ run reads it again), 3 --strict and something was rejected.`,
       io.stdout.write((await datasetOverview(f.data)) + '\n');
     }
     if (summary.strictFailed) {
-      for (const r of summary.firstRejects) io.stderr.write(`${r.source_file}:${r.line}: ${r.reason}\n`);
+      for (const r of summary.firstRejects) io.stderr.line(rejectLine(r));
       io.stderr.write(`error: --strict: ${formatCount(summary.rejected)} line(s) or record(s) rejected; nothing was committed\n`);
       return EXIT.strict;
     }
@@ -72,7 +73,7 @@ run reads it again), 3 --strict and something was rejected.`,
 /** Sources that could not be read to the end: one error line each, and exit 2 (the rest is committed). */
 export function reportUnreadable(s: IngestSummary, io: Io): number {
   if (s.unreadable.length === 0) return EXIT.ok;
-  for (const u of s.unreadable) io.stderr.write(`error: ${u.name}: ${u.reason}\n`);
+  for (const u of s.unreadable) io.stderr.line(`error: ${u.name}: ${u.reason}`);
   io.stderr.write(`error: ${formatCount(s.unreadable.length)} source(s) could not be read to the end; the rest is committed, and the next run reads them again\n`);
   return EXIT.usage;
 }
@@ -80,7 +81,7 @@ export function reportUnreadable(s: IngestSummary, io: Io): number {
 /** Ingest with a progress bar (on a TTY) and warnings on stderr; shared by ingest and analyze. */
 export async function ingestWithProgress(sources: string[], opts: Pick<IngestOptions, 'data' | 'format' | 'force' | 'strict' | 's3'>, io: Io): Promise<IngestSummary> {
   const { ingest } = await import('../../ingest/index.js');
-  const bar = new ProgressBar(io.stderr);
+  const bar = new ProgressBar(io.raw.stderr);
   try {
     return await ingest(sources, {
       ...opts,
@@ -88,7 +89,7 @@ export async function ingestWithProgress(sources: string[], opts: Pick<IngestOpt
       onProgress: (p) => bar.update(p),
       onWarning: (m) => {
         bar.done();
-        io.stderr.write(`warning: ${m}\n`);
+        io.stderr.line(`warning: ${m}`);
       },
     });
   } finally {
@@ -96,7 +97,10 @@ export async function ingestWithProgress(sources: string[], opts: Pick<IngestOpt
   }
 }
 
-/** The human summary of a run. */
+/** A rejected line as the summary and --strict show it: where, and why. */
+const rejectLine = (r: RejectRecord): string => `${r.source_file}:${r.line}: ${r.reason}`;
+
+/** The human summary of a run, each line escaped for a terminal (source names and reasons come from the logs). */
 export function renderSummary(s: IngestSummary, data: string): string {
   const out: string[] = [];
   if (s.recovered) out.push(`finished the interrupted run ${s.recovered} first`);
@@ -120,7 +124,7 @@ export function renderSummary(s: IngestSummary, data: string): string {
   for (const [r, n] of reasons) out.push(`  passed over ${formatCount(n)} source${n === 1 ? '' : 's'}: ${r}${r === 'already ingested' ? ' (--force to re-read)' : ''}`);
   if (s.rejected > 0 && !s.strictFailed) {
     out.push(`  rejects: ${data}/${s.rejectsFile}`);
-    for (const r of s.firstRejects.slice(0, 5)) out.push(`    ${r.source_file}:${r.line}: ${r.reason}`);
+    for (const r of s.firstRejects.slice(0, 5)) out.push(`    ${rejectLine(r)}`);
   }
-  return out.join('\n');
+  return out.map(terminalSafe).join('\n');
 }

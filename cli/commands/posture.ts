@@ -2,6 +2,7 @@ import { UsageError } from '../../common/errors.js';
 import { defineCommand, EXIT } from '../command.js';
 import { dataFlag } from '../common-flags.js';
 import { choice, text, time } from '../flags.js';
+import { stdoutFor } from '../terminal-io.js';
 
 export const postureCommand = defineCommand({
   name: 'posture',
@@ -45,7 +46,7 @@ differs). Calls on the name between the two are listed, not applied.`,
     const ds = await openDataset(f.data);
     try {
       const buckets = await posture(ds, { bucket: f.bucket, at });
-      io.stdout.write(f.format === 'json' ? JSON.stringify({ at: at.toISOString(), buckets }, null, 1) + '\n' : renderPosture(buckets, at));
+      stdoutFor(io, f.format).write(f.format === 'json' ? JSON.stringify({ at: at.toISOString(), buckets }, null, 1) + '\n' : renderPosture(buckets, at));
     } finally {
       ds.close();
     }

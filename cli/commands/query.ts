@@ -1,7 +1,7 @@
 import { QueryError, UsageError, describe } from '../../common/errors.js';
 import { QUERY_FORMATS } from '../../query/finding.js';
 import { defineCommand, EXIT } from '../command.js';
-import { dataFlag } from '../common-flags.js';
+import { checkCsvRaw, csvRawFlag, dataFlag } from '../common-flags.js';
 import { choice } from '../flags.js';
 
 export const queryCommand = defineCommand({
@@ -19,6 +19,7 @@ Columns and their meaning: docs/dataset.md.`,
   flags: {
     data: dataFlag,
     format: choice({ choices: QUERY_FORMATS, default: 'table', value: 'F', help: 'table, json, ndjson, csv, or arrow (an Arrow IPC stream)' }),
+    'csv-raw': csvRawFlag,
   },
   examples: [
     's3sift query "SELECT operation, count(*) FROM s3_requests GROUP BY ALL ORDER BY 2 DESC"',
@@ -29,6 +30,7 @@ Columns and their meaning: docs/dataset.md.`,
   async run({ flags: f, positionals }, io) {
     const sql = positionals.join(' ').trim();
     if (!sql) throw new UsageError('query needs the SQL to run, as one argument (quote it)');
+    checkCsvRaw(f);
     const [{ openDataset }, { rowsOf }, { formatRows }] = await Promise.all([import('../../query/dataset.js'), import('../../query/rows.js'), import('../../query/format.js')]);
     const ds = await openDataset(f.data);
     try {
@@ -38,7 +40,10 @@ Columns and their meaning: docs/dataset.md.`,
       } catch (err) {
         throw new QueryError(describe(err));
       }
-      io.stdout.write(await formatRows(result, f.format));
+      const out = await formatRows(result, f.format, { raw: f['csv-raw'] });
+      // The table is for a person; every other format is written byte for byte.
+      if (typeof out === 'string' && f.format === 'table') io.stdout.write(out);
+      else io.raw.stdout.write(out);
     } finally {
       ds.close();
     }

@@ -24,6 +24,15 @@ describe('ProgressBar', () => {
     expect(out.text().endsWith('\r')).toBe(true);
   });
 
+  it('escapes a source name that holds terminal escapes: its carriage returns are the only control characters', () => {
+    const out = tty(200);
+    const bar = new ProgressBar(out);
+    bar.update({ ...p, source: 's3://logs/a\x1b]0;owned\x07\n\u202e.log' });
+    bar.done();
+    expect(out.text()).toContain('s3://logs/a\\u001b]0;owned\\u0007\\u000a\\u202e.log');
+    expect(out.text().replaceAll('\r', '')).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e]/);
+  });
+
   it('draws on a terminal that reports no width', () => {
     const out = tty(0);
     const bar = new ProgressBar(out);

@@ -1,8 +1,8 @@
 import { PassThrough, Readable } from 'node:stream';
-import type { Io } from '../../cli/command.js';
+import type { Streams } from '../../cli/command.js';
 
-/** An Io for running the CLI in-process: what it wrote, as text. */
-export function captureIo(stdin = ''): Io & { out(): string; err(): string } {
+/** Streams for running the CLI in-process (`main(argv, captureIo())`): what it wrote, as text. */
+export function captureIo(stdin = ''): Streams & { out(): string; err(): string } {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   const stdout = new PassThrough();

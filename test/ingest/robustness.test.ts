@@ -12,6 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest, type IngestOptions } from '../../ingest/ingest.js';
 import { reportUnreadable } from '../../cli/commands/ingest.js';
+import { textOut } from '../../cli/terminal-io.js';
 import { generateAccessLogLines, rng } from '../../scripts/gen-access-logs.js';
 import { digest, readRows, tempDir } from '../helpers/dataset.js';
 
@@ -126,7 +127,7 @@ describe('sources that go away mid-run', () => {
 
   it('on the command line: one error line per source that failed, a closing line, and exit 2', () => {
     const err: string[] = [];
-    const io = { stderr: { write: (t: string) => err.push(t) } } as never;
+    const io = { stderr: textOut({ write: (t) => err.push(String(t)) > 0 }) } as never;
     const summary = { unreadable: [{ name: 'logs/b.log', reason: 'could not be read past line 0: ENOENT: no such file or directory' }] } as never;
     expect(reportUnreadable(summary, io)).toBe(2);
     expect(err.join('')).toBe(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatRows } from '../../query/format.js';
+import { csv, csvSafeText, formatRows } from '../../query/format.js';
 import type { Rows } from '../../query/rows.js';
 
 const tricky: Rows = {
@@ -22,5 +22,34 @@ describe('query output tells NULL from text', () => {
 
   it('in JSON as null and ""', async () => {
     expect(JSON.parse(await formatRows(tricky, 'json') as string).rows[0]).toMatchObject({ null: null, empty: '' });
+  });
+});
+
+describe('CSV a spreadsheet opens runs no formula', () => {
+  const formulas: Rows = {
+    columns: [{ name: '=header', type: 'VARCHAR' }, ...['eq', 'plus', 'minus', 'at', 'tab', 'cr', 'plain', 'negative_text', 'negative', 'nested'].map((name) => ({ name, type: 'VARCHAR' }))],
+    rows: [{
+      '=header': 'h', eq: '=HYPERLINK("http://x","y")', plus: '+1+cmd', minus: "-2+3+cmd|' /C calc'!A0", at: '@SUM(A1)', tab: '\t=1', cr: '\r=1',
+      plain: 'a=b', negative_text: '-42.5', negative: -7, nested: { a: '=x' },
+    }],
+  };
+
+  it('puts a quote before text cells that start with = + - @ tab or CR, and quotes them (OWASP)', async () => {
+    const out = await formatRows(formulas, 'csv') as string;
+    expect(out).toBe(
+      `"'=header",eq,plus,minus,at,tab,cr,plain,negative_text,negative,nested\n` +
+        `h,"'=HYPERLINK(""http://x"",""y"")","'+1+cmd","'-2+3+cmd|' /C calc'!A0","'@SUM(A1)","'\t=1","'\r=1",a=b,-42.5,-7,"{""a"":""=x""}"\n`,
+    );
+  });
+
+  it('leaves numbers, and text that is only a number, as they are', () => {
+    expect(csv(['n', 't'], [{ n: -1.5, t: '-3' }])).toBe('n,t\n-1.5,-3\n');
+    expect(csvSafeText('-3-cmd')).toBe("'-3-cmd");
+  });
+
+  it('writes every cell as it is when asked for raw CSV', async () => {
+    const raw = await formatRows(formulas, 'csv', { raw: true }) as string;
+    expect(raw.split('\n')[1]).toBe(`h,"=HYPERLINK(""http://x"",""y"")",+1+cmd,-2+3+cmd|' /C calc'!A0,@SUM(A1),\t=1,"\r=1",a=b,-42.5,-7,"{""a"":""=x""}"`);
+    expect(raw.split('\n')[0]?.startsWith('=header,')).toBe(true);
   });
 });
