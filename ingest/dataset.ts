@@ -13,6 +13,7 @@ import { link, mkdir, open, readFile, rename, rm, stat, unlink, readdir, writeFi
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DatasetError, describe, writeError, WriteError } from '../common/errors.js';
+import { DIR_MODE, FILE_MODE } from './modes.js';
 
 export const MANIFEST = '_manifest.json';
 export const JOURNAL = '_journal.json';
@@ -78,7 +79,7 @@ export async function loadManifest(dir: string): Promise<Manifest> {
 /** Write a file so that readers see the old or the new content, never a part. */
 export async function writeAtomic(path: string, content: string): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w');
+  const fh = await open(tmp, 'w', FILE_MODE);
   try {
     await fh.writeFile(content);
     await fh.sync();
@@ -117,7 +118,7 @@ export async function applyJournal(dir: string, j: Journal): Promise<void> {
     const src = join(dir, from);
     const dst = join(dir, to);
     if (await exists(src)) {
-      await mkdir(dirname(dst), { recursive: true });
+      await mkdir(dirname(dst), { recursive: true, mode: DIR_MODE });
       await rename(src, dst);
     }
   }
@@ -174,8 +175,8 @@ export async function recover(dir: string): Promise<{ finished: string | null }>
   // Half-written temporary files of an interrupted atomic write.
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     if (name.includes('.tmp-')) await rm(join(dir, name), { force: true });
-    // Lock attempts of runs killed before they cleaned up.
-    const attempt = new RegExp(`^${LOCK}\\.(\\d+)$`).exec(name);
+    // Lock attempts of runs killed before they cleaned up: `_lock.<pid>.<random hex>` (`_lock.<pid>` from earlier versions).
+    const attempt = new RegExp(`^${LOCK}\\.(\\d+)(?:\\.[0-9a-f]+)?$`).exec(name);
     if (attempt && !isAlive(Number(attempt[1]))) await rm(join(dir, name), { force: true });
   }
   return { finished };
@@ -189,9 +190,10 @@ export async function lock(dir: string): Promise<() => Promise<void>> {
   const path = join(dir, LOCK);
   const me = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() });
   // The lock appears with its content in one step (a hard link), so no one ever reads an empty lock.
-  const mine = `${path}.${process.pid}`;
+  // The attempt's own file is unique to this attempt: two ingests of one process must not share it.
+  const mine = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
   try {
-    await writeFile(mine, me);
+    await writeFile(mine, me, { mode: FILE_MODE, flag: 'wx' });
   } catch (err) {
     throw new DatasetError(`${dir}: cannot write the dataset folder (${(err as Error).message})`, { cause: err });
   }
@@ -217,12 +219,17 @@ export async function lock(dir: string): Promise<() => Promise<void>> {
  * Remove the lock if its holder is gone; throw naming it if it is not. Two
  * runs may find the same stale lock at once: only the one that creates
  * `_lock.break` may remove it (and it checks the holder again first), so
- * neither can remove a lock the other has just taken.
+ * neither can remove a lock the other has just taken. A lock whose holder
+ * is alive is refused at once, without the guard, so runs that meet a busy
+ * lock together are each told who holds it.
  */
 async function breakStaleLock(dir: string, path: string): Promise<void> {
+  const first = await lockHolder(path);
+  if (first === null) return;
+  refuseLive(dir, path, first);
   const guard = `${path}.break`;
   try {
-    await (await open(guard, 'wx')).close();
+    await (await open(guard, 'wx', FILE_MODE)).close();
   } catch {
     // Another run is breaking it; one left by a run that died here is old.
     const st = await stat(guard).catch(() => null);
@@ -231,22 +238,31 @@ async function breakStaleLock(dir: string, path: string): Promise<void> {
     return;
   }
   try {
-    let holder: { pid?: number; host?: string } = {};
-    try {
-      holder = JSON.parse(await readFile(path, 'utf8')) as typeof holder;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      // Not ours to read: treated as stale.
-    }
-    if (holder.pid !== undefined && holder.host === hostname() && isAlive(holder.pid)) {
-      throw new DatasetError(`${dir} is being written by another s3sift (pid ${holder.pid}); wait for it to finish`);
-    }
-    if (holder.pid !== undefined && holder.host !== hostname()) {
-      throw new DatasetError(`${dir} is locked by s3sift pid ${holder.pid} on ${holder.host}; if that run is gone, remove ${path}`);
-    }
+    const holder = await lockHolder(path);
+    if (holder === null) return;
+    refuseLive(dir, path, holder);
     await rm(path, { force: true });
   } finally {
     await rm(guard, { force: true });
+  }
+}
+
+/** Who holds the lock: null when there is no lock; an unreadable one has no holder (it is stale). */
+async function lockHolder(path: string): Promise<{ pid?: number; host?: string } | null> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as { pid?: number; host?: string };
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : {};
+  }
+}
+
+/** Throw naming the holder, unless it is a process of this machine that is gone. */
+function refuseLive(dir: string, path: string, holder: { pid?: number; host?: string }): void {
+  if (holder.pid !== undefined && holder.host === hostname() && isAlive(holder.pid)) {
+    throw new DatasetError(`${dir} is being written by another s3sift (pid ${holder.pid}); wait for it to finish`);
+  }
+  if (holder.pid !== undefined && holder.host !== hostname()) {
+    throw new DatasetError(`${dir} is locked by s3sift pid ${holder.pid} on ${holder.host}; if that run is gone, remove ${path}`);
   }
 }
 

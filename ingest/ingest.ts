@@ -16,8 +16,9 @@ import { rowBound, stageAccessLogRow } from './access-log/stage-row.js';
 import { commit, loadManifest, lock, newRunId, recover, REJECTS, STAGING, type Journal, type Manifest, type SourceEntry } from './dataset.js';
 import { detectFormat, type Format } from './detect.js';
 import { isBlank, MAX_LINE_BYTES, readLines } from './lines.js';
-import { RejectsFile, type RejectRecord } from './reject.js';
+import { keepRaw, MAX_REJECTS, RAW_KEEP, RejectsFile, type RejectRecord } from './reject.js';
 import { planReplacements } from './replace.js';
+import { DIR_MODE } from './modes.js';
 import { ACCESS_LOG, CLOUDTRAIL, type TableSpec } from './schema.js';
 import { openContent, peekContent, resolveSources, type Source } from './sources.js';
 import { Stage } from './staging.js';
@@ -32,6 +33,11 @@ export interface IngestOptions {
   force: boolean;
   /** Commit nothing if any line is rejected. */
   strict: boolean;
+  /**
+   * Rejects kept in the rejects file per source (`--max-rejects`, default
+   * 1,000); the rest are counted, and a last line for the source says how many.
+   */
+  maxRejects?: number;
   /** How to reach S3 for s3:// sources. */
   s3?: S3Options;
   onProgress?: (p: IngestProgress) => void;
@@ -59,6 +65,8 @@ export interface IngestSummary {
   lines: number;
   rows: number;
   rejected: number;
+  /** Rejects counted but not written to the rejects file (past `maxRejects` for their source). */
+  rejectsNotKept: number;
   /** Passed over on purpose: blank lines, CloudTrail digest files and Insights records. */
   skipped: number;
   /** `skipped` by reason. */
@@ -97,7 +105,7 @@ interface TableRun {
 export async function ingest(args: readonly string[], opts: IngestOptions): Promise<IngestSummary> {
   const started = performance.now();
   const dir = opts.data;
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: DIR_MODE });
   const unlock = await lock(dir);
   // The AWS SDK is loaded only when a source is in S3.
   let client: S3Client | undefined;
@@ -106,13 +114,13 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
     const { finished } = await recover(dir);
     const run = newRunId();
     const work = join(dir, STAGING, run);
-    await mkdir(work, { recursive: true });
+    await mkdir(work, { recursive: true, mode: DIR_MODE });
     const { sources, hidden, passedOver } = await resolveSources(args, work, opts.stdin, s3, opts.s3);
     for (const h of hidden) opts.onWarning?.(`${h}: hidden, passed over`);
     for (const p of passedOver) opts.onWarning?.(p);
     const manifest = await loadManifest(dir);
     const summary: IngestSummary = {
-      run, sources: 0, passed: [], replaced: [], lines: 0, rows: 0, rejected: 0, skipped: 0, skippedWhy: {}, byTable: {},
+      run, sources: 0, passed: [], replaced: [], lines: 0, rows: 0, rejected: 0, rejectsNotKept: 0, skipped: 0, skippedWhy: {}, byTable: {},
       files: [], rejectsFile: null, firstRejects: [], strictFailed: false, unreadable: [], recovered: finished, seconds: 0,
     };
 
@@ -266,6 +274,9 @@ class SourceRun {
   bytesRead = 0;
   /** Lines (access logs) or records (CloudTrail) read; set by the reader. */
   read = 0;
+  /** Rejects past the cap, counted only, and the line of the first of them. */
+  private notKept = 0;
+  private firstNotKept = 0;
 
   constructor(
     readonly src: Source,
@@ -290,12 +301,21 @@ class SourceRun {
     this.summary.skippedWhy[reason] = (this.summary.skippedWhy[reason] ?? 0) + 1;
   }
 
-  reject(line: number, reason: string, raw: string): void {
-    const r: RejectRecord = { source_file: this.src.name, line, reason, raw };
+  /**
+   * A rejected line or record: counted always, written while the source is
+   * within its cap (`always`: whatever the cap, for the reject that says why
+   * reading stopped).
+   */
+  reject(line: number, reason: string, raw: string, always = false): void {
     this.entry.rejected++;
     this.summary.rejected++;
-    if (this.summary.firstRejects.length < FIRST_REJECTS) this.summary.firstRejects.push(r);
-    this.rejectsOut.write(r);
+    const keep = always || this.entry.rejected <= (this.opts.maxRejects ?? MAX_REJECTS);
+    const first = this.summary.firstRejects.length < FIRST_REJECTS;
+    if (!keep && this.notKept++ === 0) this.firstNotKept = line;
+    if (!keep && !first) return;
+    const r: RejectRecord = { source_file: this.src.name, line, reason, raw: keepRaw(raw) };
+    if (first) this.summary.firstRejects.push(r);
+    if (keep) this.rejectsOut.write(r);
   }
 
   /** The content, decompressed, counting raw bytes for progress. */
@@ -331,7 +351,8 @@ class SourceRun {
     const code = String((err as NodeJS.ErrnoException).code ?? '');
     // A checksum that fails at the end means damage somewhere before it, not only a cut.
     const damaged = code === 'Z_DATA_ERROR' && /check/.test(describe(err)) ? `; ${unit}s read before it may be damaged (the ones that did not parse are rejected)` : '';
-    this.reject(this.read, `${this.src.name}: reading stopped at byte ${this.bytesRead}: ${describe(err)}${damaged}`, '');
+    this.closeRejects();
+    this.reject(this.read, `${this.src.name}: reading stopped at byte ${this.bytesRead}: ${describe(err)}${damaged}`, '', true);
     if (code.startsWith('Z_')) {
       this.opts.onWarning?.(`${this.src.name}: reading stopped after ${unit} ${n}: ${describe(err)}`);
       return;
@@ -340,8 +361,19 @@ class SourceRun {
     this.summary.unreadable.push({ name: this.src.name, reason: `could not be read past ${unit} ${n}: ${describe(err)}` });
   }
 
+  /** Say in the rejects file itself how many of the source's rejects were not kept, once they are all counted. */
+  private closeRejects(): void {
+    if (this.notKept === 0) return;
+    const max = this.opts.maxRejects ?? MAX_REJECTS;
+    const reason = `${this.notKept.toLocaleString('en-US')} more rejects of this source, from this line on, not kept: the first ${max} of each source are (--max-rejects)`;
+    this.rejectsOut.write({ source_file: this.src.name, line: this.firstNotKept, reason, raw: '' });
+    this.summary.rejectsNotKept += this.notKept;
+    this.notKept = 0;
+  }
+
   done(): SourceEntry {
     const e = this.entry;
+    this.closeRejects();
     e.lines = this.read;
     this.summary.lines += this.read;
     this.summary.rows += e.rows;
@@ -350,6 +382,9 @@ class SourceRun {
     return e;
   }
 }
+
+/** Bytes of a rejected line decoded for its reject: more than the RAW_KEEP units kept, however they encode. */
+const RAW_BYTES = 4 * RAW_KEEP;
 
 /** Read one access-log source into the staging files and the rejects file. */
 async function readAccessLog(ctx: SourceRun): Promise<void> {
@@ -364,7 +399,7 @@ async function readAccessLog(ctx: SourceRun): Promise<void> {
     if (scan.scan(b, s, e)) {
       stageAccessLogRow(stage.writerFor(scan.time, rowBound(e - s)), b, scan, idx, lineNo);
       entry.rows++;
-    } else ctx.reject(lineNo, scan.reason, text(b, s, e));
+    } else ctx.reject(lineNo, scan.reason, text(b, s, Math.min(e, s + RAW_BYTES)));
   };
   try {
     const onTooLong = (lineNo: number, bytes: number, head: Buffer): void =>

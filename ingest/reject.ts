@@ -1,5 +1,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { writeError, type WriteError } from '../common/errors.js';
+import { FILE_MODE } from './modes.js';
+import { wellFormed } from './unicode.js';
 
 /**
  * A record that could not be parsed: data, not an exception. The ingest loop
@@ -7,6 +9,23 @@ import { writeError, type WriteError } from '../common/errors.js';
  */
 export class Reject {
   constructor(readonly reason: string) {}
+}
+
+/** How much of a rejected line or record `raw` keeps (UTF-16 units, cut at a character boundary). */
+export const RAW_KEEP = 4096;
+
+/** Rejects kept per source unless the caller says otherwise (`--max-rejects`); the rest are counted. */
+export const MAX_REJECTS = 1000;
+
+/** The part of a raw line or record a reject keeps: its first RAW_KEEP units, valid Unicode. */
+export function keepRaw(raw: string): string {
+  let s = raw;
+  if (s.length > RAW_KEEP) {
+    // Do not cut a surrogate pair in half.
+    const last = s.charCodeAt(RAW_KEEP - 1);
+    s = s.slice(0, last >= 0xd800 && last <= 0xdbff ? RAW_KEEP - 1 : RAW_KEEP);
+  }
+  return wellFormed(s);
 }
 
 /** One line of `DIR/rejects/*.ndjson` (docs/contract.md). */
@@ -27,7 +46,7 @@ export class RejectsFile {
   private failure: WriteError | null = null;
 
   constructor(readonly path: string) {
-    this.out = createWriteStream(path);
+    this.out = createWriteStream(path, { mode: FILE_MODE });
     this.out.on('error', (err) => (this.failure ??= writeError(path, err)));
   }
 

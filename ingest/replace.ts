@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { Journal, Manifest, SourceEntry } from './dataset.js';
 import { sqlString } from '../common/sql.js';
+import { DIR_MODE, FILE_MODE, ownerOnly } from './modes.js';
 import { ROW_GROUP_BYTES, ROW_GROUP_ROWS } from './staging.js';
 
 export async function planReplacements(
@@ -45,12 +46,13 @@ export async function planReplacements(
       if (keepers.length === 0) continue;
       const rel = join(dirname(f), `${journal.run}-r${n++}.parquet`);
       const out = join(work, rel);
-      await mkdir(dirname(out), { recursive: true });
+      await mkdir(dirname(out), { recursive: true, mode: DIR_MODE });
       const names = dropNames((e) => e.files.includes(f)).map(sqlString).join(', ');
       await conn.run(
         `COPY (SELECT * FROM read_parquet(${sqlString(join(dir, f))}, hive_partitioning = false) WHERE source_file NOT IN (${names}))
          TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS}, ROW_GROUP_SIZE_BYTES ${ROW_GROUP_BYTES})`,
       );
+      await ownerOnly(out);
       journal.moves.push([join(prefix, rel), rel]);
       for (const e of keepers) {
         const next = journal.manifest.sources[e.key] as SourceEntry;
@@ -75,8 +77,8 @@ export async function planReplacements(
       if (!drop.has(rec.source_file)) kept.push(line);
     }
     const rel = join(dirname(f), `${journal.run}-r${r++}.ndjson`);
-    await mkdir(dirname(join(work, rel)), { recursive: true });
-    await writeFile(join(work, rel), kept.join('\n') + '\n');
+    await mkdir(dirname(join(work, rel)), { recursive: true, mode: DIR_MODE });
+    await writeFile(join(work, rel), kept.join('\n') + '\n', { mode: FILE_MODE });
     journal.moves.push([join(prefix, rel), rel]);
     for (const e of keepers) (journal.manifest.sources[e.key] as SourceEntry).rejects = rel;
   }

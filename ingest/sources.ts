@@ -14,6 +14,7 @@ import { createGunzip } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { describe, InputError } from '../common/errors.js';
 import type { S3Options } from './s3.js';
+import { FILE_MODE } from './modes.js';
 
 export interface Source {
   /** Name stored in `source_file` and shown in messages: the path as given, `-` for stdin. */
@@ -148,7 +149,7 @@ async function spoolStdin(stdin: Readable, spoolDir: string): Promise<Source> {
         cb(null, chunk);
       },
     }),
-    createWriteStream(path),
+    createWriteStream(path, { mode: FILE_MODE }),
   );
   const digest = h.digest('hex');
   return { name: '-', key: `stdin:${digest}`, path, size, fingerprint: `${size}:${digest.slice(0, 32)}` };

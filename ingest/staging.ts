@@ -21,6 +21,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { writeError } from '../common/errors.js';
 import { sqlIdentifier, sqlString } from '../common/sql.js';
 import { dayText } from '../common/time.js';
+import { DIR_MODE, FILE_MODE, ownerOnly } from './modes.js';
 import { STAGING_QUOTE, TsvWriter } from './tsv-writer.js';
 import type { ColumnSpec, TableSpec } from './schema.js';
 
@@ -138,7 +139,7 @@ export class Stage {
     this.maxFileBytes = opts.maxFileBytes ?? 256 << 20;
     this.idleRows = opts.idleRows ?? 20_000;
     this.maxOpen = opts.maxOpen ?? 16;
-    mkdirSync(workDir, { recursive: true });
+    mkdirSync(workDir, { recursive: true, mode: DIR_MODE });
   }
 
   /** Register the run's source names (`source_file` values by index). */
@@ -170,7 +171,7 @@ export class Stage {
       const path = join(this.workDir, `${this.table.name}-${dayString(day)}-${this.fileSeq++}.tsv`);
       let fd: number;
       try {
-        fd = openSync(path, 'w');
+        fd = openSync(path, 'w', FILE_MODE);
       } catch (err) {
         throw writeError(this.workDir, err);
       }
@@ -227,7 +228,7 @@ export class Stage {
     this.files.push(rel);
     const out = join(this.outDir, rel);
     try {
-      mkdirSync(join(this.outDir, `date=${dayString(f.day)}`), { recursive: true });
+      mkdirSync(join(this.outDir, `date=${dayString(f.day)}`), { recursive: true, mode: DIR_MODE });
     } catch (err) {
       throw writeError(this.outDir, err);
     }
@@ -238,6 +239,7 @@ export class Stage {
       if (this.failure) return;
       try {
         await this.conn.run(sql);
+        await ownerOnly(out);
       } catch (err) {
         // DuckDB says "IO Error: ... No space left on device"; anything else is a failure of ours.
         this.failure = /IO Error|No space|quota|Read-only file system/i.test(String((err as Error).message)) ? writeError(this.outDir, err) : err;

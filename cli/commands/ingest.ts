@@ -3,7 +3,8 @@ import { UsageError } from '../../common/errors.js';
 import { terminalSafe } from '../../common/terminal.js';
 import { defineCommand, EXIT, type Io } from '../command.js';
 import { dataFlag, s3ReadFlags, s3ReadOptions } from '../common-flags.js';
-import { bool, choice, time } from '../flags.js';
+import { bool, choice, integer, time } from '../flags.js';
+import { MAX_REJECTS } from '../../ingest/reject.js';
 import { formatCount, ProgressBar } from '../progress.js';
 
 const flags = {
@@ -11,6 +12,7 @@ const flags = {
   format: choice({ choices: ['auto', 'access-log', 'cloudtrail'], default: 'auto', value: 'F', help: 'auto (told by content), access-log or cloudtrail' }),
   force: bool({ help: 're-read sources already ingested, replacing their rows' }),
   strict: bool({ help: 'commit nothing and exit 3 if any line is rejected' }),
+  'max-rejects': integer({ min: 0, max: 1_000_000_000, default: MAX_REJECTS, help: 'rejected lines kept in the rejects file per source; the rest are counted' }),
   ...s3ReadFlags,
   since: time({ help: "s3:// only: list and read only the objects whose key dates (AWS's delivery\nlayouts) fall in the window, give or take a day" }),
   until: time({ help: 's3:// only: the end of that window' }),
@@ -55,7 +57,7 @@ run reads it again), 3 --strict and something was rejected.`,
   ],
   async run({ flags: f, positionals }, io) {
     if (positionals.length === 0) throw new UsageError('ingest needs at least one SOURCE (a file, a folder, - for stdin, or s3://bucket/prefix)');
-    const summary = await ingestWithProgress(positionals, { data: f.data, format: f.format, force: f.force, strict: f.strict, s3: s3ReadOptions(f, io) }, io);
+    const summary = await ingestWithProgress(positionals, { data: f.data, format: f.format, force: f.force, strict: f.strict, maxRejects: f['max-rejects'], s3: s3ReadOptions(f, io) }, io);
     io.stdout.write(renderSummary(summary, f.data) + '\n');
     if (!summary.strictFailed && summary.files.length + summary.passed.length > 0) {
       const { datasetOverview } = await import('../overview.js');
@@ -79,7 +81,7 @@ export function reportUnreadable(s: IngestSummary, io: Io): number {
 }
 
 /** Ingest with a progress bar (on a TTY) and warnings on stderr; shared by ingest and analyze. */
-export async function ingestWithProgress(sources: string[], opts: Pick<IngestOptions, 'data' | 'format' | 'force' | 'strict' | 's3'>, io: Io): Promise<IngestSummary> {
+export async function ingestWithProgress(sources: string[], opts: Pick<IngestOptions, 'data' | 'format' | 'force' | 'strict' | 'maxRejects' | 's3'>, io: Io): Promise<IngestSummary> {
   const { ingest } = await import('../../ingest/index.js');
   const bar = new ProgressBar(io.raw.stderr);
   try {
@@ -124,6 +126,7 @@ export function renderSummary(s: IngestSummary, data: string): string {
   for (const [r, n] of reasons) out.push(`  passed over ${formatCount(n)} source${n === 1 ? '' : 's'}: ${r}${r === 'already ingested' ? ' (--force to re-read)' : ''}`);
   if (s.rejected > 0 && !s.strictFailed) {
     out.push(`  rejects: ${data}/${s.rejectsFile}`);
+    if (s.rejectsNotKept > 0) out.push(`    (${formatCount(s.rejectsNotKept)} of them counted but not kept: past --max-rejects for their source)`);
     for (const r of s.firstRejects.slice(0, 5)) out.push(`    ${rejectLine(r)}`);
   }
   return out.map(terminalSafe).join('\n');

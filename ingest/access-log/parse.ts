@@ -89,7 +89,7 @@ export function parseAccessLogLine(line: string): AccessLogRecord | Reject {
     extra_fields: extra,
     http_method: s.methodEnd < 0 ? null : text(b, s.start[F.request_uri] as number, s.methodEnd),
     presigned_expires_s: Number.isNaN(s.expires) ? null : s.expires,
-    field_count: s.fields + s.extraStart.length,
+    field_count: s.fields + s.extraFields,
   };
 }
 

@@ -28,6 +28,13 @@ export const FIELD_NAMES = Object.keys(F) as (keyof typeof F)[];
 export const MIN_FIELDS = 18;
 /** Fields documented today; later ones go to `extra_fields`. */
 export const KNOWN_FIELDS = 27;
+/**
+ * Fields after the 27th kept in `extra_fields`; `field_count` still counts
+ * them all. AWS adds a field every few years: a line with hundreds is not a
+ * record AWS wrote, and keeping them all cost gigabytes (a 2 MB line holds a
+ * million one-letter fields).
+ */
+export const MAX_EXTRA_FIELDS = 32;
 
 export const INT_MAX = 2147483647;
 
@@ -60,9 +67,11 @@ export class AccessLogScan {
   readonly end = new Int32Array(KNOWN_FIELDS);
   /** Known fields present (18..27). */
   fields = 0;
-  /** Fields after the 27th: their starts and ends. */
+  /** Fields after the 27th: their starts and ends (the first MAX_EXTRA_FIELDS of them). */
   readonly extraStart: number[] = [];
   readonly extraEnd: number[] = [];
+  /** Fields after the 27th, kept or not. */
+  extraFields = 0;
   /** event_time in epoch milliseconds (UTC). */
   time = 0;
   /** Numeric field values by field index; NaN is NULL. */
@@ -113,6 +122,7 @@ export class AccessLogScan {
     this.fields = 0;
     this.extraStart.length = 0;
     this.extraEnd.length = 0;
+    this.extraFields = 0;
     this.acl = ACL_ABSENT;
     this.methodEnd = -1;
     this.expires = NaN;
@@ -203,9 +213,10 @@ export class AccessLogScan {
     while (p < end && n < KNOWN_FIELDS) token(n++);
     this.fields = n;
     while (p < end) {
-      this.extraStart.push(p);
+      const kept = this.extraFields++ < MAX_EXTRA_FIELDS;
+      if (kept) this.extraStart.push(p);
       while (p < end && b[p] !== SPACE) p++;
-      this.extraEnd.push(p);
+      if (kept) this.extraEnd.push(p);
       while (p < end && b[p] === SPACE) p++;
     }
 

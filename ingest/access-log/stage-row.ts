@@ -48,7 +48,7 @@ export function stageAccessLogRow(w: TsvWriter, b: Uint8Array, s: AccessLogScan,
   w.tab();
   if (!Number.isNaN(s.expires)) w.int(s.expires);
   w.tab();
-  w.int(s.fields + n);
+  w.int(s.fields + s.extraFields);
   w.tab();
   w.int(fileIdx);
   w.tab();

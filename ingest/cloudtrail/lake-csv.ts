@@ -7,6 +7,9 @@
  * query selected it, is the whole record and wins over the rest.
  */
 import type { Options } from 'csv-parse';
+import { Reject } from '../reject.js';
+import { hasSurrogateEscape, wellFormedValue } from '../unicode.js';
+import { MAX_DEPTH, TOO_DEEP } from './depth.js';
 
 /** Record fields by their lower-cased names, to give Lake's columns and keys their CloudTrail case. */
 const KNOWN = [
@@ -42,17 +45,30 @@ export function isLakeHeader(line: string): boolean {
   return names.length > 1 && (names.includes('eventtime') || names.includes('eventjson')) && names.every((n) => /^[a-z0-9_.]+$/.test(n));
 }
 
-/** The record of one CSV row, given the header; a cell that cannot be read stays text. */
-export function lakeRecord(header: readonly string[], cells: readonly string[]): Record<string, unknown> {
-  const rec: Record<string, unknown> = {};
-  header.forEach((h, i) => {
-    const cell = cells[i];
-    if (cell === undefined || cell === '' || cell === 'null') return;
-    const name = CANONICAL.get(h.toLowerCase()) ?? h;
-    if (name === 'eventTime') rec[name] = lakeTime(cell);
-    else if (NESTED.has(name) || name === 'eventJson') rec[name] = nested(cell);
-    else rec[name] = cell;
-  });
+/** Thrown out of a `{key=value}` cell nested deeper than any record may be, before the recursion runs out of stack. */
+class TooDeep extends Error {}
+
+/**
+ * The record of one CSV row, given the header; a cell that cannot be read
+ * stays text. A Reject when a cell in Lake's `{key=value}` form nests deeper
+ * than a record may (JSON cells are checked with the rest of the record).
+ */
+export function lakeRecord(header: readonly string[], cells: readonly string[]): Record<string, unknown> | Reject {
+  // No prototype: a column named `__proto__` is kept as a field.
+  const rec = Object.create(null) as Record<string, unknown>;
+  try {
+    header.forEach((h, i) => {
+      const cell = cells[i];
+      if (cell === undefined || cell === '' || cell === 'null') return;
+      const name = CANONICAL.get(h.toLowerCase()) ?? h;
+      if (name === 'eventTime') rec[name] = lakeTime(cell);
+      else if (NESTED.has(name) || name === 'eventJson') rec[name] = nested(cell);
+      else rec[name] = cell;
+    });
+  } catch (err) {
+    if (err instanceof TooDeep) return new Reject(TOO_DEEP);
+    throw err;
+  }
   const whole = rec.eventJson;
   if (typeof whole === 'object' && whole !== null && !Array.isArray(whole)) return whole as Record<string, unknown>;
   return rec;
@@ -68,7 +84,9 @@ function nested(cell: string): unknown {
   const t = cell.trim();
   if (t[0] !== '{' && t[0] !== '[') return cell;
   try {
-    return JSON.parse(t) as unknown;
+    const v = JSON.parse(t) as unknown;
+    // An escaped half of a surrogate pair becomes U+FFFD, as in JSON files (see unicode.ts).
+    return hasSurrogateEscape(t) ? wellFormedValue(v) : v;
   } catch {
     const p = new KeyValueReader(t);
     const v = p.value(0);
@@ -85,6 +103,7 @@ class KeyValueReader {
   constructor(private readonly s: string) {}
 
   value(depth: number): unknown {
+    if (depth > MAX_DEPTH) throw new TooDeep();
     const c = this.s[this.pos];
     if (c === '{') return this.map(depth);
     if (c === '[') return this.list(depth);

@@ -8,7 +8,9 @@ import { isUtf8 } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { parse, type CsvError } from 'csv-parse';
 import { bomLength } from '../bytes.js';
-import { Reject } from '../reject.js';
+import { RAW_KEEP, Reject } from '../reject.js';
+import { hasSurrogateEscape, wellFormedValue } from '../unicode.js';
+import { deeperThan, MAX_DEPTH } from './depth.js';
 import { LAKE_CSV_OPTIONS, isLakeHeader, lakeRecord } from './lake-csv.js';
 import { parseCloudTrailRecord, recordsOf, Skip, type CloudTrailRow } from './record.js';
 import { objectSpans, type Spans } from './spans.js';
@@ -35,14 +37,18 @@ function onValue(sink: CloudTrailSink, b: Buffer, s: number, e: number, where: n
   try {
     v = JSON.parse(text);
   } catch (err) {
-    sink.reject(where, `invalid JSON: ${(err as Error).message}`, text.length > 4096 ? text.slice(0, 4096) : text);
+    sink.reject(where, `invalid JSON: ${(err as Error).message}`, text.slice(0, RAW_KEEP));
     return;
   }
+  // An escaped half of a surrogate pair becomes U+FFFD (see unicode.ts); the
+  // record is then serialised, so its JSON columns say U+FFFD too.
+  const repaired = hasSurrogateEscape(text);
+  if (repaired) v = wellFormedValue(v);
   const items = recordsOf(v);
   // A value that is one compact record (valid UTF-8, no raw tab or line
   // break, as CloudTrail writes them) is copied from its bytes.
   let spans: Spans | null = null;
-  if (items.length === 1 && items[0] === v) {
+  if (items.length === 1 && items[0] === v && !repaired) {
     const bytes = b.subarray(s, e);
     if (bytes.indexOf(10) < 0 && bytes.indexOf(9) < 0 && bytes.indexOf(13) < 0 && isUtf8(bytes)) spans = objectSpans(b, s, e);
   }
@@ -54,10 +60,11 @@ function onValue(sink: CloudTrailSink, b: Buffer, s: number, e: number, where: n
   }
 }
 
+/** What a reject keeps of one item of a value: the item as JSON, or the value's text when it is too deep to serialise. */
 function rawOf(item: unknown, text: string): string {
-  if (item instanceof Reject) return text.slice(0, 4096);
+  if (item instanceof Reject || deeperThan(item, MAX_DEPTH)) return text.slice(0, RAW_KEEP);
   const s = JSON.stringify(item) ?? String(item);
-  return s.length > 4096 ? s.slice(0, 4096) : s;
+  return s.slice(0, RAW_KEEP);
 }
 
 /**
@@ -146,15 +153,17 @@ async function readLakeCsv(chunks: AsyncIterable<Buffer>, sink: CloudTrailSink, 
       continue;
     }
     if (record.every((c) => c === '')) sink.skip(info.lines, 'blank line');
-    else onRecord(sink, lakeRecord(header, record), info.lines);
+    else onRecord(sink, lakeRecord(header, record), record, info.lines);
     if (++n % CSV_BATCH === 0) await pause();
   }
   await pause();
 }
 
-function onRecord(sink: CloudTrailSink, rec: Record<string, unknown>, where: number): void {
-  const r = parseCloudTrailRecord(rec);
-  if (r instanceof Reject) sink.reject(where, r.reason, JSON.stringify(rec).slice(0, 4096));
+function onRecord(sink: CloudTrailSink, rec: Record<string, unknown> | Reject, cells: string[], where: number): void {
+  const r = rec instanceof Reject ? rec : parseCloudTrailRecord(rec);
+  // A record too deep to serialise keeps its cells.
+  const raw = (): string => (rec instanceof Reject || deeperThan(rec, MAX_DEPTH) ? JSON.stringify(cells) : JSON.stringify(rec));
+  if (r instanceof Reject) sink.reject(where, r.reason, raw().slice(0, RAW_KEEP));
   else if (r instanceof Skip) sink.skip(where, r.reason);
   else sink.row(r, where, null);
 }

@@ -7,6 +7,7 @@
  * S3 fields: https://docs.aws.amazon.com/AmazonS3/latest/userguide/cloudtrail-logging-understanding-s3-entries.html
  */
 import { Reject } from '../reject.js';
+import { deeperThan, MAX_DEPTH, TOO_DEEP } from './depth.js';
 
 /** A record passed over on purpose (counted as skipped, never rejected). */
 export class Skip {
@@ -169,19 +170,22 @@ export const JSON_COLUMNS = {
 export interface ParseOptions {
   /**
    * Serialise the nested parts into the JSON columns (default true). The
-   * bulk path passes false and copies them from the bytes it read instead.
+   * bulk path passes false and copies them from the bytes it read instead,
+   * having checked their depth there (`objectSpans`).
    */
   nestedJson?: boolean;
 }
 
 /**
- * Parse one CloudTrail record. Rejects a record that is not an object, has
- * no usable `eventTime` or `eventName`, or whose event version has another
- * major number; skips CloudTrail Insights records.
+ * Parse one CloudTrail record. Rejects a record that is not an object, is
+ * nested deeper than MAX_DEPTH levels, has no usable `eventTime` or
+ * `eventName`, or whose event version has another major number; skips
+ * CloudTrail Insights records.
  */
 export function parseCloudTrailRecord(rec: unknown, opts: ParseOptions = {}): CloudTrailRow | Reject | Skip {
   const asJson = opts.nestedJson === false ? (): null => null : json;
   if (!isObj(rec)) return new Reject(`not a CloudTrail record: a JSON ${Array.isArray(rec) ? 'array' : rec === null ? 'null' : typeof rec}, not an object`);
+  if (opts.nestedJson !== false && deeperThan(rec, MAX_DEPTH)) return new Reject(TOO_DEEP);
   const version = asText(rec.eventVersion);
   if (version !== null) {
     const major = Number(version.split('.')[0]);
@@ -224,7 +228,8 @@ export function parseCloudTrailRecord(rec: unknown, opts: ParseOptions = {}): Cl
   if (opts.nestedJson !== false) {
     for (const k in rec) {
       if (LIFTED.has(k) && !(k === 'eventTime' && Number.isNaN(ms))) continue;
-      (other ??= {})[k] = rec[k];
+      // No prototype: a field named `__proto__` is kept as a field, as the bytes path keeps it.
+      (other ??= Object.create(null) as Obj)[k] = rec[k];
     }
   }
 

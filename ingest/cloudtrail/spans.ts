@@ -5,6 +5,7 @@
  * re-serialising the parsed objects, which took a fifth of the ingest time.
  */
 import * as bytes from '../bytes.js';
+import { MAX_DEPTH } from './depth.js';
 
 // Module-local copies, read as fast as literals (see bytes.ts).
 const { BACKSLASH, DOUBLE_QUOTE } = bytes;
@@ -35,25 +36,69 @@ function stringEnd(b: Buffer, i: number, e: number): number {
   }
 }
 
-/** End (exclusive) of the value starting at `i`; -1 if malformed. */
+/**
+ * Keys of the objects open while a record is scanned, as [start, end) pairs
+ * of their bytes between the quotes, and for each open bracket where its
+ * keys begin in `keys` (-1 for an array). Reused from record to record.
+ */
+const keys: number[] = [];
+const frames: number[] = [];
+
+/**
+ * Add the key at b[s, e) to the innermost open object; false when the bytes
+ * cannot stand for the parsed record: the key holds an escape (it may decode
+ * to another key, `"request\u0050arameters"` is `requestParameters`) or the
+ * object already has it (`JSON.parse` keeps the last, DuckDB's JSON functions
+ * the first).
+ */
+function addKey(b: Buffer, s: number, e: number, from: number): boolean {
+  for (let i = s; i < e; i++) if (b[i] === BACKSLASH) return false;
+  const len = e - s;
+  for (let k = from; k < keys.length; k += 2) {
+    const ks = keys[k] as number;
+    if ((keys[k + 1] as number) - ks !== len) continue;
+    let same = true;
+    for (let i = 0; i < len && same; i++) same = b[ks + i] === b[s + i];
+    if (same) return false;
+  }
+  keys.push(s, e);
+  return true;
+}
+
+/**
+ * End (exclusive) of the value starting at `i`, a field of the record; -1
+ * if malformed, nested deeper than MAX_DEPTH, or holding a key `addKey`
+ * refuses: the caller then serialises the parsed record instead.
+ */
 function valueEnd(b: Buffer, i: number, e: number): number {
   const c = b[i];
   if (c === DOUBLE_QUOTE) return stringEnd(b, i, e);
   if (c === 123 || c === 91) {
-    let depth = 0;
+    const base = frames.length;
+    let expectKey = false;
     let j = i;
     while (j < e) {
       const d = b[j] as number;
       if (d === DOUBLE_QUOTE) {
+        const s = j;
         j = stringEnd(b, j, e);
         if (j < 0) return -1;
+        if (expectKey) {
+          if (!addKey(b, s + 1, j - 1, frames[frames.length - 1] as number)) return -1;
+          expectKey = false;
+        }
         continue;
       }
-      if (d === 123 || d === 91) depth++;
-      else if (d === 125 || d === 93) {
-        depth--;
-        if (depth === 0) return j + 1;
-      }
+      if (d === 123 || d === 91) {
+        // The record is level 1, its fields' values level 2.
+        if (frames.length - base + 2 > MAX_DEPTH) return -1;
+        frames.push(d === 123 ? keys.length : -1);
+        expectKey = d === 123;
+      } else if (d === 125 || d === 93) {
+        const from = frames.pop() as number;
+        if (from >= 0) keys.length = from;
+        if (frames.length === base) return j + 1;
+      } else if (d === 44) expectKey = (frames[frames.length - 1] as number) >= 0;
       j++;
     }
     return -1;
@@ -69,11 +114,16 @@ function valueEnd(b: Buffer, i: number, e: number): number {
 
 /**
  * The spans of the compact object in b[s, e) (no raw tabs or line breaks),
- * or null when it is not one: the caller then falls back to serialising.
+ * or null when it is not one, or its bytes could say something other than
+ * its parsed value (an escaped or repeated key, at any level) or it nests
+ * deeper than MAX_DEPTH: the caller then serialises the parsed record, which
+ * is also where a record too deep is rejected.
  */
 export function objectSpans(b: Buffer, s: number, e: number): Spans | null {
   if (b[s] !== 123) return null;
   const sp: Spans = { b, start: s, end: e, keys: [], ks: [], vs: [], ve: [] };
+  keys.length = 0;
+  frames.length = 0;
   let i = s + 1;
   while (b[i] === 32) i++;
   if (b[i] === 125) return sp;
@@ -82,6 +132,7 @@ export function objectSpans(b: Buffer, s: number, e: number): Spans | null {
     const ke = stringEnd(b, i, e);
     if (ke < 0) return null;
     const ks = i;
+    if (!addKey(b, ks + 1, ke - 1, 0)) return null;
     i = ke;
     while (b[i] === 32) i++;
     if (b[i] !== 58) return null; // :

@@ -5,14 +5,21 @@
  * records built from field values parse back to those values; and the
  * stream splitters give the same records however the bytes are chunked.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseAccessLogLine, type AccessLogRecord } from '../../ingest/access-log/parse.js';
 import { AccessLogScan } from '../../ingest/access-log/scan.js';
 import { parseCloudTrailRecord, Skip, type CloudTrailRow } from '../../ingest/cloudtrail/record.js';
+import { MAX_DEPTH } from '../../ingest/cloudtrail/depth.js';
+import { readCloudTrail } from '../../ingest/cloudtrail/read.js';
 import { JsonSplitter } from '../../ingest/cloudtrail/split.js';
+import { ingest } from '../../ingest/ingest.js';
 import { readLines } from '../../ingest/lines.js';
 import { Reject } from '../../ingest/reject.js';
+import { openDataset } from '../../query/dataset.js';
+import { tempDir } from '../helpers/dataset.js';
 
 const RUNS = { numRuns: 1000 };
 const VALID =
@@ -293,4 +300,128 @@ describe('CloudTrail parser properties', () => {
       split(chunked(Buffer.from(text), [65_536]));
     }
   }, 60_000);
+});
+
+/**
+ * CloudTrail JSON as an attacker may write it: strings with any escape
+ * (unpaired surrogates, NUL, escaped letters), keys that decode to a column's
+ * field (`"request\u0050arameters"`), repeated keys, and nesting past the limit.
+ * Built as text, since JSON.stringify writes none of these.
+ */
+describe('CloudTrail JSON escapes, repeated keys and depth', () => {
+  const hex4 = (lo: number, hi: number): fc.Arbitrary<string> => fc.integer({ min: lo, max: hi }).map((n) => `\\u${n.toString(16).padStart(4, '0')}`);
+  const piece = fc.oneof(
+    fc.constantFrom('a', 'b', 'é', '漢', '𝄞', ' ', '\\"', '\\\\', '\\n', '\\t', '\\/', '\\u0000', '\\u0001', '\\u0050'),
+    hex4(0xd800, 0xdfff), // half of a surrogate pair, alone
+    fc.tuple(hex4(0xd800, 0xdbff), hex4(0xdc00, 0xdfff)).map(([h, l]) => h + l), // a whole pair
+  );
+  const str = fc.array(piece, { maxLength: 6 }).map((p) => `"${p.join('')}"`);
+  /** A key: a field's name, the same with a letter escaped, or any string. */
+  const escapeOne = (name: string, at: number): string => {
+    const i = at % name.length;
+    return `"${name.slice(0, i)}\\u${name.charCodeAt(i).toString(16).padStart(4, '0')}${name.slice(i + 1)}"`;
+  };
+  const names = ['requestParameters', 'bucketName', 'eventName', 'userAgent', 'tlsDetails', 'resources', 'key', '__proto__', 'x'];
+  const key = fc.oneof(fc.constantFrom(...names).map((n) => `"${n}"`), fc.tuple(fc.constantFrom(...names), fc.nat()).map(([n, at]) => escapeOne(n, at)), str);
+  const scalar = fc.oneof(str, fc.constantFrom('1', '-0.5', '51.0', 'true', 'null'));
+  const nest = (depth: number, inner: string): string => '['.repeat(depth) + inner + ']'.repeat(depth);
+  const value = fc.oneof(
+    { weight: 4, arbitrary: scalar },
+    { weight: 2, arbitrary: fc.array(fc.tuple(key, scalar), { maxLength: 4 }).map((kv) => `{${kv.map(([k, v]) => `${k}:${v}`).join(',')}}`) },
+    // Deep enough to cross the limit: the record is level 1, this value level 2.
+    { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 90, max: 130 }), scalar).map(([d, v]) => nest(d, v)) },
+  );
+  /** A record: the required fields, a requestParameters object, then any fields (repeats and escaped names among them). */
+  const record = fc
+    .tuple(fc.array(fc.tuple(key, scalar), { maxLength: 3 }), fc.array(fc.tuple(key, value), { maxLength: 5 }), fc.boolean())
+    .map(([params, fields, paramsFirst]) => {
+      const req = `"requestParameters":{"bucketName":"b",${params.map(([k, v]) => `${k}:${v}`).join(',')}${params.length ? ',' : ''}"Host":"h"}`;
+      const head = '"eventVersion":"1.08","eventTime":"2025-03-10T08:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject"';
+      const rest = fields.map(([k, v]) => `${k}:${v}`);
+      return `{${[head, ...(paramsFirst ? [req, ...rest] : [...rest, req])].join(',')}}`;
+    });
+  /** Levels of nesting of a JSON value (the value itself is level 1 if it is an object or array). */
+  const depthOf = (v: unknown): number => {
+    let max = 0;
+    const stack: Array<[unknown, number]> = [[v, 1]];
+    while (stack.length) {
+      const [x, d] = stack.pop() as [unknown, number];
+      if (typeof x !== 'object' || x === null) continue;
+      max = Math.max(max, d);
+      for (const c of Object.values(x)) stack.push([c, d + 1]);
+    }
+    return max;
+  };
+  const hasLone = (s: string): boolean => /\p{Cs}/u.test(s);
+
+  it('gives every record a row or a reject, never throws, keeps only valid text, and rejects exactly the records nested too deep', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(record, { minLength: 1, maxLength: 6 }), fc.constantFrom('lines', 'records', 'pretty'), async (recs, shape) => {
+        const text = shape === 'lines' ? recs.join('\n') : shape === 'records' ? `{"Records":[${recs.join(',')}]}` : recs.map((r) => r.replace(/^\{/, '{\n')).join('\n');
+        const got: Array<{ row?: CloudTrailRow; reason?: string }> = [];
+        const sink = {
+          row: (row: CloudTrailRow) => got.push({ row }),
+          reject: (_w: number, reason: string, raw: string) => {
+            expect(hasLone(raw)).toBe(false);
+            got.push({ reason });
+          },
+          skip: () => got.push({ reason: 'skip' }),
+        };
+        await readCloudTrail((async function* () { yield Buffer.from(text); })(), sink, async () => {});
+        expect(got).toHaveLength(recs.length);
+        got.forEach((g, i) => {
+          const parsed = JSON.parse(recs[i] as string) as { requestParameters: unknown };
+          const tooDeep = depthOf(parsed) > MAX_DEPTH;
+          expect(g.reason === `nested deeper than ${MAX_DEPTH} levels`).toBe(tooDeep);
+          if (!g.row) return;
+          for (const v of Object.values(g.row)) if (typeof v === 'string') expect(hasLone(v)).toBe(false);
+          // The last requestParameters and the last bucketName in it, as JSON.parse reads them.
+          const req = parsed.requestParameters;
+          const bucket = typeof req === 'object' && req !== null ? (req as { bucketName?: unknown }).bucketName : undefined;
+          if (typeof bucket === 'string' && g.row.event_source === 's3.amazonaws.com') expect(g.row.bucket).toBe(bucket === '' ? null : bucket.replace(/\p{Cs}/gu, '\ufffd'));
+        });
+      }),
+      RUNS,
+    );
+  });
+
+  it('stores the same rows whether a record is copied from its bytes or serialised, with the bucket the stored JSON names (DuckDB and JSON.parse agree)', async () => {
+    const tmp = tempDir();
+    let n = 0;
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.array(record, { minLength: 1, maxLength: 30 }), async (recs) => {
+          const dir = join(tmp.dir, String(n++));
+          mkdirSync(dir);
+          const compact = join(dir, 'compact.ndjson');
+          const pretty = join(dir, 'pretty.json');
+          writeFileSync(compact, recs.join('\n'));
+          writeFileSync(pretty, recs.map((r) => r.replace(/^\{/, '{\n')).join('\n'));
+          const s = await ingest([compact, pretty], { data: join(dir, 'data'), format: 'cloudtrail', force: false, strict: false });
+          expect(s.rows + s.rejected).toBe(2 * recs.length);
+          if (s.rows === 0) return;
+          const ds = await openDataset(join(dir, 'data'));
+          try {
+            const r = await ds.conn.runAndReadAll(
+              `SELECT source_file, bucket, request_parameters, request_parameters->>'bucketName' AS duck_bucket, other_fields, user_identity, resources
+               FROM cloudtrail ORDER BY source_file, source_line`,
+            );
+            const rows = r.getRowObjectsJson() as Array<Record<string, string | null>>;
+            for (const row of rows) {
+              const stored = JSON.parse(row.request_parameters ?? 'null') as { bucketName?: unknown } | null;
+              if (typeof stored?.bucketName === 'string' && stored.bucketName !== '') expect([row.bucket, row.duck_bucket]).toEqual([stored.bucketName, stored.bucketName]);
+            }
+            const strip = (file: string): unknown[] =>
+              rows.filter((x) => x.source_file === file).map(({ source_file: _f, ...x }) => Object.fromEntries(Object.entries(x).map(([k, v]) => [k, k === 'bucket' || k === 'duck_bucket' || v === null ? v : JSON.parse(v)])));
+            expect(strip(pretty)).toEqual(strip(compact));
+          } finally {
+            ds.close();
+          }
+        }),
+        { numRuns: 15 },
+      );
+    } finally {
+      tmp.cleanup();
+    }
+  }, 120_000);
 });

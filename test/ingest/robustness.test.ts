@@ -194,6 +194,23 @@ describe('a full disk', () => {
 });
 
 describe('two ingests at once', () => {
+  it('in one process: each takes the lock or is refused naming the writer, never a misleading error', async () => {
+    // The lock attempt file was named by process id alone, so ingests of one process removed each other's (ENOENT).
+    const files = Array.from({ length: 40 }, (_, i) => {
+      const f = join(tmp.dir, `same-process-${i}.log`);
+      writeFileSync(f, lines(5, 100 + i));
+      return f;
+    });
+    const data = join(tmp.dir, 'same-process');
+    const results = await Promise.allSettled(files.map((f) => ingest([f], opts(data))));
+    const refused = results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason));
+    for (const reason of refused) expect(reason).toMatch(new RegExp(`is being written by another s3sift \\(pid ${process.pid}\\); wait for it to finish$`));
+    const won = results.length - refused.length;
+    expect(won).toBeGreaterThanOrEqual(1);
+    expect((await digest(data)).rows).toBe(5 * won);
+    expect(readdirSync(data).filter((n) => n.startsWith('_lock'))).toEqual([]);
+  });
+
   it('one waits for nothing and refuses with a clear message, or they run one after the other; never a corrupt dataset', async () => {
     const a = join(tmp.dir, 'two-a.log');
     const b = join(tmp.dir, 'two-b.log');

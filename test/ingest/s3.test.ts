@@ -216,6 +216,21 @@ describe('ingest of s3:// sources', () => {
     expect(bad.stderr).toMatch(/--concurrency must be a whole number from 1 to 64 \(got "0"\)/);
   }, 60_000);
 
+  it('reads past a record planted under the prefix with a lone surrogate escape and one nested 100,000 deep: every run commits', async () => {
+    const rec = { eventVersion: '1.08', eventTime: '2025-03-10T08:00:00Z', eventSource: 's3.amazonaws.com', eventName: 'GetObject', requestParameters: { bucketName: 'b', key: 'k' } };
+    const good = JSON.stringify(rec);
+    const planted = good.replace('"bucketName":"b"', '"bucketName":"b\\udfff"');
+    const deep = good.replace(/\}$/, `,"deep":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
+    await client.send(new PutObjectCommand({ Bucket: 'logs', Key: 'planted/a.json', Body: [good, planted, good].join('\n') }));
+    await client.send(new PutObjectCommand({ Bucket: 'logs', Key: 'planted/b.json', Body: `{"Records":[${deep},${good}]}` }));
+    const s = await ingest(['s3://logs/planted/'], opts({ data: join(tmp.dir, 'planted') }));
+    expect(s).toMatchObject({ sources: 2, rows: 4, rejected: 1, unreadable: [] });
+    expect(s.firstRejects.map((r) => r.reason)).toEqual(['nested deeper than 100 levels']);
+    const rows = await readRows(join(tmp.dir, 'planted'), 'cloudtrail');
+    expect(rows.map((r) => r.bucket).sort()).toEqual(['b', 'b', 'b', 'b\ufffd']);
+    expect((await ingest(['s3://logs/planted/'], opts({ data: join(tmp.dir, 'planted') }))).passed).toHaveLength(2);
+  });
+
   it('says clearly when the bucket does not exist or the prefix is empty', async () => {
     await expect(ingest(['s3://no-such-bucket/x/'], opts({ data: join(tmp.dir, 'd2') }))).rejects.toThrow(/s3:\/\/no-such-bucket\/x\/: no such bucket/);
     await expect(ingest(['s3://logs/nothing-here/'], opts({ data: join(tmp.dir, 'd3') }))).rejects.toThrow(/no objects under this prefix/);

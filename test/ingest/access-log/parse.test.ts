@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseAccessLogLine, type AccessLogRecord } from '../../../ingest/access-log/parse.js';
+import { MAX_EXTRA_FIELDS } from '../../../ingest/access-log/scan.js';
 import { Reject } from '../../../ingest/reject.js';
 import { CONFORMANCE } from '../../helpers/dataset.js';
 
@@ -157,6 +158,13 @@ describe('parseAccessLogLine', () => {
 
   it('keeps fields after the 27th in extra_fields', () => {
     expect(ok(record() + ' new-field-1 -  x=y').extra_fields).toEqual(['new-field-1', '-', 'x=y']);
+  });
+
+  it(`keeps the first ${MAX_EXTRA_FIELDS} fields after the 27th, and counts them all in field_count`, () => {
+    const r = ok(record() + ' f'.repeat(100_000));
+    expect(r.extra_fields).toEqual(Array(MAX_EXTRA_FIELDS).fill('f'));
+    expect(r.field_count).toBe(27 + 100_000);
+    expect(r.source_region).toBe(ok(record()).source_region);
   });
 
   it('derives http_method from the request-URI', () => {

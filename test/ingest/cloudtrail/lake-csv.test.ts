@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { isLakeHeader, lakeRecord } from '../../../ingest/cloudtrail/lake-csv.js';
 import { parseCloudTrailRecord, type CloudTrailRow } from '../../../ingest/cloudtrail/record.js';
+import { MAX_DEPTH } from '../../../ingest/cloudtrail/depth.js';
+import { Reject } from '../../../ingest/reject.js';
 
 describe('CloudTrail Lake CSV exports', () => {
   it('tells a Lake header from other CSV and from access-log lines', () => {
@@ -48,6 +50,17 @@ describe('CloudTrail Lake CSV exports', () => {
 
   it('keeps a cell that cannot be read as text, for the record to keep', () => {
     const rec = lakeRecord(['eventTime', 'eventName', 'requestParameters'], ['2025-03-10 08:00:01', 'X', '{not json']);
-    expect(rec.requestParameters).toBe('{not json');
+    expect(rec).toMatchObject({ requestParameters: '{not json' });
+  });
+
+  it('rejects a {key=value} cell nested deeper than a record may be, instead of running out of stack', () => {
+    const deep = '{a='.repeat(50_000) + 'x' + '}'.repeat(50_000);
+    const rec = lakeRecord(['eventTime', 'eventName', 'requestParameters'], ['2025-03-10 08:00:01', 'X', deep]);
+    expect(rec).toEqual(new Reject(`nested deeper than ${MAX_DEPTH} levels`));
+  });
+
+  it('replaces an escaped half of a surrogate pair in a JSON cell with U+FFFD', () => {
+    const rec = lakeRecord(['eventTime', 'eventName', 'requestParameters'], ['2025-03-10 08:00:01', 'X', '{"bucketName":"a\\udfffb","\\ud800":1}']);
+    expect(rec).toMatchObject({ requestParameters: { bucketName: 'a\ufffdb', '\ufffd': 1 } });
   });
 });
