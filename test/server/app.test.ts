@@ -120,12 +120,12 @@ describe('routes', () => {
 
   it('gives CSV, NDJSON and Arrow IPC by the Accept header', async () => {
     const sql = { sql: 'SELECT source, count(*) AS n FROM s3_requests GROUP BY ALL ORDER BY 1' };
-    const csv = await open.app.request('/api/query', { method: 'POST', body: JSON.stringify(sql), headers: { accept: 'text/csv' } });
+    const csv = await open.app.request('/api/query', { method: 'POST', body: JSON.stringify(sql), headers: { 'content-type': 'application/json', accept: 'text/csv' } });
     expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
     expect(await csv.text()).toBe('source,n\naccess_log,216\ncloudtrail,159\n');
-    const nd = await open.app.request('/api/query', { method: 'POST', body: JSON.stringify(sql), headers: { accept: 'application/x-ndjson' } });
+    const nd = await open.app.request('/api/query', { method: 'POST', body: JSON.stringify(sql), headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' } });
     expect(await nd.text()).toBe('{"source":"access_log","n":216}\n{"source":"cloudtrail","n":159}\n');
-    const ar = await open.app.request('/api/query', { method: 'POST', body: JSON.stringify(sql), headers: { accept: 'application/vnd.apache.arrow.stream' } });
+    const ar = await open.app.request('/api/query', { method: 'POST', body: JSON.stringify(sql), headers: { 'content-type': 'application/json', accept: 'application/vnd.apache.arrow.stream' } });
     const t = tableFromIPC(new Uint8Array(await ar.arrayBuffer()));
     expect(t.numRows).toBe(2);
     expect(t.getChild('source')?.toArray()).toEqual(['access_log', 'cloudtrail']);
