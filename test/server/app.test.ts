@@ -2,19 +2,17 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tableFromIPC } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ingest } from '../../ingest/ingest.js';
 import { createApp, type App } from '../../server/app.js';
 import { serve } from '../../server/serve.js';
-import { SAMPLES, tempDir } from '../helpers/dataset.js';
+import { samplesDataset } from './samples.js';
 
-let tmp: { dir: string; cleanup: () => void };
+let tmp: { dir: string; data: string; cleanup: () => void };
 let data: string;
 let open: App;
 let locked: App;
 beforeAll(async () => {
-  tmp = tempDir();
-  data = join(tmp.dir, 'data');
-  await ingest([new URL('.', SAMPLES).pathname], { data, format: 'auto', force: false, strict: false });
+  tmp = await samplesDataset();
+  data = tmp.data;
   open = await createApp({ data, timeoutMs: 1500, rowCap: 50, maxConcurrent: 2 });
   locked = await createApp({ data, token: 's3cret', bodyLimit: 200, maxConcurrent: 1, maxQueued: 1 });
 });

@@ -3,22 +3,19 @@
  * that every header is exactly what a browser (or an attacker's page) sends.
  */
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ingest } from '../../ingest/ingest.js';
 import { boundNames } from '../../server/guards.js';
 import { serve, type Listening } from '../../server/serve.js';
-import { SAMPLES, tempDir } from '../helpers/dataset.js';
+import { samplesDataset } from './samples.js';
 
-let tmp: { dir: string; cleanup: () => void };
+let tmp: { dir: string; data: string; cleanup: () => void };
 let data: string;
 let local: Listening;
 let proxied: Listening;
 let port: number;
 beforeAll(async () => {
-  tmp = tempDir();
-  data = join(tmp.dir, 'data');
-  await ingest([new URL('.', SAMPLES).pathname], { data, format: 'auto', force: false, strict: false });
+  tmp = await samplesDataset();
+  data = tmp.data;
   local = await serve({ data, host: '127.0.0.1', port: 0 });
   proxied = await serve({ data, host: '127.0.0.1', port: 0, token: 's3cret', allowedHosts: ['s3sift.example.com'] });
   port = Number(new URL(local.url).port);

@@ -3,21 +3,18 @@
  * between user SQL and the dashboard, and the byte cap. Bounds on time are
  * generous: the point is the status and the order of answers.
  */
-import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ingest } from '../../ingest/ingest.js';
 import { createApp, type App } from '../../server/app.js';
-import { SAMPLES, tempDir } from '../helpers/dataset.js';
+import { samplesDataset } from './samples.js';
 
-let tmp: { dir: string; cleanup: () => void };
+let tmp: { dir: string; data: string; cleanup: () => void };
 let data: string;
 let app: App;
 let capped: App;
 beforeAll(async () => {
-  tmp = tempDir();
-  data = join(tmp.dir, 'data');
-  await ingest([new URL('.', SAMPLES).pathname], { data, format: 'auto', force: false, strict: false });
+  tmp = await samplesDataset();
+  data = tmp.data;
   app = await createApp({ data, timeoutMs: 500, maxConcurrent: 2 });
   capped = await createApp({ data, timeoutMs: 20_000, byteCap: 64 * 1024, rowCap: 1000 });
 }, 60_000);

@@ -6,18 +6,16 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ingest } from '../../ingest/ingest.js';
 import { openDataset } from '../../query/dataset.js';
 import { lockToTables, prepareReadOnlySelect, Sandbox, SandboxError } from '../../server/sandbox.js';
-import { SAMPLES, tempDir } from '../helpers/dataset.js';
+import { samplesDataset } from './samples.js';
 
-let tmp: { dir: string; cleanup: () => void };
+let tmp: { dir: string; data: string; cleanup: () => void };
 let data: string;
 let sb: Sandbox;
 beforeAll(async () => {
-  tmp = tempDir();
-  data = join(tmp.dir, 'data');
-  await ingest([new URL('.', SAMPLES).pathname], { data, format: 'auto', force: false, strict: false });
+  tmp = await samplesDataset();
+  data = tmp.data;
   // A folder beside the dataset whose name starts like a table's, and one like DuckDB's temp folder.
   mkdirSync(join(data, 'access_log_copy'), { recursive: true });
   writeFileSync(join(data, 'access_log_copy', 'x.csv'), 'secret\n1\n');
