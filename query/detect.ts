@@ -12,7 +12,7 @@ import { SOURCES, type Detection, type ParamValue } from './detection.js';
 import { COVERAGE_COLUMNS, FINDING_COLUMNS, SEVERITIES, SEVERITY_COLUMN, type CoverageGap, type Finding, type Severity } from './finding.js';
 import type { OpenDataset } from './dataset.js';
 import { rowsOf, type Rows } from './rows.js';
-import { lockToDataset, notOneSelect } from './untrusted-sql.js';
+import { lockToTables, notOneSelect } from './untrusted-sql.js';
 
 /** `--param` values: `NAME=VALUE` for every detection that has NAME, `ID.NAME=VALUE` for one. */
 export type ParamOverrides = Record<string, string>;
@@ -277,8 +277,8 @@ export function compareFindings(a: Finding, b: Finding): number {
 export async function runDetections(ds: OpenDataset, detections: readonly Detection[], overrides: ParamOverrides = {}, onRun?: (r: DetectionRun) => void): Promise<DetectResult> {
   checkOverrides(detections, overrides);
   const params = new Map(detections.map((d) => [d.id, paramsFor(d, overrides)]));
-  // Detection SQL, from any source, reads the dataset and nothing else.
-  await lockToDataset(ds.conn, ds.dir);
+  // Detection SQL, from any source, reads the tables and nothing else (a large run may still spill to disk).
+  await lockToTables(ds.conn, ds.dir, { spill: true });
   for (const d of detections) await checkDetectionSql(ds.conn, d);
   const tables = sourcesRead(detections);
   const present = tables.length ? sourcesPresent(tables, rowsOf(await ds.conn.runAndReadAll(sourcesSql(tables)))) : {};

@@ -13,7 +13,7 @@ import { checkDetectionSql, runDetection, paramsFor } from './detect.js';
 import type { Finding } from './finding.js';
 import type { Detection, DetectionTest } from './detection.js';
 import { buildRecords } from './test-records.js';
-import { lockToDataset } from './untrusted-sql.js';
+import { lockToTables } from './untrusted-sql.js';
 
 export interface TestOutcome {
   detection: string;
@@ -80,7 +80,7 @@ export async function runDetectionTest(d: Detection, t: DetectionTest): Promise<
     const ds = await openDataset(data);
     try {
       // A rule's tests run its SQL as `detect` would: checked, over a dataset locked to its folder.
-      await lockToDataset(ds.conn, ds.dir);
+      await lockToTables(ds.conn, ds.dir, { spill: true });
       await checkDetectionSql(ds.conn, d);
       outcome.findings = await runDetection(ds.conn, d, paramsFor(d, {}, t.params ?? {}));
     } finally {

@@ -1,24 +1,37 @@
 /**
  * SQL s3sift did not write (a detection file from `--rules`, a request to
- * `serve`) runs with one set of guarantees: one read-only SELECT, over the
- * dataset's files only, with no extension, no other file or network access,
+ * `serve`) runs with one set of guarantees: one read-only SELECT, reading the
+ * tables' files only, with no extension, no other file or network access,
  * and DuckDB's configuration frozen so the SQL cannot lift any of it.
  */
-import { resolve } from 'node:path';
-import { StatementType, VARCHAR, type DuckDBConnection } from '@duckdb/node-api';
+import { join, resolve, sep } from 'node:path';
+import { StatementType, VARCHAR, type DuckDBConnection, type DuckDBExtractedStatements } from '@duckdb/node-api';
 import { describe } from '../common/errors.js';
 import { sqlString } from '../common/sql.js';
+import { TABLES } from '../ingest/schema.js';
+
+export interface LockOptions {
+  /**
+   * Keep DuckDB's temp folder, so that a query larger than memory spills to
+   * disk (the CLI). Off (`serve`): every query may read the temp folder, so
+   * there is none, and such a query fails instead.
+   */
+  spill?: boolean;
+}
 
 /**
- * Lock the DuckDB instance of `conn` to `dataDir`: only that folder readable,
- * no external access, no extension installs or loads, configuration frozen.
- * Once locked it stays so; locking again changes nothing.
+ * Lock the DuckDB instance of `conn` to the tables of `dataDir`: files
+ * readable only under `<dataDir>/<table>/` (not the manifest with its source
+ * paths, not `rejects/`), no external access, no extension installed or
+ * loaded, configuration frozen. Call it after the views are made; once locked
+ * the instance stays so, and locking again changes nothing.
  */
-export async function lockToDataset(conn: DuckDBConnection, dataDir: string): Promise<void> {
-  const locked = (await conn.runAndReadAll("SELECT current_setting('lock_configuration')")).getRows()[0]?.[0];
-  if (locked === true) return;
+export async function lockToTables(conn: DuckDBConnection, dataDir: string, o: LockOptions = {}): Promise<void> {
+  if ((await conn.runAndReadAll("SELECT current_setting('lock_configuration')")).getRows()[0]?.[0] === true) return;
+  const dirs = TABLES.map((t) => sqlString(join(resolve(dataDir), t.name) + sep));
   for (const sql of [
-    `SET allowed_directories = [${sqlString(resolve(dataDir))}]`,
+    `SET allowed_directories = [${dirs.join(', ')}]`,
+    ...(o.spill ? [] : ["SET temp_directory = ''"]),
     'SET autoinstall_known_extensions = false',
     'SET autoload_known_extensions = false',
     'SET enable_external_access = false',
@@ -28,30 +41,54 @@ export async function lockToDataset(conn: DuckDBConnection, dataDir: string): Pr
   }
 }
 
+/** What DuckDB's parser makes of a text: why it is not one SELECT, or the one statement, ready to prepare. */
+export type SelectCheck =
+  | { ok: false; why: 'parse'; error: string }
+  | { ok: false; why: 'count'; count: number }
+  | { ok: false; why: 'not-select'; kind?: string }
+  | { ok: true; extracted: DuckDBExtractedStatements };
+
 /**
- * Why `sql` is not one read-only SELECT (null when it is): several
- * statements, or a PRAGMA, CALL, COPY, SET, ATTACH, INSTALL, CREATE, ...
- * Nothing in it runs: DuckDB's parser counts and classifies it.
+ * Whether `sql` is exactly one read-only SELECT. Nothing in it runs: DuckDB's
+ * parser counts the statements, and serialises SELECT statements only, so a
+ * PRAGMA, CALL, COPY, SET, ATTACH, INSTALL or CREATE is told apart before
+ * anything is planned.
  */
-export async function notOneSelect(conn: DuckDBConnection, sql: string): Promise<string | null> {
+export async function checkOneSelect(conn: DuckDBConnection, sql: string): Promise<SelectCheck> {
   let extracted;
   try {
     extracted = await conn.extractStatements(sql);
   } catch (err) {
-    return `does not parse: ${describe(err)}`;
+    return { ok: false, why: 'parse', error: describe(err) };
   }
-  if (extracted.count !== 1) return `holds ${extracted.count} statements; one SELECT is allowed`;
-  // DuckDB's parser serialises SELECT statements only: PRAGMA, CALL, COPY, SET, ... come back as an error.
+  if (extracted.count !== 1) return { ok: false, why: 'count', count: extracted.count };
   const kind = await conn.runAndReadAll(`SELECT json_serialize_sql(CAST($1 AS VARCHAR))::JSON->>'error'`, [sql], [VARCHAR]);
-  if (kind.getRows()[0]?.[0] !== 'false') return 'is not a read-only SELECT (no PRAGMA, CALL, COPY, SET, ATTACH, INSTALL, CREATE, ...)';
+  if (kind.getRows()[0]?.[0] !== 'false') return { ok: false, why: 'not-select' };
+  return { ok: true, extracted };
+}
+
+/** The statement's kind, when a prepared statement that passed checkOneSelect is not a SELECT after all. */
+export function notSelectKind(type: StatementType): string | null {
+  return type === StatementType.SELECT ? null : (StatementType[type] ?? 'unknown');
+}
+
+/** Why `sql` is not one read-only SELECT, in words (null when it is). */
+export async function notOneSelect(conn: DuckDBConnection, sql: string): Promise<string | null> {
+  const c = await checkOneSelect(conn, sql);
+  if (!c.ok) {
+    if (c.why === 'parse') return `does not parse: ${c.error}`;
+    if (c.why === 'count') return `holds ${c.count} statements; one SELECT is allowed`;
+    return 'is not a read-only SELECT (no PRAGMA, CALL, COPY, SET, ATTACH, INSTALL, CREATE, ...)';
+  }
   let prepared;
   try {
-    prepared = await extracted.prepare(0);
+    prepared = await c.extracted.prepare(0);
   } catch {
     return null; // one SELECT that does not plan: the caller's own check says why
   }
   try {
-    return prepared.statementType === StatementType.SELECT ? null : `is a ${StatementType[prepared.statementType] ?? 'statement'} statement, not a SELECT`;
+    const kind = notSelectKind(prepared.statementType);
+    return kind === null ? null : `is a ${kind} statement, not a SELECT`;
   } finally {
     prepared.destroySync();
   }

@@ -4,11 +4,12 @@
  * contract's envelope `{"ok": false, "error", "status"}`; no stack reaches a client.
  */
 import { posture, SETTINGS } from '../query/posture.js';
-import { readFile, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { DuckDBTimestampValue, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { S3siftError, describe } from '../common/errors.js';
@@ -18,9 +19,10 @@ import { runDetections } from '../query/detect.js';
 import { loadDetections, type Detection } from '../query/detection.js';
 import { FINDING_FIELDS, findingFieldType, SEVERITIES, type CoverageGap, type Finding, type Severity } from '../query/finding.js';
 import { sqlIdentifier } from '../common/sql.js';
-import { arrowStream } from '../query/arrow.js';
-import { csv } from '../query/format.js';
 import { Sandbox, SandboxError, type QueryResult } from './sandbox.js';
+import { respond } from './answer.js';
+import { capRows } from './budget.js';
+import { crossSiteGuard, hostGuard, tokenGuard } from './guards.js';
 import { PARAM_TYPES, SAVED_QUERIES } from './queries.js';
 import { dashboardHtml } from './dashboard.js';
 import { DEFAULTS } from './settings.js';
@@ -30,8 +32,14 @@ export interface ServerConfig {
   data: string;
   /** Bearer token required on every route but /health; none: open (loopback only, see serve.ts). */
   token?: string;
+  /** The address the server binds: with `allowedHosts`, the Host names it answers to (default 127.0.0.1). */
+  host?: string;
+  /** More Host names to answer to, on any port (a reverse proxy's name). */
+  allowedHosts?: string[];
   timeoutMs?: number;
   rowCap?: number;
+  /** Most bytes an answer holds (rows as JSON). */
+  byteCap?: number;
   maxConcurrent?: number;
   /** Requests that may wait for a query slot before 429. */
   maxQueued?: number;
@@ -95,25 +103,6 @@ function fail(status: number, message: string): never {
   throw new HTTPException(status as 400, { message });
 }
 
-/**
- * The answer in the format the client accepts: JSON envelope (default), CSV,
- * NDJSON or Arrow IPC. `extra` adds fields to the JSON envelope, and headers
- * to every format.
- */
-function respond(c: Context, r: QueryResult, extra: { json?: Record<string, unknown>; headers?: Record<string, string> } = {}): Response {
-  const accept = c.req.header('accept') ?? '';
-  const names = r.columns.map((x) => x.name);
-  const headers = { 'x-truncated': String(r.truncated), ...extra.headers };
-  if (accept.includes('application/vnd.apache.arrow.stream')) {
-    return c.body(arrowStream(r) as unknown as ArrayBuffer, 200, { 'content-type': 'application/vnd.apache.arrow.stream', ...headers });
-  }
-  if (accept.includes('text/csv')) return c.body(csv(names, r.rows), 200, { 'content-type': 'text/csv; charset=utf-8', ...headers });
-  if (accept.includes('application/x-ndjson')) {
-    return c.body(r.rows.map((x) => JSON.stringify(x)).join('\n') + (r.rows.length ? '\n' : ''), 200, { 'content-type': 'application/x-ndjson', ...headers });
-  }
-  return c.json({ ok: true, columns: r.columns, rows: r.rows, truncated: r.truncated, ...extra.json }, 200, extra.headers);
-}
-
 /** A query-string or JSON parameter as the value its declared type needs. */
 function paramValue(name: string, raw: unknown, type: keyof typeof PARAM_TYPES): DuckDBValue {
   if (raw === undefined || raw === null || raw === '') return null;
@@ -133,13 +122,15 @@ function paramValue(name: string, raw: unknown, type: keyof typeof PARAM_TYPES):
 export interface App {
   app: Hono;
   sandbox: Sandbox;
+  /** Tell the app the port it listens on, for the Host check (until then any port of its names passes). */
+  listening(port: number): void;
   close(): void;
 }
 
 export async function createApp(cfg: ServerConfig): Promise<App> {
-  const opts = { ...DEFAULTS, ...Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined)) } as Required<Omit<ServerConfig, 'token' | 'rules'>> & ServerConfig;
+  const opts = { ...DEFAULTS, ...Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined)) } as Required<Omit<ServerConfig, 'token' | 'rules' | 'host' | 'allowedHosts'>> & ServerConfig;
   const detections = await loadDetections(cfg.rules ?? []);
-  const sandbox = await Sandbox.open(cfg.data, { timeoutMs: opts.timeoutMs, rowCap: opts.rowCap, maxConcurrent: opts.maxConcurrent, maxQueued: opts.maxQueued });
+  const sandbox = await Sandbox.open(cfg.data, { timeoutMs: opts.timeoutMs, rowCap: opts.rowCap, byteCap: opts.byteCap, maxConcurrent: opts.maxConcurrent, maxQueued: opts.maxQueued });
   const findings = new FindingsCache(sandbox, cfg.data, detections);
   await findings.get();
   // Saved queries answer the same thing until the dataset changes: keep their answers.
@@ -147,6 +138,7 @@ export async function createApp(cfg: ServerConfig): Promise<App> {
   let savedStamp = findings.stamp;
   // chart.js does not export its UMD build by name: find the package, then the file beside its entry.
   const chartJs = join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js');
+  let port: number | undefined;
   const app = new Hono();
 
   app.onError((err, c) => {
@@ -157,14 +149,10 @@ export async function createApp(cfg: ServerConfig): Promise<App> {
   });
   app.notFound((c) => c.json({ ok: false, error: `no route ${c.req.method} ${c.req.path}`, status: 404 }, 404));
 
+  app.use('*', hostGuard({ host: cfg.host ?? '127.0.0.1', port: () => port, allowedHosts: cfg.allowedHosts ?? [] }));
+  app.use('*', crossSiteGuard());
   app.get('/health', (c) => c.json({ ok: true }));
-  if (cfg.token) {
-    const expected = `Bearer ${cfg.token}`;
-    app.use('*', async (c, next) => {
-      if (c.req.header('authorization') !== expected) fail(401, 'missing or wrong bearer token (Authorization: Bearer T)');
-      await next();
-    });
-  }
+  if (cfg.token) app.use('*', tokenGuard(cfg.token));
   app.use('*', bodyLimit({ maxSize: opts.bodyLimit, onError: () => fail(413, `request body larger than ${opts.bodyLimit} bytes`) }));
 
   app.get('/api/tables', async (c) => {
@@ -204,18 +192,22 @@ export async function createApp(cfg: ServerConfig): Promise<App> {
       return (!ids.length || ids.includes(f.detection_id)) && (since === null || (t !== null && t >= since)) && (until === null || (t !== null && t < until)) &&
         (minSeverity === null || SEVERITIES.indexOf(f.severity) >= SEVERITIES.indexOf(minSeverity));
     });
-    const cap = opts.rowCap;
     // Coverage is the whole dataset's (no time window), for the detections asked for: by id and severity.
     const coverage = findings.coverage.filter((g) => {
       const d = detections.find((x) => x.id === g.detection_id);
       return (!ids.length || ids.includes(g.detection_id)) && (minSeverity === null || (d !== undefined && SEVERITIES.indexOf(d.severity) >= SEVERITIES.indexOf(minSeverity)));
     });
     const notChecked = String(new Set(coverage.map((g) => g.detection_id)).size);
-    return respond(c, { columns: FINDINGS_TABLE_COLUMNS, rows: picked.slice(0, cap) as unknown as Array<Record<string, unknown>>, truncated: picked.length > cap },
+    const kept = capRows(picked as unknown as Array<Record<string, unknown>>, opts.rowCap, opts.byteCap);
+    const truncated = kept.truncatedBy ? { truncated: true, truncatedBy: kept.truncatedBy } : { truncated: false };
+    return respond(c, { columns: FINDINGS_TABLE_COLUMNS, rows: kept.rows, ...truncated },
       { json: { coverage }, headers: { 'x-not-checked': notChecked } });
   });
 
   app.post('/api/query', async (c) => {
+    // Not a form's type: a page of another site cannot send JSON here without a CORS preflight, which this server never grants.
+    const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+    if (type !== 'application/json') fail(415, `send the query as Content-Type: application/json (got ${type ? type : 'none'})`);
     let body: unknown;
     try {
       body = await c.req.json();
@@ -282,15 +274,17 @@ export async function createApp(cfg: ServerConfig): Promise<App> {
     const key = `${q.name}?${Object.keys(q.params).map((k) => `${k}=${given[k] ?? ''}`).join('&')}`;
     let result = saved.get(key);
     if (!result) {
-      result = await sandbox.query(q.sql, values, undefined, types);
+      // A 408 or an error throws past this line: only whole answers are kept.
+      result = await sandbox.query(q.sql, values, { types, pool: 'internal' });
       if (saved.size >= 1000) saved.delete(saved.keys().next().value as string);
       saved.set(key, result);
     }
     return respond(c, result);
   });
 
-  app.get('/assets/chart.umd.js', async (c) => c.body(await readFile(chartJs, 'utf8'), 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'max-age=3600' }));
+  const chartJsText = readFileSync(chartJs, 'utf8');
+  app.get('/assets/chart.umd.js', (c) => c.body(chartJsText, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'max-age=3600' }));
   app.get('/', (c) => c.html(dashboardHtml()));
 
-  return { app, sandbox, close: () => sandbox.close() };
+  return { app, sandbox, listening: (p) => (port = p), close: () => sandbox.close() };
 }

@@ -63,24 +63,38 @@ function draw(id, config) {
 }
 const bar = (id, rows, label, value, horizontal = true) => draw(id, { type: 'bar', data: { labels: rows.map((r) => r[label]), datasets: [{ label: value, data: rows.map((r) => r[value]), backgroundColor: '#4c9be8' }] }, options: { indexAxis: horizontal ? 'y' : 'x', plugins: { legend: { display: false } } } });
 const pie = (id, rows, label) => draw(id, { type: 'doughnut', data: { labels: rows.map((r) => r[label]), datasets: [{ data: rows.map((r) => r.requests) }] } });
+// A day as the charts label it: a finding or request without a time is a fact about that record, drawn as "no time".
+const day = (t) => (typeof t === 'string' && t.length >= 10 ? t.slice(0, 10) : 'no time');
+// Each chart draws on its own: one that fails says so in its panel, and the others still draw.
+async function panel(id, drawIt) {
+  const el = document.getElementById(id);
+  el.parentElement.querySelector('p.err')?.remove();
+  try { await drawIt(); return true; } catch (e) {
+    const p = document.createElement('p'); p.className = 'err'; p.textContent = e.message; el.after(p);
+    return false;
+  }
+}
 async function load() {
   const status = document.getElementById('status');
   status.textContent = 'loading…'; status.className = '';
-  try {
-    const f = await q('findings_over_time');
-    const days = [...new Set(f.map((r) => r.day.slice(0, 10)))];
-    draw('findings_over_time', { type: 'bar', data: { labels: days, datasets: Object.keys(SEV).map((s) => ({ label: s, backgroundColor: SEV[s], data: days.map((d) => f.filter((r) => r.severity === s && r.day.startsWith(d)).reduce((n, r) => n + r.findings, 0)) })).filter((d) => d.data.some((x) => x > 0)) }, options: { scales: { x: { stacked: true }, y: { stacked: true } } } });
-    bar('top_detections', await q('top_detections'), 'detection_id', 'findings');
-    bar('top_principals', await q('top_principals'), 'principal', 'requests');
-    bar('top_addresses', await q('top_addresses'), 'source_ip', 'requests');
-    pie('tls_versions', await q('tls_versions'), 'tls_version');
-    pie('signature_versions', await q('signature_versions'), 'signature_version');
-    const p = await q('presigned_use');
-    bar('presigned_use', p.map((r) => ({ ...r, day: r.day.slice(0, 10) })), 'day', 'requests', false);
-    await posture();
-    status.textContent = 'ready';
-    document.body.dataset.ready = 'true';
-  } catch (e) { status.textContent = e.message; status.className = 'err'; }
+  const done = await Promise.all([
+    panel('findings_over_time', async () => {
+      const f = (await q('findings_over_time')).map((r) => ({ ...r, day: day(r.day) }));
+      const days = [...new Set(f.map((r) => r.day))];
+      draw('findings_over_time', { type: 'bar', data: { labels: days, datasets: Object.keys(SEV).map((s) => ({ label: s, backgroundColor: SEV[s], data: days.map((d) => f.filter((r) => r.severity === s && r.day === d).reduce((n, r) => n + (Number(r.findings) || 0), 0)) })).filter((d) => d.data.some((x) => x > 0)) }, options: { scales: { x: { stacked: true }, y: { stacked: true } } } });
+    }),
+    panel('top_detections', async () => bar('top_detections', await q('top_detections'), 'detection_id', 'findings')),
+    panel('top_principals', async () => bar('top_principals', await q('top_principals'), 'principal', 'requests')),
+    panel('top_addresses', async () => bar('top_addresses', await q('top_addresses'), 'source_ip', 'requests')),
+    panel('tls_versions', async () => pie('tls_versions', await q('tls_versions'), 'tls_version')),
+    panel('signature_versions', async () => pie('signature_versions', await q('signature_versions'), 'signature_version')),
+    panel('presigned_use', async () => bar('presigned_use', (await q('presigned_use')).map((r) => ({ ...r, day: day(r.day) })), 'day', 'requests', false)),
+    panel('posture', posture),
+  ]);
+  const failed = done.filter((ok) => !ok).length;
+  status.textContent = failed ? failed + ' panel(s) could not be drawn' : 'ready';
+  status.className = failed ? 'err' : '';
+  document.body.dataset.ready = 'true';
 }
 const esc = (x) => String(x ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 async function posture() {

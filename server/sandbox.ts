@@ -1,150 +1,164 @@
 /**
  * Untrusted SQL over the dataset. One DuckDB instance opened on the dataset,
- * then locked: only the dataset folder is readable (`allowed_directories`),
- * no other file or network access, no extension installs or loads, and the
- * configuration frozen. Each request gets one connection of a small pool, so
- * a slow query is interrupted alone; DuckDB's own parser counts and types
- * the statements (exactly one SELECT).
+ * then locked (`lockToTables`): only the tables' folders are readable, no
+ * other file, no spill folder, no network, no extension installs or loads,
+ * and the configuration frozen. DuckDB's own parser counts and types the
+ * statements (`prepareReadOnlySelect`: exactly one SELECT).
+ *
+ * User SQL runs on a pool of its own (`maxConcurrent` connections), saved
+ * queries and the server's own reads on another, so user queries that run
+ * into the time limit never hold up the dashboard.
  */
-import { resolve } from 'node:path';
-import { StatementType, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
-import { S3siftError, describe } from '../common/errors.js';
-import { sqlString } from '../common/sql.js';
+import {
+  JsonDuckDBValueConverter,
+  type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBResultReader, type DuckDBType, type DuckDBValue,
+} from '@duckdb/node-api';
+import { describe } from '../common/errors.js';
 import { openDataset, type OpenDataset } from '../query/dataset.js';
-import { rowsOf, type Rows } from '../query/rows.js';
+import { rowsOf, type Column, type Rows } from '../query/rows.js';
+import { checkOneSelect, lockToTables, notSelectKind } from '../query/untrusted-sql.js';
+import { RowBudget, type TruncatedBy } from './budget.js';
+import { ConnectionPool, SandboxError, type Deadline } from './pool.js';
+import { INTERNAL_CONNECTIONS } from './settings.js';
+
+export { SandboxError } from './pool.js';
+export { lockToTables } from '../query/untrusted-sql.js';
 
 export interface SandboxOptions {
-  /** Longest a query may run (ms) before it is interrupted. */
+  /** Longest a query may take (ms), preparing it included, before the answer is 408. */
   timeoutMs: number;
   /** Most rows a query returns; past it the answer says `truncated`. */
   rowCap: number;
-  /** Queries that may run at once; more wait in line. */
+  /** Most bytes (rows as JSON) a query returns; past it the answer says `truncated`. */
+  byteCap: number;
+  /** User queries that may run at once; more wait in line. */
   maxConcurrent: number;
   /** Requests that may wait for a free connection; past it they are turned away (429). */
   maxQueued?: number;
 }
 
-/** A query refused before it ran (400), or stopped for taking too long (408), or turned away (429). */
-export class SandboxError extends S3siftError {
-  constructor(
-    message: string,
-    readonly status: 400 | 408 | 429,
-  ) {
-    super('query', message);
-  }
-}
-
 export interface QueryResult extends Rows {
   truncated: boolean;
+  /** Why `truncated`: the row cap or the byte cap. */
+  truncatedBy?: TruncatedBy;
+}
+
+/**
+ * Prepare `sql` if it is exactly one read-only SELECT; otherwise throw a
+ * SandboxError (400) that says why. DuckDB's own parser decides: it
+ * serialises SELECT statements only, so PRAGMA, CALL, COPY, SET, ATTACH,
+ * INSTALL, CREATE and the rest are refused before anything is planned. What
+ * files the SELECT may read is the instance's lock (`lockToTables`). The
+ * caller destroys the statement.
+ */
+export async function prepareReadOnlySelect(conn: DuckDBConnection, sql: string): Promise<DuckDBPreparedStatement> {
+  if (typeof sql !== 'string' || !sql.trim()) throw new SandboxError('sql: give one SELECT statement', 400);
+  const c = await checkOneSelect(conn, sql);
+  if (!c.ok) {
+    if (c.why === 'parse') throw new SandboxError(`sql does not parse: ${c.error}`, 400);
+    if (c.why === 'count') throw new SandboxError(`one statement per request, got ${c.count}`, 400);
+    throw new SandboxError('only a read-only SELECT may run here (no PRAGMA, CALL, COPY, SET, ATTACH, INSTALL, CREATE, ...)', 400);
+  }
+  let prepared;
+  try {
+    prepared = await c.extracted.prepare(0);
+  } catch (err) {
+    throw new SandboxError(describe(err), 400);
+  }
+  const kind = notSelectKind(prepared.statementType);
+  if (kind !== null) {
+    prepared.destroySync();
+    throw new SandboxError(`only a read-only SELECT may run here, not ${kind}`, 400);
+  }
+  return prepared;
+}
+
+/** One row of a chunk as `rowsOf` converts rows (times as RFC 3339, JSON parsed, ...). */
+function converter(names: string[], types: DuckDBType[]): { columns: Column[]; row(values: unknown[]): Record<string, unknown> } {
+  // rowsOf reads these three methods of a reader: give it one row at a time.
+  const one = (values: unknown[]): DuckDBResultReader =>
+    ({ columnNames: () => names, columnTypes: () => types, getRowObjectsJson: () => (values.length ? [Object.fromEntries(names.map((n, i) => [n, values[i]]))] : []) }) as unknown as DuckDBResultReader;
+  return { columns: rowsOf(one([])).columns, row: (values) => rowsOf(one(values)).rows[0] as Record<string, unknown> };
+}
+
+export interface QueryOptions {
+  types?: Record<string, DuckDBType>;
+  /** `user` (default): the user SQL pool; `internal`: saved queries, apart from user SQL. */
+  pool?: 'user' | 'internal';
 }
 
 export class Sandbox {
-  private readonly idle: DuckDBConnection[] = [];
-  private readonly waiting: Array<(c: DuckDBConnection) => void> = [];
-
   private constructor(
     readonly ds: OpenDataset,
     readonly opts: SandboxOptions,
+    private readonly user: ConnectionPool,
+    private readonly internal: ConnectionPool,
   ) {}
 
   static async open(dataDir: string, opts: SandboxOptions): Promise<Sandbox> {
     const ds = await openDataset(dataDir);
     try {
-      for (const sql of [
-        `SET allowed_directories = [${sqlString(resolve(dataDir))}]`,
-        'SET autoinstall_known_extensions = false',
-        'SET autoload_known_extensions = false',
-        'SET enable_external_access = false',
-        'SET lock_configuration = true',
-      ]) {
-        await ds.conn.run(sql);
-      }
+      await lockToTables(ds.conn, dataDir);
+      const connect = (n: number): Promise<DuckDBConnection[]> => Promise.all(Array.from({ length: n }, () => ds.instance.connect()));
+      const queued = opts.maxQueued ?? 0;
+      return new Sandbox(ds, opts, new ConnectionPool('queries', await connect(opts.maxConcurrent), queued), new ConnectionPool('saved queries', await connect(INTERNAL_CONNECTIONS), queued));
     } catch (err) {
       ds.close();
       throw err;
     }
-    const sb = new Sandbox(ds, opts);
-    for (let i = 0; i < opts.maxConcurrent; i++) sb.idle.push(await ds.instance.connect());
-    return sb;
   }
 
-  /** Run `fn` on a pooled connection: wait in line for one, or refuse with 429 when the line is full. */
-  async withConnection<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
-    let c = this.idle.pop();
-    if (!c) {
-      const max = this.opts.maxQueued ?? 0;
-      if (this.waiting.length >= max) {
-        throw new SandboxError(`too many queries at once (${this.opts.maxConcurrent} running, ${max} waiting); retry shortly`, 429);
-      }
-      c = await new Promise<DuckDBConnection>((resolve) => this.waiting.push(resolve));
-    }
-    try {
-      return await fn(c);
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next(c);
-      else this.idle.push(c);
-    }
+  /** Run the server's own reads on a connection apart from user SQL (wait in line, or 429). */
+  withConnection<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+    return this.internal.run(fn);
   }
 
-  /** Run one read-only SELECT with bound `params`, within the time limit and the row cap. */
-  async query(sql: string, params: Record<string, DuckDBValue> = {}, rowCap = this.opts.rowCap, types?: Record<string, DuckDBType>): Promise<QueryResult> {
+  /**
+   * Run one read-only SELECT with bound `params`: the whole of it (parsing
+   * and preparing included) within the time limit, its answer within the
+   * row and byte caps, read from DuckDB chunk by chunk and no further.
+   */
+  async query(sql: string, params: Record<string, DuckDBValue> = {}, o: QueryOptions = {}): Promise<QueryResult> {
     if (typeof sql !== 'string' || !sql.trim()) throw new SandboxError('sql: give one SELECT statement', 400);
-    return this.withConnection(async (c) => {
-      let extracted;
-      try {
-        extracted = await c.extractStatements(sql);
-      } catch (err) {
-        throw new SandboxError(`sql does not parse: ${describe(err)}`, 400);
+    const pool = o.pool === 'internal' ? this.internal : this.user;
+    return pool.run((c, deadline) => this.run(c, deadline, sql, params, o.types), this.opts.timeoutMs);
+  }
+
+  private async run(c: DuckDBConnection, deadline: Deadline, sql: string, params: Record<string, DuckDBValue>, types?: Record<string, DuckDBType>): Promise<QueryResult> {
+    const prepared = await prepareReadOnlySelect(c, sql);
+    try {
+      if (Object.keys(params).length) {
+        try {
+          prepared.bind(params, types);
+        } catch (err) {
+          throw new SandboxError(`params: ${describe(err)}`, 400);
+        }
       }
-      if (extracted.count !== 1) throw new SandboxError(`one statement per request, got ${extracted.count}`, 400);
-      // DuckDB's parser serialises SELECT statements only: PRAGMA, CALL, COPY, SET, ... come back as an error.
-      const kind = await c.runAndReadAll(`SELECT json_serialize_sql(CAST($1 AS VARCHAR))::JSON->>'error'`, [sql], [VARCHAR]);
-      if (kind.getRows()[0]?.[0] !== 'false') throw new SandboxError('only a read-only SELECT may run here (no PRAGMA, CALL, COPY, SET, ATTACH, INSTALL, CREATE, ...)', 400);
-      let prepared;
+      const budget = new RowBudget(this.opts.rowCap, this.opts.byteCap);
+      let columns: Column[];
       try {
-        prepared = await extracted.prepare(0);
+        const result = await prepared.stream();
+        const conv = converter(result.columnNames(), result.columnTypes());
+        columns = conv.columns;
+        read: while (!deadline.passed) {
+          const chunk = await result.fetchChunk();
+          if (!chunk || chunk.rowCount === 0) break;
+          for (let i = 0; i < chunk.rowCount; i++) {
+            if (!budget.add(conv.row(chunk.convertRowValues(i, JsonDuckDBValueConverter)))) break read;
+          }
+        }
       } catch (err) {
         throw new SandboxError(describe(err), 400);
       }
-      try {
-        if (prepared.statementType !== StatementType.SELECT) {
-          throw new SandboxError(`only a read-only SELECT may run here, not ${StatementType[prepared.statementType] ?? 'this statement'}`, 400);
-        }
-        if (Object.keys(params).length) {
-          try {
-            prepared.bind(params, types);
-          } catch (err) {
-            throw new SandboxError(`params: ${describe(err)}`, 400);
-          }
-        }
-        let timedOut = false;
-        const timer = setTimeout(() => {
-          timedOut = true;
-          c.interrupt();
-        }, this.opts.timeoutMs);
-        try {
-          const reader = await prepared.streamAndReadUntil(rowCap + 1);
-          const rows = rowsOf(reader);
-          const truncated = rows.rows.length > rowCap;
-          if (truncated) rows.rows.length = rowCap;
-          return { ...rows, truncated };
-        } catch (err) {
-          if (timedOut) throw new SandboxError(`the query ran longer than ${this.opts.timeoutMs} ms and was stopped`, 408);
-          throw new SandboxError(describe(err), 400);
-        } finally {
-          clearTimeout(timer);
-        }
-      } finally {
-        prepared.destroySync();
-      }
-    });
+      return { columns, rows: budget.rows, truncated: budget.truncatedBy !== null, ...(budget.truncatedBy ? { truncatedBy: budget.truncatedBy } : {}) };
+    } finally {
+      prepared.destroySync();
+    }
   }
 
   close(): void {
-    for (const c of this.idle) c.closeSync();
-    this.idle.length = 0;
+    this.user.close();
+    this.internal.close();
     this.ds.close();
   }
 }
-

@@ -1,8 +1,8 @@
 import { UsageError } from '../../common/errors.js';
-import { SETTINGS, type Setting } from '../../server/settings.js';
+import { ALLOWED_HOSTS, SETTINGS, type Setting } from '../../server/settings.js';
 import { defineCommand, EXIT } from '../command.js';
 import { dataFlag } from '../common-flags.js';
-import { integer, text, type Flag } from '../flags.js';
+import { integer, repeated, text, type Flag } from '../flags.js';
 
 const setting = (s: Setting): Flag<number> => integer({ help: s.help, min: s.min, max: s.max, default: s.default });
 
@@ -24,29 +24,40 @@ application/vnd.apache.arrow.stream for the other formats):
   GET  /api/queries, /api/queries/NAME?since=&until=&bucket=   saved queries
   GET  /api/posture?bucket=&at=        bucket posture
 
-User SQL runs in a sandbox: one SELECT, no file, network, extension or
-settings access, a time limit and a row cap. Details: docs/http-api.md.`,
+User SQL runs in a sandbox: one SELECT over the tables, no other file,
+network, extension or settings access, a time limit (preparing included; then
+408) and row and byte caps. POST /api/query takes Content-Type:
+application/json only (else 415). A request whose Host is not this server's
+address (or an --allowed-host name) is refused (421, against DNS rebinding),
+and a POST another site's page sends is refused (403).
+
+Give the token in S3SIFT_TOKEN rather than --token: other users of the
+machine can read a command line (ps), not your environment.
+Details: docs/http-api.md.`,
   flags: {
     data: dataFlag,
     host: text({ value: 'H', help: 'address to bind (another than loopback needs --token)', default: '127.0.0.1' }),
     port: integer({ help: 'port (0 picks a free one)', min: 0, max: 65535, default: 8080 }),
-    token: text({ value: 'T', help: 'require Authorization: Bearer T (default: $S3SIFT_TOKEN)' }),
+    token: text({ value: 'T', help: 'require Authorization: Bearer T; prefer S3SIFT_TOKEN=T in the environment (ps shows a command line to every user)' }),
+    'allowed-host': repeated({ value: 'NAME', help: ALLOWED_HOSTS.help }),
     'timeout-ms': setting(SETTINGS.timeoutMs),
     'row-cap': setting(SETTINGS.rowCap),
+    'byte-cap': setting(SETTINGS.byteCap),
     'max-concurrent': setting(SETTINGS.maxConcurrent),
     'max-queued': setting(SETTINGS.maxQueued),
   },
   examples: [
     's3sift serve',
-    'S3SIFT_TOKEN=s3cret s3sift serve --host 0.0.0.0 --port 8443',
+    'S3SIFT_TOKEN=s3cret s3sift serve --host 0.0.0.0 --port 8443 --allowed-host s3sift.example.com',
     `curl -s localhost:8080/api/query -H 'content-type: application/json' -d '{"sql":"SELECT count(*) FROM s3_requests"}'`,
   ],
   async run({ flags: f, positionals }, io) {
     if (positionals.length) throw new UsageError(`serve takes no arguments (got ${positionals.join(' ')})`);
     const { serve } = await import('../../server/serve.js');
     const s = await serve({
-      data: f.data, host: f.host, port: f.port, token: f.token ?? io.env.S3SIFT_TOKEN,
-      timeoutMs: f['timeout-ms'], rowCap: f['row-cap'], maxConcurrent: f['max-concurrent'], maxQueued: f['max-queued'],
+      data: f.data, host: f.host, port: f.port, token: f.token ?? io.env.S3SIFT_TOKEN, allowedHosts: f['allowed-host'],
+      timeoutMs: f['timeout-ms'], rowCap: f['row-cap'], byteCap: f['byte-cap'], maxConcurrent: f['max-concurrent'], maxQueued: f['max-queued'],
+      workerThreads: Number(io.env.UV_THREADPOOL_SIZE) || 4,
     });
     io.stderr.write(`s3sift serving ${f.data} at ${s.url}/ (Ctrl-C to stop)\n`);
     await new Promise<void>((resolve) => {

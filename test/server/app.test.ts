@@ -2,19 +2,17 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tableFromIPC } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ingest } from '../../ingest/ingest.js';
 import { createApp, type App } from '../../server/app.js';
 import { serve } from '../../server/serve.js';
-import { SAMPLES, tempDir } from '../helpers/dataset.js';
+import { samplesDataset } from './samples.js';
 
-let tmp: { dir: string; cleanup: () => void };
+let tmp: { dir: string; data: string; cleanup: () => void };
 let data: string;
 let open: App;
 let locked: App;
 beforeAll(async () => {
-  tmp = tempDir();
-  data = join(tmp.dir, 'data');
-  await ingest([new URL('.', SAMPLES).pathname], { data, format: 'auto', force: false, strict: false });
+  tmp = await samplesDataset();
+  data = tmp.data;
   open = await createApp({ data, timeoutMs: 1500, rowCap: 50, maxConcurrent: 2 });
   locked = await createApp({ data, token: 's3cret', bodyLimit: 200, maxConcurrent: 1, maxQueued: 1 });
 });
@@ -120,15 +118,24 @@ describe('routes', () => {
 
   it('gives CSV, NDJSON and Arrow IPC by the Accept header', async () => {
     const sql = { sql: 'SELECT source, count(*) AS n FROM s3_requests GROUP BY ALL ORDER BY 1' };
-    const csv = await open.app.request('/api/query', { method: 'POST', body: JSON.stringify(sql), headers: { accept: 'text/csv' } });
+    const csv = await open.app.request('/api/query', { method: 'POST', body: JSON.stringify(sql), headers: { 'content-type': 'application/json', accept: 'text/csv' } });
     expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
     expect(await csv.text()).toBe('source,n\naccess_log,216\ncloudtrail,159\n');
-    const nd = await open.app.request('/api/query', { method: 'POST', body: JSON.stringify(sql), headers: { accept: 'application/x-ndjson' } });
+    const nd = await open.app.request('/api/query', { method: 'POST', body: JSON.stringify(sql), headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' } });
     expect(await nd.text()).toBe('{"source":"access_log","n":216}\n{"source":"cloudtrail","n":159}\n');
-    const ar = await open.app.request('/api/query', { method: 'POST', body: JSON.stringify(sql), headers: { accept: 'application/vnd.apache.arrow.stream' } });
+    const ar = await open.app.request('/api/query', { method: 'POST', body: JSON.stringify(sql), headers: { 'content-type': 'application/json', accept: 'application/vnd.apache.arrow.stream' } });
     const t = tableFromIPC(new Uint8Array(await ar.arrayBuffer()));
     expect(t.numRows).toBe(2);
     expect(t.getChild('source')?.toArray()).toEqual(['access_log', 'cloudtrail']);
+  });
+
+  it('neutralises CSV cells a spreadsheet would run as formulas, unless ?csv=raw', async () => {
+    const sql = { sql: "SELECT '=HYPERLINK(\"http://x\")' AS f, '@SUM(1)' AS g, -5 AS n, '-5' AS t" };
+    const ask = (q: string): Promise<Response> => open.app.request(`/api/query${q}`, { method: 'POST', body: JSON.stringify(sql), headers: { 'content-type': 'application/json', accept: 'text/csv' } });
+    expect(await (await ask('')).text()).toBe('f,g,n,t\n"\'=HYPERLINK(""http://x"")","\'@SUM(1)",-5,-5\n');
+    expect(await (await ask('?csv=raw')).text()).toBe('f,g,n,t\n"=HYPERLINK(""http://x"")",@SUM(1),-5,-5\n');
+    const bad = await ask('?csv=spreadsheet');
+    expect([bad.status, ((await bad.json()) as { error: string }).error]).toEqual([400, expect.stringMatching(/^csv: only csv=raw is known/)]);
   });
 
   it('lists saved queries with typed parameters and runs them with filters', async () => {
