@@ -6,8 +6,8 @@
  *
  * Trino functions: https://trino.io/docs/current/functions.html
  */
-import { DuckDBScalarFunction, LIST, listValue, VARCHAR, type DuckDBConnection } from '@duckdb/node-api';
-import { analyzePolicy, parsePolicy } from './policy.js';
+import { DuckDBScalarFunction, LIST, listValue, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { analyzePolicy, parsePolicy, type PolicyAnalysis } from './policy.js';
 
 /** Trino functions DuckDB lacks (or names differently), as DuckDB macros. */
 export const DUCKDB_MACROS: ReadonlyArray<[name: string, sql: string]> = [
@@ -64,37 +64,20 @@ export function nativeFunctionIn(sql: string): string | undefined {
 }
 
 function registerPolicyFunctions(conn: DuckDBConnection): void {
+  // (policy JSON text, bucket, owner account) -> accounts other than the owner the policy lets in.
+  policyFunction(conn, 's3sift_policy_external_accounts', LIST(VARCHAR), (a) => listValue(a.externalAccounts));
+  // (policy JSON text, bucket, owner account) -> the policy's analysis as JSON text, the very object `s3sift posture`
+  // keeps for a PutBucketPolicy (public, publicStatements, vpcEndpoints, vpcs, externalAccounts, ...). The policy may be
+  // an object's JSON or a JSON string holding one (CloudTrail logs an object).
+  policyFunction(conn, 's3sift_policy_analysis', VARCHAR, (a) => JSON.stringify(a));
+}
+
+/** A scalar function of (policy JSON text, bucket, owner account): `result` of the policy's analysis; NULL when the text is not a policy. */
+function policyFunction(conn: DuckDBConnection, name: string, returnType: DuckDBType, result: (a: PolicyAnalysis) => DuckDBValue): void {
   conn.registerScalarFunction(
     DuckDBScalarFunction.create({
-      // (policy JSON text, bucket, owner account) -> accounts other than the owner the policy lets in.
-      name: 's3sift_policy_external_accounts',
-      returnType: LIST(VARCHAR),
-      parameterTypes: [VARCHAR, VARCHAR, VARCHAR],
-      specialHandling: true,
-      mainFunction: (_info, input, output) => {
-        const [docs, buckets, owners] = [0, 1, 2].map((i) => input.getColumnVector(i));
-        for (let row = 0; row < input.rowCount; row++) {
-          const doc = docs?.getItem(row);
-          const policy = typeof doc === 'string' ? parsePolicy(doc) : null;
-          if (!policy) {
-            output.setItem(row, null);
-            continue;
-          }
-          const owner = owners?.getItem(row);
-          const accounts = analyzePolicy(policy, String(buckets?.getItem(row) ?? ''), typeof owner === 'string' ? owner : null).externalAccounts;
-          output.setItem(row, listValue(accounts));
-        }
-        output.flush();
-      },
-    }),
-  );
-  conn.registerScalarFunction(
-    DuckDBScalarFunction.create({
-      // (policy JSON text, bucket, owner account) -> the policy's analysis as JSON text, the very object `s3sift posture`
-      // keeps for a PutBucketPolicy (public, publicStatements, vpcEndpoints, vpcs, externalAccounts, ...); NULL when the
-      // text is not a policy. The policy may be an object's JSON or a JSON string holding one (CloudTrail logs an object).
-      name: 's3sift_policy_analysis',
-      returnType: VARCHAR,
+      name,
+      returnType,
       parameterTypes: [VARCHAR, VARCHAR, VARCHAR],
       specialHandling: true,
       mainFunction: (_info, input, output) => {
@@ -103,7 +86,7 @@ function registerPolicyFunctions(conn: DuckDBConnection): void {
           const doc = docs?.getItem(row);
           const policy = typeof doc === 'string' ? parsePolicy(doc) : null;
           const owner = owners?.getItem(row);
-          output.setItem(row, policy ? JSON.stringify(analyzePolicy(policy, String(buckets?.getItem(row) ?? ''), typeof owner === 'string' ? owner : null)) : null);
+          output.setItem(row, policy ? result(analyzePolicy(policy, String(buckets?.getItem(row) ?? ''), typeof owner === 'string' ? owner : null)) : null);
         }
         output.flush();
       },

@@ -131,7 +131,7 @@ describe('routes', () => {
 
   it('neutralises CSV cells a spreadsheet would run as formulas, unless ?csv=raw', async () => {
     const sql = { sql: "SELECT '=HYPERLINK(\"http://x\")' AS f, '@SUM(1)' AS g, -5 AS n, '-5' AS t" };
-    const ask = (q: string): Promise<Response> => open.app.request(`/api/query${q}`, { method: 'POST', body: JSON.stringify(sql), headers: { 'content-type': 'application/json', accept: 'text/csv' } });
+    const ask = async (q: string): Promise<Response> => open.app.request(`/api/query${q}`, { method: 'POST', body: JSON.stringify(sql), headers: { 'content-type': 'application/json', accept: 'text/csv' } });
     expect(await (await ask('')).text()).toBe('f,g,n,t\n"\'=HYPERLINK(""http://x"")","\'@SUM(1)",-5,-5\n');
     expect(await (await ask('?csv=raw')).text()).toBe('f,g,n,t\n"=HYPERLINK(""http://x"")",@SUM(1),-5,-5\n');
     const bad = await ask('?csv=spreadsheet');
