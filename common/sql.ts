@@ -8,8 +8,15 @@
 import { quotedIdentifier, quotedString } from '@duckdb/node-api/lib/sql.js';
 import { dayText, timestampText } from './time.js';
 
-/** A string literal: `'it''s'`. Trino writes string literals the same way. */
-export const sqlString: (text: string) => string = quotedString;
+/**
+ * A string literal: `'it''s'`. Trino writes string literals the same way.
+ * A NUL cannot stand in SQL text (DuckDB's C API ends the text there, which
+ * would leave the quote open): it is spelled `chr(0)`, in both engines, so a
+ * NUL in a log value (a bucket name, say) is a value like any other.
+ */
+export function sqlString(text: string): string {
+  return text.includes('\u0000') ? `(${text.split('\u0000').map(quotedString).join(' || chr(0) || ')})` : quotedString(text);
+}
 
 /** A quoted identifier: `"key"` (reserved in both engines), `"a""b"`. */
 export const sqlIdentifier: (name: string) => string = quotedIdentifier;

@@ -6,9 +6,10 @@
 /**
  * Characters a terminal may act on: the C0 controls, DEL, the C1 controls
  * (U+009B is CSI), line and paragraph separators, and the bidirectional
- * marks and overrides that make text read other than it is.
+ * marks (U+061C, U+200E/F), overrides and isolates that make text read
+ * other than it is: every Bidi_Control character.
  */
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /** Text on one line with every control character escaped as `\uXXXX` (newlines too): safe to print to a terminal. */
 export function terminalSafe(text: string): string {

@@ -44,8 +44,15 @@ export interface CsvOptions {
   raw?: boolean;
 }
 
-/** What a spreadsheet takes for the start of a formula (OWASP, "CSV Injection"). */
-const FORMULA_START = /^[=+\-@\t\r]/;
+/**
+ * What a spreadsheet takes for the start of a formula (OWASP, "CSV Injection"),
+ * also after spaces, no-break or zero-width spaces (some imports trim them),
+ * and in full-width forms.
+ */
+const FORMULA_START = /^[\s\u00a0\u200b\u3000\ufeff]*[=+\-@\t\r\uff1d\uff0b\uff0d\uff20]/;
+
+/** A cell csvSafeText made inert: quoted too, so the `'` is plainly the cell's. */
+const NEUTRALISED = new RegExp(`^'${FORMULA_START.source.slice(1)}`);
 
 /** Text that is only a number (`-42`, `-0.5`): a spreadsheet reads it as that number, never as a formula. */
 const PLAIN_NUMBER = /^-?\d+(\.\d+)?$/;
@@ -68,7 +75,7 @@ export function csvSafeText(text: string): string {
 export function csv(columns: readonly string[], rows: ReadonlyArray<Record<string, unknown>>, opts: CsvOptions = {}): string {
   const text = (s: string): string => (opts.raw ? s : csvSafeText(s));
   const field = (v: unknown): string | null => (v === null || v === undefined ? null : typeof v === 'string' ? text(v) : cellText(v));
-  return stringify(rows.map((r) => columns.map((c) => field(r[c]))), { header: true, columns: columns.map(text), quoted_match: opts.raw ? /^$/ : [/^$/, /^'[=+\-@\t\r]/] });
+  return stringify(rows.map((r) => columns.map((c) => field(r[c]))), { header: true, columns: columns.map(text), quoted_match: opts.raw ? /^$/ : [/^$/, NEUTRALISED] });
 }
 
 /** A query result in `format` (`arrow` gives bytes; Arrow's library is loaded only then); `csv` says how to write CSV. */

@@ -17,6 +17,8 @@ export interface LockOptions {
    * there is none, and such a query fails instead.
    */
   spill?: boolean;
+  /** Most memory DuckDB may use, in MiB (its default: 80% of the machine's). A query past it fails; the process stays up. */
+  memoryLimitMb?: number;
 }
 
 /**
@@ -32,6 +34,7 @@ export async function lockToTables(conn: DuckDBConnection, dataDir: string, o: L
   for (const sql of [
     `SET allowed_directories = [${dirs.join(', ')}]`,
     ...(o.spill ? [] : ["SET temp_directory = ''"]),
+    ...(o.memoryLimitMb === undefined ? [] : [`SET memory_limit = '${Math.floor(o.memoryLimitMb)}MiB'`]),
     'SET autoinstall_known_extensions = false',
     'SET autoload_known_extensions = false',
     'SET enable_external_access = false',

@@ -12,6 +12,7 @@ import { DuckDBTimestampValue, type DuckDBType, type DuckDBValue } from '@duckdb
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
+import { terminalLines } from '../common/terminal.js';
 import { S3siftError, describe } from '../common/errors.js';
 import { MANIFEST } from '../ingest/dataset.js';
 import { TABLES } from '../ingest/schema.js';
@@ -43,10 +44,14 @@ export interface ServerConfig {
   maxConcurrent?: number;
   /** Requests that may wait for a query slot before 429. */
   maxQueued?: number;
+  /** Memory DuckDB may use, in MiB. */
+  memoryLimitMb?: number;
   /** Largest request body, bytes. */
   bodyLimit?: number;
   /** Extra detection folders (like --rules). */
   rules?: string[];
+  /** Where an internal error's line goes (default: standard error, escaped, since its text may quote the logs). */
+  log?: (line: string) => void;
 }
 
 
@@ -130,7 +135,7 @@ export interface App {
 export async function createApp(cfg: ServerConfig): Promise<App> {
   const opts = { ...DEFAULTS, ...Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined)) } as Required<Omit<ServerConfig, 'token' | 'rules' | 'host' | 'allowedHosts'>> & ServerConfig;
   const detections = await loadDetections(cfg.rules ?? []);
-  const sandbox = await Sandbox.open(cfg.data, { timeoutMs: opts.timeoutMs, rowCap: opts.rowCap, byteCap: opts.byteCap, maxConcurrent: opts.maxConcurrent, maxQueued: opts.maxQueued });
+  const sandbox = await Sandbox.open(cfg.data, { timeoutMs: opts.timeoutMs, rowCap: opts.rowCap, byteCap: opts.byteCap, maxConcurrent: opts.maxConcurrent, maxQueued: opts.maxQueued, memoryLimitMb: opts.memoryLimitMb });
   const findings = new FindingsCache(sandbox, cfg.data, detections);
   await findings.get();
   // Saved queries answer the same thing until the dataset changes: keep their answers.
@@ -144,7 +149,8 @@ export async function createApp(cfg: ServerConfig): Promise<App> {
   app.onError((err, c) => {
     const status = err instanceof HTTPException ? err.status : err instanceof SandboxError ? err.status : err instanceof S3siftError ? 400 : 500;
     const message = status === 500 ? 'internal error (see the server log)' : err instanceof HTTPException ? err.message || 'request refused' : describe(err);
-    if (status === 500) console.error(err);
+    // An internal error's text may quote log content (a bucket name, say): escaped, like every line s3sift writes to a terminal.
+    if (status === 500) (cfg.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(terminalLines(`internal error on ${c.req.method} ${c.req.path}: ${err instanceof Error && err.stack ? err.stack : describe(err)}`));
     return c.json({ ok: false, error: message, status }, status as 500);
   });
   app.notFound((c) => c.json({ ok: false, error: `no route ${c.req.method} ${c.req.path}`, status: 404 }, 404));

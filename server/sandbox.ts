@@ -35,6 +35,8 @@ export interface SandboxOptions {
   maxConcurrent: number;
   /** Requests that may wait for a free connection; past it they are turned away (429). */
   maxQueued?: number;
+  /** Memory DuckDB may use, in MiB (a query past it fails, the server stays up). */
+  memoryLimitMb?: number;
 }
 
 export interface QueryResult extends Rows {
@@ -98,7 +100,7 @@ export class Sandbox {
   static async open(dataDir: string, opts: SandboxOptions): Promise<Sandbox> {
     const ds = await openDataset(dataDir);
     try {
-      await lockToTables(ds.conn, dataDir);
+      await lockToTables(ds.conn, dataDir, { memoryLimitMb: opts.memoryLimitMb });
       const connect = (n: number): Promise<DuckDBConnection[]> => Promise.all(Array.from({ length: n }, () => ds.instance.connect()));
       const queued = opts.maxQueued ?? 0;
       return new Sandbox(ds, opts, new ConnectionPool('queries', await connect(opts.maxConcurrent), queued), new ConnectionPool('saved queries', await connect(INTERNAL_CONNECTIONS), queued));

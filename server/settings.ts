@@ -18,6 +18,7 @@ export const SETTINGS = {
   maxConcurrent: { default: 2, help: 'user queries running at once (each holds one of Node\'s UV_THREADPOOL_SIZE worker threads; 2 more stay free for saved queries and files)', min: 1, max: 256 },
   maxQueued: { default: 64, help: 'queries waiting for a slot before the answer is 429', min: 0, max: 100_000 },
   bodyLimit: { default: 64 * 1024, help: 'largest request body, in bytes (then 413)', min: 1, max: 64 * 1024 * 1024 },
+  memoryLimitMb: { default: 4096, help: 'memory DuckDB may use for the dataset, in MiB (a query past it fails with a 400, the server stays up); findings are computed within it too', min: 64, max: 1024 * 1024 },
 } as const satisfies Record<string, Setting>;
 
 /** Host names the server answers to besides its own address (and, on loopback, localhost, 127.0.0.1, [::1]). */
@@ -46,4 +47,5 @@ export const DEFAULTS = {
   maxConcurrent: SETTINGS.maxConcurrent.default,
   maxQueued: SETTINGS.maxQueued.default,
   bodyLimit: SETTINGS.bodyLimit.default,
+  memoryLimitMb: SETTINGS.memoryLimitMb.default,
 } as const;

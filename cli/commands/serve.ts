@@ -45,6 +45,7 @@ Details: docs/http-api.md.`,
     'byte-cap': setting(SETTINGS.byteCap),
     'max-concurrent': setting(SETTINGS.maxConcurrent),
     'max-queued': setting(SETTINGS.maxQueued),
+    'memory-limit-mb': setting(SETTINGS.memoryLimitMb),
   },
   examples: [
     's3sift serve',
@@ -56,7 +57,7 @@ Details: docs/http-api.md.`,
     const { serve } = await import('../../server/serve.js');
     const s = await serve({
       data: f.data, host: f.host, port: f.port, token: f.token ?? io.env.S3SIFT_TOKEN, allowedHosts: f['allowed-host'],
-      timeoutMs: f['timeout-ms'], rowCap: f['row-cap'], byteCap: f['byte-cap'], maxConcurrent: f['max-concurrent'], maxQueued: f['max-queued'],
+      timeoutMs: f['timeout-ms'], rowCap: f['row-cap'], byteCap: f['byte-cap'], maxConcurrent: f['max-concurrent'], maxQueued: f['max-queued'], memoryLimitMb: f['memory-limit-mb'],
       workerThreads: Number(io.env.UV_THREADPOOL_SIZE) || 4,
     });
     io.stderr.write(`s3sift serving ${f.data} at ${s.url}/ (Ctrl-C to stop)\n`);

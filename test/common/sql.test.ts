@@ -32,6 +32,14 @@ describe('SQL text', () => {
     for (const s of HOSTILE) expect(await one(`SELECT ${sqlString(s)}`)).toBe(s);
   });
 
+  it('spells a NUL chr(0), which SQL text cannot hold, so a value with one (a planted bucket name) still round-trips', async () => {
+    for (const s of ['\u0000', 'evil\u0000', '\u0000evil', "a\u0000'b\u0000\u0000c", 'evil\u001b]0;pwned\u0007\u001b[2J\u0000']) {
+      expect(await one(`SELECT ${sqlString(s)}`)).toBe(s);
+      expect(await one(`SELECT count(*) FROM (VALUES (1, ${sqlString(s)})) t(i, b) WHERE b = ${sqlString(s)}`)).toBe(1n);
+    }
+    expect(sqlString('a\u0000b')).toBe("('a' || chr(0) || 'b')");
+  });
+
   it('quotes identifiers: a table and a column named with hostile text work', async () => {
     expect(sqlIdentifier('key')).toBe('"key"');
     expect(sqlIdentifier('a"b')).toBe('"a""b"');

@@ -42,6 +42,11 @@ describe('CSV a spreadsheet opens runs no formula', () => {
     );
   });
 
+  it('also after leading spaces (some imports trim them) and in full-width forms', () => {
+    for (const t of [' =1+1', '\u00a0=1+1', '\u200b=1+1', '  @SUM(A1)', '\uff1d1+1', '\uff0bcmd', '\u3000\uff20x']) expect(csvSafeText(t), JSON.stringify(t)).toBe(`'${t}`);
+    for (const t of ['a =1', 'x@example.com', ' plain']) expect(csvSafeText(t), JSON.stringify(t)).toBe(t);
+  });
+
   it('leaves numbers, and text that is only a number, as they are', () => {
     expect(csv(['n', 't'], [{ n: -1.5, t: '-3' }])).toBe('n,t\n-1.5,-3\n');
     expect(csvSafeText('-3-cmd')).toBe("'-3-cmd");

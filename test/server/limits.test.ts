@@ -137,4 +137,21 @@ describe('the byte cap', () => {
       big.close();
     }
   }, 60_000);
+
+  it('bounds DuckDB\'s memory (--memory-limit-mb): a query whose rows take gigabytes stays within it, and the server answers on', async () => {
+    const lean = await createApp({ data, timeoutMs: 20_000, memoryLimitMb: 256 });
+    try {
+      const limit = (await (await post(lean, "SELECT current_setting('memory_limit') AS m")).json()) as { rows: Array<{ m: string }> };
+      expect(limit.rows[0]?.m).toMatch(/^(256\.0 MiB|268\.4 MB)$/);
+      // Gigabytes of rows: DuckDB works within the limit (the answer stops at the byte cap) or fails for want of memory.
+      const r = await post(lean, "SELECT repeat('x', 1000000) AS a FROM range(2048)");
+      const j = (await r.json()) as { ok: boolean; error?: string; truncated_by?: string };
+      if (r.status === 200) expect(j.truncated_by).toBe('byte_cap');
+      else expect([r.status, j.ok, j.error]).toEqual([400, false, expect.stringMatching(/memory/i)]);
+      expect((await lean.app.request('/health')).status).toBe(200);
+      expect((await post(lean, 'SELECT 42 AS answer')).status).toBe(200);
+    } finally {
+      lean.close();
+    }
+  }, 60_000);
 });

@@ -1,0 +1,69 @@
+/**
+ * A planted log value reaches the server's own output and its SQL text
+ * (issue 15): a NUL and terminal escapes in a bucket name must neither stop
+ * posture (over HTTP or not) nor reach the operator's terminal raw when an
+ * internal error quotes them.
+ */
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest } from '../../ingest/ingest.js';
+import { createApp } from '../../server/app.js';
+import { tempDir } from '../helpers/dataset.js';
+
+const EVIL = 'evil\u001b]0;pwned\u0007\u001b[2J\u0000';
+const RAW = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+let tmp: { dir: string; cleanup: () => void };
+let data: string;
+beforeAll(async () => {
+  tmp = tempDir();
+  data = join(tmp.dir, 'data-\u001bc');
+  const record = {
+    eventVersion: '1.09', eventTime: '2025-03-10T08:00:00Z', eventSource: 's3.amazonaws.com', eventName: 'PutBucketVersioning', awsRegion: 'us-east-1',
+    sourceIPAddress: '203.0.113.9', userAgent: 'aws-cli', userIdentity: { type: 'IAMUser', principalId: 'AIDA', arn: 'arn:aws:iam::111122223333:user/alice', accountId: '111122223333' },
+    requestParameters: { bucketName: EVIL, VersioningConfiguration: { Status: 'Suspended' } }, responseElements: null, requestID: 'R1', eventID: 'E1',
+    readOnly: false, eventType: 'AwsApiCall', managementEvent: true, eventCategory: 'Management', recipientAccountId: '111122223333',
+  };
+  const file = join(tmp.dir, 'trail.ndjson');
+  writeFileSync(file, JSON.stringify(record) + '\n');
+  const s = await ingest([file], { data, format: 'auto', force: false, strict: false });
+  expect([s.rows, s.rejected]).toEqual([1, 0]);
+});
+afterAll(() => tmp.cleanup());
+
+describe('a bucket name holding a NUL and terminal escapes', () => {
+  it('is a bucket like any other in posture, with its exposure window counted', async () => {
+    const logged: string[] = [];
+    const open = await createApp({ data, log: (l) => logged.push(l) });
+    try {
+      const r = await open.app.request(`/api/posture?at=2025-03-11T00:00:00Z`);
+      expect(r.status).toBe(200);
+      const j = (await r.json()) as { rows: Array<{ bucket: string; setting: string; value: string }> };
+      expect(j.rows.filter((x) => x.setting === 'versioning').map((x) => [x.bucket, x.value])).toEqual([[EVIL, 'Suspended']]);
+      expect(logged).toEqual([]);
+    } finally {
+      await open.close();
+    }
+  });
+
+  it("an internal error that quotes it is logged escaped, one line per line, and the client learns nothing of it", async () => {
+    const logged: string[] = [];
+    const open = await createApp({ data, log: (l) => logged.push(l) });
+    try {
+      // Break a Parquet file under the dataset (whose folder name holds an escape): the next query fails inside DuckDB.
+      const dir = join(data, 'cloudtrail');
+      const part = readdirSync(dir, { recursive: true }).map(String).find((f) => f.endsWith('.parquet')) as string;
+      writeFileSync(join(dir, part), 'not parquet');
+      const r = await open.app.request(`/api/posture?at=2025-03-11T00:00:00Z`);
+      expect(r.status).toBe(500);
+      expect(await r.json()).toEqual({ ok: false, error: 'internal error (see the server log)', status: 500 });
+      expect(logged).toHaveLength(1);
+      expect(logged[0]).toMatch(/^internal error on GET \/api\/posture: /);
+      expect(logged[0]).toContain('data-\\u001bc');
+      for (const line of (logged[0] as string).split('\n')) expect(line).not.toMatch(RAW);
+    } finally {
+      await open.close();
+    }
+  });
+});
