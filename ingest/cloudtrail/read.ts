@@ -10,7 +10,7 @@ import { parse, type CsvError } from 'csv-parse';
 import { bomLength } from '../bytes.js';
 import { RAW_KEEP, Reject } from '../reject.js';
 import { hasSurrogateEscape, wellFormedValue } from '../unicode.js';
-import { deeperThan, MAX_DEPTH } from './depth.js';
+import { deeperThan, MAX_DEPTH, TOO_DEEP } from './depth.js';
 import { LAKE_CSV_OPTIONS, isLakeHeader, lakeRecord } from './lake-csv.js';
 import { parseCloudTrailRecord, recordsOf, Skip, type CloudTrailRow } from './record.js';
 import { objectSpans, type Spans } from './spans.js';
@@ -43,8 +43,12 @@ function onValue(sink: CloudTrailSink, b: Buffer, s: number, e: number, where: n
   // An escaped half of a surrogate pair becomes U+FFFD (see unicode.ts); the
   // record is then serialised, so its JSON columns say U+FFFD too.
   const repaired = hasSurrogateEscape(text);
+  // Depth is judged on the record as written: the repair can merge keys (two lone halves both become U+FFFD,
+  // the last one winning), which would drop the deep part and let a record nested too deep through.
+  // (The repair changes objects in place: judge first.)
+  const tooDeep = repaired ? recordsOf(v).map((item) => deeperThan(item, MAX_DEPTH)) : null;
   if (repaired) v = wellFormedValue(v);
-  const items = recordsOf(v);
+  const items = recordsOf(v).map((item, i) => (tooDeep?.[i] ? new Reject(TOO_DEEP) : item));
   // A value that is one compact record (valid UTF-8, no raw tab or line
   // break, as CloudTrail writes them) is copied from its bytes.
   let spans: Spans | null = null;

@@ -106,6 +106,14 @@ describe('a record nested deeper than any CloudTrail record is', () => {
     expect(s).toMatchObject({ rows: 2, rejected: 2 });
     expect(rejectsOf(s).map((r) => r.reason)).toEqual([`nested deeper than ${MAX_DEPTH} levels`, `nested deeper than ${MAX_DEPTH} levels`]);
   });
+
+  it('is judged as written, before lone surrogates are repaired (two keys of lone halves would merge, dropping the deep part)', async () => {
+    // Found by the property test: "\ud800" holds the deep part, "\ud801" comes after; both become U+FFFD, the last wins.
+    const merged = JSON.stringify(base()).replace(/\}$/, `,"\\ud800":${nest(MAX_DEPTH)},"\\ud801":""}`);
+    const s = await ingest([write('merged.ndjson', merged), write('merged-pretty.json', pretty(merged))], opts());
+    expect(s).toMatchObject({ rows: 0, rejected: 2 });
+    expect(rejectsOf(s).map((r) => r.reason)).toEqual([`nested deeper than ${MAX_DEPTH} levels`, `nested deeper than ${MAX_DEPTH} levels`]);
+  });
 });
 
 describe('a repeated key: the last one wins, in the columns and the stored JSON alike (as JSON.parse reads it)', () => {
