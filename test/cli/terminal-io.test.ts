@@ -19,7 +19,7 @@ const ATTACK = '\x1b[2J\x1b[3J\x1b[HAll clear\x1b]0;x\x07\x1b]52;c;ZXZpbA==\x07\
 /** The same with no space (an access-log key is one word). */
 const KEY = `reports/${ATTACK.replaceAll(' ', '')}.csv`;
 /** A field with a newline inside, that could forge a line of the report. */
-const FORGED = 'line one\n0 findings from 0 of 33 detections';
+const FORGED = 'line one\n0 findings from 0 of 36 detections';
 const ROOT_ARN = 'arn:aws:iam::111122223333:root';
 
 /** Any character a terminal acts on, the newline aside. */
@@ -79,7 +79,7 @@ describe('human output escapes what the logs hold', () => {
     const r = await run(['analyze', logs, '--data', data]);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^read \d+ lines and records from 2 sources: 3 ingested, 1 rejected/);
-    expectEscaped(r.out + r.err, [...SHOWN, 'access\\u001b]0;owned\\u0007\\u202e.log:2: ', 'line one\\u000a0 findings from 0 of 33 detections']);
+    expectEscaped(r.out + r.err, [...SHOWN, 'access\\u001b]0;owned\\u0007\\u202e.log:2: ', 'line one\\u000a0 findings from 0 of 36 detections']);
     expect(r.out).toContain('[root-account-activity]');
     expect(r.out).toContain('[versioning-suspended]');
   });
