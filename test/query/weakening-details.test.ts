@@ -142,6 +142,15 @@ describe('mass-delete', () => {
   });
 });
 
+describe('offensive-tool-user-agent', () => {
+  it('reports an auditing tool low, an attack tool at the detection\'s severity', async () => {
+    const fs = await findings('offensive-tool-user-agent', "TruffleHog's GetCallerIdentity");
+    const byAgent = (needle: string): string[] => fs.filter((f) => JSON.stringify(f.details).toLowerCase().includes(needle)).map((f) => f.severity);
+    expect(byAgent('scout suite/')).toEqual(['low']);
+    expect(byAgent('trufflehog')).toEqual(['medium']);
+  });
+});
+
 describe("a finding's own severity (the SQL's severity column)", () => {
   it('must be one of the severities: anything else is the detection\'s error, named', async () => {
     const d = library.find((x) => x.id === 'cloudtrail-tampering') as Detection;
