@@ -17,11 +17,13 @@ describe('the detection library', () => {
     const ids = library.map((d) => d.id).sort();
     expect(ids).toEqual([
       'access-denied-burst', 'access-log-self-delivery', 'access-logging-disabled', 'anonymous-access', 'bucket-acl-public',
-      'bucket-policy-changed', 'bucket-policy-external-account', 'bucket-policy-public', 'cloudtrail-tampering', 'cross-account-access', 'default-encryption-removed',
-      'foreign-kms-key-write', 'glacier-vault-lock-change', 'large-data-egress', 'lifecycle-expiration-added', 'log-delivery-acl-grant',
+      'bucket-deleted', 'bucket-policy-changed', 'bucket-policy-external-account', 'bucket-policy-public', 'cloudtrail-tampering', 'cross-account-access',
+      'default-encryption-foreign-kms-key', 'default-encryption-removed',
+      'foreign-kms-key-write', 'glacier-vault-lock-change', 'kms-key-disabled-or-deleted', 'kms-key-policy-external', 'large-data-egress',
+      'lifecycle-expiration-added', 'log-delivery-acl-grant',
       'log-source-gap', 'mass-delete', 'mfa-delete-disabled', 'permanent-delete-without-mfa', 'permanent-version-delete',
-      'plaintext-http-request', 'presigned-url-long-expiry', 'presigned-url-shared', 'public-access-block-removed',
-      'replication-to-external-account', 'root-account-activity', 'sigv2-request', 'sse-c-object-write', 'unencrypted-object-write',
+      'plaintext-http-request', 'presigned-url-long-expiry', 'presigned-url-shared', 'public-access-block-removed', 'ransom-note-upload',
+      'replication-removed', 'replication-to-external-account', 'root-account-activity', 'sigv2-request', 'sse-c-object-write', 'unencrypted-object-write',
       'versioning-suspended', 'vpc-endpoint-bypass', 'weak-tls-request',
     ]);
     for (const d of library) {
