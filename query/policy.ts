@@ -758,8 +758,12 @@ function onlyServices(p: Json): boolean {
   return !!p && typeof p === 'object' && Object.keys(p).length > 0 && Object.keys(p).every((k) => k === 'Service');
 }
 
-/** Condition keys whose values are accounts, and those whose values are ARNs that name one. */
-const ACCOUNT_KEYS = new Set(['aws:principalaccount', 'aws:sourceaccount', 'aws:sourceowner', 's3:dataaccesspointaccount']);
+/**
+ * Condition keys whose values are accounts, and those whose values are ARNs that name one.
+ * kms:CallerAccount is KMS's (a key policy's Principal "*" narrowed to an account):
+ * https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-caller-account
+ */
+const ACCOUNT_KEYS = new Set(['aws:principalaccount', 'aws:sourceaccount', 'aws:sourceowner', 's3:dataaccesspointaccount', 'kms:calleraccount']);
 const ARN_KEYS = new Set(['aws:principalarn', 'aws:sourcearn', 's3:dataaccesspointarn']);
 
 /**

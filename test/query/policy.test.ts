@@ -386,6 +386,8 @@ describe('other accounts', () => {
     expect(accounts({ Principal: '*', Condition: { StringEquals: { 'aws:SourceAccount': ['555566667777'] } } })).toEqual(['555566667777']);
     expect(accounts({ Principal: '*', Condition: { 'ForAnyValue:StringEquals': { 'aws:PrincipalAccount': ['888899990000', '111122223333'] } } })).toEqual(['888899990000']);
     expect(accounts({ Principal: { AWS: 'arn:aws:sts::666677778888:assumed-role/r/s' } })).toEqual(['666677778888']);
+    // A KMS key policy's caller account (kms-key-policy-external).
+    expect(accounts({ Principal: { AWS: '*' }, Condition: { StringEquals: { 'kms:CallerAccount': ['999988887777', '111122223333'], 'kms:ViaService': 's3.us-east-1.amazonaws.com' } } })).toEqual(['999988887777']);
   });
 
   it('reports an account wildcard as the pattern (any account it matches), and the owner\'s own account alone as nothing', () => {

@@ -1,8 +1,10 @@
 /**
  * What the findings of the detections that judge a weakening say about it
- * (issue 14): the detections' own tests say which records fire; these check
- * the evidence those findings carry (details.log_bucket, details.denied,
- * details.changes, details.batch_calls), over the same test records.
+ * (issue 14) and those of ransomware and destruction (issue 16): the
+ * detections' own tests say which records fire; these check the evidence
+ * those findings carry (details.log_bucket, details.denied, details.changes,
+ * details.batch_calls, details.s3_evidence, details.external_accounts), their
+ * severity and coverage, over the same test records.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -126,6 +128,45 @@ describe('cloudtrail-tampering', () => {
     ]);
     const advanced = await findings('cloudtrail-tampering', 'advanced selectors');
     expect(advanced.flatMap((f) => f.details.changes as string[])).toContain('new filter on AWS::S3::Object data events: resources.ARN notStartsWith arn:aws:s3:::prod-data/');
+  });
+});
+
+describe('kms-key-disabled-or-deleted', () => {
+  it('is high for a key S3 uses, saying how, and medium for another key', async () => {
+    const fs = await findings('kms-key-disabled-or-deleted', 'a key S3 uses');
+    expect(fs.map((f) => [f.details.operation, f.severity, f.details.used_by_s3, f.details.s3_evidence ?? null]).sort()).toEqual([
+      ['DeleteImportedKeyMaterial', 'high', true, ['KMS calls by S3 for prod-data']],
+      ['DisableKey', 'high', true, ['object writes to prod-data']],
+      ['ScheduleKeyDeletion', 'high', true, ['default encryption of prod-data']],
+      ['ScheduleKeyDeletion', 'medium', false, null],
+    ]);
+    expect(fs.find((f) => f.severity === 'medium')?.details.pending_window_days).toBe(30);
+  });
+});
+
+describe('kms-key-policy-external', () => {
+  it('names the accounts let in, "*" for everyone', async () => {
+    const fs = await findings('kms-key-policy-external', 'another account by ARN');
+    expect(fs.map((f) => f.details.external_accounts).sort()).toEqual([['*'], ['444455556666'], ['555566667777'], ['999988887777']]);
+    expect(fs.find((f) => f.details.operation === 'CreateKey')?.details.kms_key).toBe('arn:aws:kms:us-east-1:111122223333:key/3c3c3c3c-0000-4000-8000-00000000000c');
+  });
+
+  it('lists an unreadable policy and a Principal "*" grant whose conditions name no account as not checked', async () => {
+    const r = await detectOver('kms-key-policy-external', "the owner's own accounts", selectDetections(library, ['kms-key-policy-external']));
+    expect(r.findings).toEqual([]);
+    expect(r.coverage.map((c) => [c.scope, c.reason.split(' ')[0] + ' ' + c.reason.split(' ')[1], c.records])).toEqual([
+      ['1f2e3d4c-5b6a-4798-8a7b-6c5d4e3f2a10', 'key policies', 1],
+      ['1f2e3d4c-5b6a-4798-8a7b-6c5d4e3f2a10', 'key policy', 1],
+    ]);
+  });
+});
+
+describe('default-encryption-foreign-kms-key', () => {
+  it("names the foreign keys and their accounts, and lists a bare key ID or alias as not checked", async () => {
+    const fs = await findings('default-encryption-foreign-kms-key', "another account's key ARN");
+    expect(fs.map((f) => [f.details.key_accounts, f.details.bucket_owner_account]).sort()).toEqual([[['999988887777'], '111122223333'], [['999988887777'], '111122223333']]);
+    const r = await detectOver('default-encryption-foreign-kms-key', "the owner's own key ARN", selectDetections(library, ['default-encryption-foreign-kms-key']));
+    expect(r.coverage).toEqual([{ detection_id: 'default-encryption-foreign-kms-key', scope: 'prod-data', reason: expect.stringMatching(/bare key ID or alias/), records: 1 }]);
   });
 });
 
