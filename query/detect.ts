@@ -12,7 +12,7 @@ import { SOURCES, type Detection, type ParamValue } from './detection.js';
 import { COVERAGE_COLUMNS, FINDING_COLUMNS, SEVERITIES, SEVERITY_COLUMN, type CoverageGap, type Finding, type Severity } from './finding.js';
 import type { OpenDataset } from './dataset.js';
 import { rowsOf, type Rows } from './rows.js';
-import { lockToTables, notOneSelect } from './untrusted-sql.js';
+import { lockToTables, notOneSelect, notSelectKind } from './untrusted-sql.js';
 
 /** `--param` values: `NAME=VALUE` for every detection that has NAME, `ID.NAME=VALUE` for one. */
 export type ParamOverrides = Record<string, string>;
@@ -109,12 +109,16 @@ export async function checkDetectionSql(conn: DuckDBConnection, d: Detection): P
     const why = sql === undefined ? null : await notOneSelect(conn, sql);
     if (why !== null) throw new DetectionError(`${d.file}: the ${what} ${why}`);
   }
+  let kind: string | null;
   try {
     const p = await conn.prepare(d.sql);
+    kind = notSelectKind(p.statementType);
     p.destroySync();
   } catch (err) {
     throw new DetectionError(`${d.file}: the SQL does not run on the dataset's tables: ${describe(err)}`, { cause: err });
   }
+  if (kind !== null) throw new DetectionError(`${d.file}: the SQL is a ${kind} statement, not a SELECT`);
+  // (Coverage SQL runs inside a subquery below: nothing but a SELECT parses there.)
   if (d.coverage === undefined) return;
   let names: string[];
   try {

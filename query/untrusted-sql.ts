@@ -48,7 +48,7 @@ export async function lockToTables(conn: DuckDBConnection, dataDir: string, o: L
 export type SelectCheck =
   | { ok: false; why: 'parse'; error: string }
   | { ok: false; why: 'count'; count: number }
-  | { ok: false; why: 'not-select'; kind?: string }
+  | { ok: false; why: 'not-select' }
   | { ok: true; extracted: DuckDBExtractedStatements };
 
 /**
@@ -75,24 +75,15 @@ export function notSelectKind(type: StatementType): string | null {
   return type === StatementType.SELECT ? null : (StatementType[type] ?? 'unknown');
 }
 
-/** Why `sql` is not one read-only SELECT, in words (null when it is). */
+/**
+ * Why `sql` is not one read-only SELECT, in words (null when it passes the
+ * parser's checks). The caller prepares it, and checks the prepared kind
+ * with notSelectKind: one prepare, not two.
+ */
 export async function notOneSelect(conn: DuckDBConnection, sql: string): Promise<string | null> {
   const c = await checkOneSelect(conn, sql);
-  if (!c.ok) {
-    if (c.why === 'parse') return `does not parse: ${c.error}`;
-    if (c.why === 'count') return `holds ${c.count} statements; one SELECT is allowed`;
-    return 'is not a read-only SELECT (no PRAGMA, CALL, COPY, SET, ATTACH, INSTALL, CREATE, ...)';
-  }
-  let prepared;
-  try {
-    prepared = await c.extracted.prepare(0);
-  } catch {
-    return null; // one SELECT that does not plan: the caller's own check says why
-  }
-  try {
-    const kind = notSelectKind(prepared.statementType);
-    return kind === null ? null : `is a ${kind} statement, not a SELECT`;
-  } finally {
-    prepared.destroySync();
-  }
+  if (c.ok) return null;
+  if (c.why === 'parse') return `does not parse: ${c.error}`;
+  if (c.why === 'count') return `holds ${c.count} statements; one SELECT is allowed`;
+  return 'is not a read-only SELECT (no PRAGMA, CALL, COPY, SET, ATTACH, INSTALL, CREATE, ...)';
 }
