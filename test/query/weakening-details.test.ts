@@ -3,7 +3,8 @@
  * (issue 14) and those of ransomware and destruction (issue 16): the
  * detections' own tests say which records fire; these check the evidence
  * those findings carry (details.log_bucket, details.denied, details.changes,
- * details.batch_calls, details.s3_evidence, details.external_accounts), their
+ * details.batch_calls, details.s3_evidence, details.external_accounts,
+ * copy-out-then-delete's destinations), their
  * severity and coverage, over the same test records.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -180,6 +181,45 @@ describe('mass-delete', () => {
     const [f] = await findings('mass-delete', 'where the access log covers');
     expect(f?.source).toBe('access_log');
     expect(f?.details).toMatchObject({ deleted: 30, batch_calls: 0 });
+  });
+});
+
+describe('copy-out-then-delete', () => {
+  it("is critical when the destination is another account's, with the keys, buckets and accounts to check", async () => {
+    const [f] = await findings('copy-out-then-delete', 'twelve keys copied');
+    expect(f?.severity).toBe('critical');
+    expect(f?.details).toMatchObject({
+      copied_keys: 12, deleted_keys: 12, permanent_deletes: 0, batch_deletes_without_keys: 0, destination_owner: 'another account',
+      destination_buckets: ['attacker-drop'], destination_accounts: ['999988887777'],
+      sample_keys: ['sales/part-000.csv', 'sales/part-001.csv', 'sales/part-002.csv', 'sales/part-003.csv', 'sales/part-004.csv'],
+    });
+    expect(f?.details.first_copy).toBeDefined();
+    expect(f?.details.last_delete).toBeDefined();
+  });
+
+  it('is high when the destination is not in the data, critical when its access log shows another bucket owner', async () => {
+    const fs = byBucket(await findings('copy-out-then-delete', 'the access log alone'));
+    expect(fs['prod-data']).toMatchObject({ destination_owner: 'unknown', deleted_keys: 10, permanent_deletes: 10, destination_note: expect.stringMatching(/no destination in the data/) });
+    expect(fs.finance).toMatchObject({ destination_owner: 'another account', deleted_keys: 10, destination_buckets: ['attacker-drop'] });
+    const sev = (await findings('copy-out-then-delete', 'the access log alone')).map((f) => [f.bucket, f.severity]).sort();
+    expect(sev).toEqual([['finance', 'critical'], ['prod-data', 'high']]);
+  });
+
+  it('counts a DeleteObjects call whose keys no log lists, high, the deleted keys unknown', async () => {
+    const [f] = await findings('copy-out-then-delete', 'copies out then a DeleteObjects');
+    expect(f?.severity).toBe('high');
+    expect(f?.details).toMatchObject({ copied_keys: 10, deleted_keys: 0, batch_deletes_without_keys: 1, destination_owner: 'unknown', destination_buckets: ['drop-zone-7'] });
+  });
+
+  it('fires critical on a copy into another account when owner_accounts does not name it', async () => {
+    const fs = await findings('copy-out-then-delete', 'a copy into a bucket of one of owner_accounts', {});
+    expect(fs.map((f) => [f.severity, f.details.destination_accounts])).toEqual([['critical', ['444455556666']]]);
+  });
+
+  it('lists copies whose source names no bucket as not checked', async () => {
+    const r = await detectOver('copy-out-then-delete', 'copies from an access point', selectDetections(library, ['copy-out-then-delete']));
+    expect(r.findings).toEqual([]);
+    expect(r.coverage).toEqual([{ detection_id: 'copy-out-then-delete', scope: 'drop-zone-7', reason: expect.stringMatching(/names no bucket and key/), records: 10 }]);
   });
 });
 
