@@ -152,8 +152,9 @@ const HISTORY = 's3_requests_history';
  */
 export function historyQuery(sql: string, w: Partial<AthenaWindow> | undefined, params: Record<string, ParamValue>): string | undefined {
   if (!new RegExp(`\\b${HISTORY}\\b`, 'i').test(sql)) return undefined;
-  const table = w?.database ? `${sqlIdentifier(w.database)}.${sqlIdentifier('s3_requests')}` : 's3_requests';
-  if (!w?.since) return `${HISTORY} AS (SELECT * FROM ${table} WHERE false)`;
+  // Empty: the view as the query names it (the same text whatever the database, as a detection without a window).
+  if (!w?.since) return `${HISTORY} AS (SELECT * FROM s3_requests WHERE false)`;
+  const table = w.database ? `${sqlIdentifier(w.database)}.${sqlIdentifier('s3_requests')}` : 's3_requests';
   const days = params.lookback_days;
   const from = typeof days === 'number' && Number.isFinite(days) ? new Date(w.since.getTime() - (Math.max(0, days) + 1) * 86_400_000) : undefined;
   const cond = [`event_time < ${sqlTimestamp(w.since)}`, `"date" <= ${sqlString(dayText(w.since))}`, from ? `"date" >= ${sqlString(dayText(from))}` : ''].filter(Boolean).join(' AND ');

@@ -131,7 +131,7 @@ describe('the history relation', () => {
 
   it('renders for Athena as nothing without --since, pruned to the look-back with one', () => {
     const d = library[0] as Detection;
-    expect(historyQuery(d.sql, { database: 'db' }, { lookback_days: 30 })).toBe('s3_requests_history AS (SELECT * FROM "db"."s3_requests" WHERE false)');
+    expect(historyQuery(d.sql, { database: 'db' }, { lookback_days: 30 })).toBe('s3_requests_history AS (SELECT * FROM s3_requests WHERE false)');
     expect(historyQuery(d.sql, { database: 'db', since: WINDOW.since }, { lookback_days: 7 })).toBe(
       `s3_requests_history AS (SELECT * FROM "db"."s3_requests" WHERE event_time < TIMESTAMP '2025-03-10 00:00:00.000' AND "date" <= '2025-03-10' AND "date" >= '2025-03-02')`,
     );
