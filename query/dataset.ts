@@ -12,6 +12,13 @@ import { TABLES, duckdbCreateTable } from '../ingest/schema.js';
 import { installDialect } from './dialect.js';
 import { s3RequestsSql } from './views.js';
 
+/**
+ * The relation of `s3_requests` rows before the window's start (`since`),
+ * empty without one: the history baseline detections compare the window
+ * with (they bound it by their own `lookback_days`).
+ */
+export const HISTORY = 's3_requests_history';
+
 export interface OpenDataset {
   instance: DuckDBInstance;
   conn: DuckDBConnection;
@@ -43,7 +50,8 @@ export interface OpenOptions {
  * Open `dir` read-only: views `access_log`, `cloudtrail` over its Parquet
  * files (`date` comes back as a column), `s3_requests` over both, and the
  * shared SQL dialect. With `since`/`until` every view holds that window only
- * (whole date partitions outside it are never read).
+ * (whole date partitions outside it are never read), and `s3_requests_history`
+ * what came before `since` (nothing without it).
  */
 export async function openDataset(dir: string, opts: OpenOptions = {}): Promise<OpenDataset> {
   const instance = await DuckDBInstance.create(':memory:');
@@ -68,6 +76,11 @@ export async function openDataset(dir: string, opts: OpenOptions = {}): Promise<
       await conn.run(`CREATE VIEW ${sqlIdentifier(t.name)} AS SELECT * FROM ${all}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`);
     }
     await conn.run(s3RequestsSql());
+    // What came before the window, for detections that judge an event against its principal's own
+    // history (docs/detections.md#baselines): nothing without `since`.
+    await conn.run(s3RequestsSql(undefined, '_all_'));
+    const before = opts.since ? `event_time < ${sqlTimestamp(opts.since)} AND ("date" IS NULL OR "date" <= ${sqlDate(opts.since)})` : 'false';
+    await conn.run(`CREATE VIEW ${HISTORY} AS SELECT * FROM _all_s3_requests WHERE ${before}`);
   } catch (err) {
     conn.closeSync();
     instance.closeSync();

@@ -58,10 +58,12 @@ export const OPERATIONS: ReadonlyArray<[op: string, onBucket: string, onObject: 
  * (portable SQL). Athena (Trino) stores a view with the session's current
  * schema, so there the tables are named with their `database`: the view
  * then reads the same tables whichever database a query runs from.
+ * `prefix` (a plain word) goes before the view's name and the tables' (`_all_`:
+ * the view over all the data, whatever the window; see dataset.ts).
  */
-export function s3RequestsSql(database?: string): string {
-  const table = (name: string): string => (database ? `${sqlIdentifier(database)}.${sqlIdentifier(name)}` : name);
-  const view = database ? `${sqlIdentifier(database)}.${sqlIdentifier('s3_requests')}` : 's3_requests';
+export function s3RequestsSql(database?: string, prefix = ''): string {
+  const table = (name: string): string => (database ? `${sqlIdentifier(database)}.${sqlIdentifier(prefix + name)}` : prefix + name);
+  const view = database ? `${sqlIdentifier(database)}.${sqlIdentifier(prefix + 's3_requests')}` : `${prefix}s3_requests`;
   const ops = OPERATIONS.map(([op, b, o]) => `(${sqlString(op)}, ${sqlString(b)}, ${sqlString(o)})`).join(',\n      ');
   return `CREATE OR REPLACE VIEW ${view} AS
 WITH ops (op, on_bucket, on_object) AS (VALUES

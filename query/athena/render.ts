@@ -18,6 +18,9 @@
  *   (`access_log AS (SELECT * FROM "db"."access_log" WHERE ...)`), around the
  *   detection as a subquery, so any detection, with its own WITH or aliases,
  *   stays valid;
+ * - `s3_requests_history` (the rows before the window) is a WITH query
+ *   too, over the qualified table, its date partitions pruned to the
+ *   detection's `lookback_days`;
  * - array-valued result columns are cast to JSON, so that findings have the
  *   same shape on both engines (Athena would return `[a, b]` as text).
  * DuckDB-only syntax (`QUALIFY`, `strptime`, `regexp_matches`,
@@ -137,6 +140,27 @@ export function windowQueries(sql: string, w: AthenaWindow): string[] {
     .map((t) => `${t} AS (SELECT * FROM ${sqlIdentifier(w.database)}.${sqlIdentifier(t)} WHERE ${cond})`);
 }
 
+/** The relation of s3_requests rows before the window (dataset.ts's HISTORY). */
+const HISTORY = 's3_requests_history';
+
+/**
+ * The WITH query for `s3_requests_history`, when `sql` reads it: the rows
+ * before the window's start, none without one (as on DuckDB). Its `date`
+ * partitions are pruned to the detection's look-back (`lookback_days`, plus
+ * a day: the detection bounds the rows itself), so Athena scans that, not
+ * all the history.
+ */
+export function historyQuery(sql: string, w: Partial<AthenaWindow> | undefined, params: Record<string, ParamValue>): string | undefined {
+  if (!new RegExp(`\\b${HISTORY}\\b`, 'i').test(sql)) return undefined;
+  // Empty: the view as the query names it (the same text whatever the database, as a detection without a window).
+  if (!w?.since) return `${HISTORY} AS (SELECT * FROM s3_requests WHERE false)`;
+  const table = w.database ? `${sqlIdentifier(w.database)}.${sqlIdentifier('s3_requests')}` : 's3_requests';
+  const days = params.lookback_days;
+  const from = typeof days === 'number' && Number.isFinite(days) ? new Date(w.since.getTime() - (Math.max(0, days) + 1) * 86_400_000) : undefined;
+  const cond = [`event_time < ${sqlTimestamp(w.since)}`, `"date" <= ${sqlString(dayText(w.since))}`, from ? `"date" >= ${sqlString(dayText(from))}` : ''].filter(Boolean).join(' AND ');
+  return `${HISTORY} AS (SELECT * FROM ${table} WHERE ${cond})`;
+}
+
 /** Render a detection's SQL, with its parameter values, for Athena: one statement, no placeholders. */
 export function renderForAthena(sql: string, params: Record<string, ParamValue>, o: RenderOptions = {}): string {
   const native = nativeFunctionIn(sql);
@@ -147,7 +171,8 @@ export function renderForAthena(sql: string, params: Record<string, ParamValue>,
     if (v === undefined) throw new DetectionError(`no value for $${name}`);
     return literal(v, o.listTypes?.[name]);
   });
-  const withs = o.window ? windowQueries(sql, o.window) : [];
+  const history = historyQuery(sql, o.window, params);
+  const withs = [...(o.window ? windowQueries(sql, o.window) : []), ...(history ? [history] : [])];
   const arrays = o.columns?.some((c) => c.array);
   if (!withs.length && !arrays) return s;
   const select = arrays && o.columns

@@ -1,0 +1,140 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { athenaCoverageStatements, athenaStatements } from '../../query/athena/run.js';
+import { historyQuery } from '../../query/athena/render.js';
+import { openDataset } from '../../query/dataset.js';
+import { runDetections, selectDetections, toCoverage, toFindings } from '../../query/detect.js';
+import { datasetFor } from '../../query/detection-tests.js';
+import { loadDetections, type Detection, type DetectionTest } from '../../query/detection.js';
+import type { Finding } from '../../query/finding.js';
+import { rowsOf } from '../../query/rows.js';
+
+/**
+ * The baseline detections (docs/detections.md#baselines) judge a window's
+ * requests against the history before it: with --since the history is the
+ * data before the window (s3_requests_history), on DuckDB and as Athena
+ * renders it; without, every request is judged against those before it.
+ */
+const IDS = ['first-access-to-bucket', 'new-network-for-principal', 'read-volume-over-baseline'];
+const library = selectDetections(await loadDetections(), IDS);
+const WINDOW = { since: new Date('2025-03-10T00:00:00Z'), until: new Date('2025-03-11T00:00:00Z') };
+
+/** Alice reads other-data daily from `from`, (512 bytes a day), then on 2025-03-10 reads 1.2 GB of payroll from a new network. */
+function records(from: string): DetectionTest {
+  return {
+    name: 'baseline',
+    expect: 0,
+    records: [
+      { base: 'access-log', bucket: 'other-data', repeat: 40, every: 86400, set: { bucket: 'other-data', time: from } },
+      { base: 'access-log', repeat: 3, every: 300, set: { bucket: 'payroll', time: '2025-03-10T09:00:00Z', remote_ip: '198.51.100.7', bytes_sent: 400000000 } },
+    ],
+  } as unknown as DetectionTest;
+}
+
+const brief = (f: Finding): string => `${f.detection_id} ${f.event_time} ${f.bucket} ${f.source_ip}`;
+const duckdbTypes = (sql: string): string => sql.replace(/\bARRAY\((JSON|VARCHAR|DOUBLE|BIGINT|INTEGER)\)/g, '$1[]');
+
+describe.each([
+  ['a month of history before the window', '2025-02-01T08:00:00Z'],
+  ['ten days of history before the window', '2025-02-28T08:00:00Z'],
+])('baselines with %s', (_name, from) => {
+  let dir: string;
+  let data: string;
+  const enough = from.startsWith('2025-02-01');
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 's3sift-baseline-'));
+    data = await datasetFor(records(from), dir);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it(enough ? 'judge the window against the history before it, on DuckDB' : 'say the window was not judged, on DuckDB', async () => {
+    const ds = await openDataset(data, WINDOW);
+    try {
+      const r = await runDetections(ds, library);
+      if (enough) {
+        expect(r.findings.map(brief).sort()).toEqual([
+          'first-access-to-bucket 2025-03-10T09:00:00.000Z payroll 198.51.100.7',
+          'new-network-for-principal 2025-03-10T09:00:00.000Z payroll 198.51.100.7',
+          'read-volume-over-baseline 2025-03-10T09:00:00.000Z payroll 198.51.100.7',
+        ]);
+        const volume = r.findings.find((f) => f.detection_id === 'read-volume-over-baseline');
+        expect(volume?.details).toMatchObject({ bytes: 1200000000, median_bytes: 512, median_multiple: 10, lookback_days: 30, requests: 3, history_windows: 30 });
+        const first = r.findings.find((f) => f.detection_id === 'first-access-to-bucket');
+        expect(first?.details).toMatchObject({ lookback_days: 30 });
+        expect(first?.details.bucket_last_seen).toBeUndefined();
+        // The history read with --since: lookback_days and a day before the window's first request.
+        expect(first?.details.history_since).toBe('2025-02-07T08:00:00.000Z');
+        const network = r.findings.find((f) => f.detection_id === 'new-network-for-principal');
+        expect(network?.details).toMatchObject({ network: '198.51.100.0/24', previous_network: '203.0.113.0/24' });
+        expect(r.coverage).toEqual([]);
+      } else {
+        expect(r.findings).toEqual([]);
+        expect(r.coverage.map((c) => [c.detection_id, c.scope, c.reason, c.records])).toEqual([
+          ['first-access-to-bucket', '(dataset)', 'first requests of principals to buckets until 2025-03-10 are not judged: they have less than 30 days of data before them (the data starts 2025-02-28)', 1],
+          ['new-network-for-principal', '(dataset)', 'first requests of principals from a network until 2025-03-10 are not judged: they have less than 30 days of data before them (the data starts 2025-02-28)', 1],
+          ['read-volume-over-baseline', '(dataset)', 'windows of 1000000000 bytes read or more until 2025-03-10 are not judged: they have less than 30 days of data before them (the data starts 2025-02-28)', 3],
+        ]);
+      }
+    } finally {
+      ds.close();
+    }
+  });
+
+  it('find the same in the window as over all the data (rolling), and as Athena renders the window', async () => {
+    const all = await openDataset(data);
+    const windowed = await openDataset(data, WINDOW);
+    try {
+      const rolling = (await runDetections(all, library)).findings.filter((f) => f.event_time?.startsWith('2025-03-10')).map(brief).sort();
+      const inWindow = (await runDetections(windowed, library)).findings.map(brief).sort();
+      expect(inWindow).toEqual(rolling);
+      await all.conn.run('CREATE SCHEMA athena_db');
+      for (const t of ['access_log', 'cloudtrail', 's3_requests']) await all.conn.run(`CREATE VIEW athena_db.${t} AS SELECT * FROM main.${t}`);
+      const sql = await athenaStatements(library, { database: 'athena_db', ...WINDOW });
+      const cov = await athenaCoverageStatements(library, { database: 'athena_db', ...WINDOW });
+      const viaAthena: string[] = [];
+      const coverage: string[] = [];
+      for (const d of library) {
+        const text = sql.get(d.id) as string;
+        expect(text).toContain(`s3_requests_history AS (SELECT * FROM "athena_db"."s3_requests" WHERE event_time < TIMESTAMP '2025-03-10 00:00:00.000' AND "date" <= '2025-03-10' AND "date" >= '2025-02-07')`);
+        viaAthena.push(...toFindings(d, rowsOf(await all.conn.runAndReadAll(duckdbTypes(text)))).map(brief));
+        coverage.push(...toCoverage(d, rowsOf(await all.conn.runAndReadAll(duckdbTypes(cov.detections.get(d.id) as string)))).map((c) => `${c.detection_id} ${c.scope} ${c.records}`));
+      }
+      expect(viaAthena.sort()).toEqual(inWindow);
+      expect(coverage.length).toBe(enough ? 0 : 3);
+    } finally {
+      all.close();
+      windowed.close();
+    }
+  });
+});
+
+describe('the history relation', () => {
+  it('is empty without --since, and holds what came before it with one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 's3sift-baseline-'));
+    try {
+      const data = await datasetFor(records('2025-02-01T08:00:00Z'), dir);
+      for (const [window, before, inside] of [[{}, 0, 43], [WINDOW, 37, 4], [{ since: WINDOW.since }, 37, 6]] as const) {
+        const ds = await openDataset(data, window);
+        try {
+          const n = (await ds.conn.runAndReadAll('SELECT (SELECT count(*) FROM s3_requests_history), (SELECT count(*) FROM s3_requests)')).getRows()[0];
+          expect([window, Number(n?.[0]), Number(n?.[1])]).toEqual([window, before, inside]);
+        } finally {
+          ds.close();
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('renders for Athena as nothing without --since, pruned to the look-back with one', () => {
+    const d = library[0] as Detection;
+    expect(historyQuery(d.sql, { database: 'db' }, { lookback_days: 30 })).toBe('s3_requests_history AS (SELECT * FROM s3_requests WHERE false)');
+    expect(historyQuery(d.sql, { database: 'db', since: WINDOW.since }, { lookback_days: 7 })).toBe(
+      `s3_requests_history AS (SELECT * FROM "db"."s3_requests" WHERE event_time < TIMESTAMP '2025-03-10 00:00:00.000' AND "date" <= '2025-03-10' AND "date" >= '2025-03-02')`,
+    );
+    expect(historyQuery('SELECT 1 FROM s3_requests', { database: 'db', since: WINDOW.since }, {})).toBeUndefined();
+  });
+});
