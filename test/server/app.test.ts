@@ -39,7 +39,7 @@ describe('routes', () => {
 
   it('GET /api/detections gives the library', async () => {
     const j = (await (await get('/api/detections')).json()) as { detections: Array<{ id: string }> };
-    expect(j.detections).toHaveLength(42);
+    expect(j.detections).toHaveLength(43);
   });
 
   it('GET /api/findings filters by detection, time and severity', async () => {
@@ -70,7 +70,7 @@ describe('routes', () => {
       { detection_id: 'unencrypted-object-write', scope: 'logs-archive', reason: expect.stringMatching(/^object writes only the access log recorded/), records: 12 },
     ]));
     const gaps = [...new Set(all.coverage.map((c) => c.detection_id))];
-    expect(gaps).toEqual(['foreign-kms-key-write', 'plaintext-http-request', 'sse-c-object-write', 'unencrypted-object-write', 'vpc-endpoint-bypass', 'weak-tls-request']);
+    expect(gaps).toEqual(['foreign-kms-key-write', 'plaintext-http-request', 'sse-c-object-write', 'threat-intel-address', 'unencrypted-object-write', 'vpc-endpoint-bypass', 'weak-tls-request']);
     expect(res.headers.get('x-not-checked')).toBe(String(gaps.length));
     // Only the detections asked for (by id, by severity); no finding of them does not hide what they could not check.
     const weak = (await (await get('/api/findings?detection=weak-tls-request,sigv2-request')).json()) as Answer;
