@@ -207,6 +207,7 @@ export class IntelSet {
 
   /** Every entry holding the address `text` (none for text that is not an address: `-`, `AWS Internal`, ...). */
   match(text: string): IntelEntry[] {
+    if (this.byNet.size === 0) return [];
     const hit = this.cache.get(text);
     if (hit) return hit;
     const a = parseAddress(text);

@@ -51,6 +51,33 @@ and serve it to --url from a machine it can reach, or write the list by hand (do
   },
 });
 
+const checkCommand = defineCommand({
+  name: 'check',
+  summary: 'read lists as --intel would and say what they hold',
+  usage: 'FILE... [options]',
+  description: `
+Read each FILE as --intel reads it and print, one line a list, how many
+entries it holds (IPv4 and IPv6, of kind alarm and label) and its labels. A
+line that is not an address or CIDR stops with exit 2, naming file:line and
+why, as detect would: check a list you wrote or converted before a run
+depends on it.`,
+  flags: {},
+  notes: 'Exit codes: 0 every list read, 2 a file that cannot be read or a bad line.',
+  examples: ['s3sift intel check tor-exits.csv my-blocklist.txt'],
+  async run({ positionals }, io) {
+    if (positionals.length === 0) throw new UsageError('intel check needs at least one FILE (a list of addresses and CIDRs)');
+    const { loadIntelFiles } = await import('../../query/intel-load.js');
+    const set = await loadIntelFiles(positionals);
+    for (const l of set.lists) {
+      const count = (p: (e: (typeof l.entries)[number]) => boolean): string => l.entries.filter(p).length.toLocaleString('en-US');
+      const labels = [...new Set(l.entries.map((e) => e.label))].sort();
+      const shown = labels.length > 5 ? `${labels.slice(0, 5).join(', ')}, ... (${labels.length} labels)` : labels.join(', ');
+      io.stdout.line(`${l.file}: ${count(() => true)} entries (IPv4 ${count((e) => e.family === 4)}, IPv6 ${count((e) => e.family === 6)}; alarm ${count((e) => e.kind === 'alarm')}, label ${count((e) => e.kind === 'label')}); labels: ${shown}`);
+    }
+    return EXIT.ok;
+  },
+});
+
 export const intelCommand = defineGroup({
   name: 'intel',
   summary: 'threat-intel lists for --intel: fetch Tor exit nodes, AWS ranges',
@@ -64,5 +91,5 @@ label and kind (alarm: requests from it are findings, the default; label: it
 only names addresses). Plain lists take the file's name as their label.
 Without --intel the detection checks nothing and says so (NOT CHECKED).
 Formats and sources: docs/intel.md.`,
-  subcommands: [fetchCommand],
+  subcommands: [fetchCommand, checkCommand],
 });

@@ -174,6 +174,16 @@ describe('detect --intel', () => {
     }
   });
 
+  it('intel check says what each list holds, and stops at a bad line as detect would', async () => {
+    const good = join(tmp.dir, 'mixed.csv');
+    writeFileSync(good, 'cidr,label,kind\n185.220.101.0/24,Tor exit node,\n2600:1f14::/35,AWS EC2 us-west-2,label\n');
+    const r = await run(['intel', 'check', good]);
+    expect(r).toMatchObject({ code: 0, out: `${good}: 2 entries (IPv4 1, IPv6 1; alarm 1, label 1); labels: AWS EC2 us-west-2, Tor exit node\n` });
+    const bad = join(tmp.dir, 'typo.txt');
+    writeFileSync(bad, '10.0.0.5/24\n');
+    expect(await run(['intel', 'check', good, bad])).toMatchObject({ code: 2, err: expect.stringContaining(`${bad}:1: host bits are set (the network of 10.0.0.5/24 is 10.0.0.0/24)`) });
+  });
+
   it('stops with exit 2 naming file:line for a bad list, before reading any data', async () => {
     const list = join(tmp.dir, 'bad.txt');
     writeFileSync(list, '185.220.101.4\n185.220.101.300\n');
