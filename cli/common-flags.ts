@@ -31,6 +31,9 @@ export const findingFlags = {
   'fail-on': choice({ choices: SEVERITIES, value: 'SEV', help: 'exit 1 if a finding is at least SEV (info, low, medium, high, critical)' }),
 } as const;
 
+/** Threat-intel lists (detect, analyze, serve; docs/intel.md). */
+export const intelFlag = repeated({ value: 'FILE', help: "a threat-intel list: addresses and CIDRs, one a line, or CSV with a label\n(see 's3sift intel --help'); requests from listed addresses are findings" });
+
 /** A time window's flags in order: --since before --until. */
 export function checkWindow(since: Date | undefined, until: Date | undefined): void {
   if (since && until && since >= until) throw new UsageError('--since must be before --until');

@@ -10,6 +10,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { sqlDate, sqlIdentifier, sqlString, sqlTimestamp } from '../common/sql.js';
 import { TABLES, duckdbCreateTable } from '../ingest/schema.js';
 import { installDialect } from './dialect.js';
+import type { IntelSet } from './intel.js';
 import { s3RequestsSql } from './views.js';
 
 /**
@@ -44,6 +45,8 @@ export interface OpenOptions {
   since?: Date;
   /** Only rows with `event_time` before this. */
   until?: Date;
+  /** The threat-intel lists `s3sift_intel_labels` matches (`--intel`); none: it matches nothing. */
+  intel?: IntelSet;
 }
 
 /**
@@ -57,7 +60,7 @@ export async function openDataset(dir: string, opts: OpenOptions = {}): Promise<
   const instance = await DuckDBInstance.create(':memory:');
   const conn = await instance.connect();
   try {
-    await installDialect(conn);
+    await installDialect(conn, opts.intel);
     for (const t of TABLES) {
       const root = join(dir, t.name);
       const all = sqlIdentifier(`_all_${t.name}`);
@@ -90,7 +93,7 @@ export async function openDataset(dir: string, opts: OpenOptions = {}): Promise<
     instance,
     conn,
     dir: resolve(dir),
-    window: opts,
+    window: { since: opts.since, until: opts.until },
     close() {
       conn.closeSync();
       instance.closeSync();

@@ -12,6 +12,7 @@ import { openDataset } from './dataset.js';
 import { checkDetectionSql, runDetection, paramsFor } from './detect.js';
 import type { Finding } from './finding.js';
 import type { Detection, DetectionTest } from './detection.js';
+import { IntelSet, parseIntelList } from './intel.js';
 import { buildRecords } from './test-records.js';
 import { lockToTables } from './untrusted-sql.js';
 
@@ -77,7 +78,8 @@ export async function runDetectionTest(d: Detection, t: DetectionTest): Promise<
   const placed: Placement = new Map();
   try {
     const data = await datasetFor(t, dir, placed);
-    const ds = await openDataset(data);
+    const intel = new IntelSet(Object.entries(t.intel ?? {}).map(([file, text]) => parseIntelList(text, file)));
+    const ds = await openDataset(data, { intel });
     try {
       // A rule's tests run its SQL as `detect` would: checked, over a dataset locked to its folder.
       await lockToTables(ds.conn, ds.dir, { spill: true });

@@ -29,6 +29,8 @@ export interface DetectionTest {
   cloudtrail?: unknown[];
   /** Parameter values for this test. */
   params?: Record<string, ParamValue>;
+  /** Threat-intel lists for this test, as `--intel` files: file name -> its text (docs/intel.md). */
+  intel?: Record<string, string>;
   /** Findings the detection must produce. */
   expect?: number;
   /** The records that must fire, and no others: labels, or entry numbers from 1. */
@@ -63,7 +65,7 @@ export const BUILTIN_DIR = join(PACKAGE_ROOT, 'query', 'detections');
 export const DETECTION_KEYS = ['id', 'title', 'description', 'severity', 'sources', 'tags', 'references', 'params', 'sql', 'coverage', 'tests'] as const;
 const REQUIRED = ['id', 'title', 'description', 'severity', 'sources', 'sql', 'tests'] as const;
 /** The keys of one of its tests. */
-export const DETECTION_TEST_KEYS = ['name', 'records', 'access_log', 'cloudtrail', 'params', 'expect', 'fires'] as const;
+export const DETECTION_TEST_KEYS = ['name', 'records', 'access_log', 'cloudtrail', 'params', 'intel', 'expect', 'fires'] as const;
 export const SOURCES = ['access_log', 'cloudtrail'] as const;
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -140,6 +142,9 @@ export function validateDetection(doc: unknown, file: string): Detection {
       }
     }
     if (t.expect === undefined && t.fires === undefined) fail(`${named}: say what fires (fires: [...]) or how many findings (expect: N)`);
+    if (t.intel !== undefined && (!isObj(t.intel) || !Object.values(t.intel).every((v) => typeof v === 'string'))) {
+      fail(`${named}: intel must map a list's file name to its text (one address or CIDR a line, or CSV)`);
+    }
     if (t.params !== undefined) {
       if (!isObj(t.params)) fail(`${where}: params must be a mapping`);
       for (const [k, v] of Object.entries(t.params as object)) {

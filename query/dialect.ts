@@ -6,7 +6,8 @@
  *
  * Trino functions: https://trino.io/docs/current/functions.html
  */
-import { DuckDBScalarFunction, LIST, listValue, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBScalarFunction, INTEGER, LIST, listValue, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { INTEL_KINDS, IntelSet, type IntelKind } from './intel.js';
 import { analyzePolicy, parsePolicy, type PolicyAnalysis } from './policy.js';
 
 /** Trino functions DuckDB lacks (or names differently), as DuckDB macros. */
@@ -43,11 +44,16 @@ export const DUCKDB_MACROS: ReadonlyArray<[name: string, sql: string]> = [
   ['json_items', "CREATE OR REPLACE MACRO json_items(j) AS CASE WHEN j IS NULL THEN []::JSON[] WHEN json_type(j) = 'ARRAY' THEN json_extract(j, '$[*]') ELSE [j] END"],
 ];
 
-/** Make the shared dialect available on a DuckDB connection (UTC session, Trino names). */
-export async function installDialect(conn: DuckDBConnection): Promise<void> {
+/**
+ * Make the shared dialect available on a DuckDB connection (UTC session,
+ * Trino names), and s3sift's functions, the threat-intel ones over `intel`
+ * (none given: they match nothing and count no entries).
+ */
+export async function installDialect(conn: DuckDBConnection, intel: IntelSet = new IntelSet()): Promise<void> {
   await conn.run("SET TimeZone = 'UTC'");
   for (const [, sql] of DUCKDB_MACROS) await conn.run(sql);
   registerPolicyFunctions(conn);
+  registerIntelFunctions(conn, intel);
 }
 
 /**
@@ -56,7 +62,7 @@ export async function installDialect(conn: DuckDBConnection): Promise<void> {
  * the same way. They exist on DuckDB only: a detection that calls one does
  * not run on Athena (the renderer says so).
  */
-export const NATIVE_FUNCTIONS = ['s3sift_policy_external_accounts', 's3sift_policy_analysis'] as const;
+export const NATIVE_FUNCTIONS = ['s3sift_policy_external_accounts', 's3sift_policy_analysis', 's3sift_intel_labels', 's3sift_intel_entries'] as const;
 
 /** The s3sift function `sql` calls, if any: such SQL runs on DuckDB only. */
 export function nativeFunctionIn(sql: string): string | undefined {
@@ -87,6 +93,52 @@ function policyFunction(conn: DuckDBConnection, name: string, returnType: DuckDB
           const policy = typeof doc === 'string' ? parsePolicy(doc) : null;
           const owner = owners?.getItem(row);
           output.setItem(row, policy ? result(analyzePolicy(policy, String(buckets?.getItem(row) ?? ''), typeof owner === 'string' ? owner : null)) : null);
+        }
+        output.flush();
+      },
+    }),
+  );
+}
+
+const kindArg = (v: unknown): IntelKind | undefined => ((INTEL_KINDS as readonly unknown[]).includes(v) ? (v as IntelKind) : undefined);
+
+/**
+ * The threat-intel lists of `--intel` (query/intel.ts), matched in
+ * TypeScript: an address text's family and prefixes are parsed once, not by
+ * SQL over hostile text. Call them over distinct addresses: a log repeats few.
+ */
+function registerIntelFunctions(conn: DuckDBConnection, intel: IntelSet): void {
+  // (address text, kind 'alarm' | 'label') -> the sorted labels of the lists of that kind holding it; [] for
+  // text that is not an address ('-', 'AWS Internal', 's3.amazonaws.com', garbage) and for NULL.
+  conn.registerScalarFunction(
+    DuckDBScalarFunction.create({
+      name: 's3sift_intel_labels',
+      returnType: LIST(VARCHAR),
+      parameterTypes: [VARCHAR, VARCHAR],
+      specialHandling: true,
+      mainFunction: (_info, input, output) => {
+        const [ips, kinds] = [0, 1].map((i) => input.getColumnVector(i));
+        for (let row = 0; row < input.rowCount; row++) {
+          const ip = ips?.getItem(row);
+          const kind = kindArg(kinds?.getItem(row));
+          output.setItem(row, listValue(typeof ip === 'string' && kind ? intel.labels(ip, kind) : []));
+        }
+        output.flush();
+      },
+    }),
+  );
+  // (kind) -> how many entries of that kind the lists hold: 0 says the detection checked nothing.
+  conn.registerScalarFunction(
+    DuckDBScalarFunction.create({
+      name: 's3sift_intel_entries',
+      returnType: INTEGER,
+      parameterTypes: [VARCHAR],
+      specialHandling: true,
+      mainFunction: (_info, input, output) => {
+        const kinds = input.getColumnVector(0);
+        for (let row = 0; row < input.rowCount; row++) {
+          const kind = kindArg(kinds.getItem(row));
+          output.setItem(row, kind ? intel.count(kind) : null);
         }
         output.flush();
       },

@@ -18,6 +18,7 @@ import { MANIFEST } from '../ingest/dataset.js';
 import { TABLES } from '../ingest/schema.js';
 import { runDetections } from '../query/detect.js';
 import { loadDetections, type Detection } from '../query/detection.js';
+import type { IntelSet } from '../query/intel.js';
 import { FINDING_FIELDS, findingFieldType, SEVERITIES, type CoverageGap, type Finding, type Severity } from '../query/finding.js';
 import { sqlIdentifier } from '../common/sql.js';
 import { Sandbox, SandboxError, type QueryResult } from './sandbox.js';
@@ -50,6 +51,8 @@ export interface ServerConfig {
   bodyLimit?: number;
   /** Extra detection folders (like --rules). */
   rules?: string[];
+  /** Threat-intel lists (`--intel`), loaded: the findings' threat-intel-address matches them. */
+  intel?: IntelSet;
   /** Where an internal error's line goes (default: standard error, escaped, since its text may quote the logs). */
   log?: (line: string) => void;
 }
@@ -133,9 +136,9 @@ export interface App {
 }
 
 export async function createApp(cfg: ServerConfig): Promise<App> {
-  const opts = { ...DEFAULTS, ...Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined)) } as Required<Omit<ServerConfig, 'token' | 'rules' | 'host' | 'allowedHosts'>> & ServerConfig;
+  const opts = { ...DEFAULTS, ...Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined)) } as Required<Omit<ServerConfig, 'token' | 'rules' | 'host' | 'allowedHosts' | 'intel'>> & ServerConfig;
   const detections = await loadDetections(cfg.rules ?? []);
-  const sandbox = await Sandbox.open(cfg.data, { timeoutMs: opts.timeoutMs, rowCap: opts.rowCap, byteCap: opts.byteCap, maxConcurrent: opts.maxConcurrent, maxQueued: opts.maxQueued, memoryLimitMb: opts.memoryLimitMb });
+  const sandbox = await Sandbox.open(cfg.data, { timeoutMs: opts.timeoutMs, rowCap: opts.rowCap, byteCap: opts.byteCap, maxConcurrent: opts.maxConcurrent, maxQueued: opts.maxQueued, memoryLimitMb: opts.memoryLimitMb, intel: cfg.intel });
   const findings = new FindingsCache(sandbox, cfg.data, detections);
   await findings.get();
   // Saved queries answer the same thing until the dataset changes: keep their answers.

@@ -15,6 +15,7 @@ import {
 } from '@duckdb/node-api';
 import { describe } from '../common/errors.js';
 import { openDataset, type OpenDataset } from '../query/dataset.js';
+import type { IntelSet } from '../query/intel.js';
 import { rowsOf, type Column, type Rows } from '../query/rows.js';
 import { checkOneSelect, lockToTables, notSelectKind } from '../query/untrusted-sql.js';
 import { RowBudget, type TruncatedBy } from './budget.js';
@@ -37,6 +38,8 @@ export interface SandboxOptions {
   maxQueued?: number;
   /** Memory DuckDB may use, in MiB (a query past it fails, the server stays up). */
   memoryLimitMb?: number;
+  /** Threat-intel lists (`--intel`) for the threat-intel-address detection. */
+  intel?: IntelSet;
 }
 
 export interface QueryResult extends Rows {
@@ -98,7 +101,7 @@ export class Sandbox {
   ) {}
 
   static async open(dataDir: string, opts: SandboxOptions): Promise<Sandbox> {
-    const ds = await openDataset(dataDir);
+    const ds = await openDataset(dataDir, { intel: opts.intel });
     try {
       await lockToTables(ds.conn, dataDir, { memoryLimitMb: opts.memoryLimitMb });
       const connect = (n: number): Promise<DuckDBConnection[]> => Promise.all(Array.from({ length: n }, () => ds.instance.connect()));

@@ -2,12 +2,12 @@ import { UsageError } from '../../common/errors.js';
 import { version } from '../../common/version.js';
 import { SEVERITIES, type Finding, type Severity } from '../../query/finding.js';
 import { defineCommand, EXIT, type Io } from '../command.js';
-import { checkCsvRaw, checkWindow, dataFlag, findingFlags, s3ReadFlags, s3ReadOptions } from '../common-flags.js';
+import { checkCsvRaw, checkWindow, dataFlag, findingFlags, intelFlag, s3ReadFlags, s3ReadOptions } from '../common-flags.js';
 import type { FlagValues } from '../flags.js';
 import { stdoutFor } from '../terminal-io.js';
 import { ingestWithProgress, renderSummary, reportUnreadable } from './ingest.js';
 
-const detectFlags = { data: dataFlag, ...findingFlags } as const;
+const detectFlags = { data: dataFlag, ...findingFlags, intel: intelFlag } as const;
 
 /** True when a finding is at least `failOn` severe (exit 1). */
 export function reachesFailOn(findings: readonly Finding[], failOn: Severity | undefined): boolean {
@@ -22,18 +22,20 @@ type DetectArgs = FlagValues<typeof detectFlags>;
  * files, --only and --param (analyze does this before it ingests, so a typo
  * stops the run before anything is committed).
  */
-async function prepare(f: DetectArgs): Promise<(io: Io) => Promise<number>> {
+async function prepare(f: DetectArgs, io: Io): Promise<(io: Io) => Promise<number>> {
   checkWindow(f.since, f.until);
   checkCsvRaw(f);
-  const [{ openDataset }, { checkOverrides, parseParamFlags, runDetections, selectDetections }, { loadDetections }, { formatFindings, coverageNotice }] = await Promise.all([
-    import('../../query/dataset.js'), import('../../query/detect.js'), import('../../query/detection.js'), import('../../query/format.js'),
+  const [{ openDataset }, { checkOverrides, parseParamFlags, runDetections, selectDetections }, { loadDetections }, { formatFindings, coverageNotice }, { intelSummary, loadIntelFiles }] = await Promise.all([
+    import('../../query/dataset.js'), import('../../query/detect.js'), import('../../query/detection.js'), import('../../query/format.js'), import('../../query/intel-load.js'),
   ]);
   const overrides = parseParamFlags(f.param);
   const detections = selectDetections(await loadDetections(f.rules), f.only);
   checkOverrides(detections, overrides);
+  const intel = await loadIntelFiles(f.intel);
+  if (f.intel.length) io.stderr.line(intelSummary(intel));
   // Run the detections, print the findings, exit 1 past --fail-on.
   return async (io) => {
-    const ds = await openDataset(f.data, { since: f.since, until: f.until });
+    const ds = await openDataset(f.data, { since: f.since, until: f.until, intel });
     let result;
     try {
       result = await runDetections(ds, detections, overrides);
@@ -71,10 +73,11 @@ judge some of the data.`,
     's3sift detect --only presigned-url-long-expiry --param max_expires_s=86400',
     's3sift detect --since 2025-03-11 --format ndjson --fail-on high',
     's3sift detect --rules ./my-rules --format ocsf > findings.ocsf.ndjson',
+    's3sift detect --intel tor-exits.csv --intel my-blocklist.txt',
   ],
   async run({ flags, positionals }, io) {
     if (positionals.length) throw new UsageError(`detect takes no arguments (got ${positionals.join(' ')}); to read new logs first, use 's3sift analyze SOURCE...'`);
-    return (await prepare(flags))(io);
+    return (await prepare(flags, io))(io);
   },
 });
 
@@ -103,7 +106,7 @@ ingested and analysed, and the next run reads it again).`,
   ],
   async run({ flags: f, positionals }, io) {
     if (positionals.length === 0) throw new UsageError('analyze needs at least one SOURCE (a file, a folder, - for stdin, or s3://bucket/prefix)');
-    const detect = await prepare(f);
+    const detect = await prepare(f, io);
     const summary = await ingestWithProgress(positionals, { data: f.data, format: 'auto', force: false, strict: false, s3: s3ReadOptions(f, io) }, io);
     (f.format === 'table' ? io.stdout : io.stderr).write(renderSummary(summary, f.data) + '\n\n');
     const found = await detect(io);

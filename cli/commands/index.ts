@@ -4,9 +4,10 @@ import { athenaCommand } from './athena.js';
 import { analyzeCommand, detectCommand } from './detect.js';
 import { detectionsCommand } from './detections.js';
 import { ingestCommand } from './ingest.js';
+import { intelCommand } from './intel.js';
 import { postureCommand } from './posture.js';
 import { publishCommand } from './publish.js';
 import { queryCommand } from './query.js';
 import { serveCommand } from './serve.js';
 
-export const COMMANDS: readonly Command[] = [ingestCommand, analyzeCommand, detectCommand, queryCommand, detectionsCommand, postureCommand, serveCommand, athenaCommand, publishCommand];
+export const COMMANDS: readonly Command[] = [ingestCommand, analyzeCommand, detectCommand, queryCommand, detectionsCommand, postureCommand, serveCommand, athenaCommand, publishCommand, intelCommand];

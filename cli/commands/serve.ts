@@ -1,7 +1,7 @@
 import { UsageError } from '../../common/errors.js';
 import { ALLOWED_HOSTS, SETTINGS, type Setting } from '../../server/settings.js';
 import { defineCommand, EXIT } from '../command.js';
-import { dataFlag } from '../common-flags.js';
+import { dataFlag, intelFlag } from '../common-flags.js';
 import { integer, repeated, text, type Flag } from '../flags.js';
 
 const setting = (s: Setting): Flag<number> => integer({ help: s.help, min: s.min, max: s.max, default: s.default });
@@ -46,6 +46,7 @@ Details: docs/http-api.md.`,
     'max-concurrent': setting(SETTINGS.maxConcurrent),
     'max-queued': setting(SETTINGS.maxQueued),
     'memory-limit-mb': setting(SETTINGS.memoryLimitMb),
+    intel: intelFlag,
   },
   examples: [
     's3sift serve',
@@ -54,10 +55,12 @@ Details: docs/http-api.md.`,
   ],
   async run({ flags: f, positionals }, io) {
     if (positionals.length) throw new UsageError(`serve takes no arguments (got ${positionals.join(' ')})`);
-    const { serve } = await import('../../server/serve.js');
+    const [{ serve }, { intelSummary, loadIntelFiles }] = await Promise.all([import('../../server/serve.js'), import('../../query/intel-load.js')]);
+    const intel = await loadIntelFiles(f.intel);
+    if (f.intel.length) io.stderr.line(intelSummary(intel));
     const s = await serve({
       data: f.data, host: f.host, port: f.port, token: f.token ?? io.env.S3SIFT_TOKEN, allowedHosts: f['allowed-host'],
-      timeoutMs: f['timeout-ms'], rowCap: f['row-cap'], byteCap: f['byte-cap'], maxConcurrent: f['max-concurrent'], maxQueued: f['max-queued'], memoryLimitMb: f['memory-limit-mb'],
+      timeoutMs: f['timeout-ms'], rowCap: f['row-cap'], byteCap: f['byte-cap'], maxConcurrent: f['max-concurrent'], maxQueued: f['max-queued'], memoryLimitMb: f['memory-limit-mb'], intel,
       workerThreads: Number(io.env.UV_THREADPOOL_SIZE) || 4,
     });
     io.stderr.write(`s3sift serving ${f.data} at ${s.url}/ (Ctrl-C to stop)\n`);

@@ -108,7 +108,7 @@ describe('athena verify', () => {
       expect(r.scratch).toMatch(/^s3:\/\/scratch\/ok\/s3sift-verify-\d{8}T\d{6}Z-[0-9a-f]+\/$/);
       // Every detection is accounted for: the DuckDB-only ones skipped and named, the others agreeing, most with findings.
       expect(r.comparisons.map((c) => c.id)).toEqual(library.map((d) => d.id));
-      expect(r.comparisons.filter((c) => c.verdict === 'skipped').map((c) => c.id)).toEqual(['bucket-policy-external-account', 'bucket-policy-public', 'kms-key-policy-external', 'vpc-endpoint-bypass']);
+      expect(r.comparisons.filter((c) => c.verdict === 'skipped').map((c) => c.id)).toEqual(['bucket-policy-external-account', 'bucket-policy-public', 'kms-key-policy-external', 'threat-intel-address', 'vpc-endpoint-bypass']);
       expect(r.comparisons.filter((c) => c.verdict !== 'skipped').every((c) => c.verdict === 'agree')).toBe(true);
       expect(r.comparisons.reduce((n, c) => n + c.athena, 0)).toBeGreaterThan(100);
       // The DDL, one statement at a time, in order, the database without IF NOT EXISTS; the library; the drops, in reverse.
