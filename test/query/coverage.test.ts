@@ -494,9 +494,9 @@ describe('coverage SQL rendered for Athena (checked as Trino in athena-render.te
   it('is rendered for every detection that has it, and says why when it cannot run there', async () => {
     const withCoverage = library.filter((d) => d.coverage !== undefined);
     expect(withCoverage.map((d) => d.id).sort()).toEqual([
-      'anonymous-access', 'anonymous-or-denied-sweep', 'bucket-acl-public', 'bucket-enumeration', 'bucket-policy-external-account', 'bucket-policy-public', 'cloudtrail-tampering', 'copy-out-then-delete', 'cross-account-access', 'default-encryption-foreign-kms-key', 'foreign-kms-key-write', 'kms-key-policy-external', 'large-data-egress', 'mass-delete',
+      'anonymous-access', 'anonymous-or-denied-sweep', 'bucket-acl-public', 'bucket-enumeration', 'bucket-policy-external-account', 'bucket-policy-public', 'cloudtrail-tampering', 'copy-out-then-delete', 'credentials-file-read', 'cross-account-access', 'default-encryption-foreign-kms-key', 'foreign-kms-key-write', 'kms-key-policy-external', 'large-data-egress', 'mass-delete',
       'mfa-delete-disabled', 'permanent-delete-without-mfa', 'plaintext-http-request', 'presigned-url-long-expiry', 'public-access-block-removed',
-      'sse-c-object-write', 'unencrypted-object-write', 'versioning-suspended', 'vpc-endpoint-bypass', 'weak-tls-request',
+      'sse-c-object-write', 'unencrypted-object-write', 'versioning-suspended', 'vpc-endpoint-access-denied', 'vpc-endpoint-bypass', 'weak-tls-request',
     ]);
     const s = await athenaCoverageStatements(library, { database: 'sec_db' });
     // All but the DuckDB-only detections' (Athena skips those whole, and says so).

@@ -39,7 +39,7 @@ describe('routes', () => {
 
   it('GET /api/detections gives the library', async () => {
     const j = (await (await get('/api/detections')).json()) as { detections: Array<{ id: string }> };
-    expect(j.detections).toHaveLength(43);
+    expect(j.detections).toHaveLength(46);
   });
 
   it('GET /api/findings filters by detection, time and severity', async () => {
