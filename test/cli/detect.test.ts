@@ -135,7 +135,7 @@ describe('s3sift query', () => {
 describe('s3sift detections', () => {
   it('lists the library and shows one detection in full', () => {
     const list = run(['detections', 'list']);
-    expect(list.stdout).toMatch(/\(43 detections\)/);
+    expect(list.stdout).toMatch(/\(46 detections\)/);
     const show = run(['detections', 'show', 'presigned-url-long-expiry']);
     expect(show.stdout).toContain('max_expires_s = 3600');
     expect(show.stdout).toContain('SELECT');

@@ -70,7 +70,7 @@ describe('routes', () => {
       { detection_id: 'unencrypted-object-write', scope: 'logs-archive', reason: expect.stringMatching(/^object writes only the access log recorded/), records: 12 },
     ]));
     const gaps = [...new Set(all.coverage.map((c) => c.detection_id))];
-    expect(gaps).toEqual(['foreign-kms-key-write', 'plaintext-http-request', 'sse-c-object-write', 'unencrypted-object-write', 'vpc-endpoint-bypass', 'weak-tls-request']);
+    expect(gaps).toEqual(['foreign-kms-key-write', 'plaintext-http-request', 'sse-c-object-write', 'unencrypted-object-write', 'vpc-endpoint-access-denied', 'vpc-endpoint-bypass', 'weak-tls-request']);
     expect(res.headers.get('x-not-checked')).toBe(String(gaps.length));
     // Only the detections asked for (by id, by severity); no finding of them does not hide what they could not check.
     const weak = (await (await get('/api/findings?detection=weak-tls-request,sigv2-request')).json()) as Answer;
