@@ -27,7 +27,7 @@ describe('s3sift analyze on the samples (what npm start prints)', () => {
     expect(analyzed.code).toBe(0);
     const out = analyzed.stdout;
     expect(out).toMatch(/^read 386 lines and records from 30 sources: 380 ingested, 3 rejected, 3 skipped/);
-    expect(out).toMatch(/\d+ findings from \d+ of 47 detections \(1 critical, \d+ high/);
+    expect(out).toMatch(/\d+ findings from \d+ of 50 detections \(1 critical, \d+ high/);
     expect(out.indexOf('== CRITICAL ==')).toBeLessThan(out.indexOf('== HIGH =='));
     expect(out).toContain('[bucket-policy-public] Bucket policy allows everyone: 1 finding');
     expect(out).toMatch(/\[permanent-delete-without-mfa\] .*: 25 findings/);
@@ -135,7 +135,7 @@ describe('s3sift query', () => {
 describe('s3sift detections', () => {
   it('lists the library and shows one detection in full', () => {
     const list = run(['detections', 'list']);
-    expect(list.stdout).toMatch(/\(47 detections\)/);
+    expect(list.stdout).toMatch(/\(50 detections\)/);
     const show = run(['detections', 'show', 'presigned-url-long-expiry']);
     expect(show.stdout).toContain('max_expires_s = 3600');
     expect(show.stdout).toContain('SELECT');

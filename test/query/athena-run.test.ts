@@ -162,7 +162,7 @@ describe('s3sift athena (CLI)', () => {
     try {
       const r = await run(['athena', 'detect', '--database', 's3sift', '--workgroup', 'primary', '--endpoint-url', fake.endpoint, '--format', 'json']);
       for (const id of ['bucket-policy-external-account', 'bucket-policy-public', 'kms-key-policy-external', 'threat-intel-address', 'vpc-endpoint-bypass']) expect(r.stderr).toMatch(new RegExp(`^skip +${id}: runs on DuckDB only`, 'm'));
-      expect(r.stderr).toMatch(/0 of 42 detections failed/);
+      expect(r.stderr).toMatch(/0 of 45 detections failed/);
       expect(r.code).toBe(0);
     } finally {
       await fake.close();

@@ -494,9 +494,10 @@ describe('coverage SQL rendered for Athena (checked as Trino in athena-render.te
   it('is rendered for every detection that has it, and says why when it cannot run there', async () => {
     const withCoverage = library.filter((d) => d.coverage !== undefined);
     expect(withCoverage.map((d) => d.id).sort()).toEqual([
-      'anonymous-access', 'anonymous-or-denied-sweep', 'bucket-acl-public', 'bucket-enumeration', 'bucket-policy-external-account', 'bucket-policy-public', 'cloudtrail-tampering', 'copy-out-then-delete', 'cross-account-access', 'default-encryption-foreign-kms-key', 'first-access-to-bucket', 'foreign-kms-key-write', 'kms-key-policy-external', 'large-data-egress', 'mass-delete',
-      'mfa-delete-disabled', 'new-network-for-principal', 'permanent-delete-without-mfa', 'plaintext-http-request', 'presigned-url-long-expiry', 'public-access-block-removed', 'read-volume-over-baseline',
-      'sse-c-object-write', 'threat-intel-address', 'unencrypted-object-write', 'versioning-suspended', 'vpc-endpoint-bypass', 'weak-tls-request',
+      'anonymous-access', 'anonymous-or-denied-sweep', 'bucket-acl-public', 'bucket-enumeration', 'bucket-policy-external-account', 'bucket-policy-public', 'cloudtrail-tampering', 'copy-out-then-delete',
+      'credentials-file-read', 'cross-account-access', 'default-encryption-foreign-kms-key', 'first-access-to-bucket', 'foreign-kms-key-write', 'kms-key-policy-external', 'large-data-egress', 'mass-delete',
+      'mfa-delete-disabled', 'new-network-for-principal', 'permanent-delete-without-mfa', 'plaintext-http-request', 'presigned-url-long-expiry', 'public-access-block-removed', 'read-volume-over-baseline', 'sse-c-object-write',
+      'threat-intel-address', 'unencrypted-object-write', 'versioning-suspended', 'vpc-endpoint-access-denied', 'vpc-endpoint-bypass', 'weak-tls-request',
     ]);
     const s = await athenaCoverageStatements(library, { database: 'sec_db' });
     // All but the DuckDB-only detections' (Athena skips those whole, and says so).

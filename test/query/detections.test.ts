@@ -16,8 +16,13 @@ describe('the detection library', () => {
   it('holds every detection the issue names, each with a test that fires and a near miss', () => {
     const ids = library.map((d) => d.id).sort();
     expect(ids).toEqual([
-      'access-denied-burst', 'access-log-self-delivery', 'access-logging-disabled', 'anonymous-access', 'anonymous-or-denied-sweep', 'bucket-acl-public', 'bucket-deleted', 'bucket-enumeration', 'bucket-policy-changed', 'bucket-policy-external-account', 'bucket-policy-public', 'cloudtrail-tampering', 'copy-out-then-delete', 'cross-account-access', 'default-encryption-foreign-kms-key', 'default-encryption-removed', 'first-access-to-bucket', 'foreign-kms-key-write', 'glacier-vault-lock-change', 'kms-key-disabled-or-deleted', 'kms-key-policy-external', 'large-data-egress', 'lifecycle-expiration-added', 'log-delivery-acl-grant', 'log-source-gap', 'mass-delete', 'mfa-delete-disabled', 'new-network-for-principal', 'offensive-tool-user-agent', 'permanent-delete-without-mfa', 'permanent-version-delete', 'plaintext-http-request', 'presigned-url-long-expiry', 'presigned-url-shared', 'public-access-block-removed', 'ransom-note-upload', 'read-volume-over-baseline', 'replication-removed', 'replication-to-external-account', 'root-account-activity', 'sigv2-request', 'sse-c-object-write', 'threat-intel-address', 'unencrypted-object-write',
-      'versioning-suspended', 'vpc-endpoint-bypass', 'weak-tls-request',
+      'access-denied-burst', 'access-log-self-delivery', 'access-logging-disabled', 'anonymous-access', 'anonymous-or-denied-sweep', 'bucket-acl-public', 'bucket-deleted', 'bucket-enumeration',
+      'bucket-policy-changed', 'bucket-policy-external-account', 'bucket-policy-public', 'bucket-website-changed', 'cloudtrail-tampering', 'copy-out-then-delete', 'credentials-file-read', 'cross-account-access',
+      'default-encryption-foreign-kms-key', 'default-encryption-removed', 'first-access-to-bucket', 'foreign-kms-key-write', 'glacier-vault-lock-change', 'kms-key-disabled-or-deleted', 'kms-key-policy-external', 'large-data-egress',
+      'lifecycle-expiration-added', 'log-delivery-acl-grant', 'log-source-gap', 'mass-delete', 'mfa-delete-disabled', 'new-network-for-principal', 'offensive-tool-user-agent', 'permanent-delete-without-mfa',
+      'permanent-version-delete', 'plaintext-http-request', 'presigned-url-long-expiry', 'presigned-url-shared', 'public-access-block-removed', 'ransom-note-upload', 'read-volume-over-baseline', 'replication-removed',
+      'replication-to-external-account', 'root-account-activity', 'sigv2-request', 'sse-c-object-write', 'threat-intel-address', 'unencrypted-object-write', 'versioning-suspended', 'vpc-endpoint-access-denied',
+      'vpc-endpoint-bypass', 'weak-tls-request',
     ]);
     for (const d of library) {
       expect(d.tests.some((t) => (t.expect ?? 0) > 0 || (t.fires?.length ?? 0) > 0), d.id).toBe(true);
