@@ -7,7 +7,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { describe, WriteError } from '../common/errors.js';
 import { AccessLogScan, text } from './access-log/scan.js';
 import { readCloudTrail, type CloudTrailSink } from './cloudtrail/read.js';
@@ -140,7 +140,9 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
     const tables = new Map<Format, TableRun>();
     let committing = false;
     try {
-      const conn = await instance.connect();
+      // One connection per staged table: a table's COPYs run queued in the background while the other's
+      // rows are read and appended, and a DuckDB connection runs one statement at a time.
+      const conns: DuckDBConnection[] = [];
       try {
         // `source_file` is an index into the run's sources; a table is staged once a source of it turns up.
         const names = todo.map((s) => s.name);
@@ -148,6 +150,8 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
           let t = tables.get(format);
           if (!t) {
             const table = format === 'access-log' ? ACCESS_LOG : CLOUDTRAIL;
+            const conn = await instance.connect();
+            conns.push(conn);
             t = { table, stage: await Stage.create(conn, table, join(work, 'tsv'), join(work, table.name), run, names) };
             tables.set(format, t);
           }
@@ -176,7 +180,7 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
         for (const t of tables.values()) await t.stage.abort().catch(() => {});
         throw err;
       } finally {
-        conn.closeSync();
+        for (const c of conns) c.closeSync();
       }
       await rejectsOut.close();
       if (summary.rejected > 0) {
