@@ -24,8 +24,8 @@ blames old ones, so fetch it again before each run (a cron job, a CI step).
 The content is checked before anything is written (an HTML error page or a
 truncated body is refused), and the file is replaced whole (a temporary file,
 then a rename): a failed fetch leaves the old list as it was. Where this
-machine cannot reach the Internet, download the URL elsewhere and give it
-and serve it to --url from a machine it can reach, or write the list by hand (docs/intel.md).`,
+machine cannot reach the Internet, point --url at a mirror it can reach,
+or download the list elsewhere and convert it by hand (docs/intel.md).`,
   flags: {
     out: text({ value: 'FILE', help: 'where to write the list (replaced whole)' }),
     url: text({ value: 'URL', help: 'download from URL instead (a mirror, a proxy of your own)' }),
