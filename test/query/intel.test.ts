@@ -115,6 +115,9 @@ describe('threat-intel lists: files and the detection', () => {
       const set = await loadIntelFiles([join(tmp.dir, 'tor.txt'), join(tmp.dir, 'aws.csv')]);
       expect(intelSummary(set)).toBe('threat intel: 2 lists, 2 entries (1 alarm, 1 label only)');
       await expect(loadIntelFiles([join(tmp.dir, 'none.txt')])).rejects.toThrow(/--intel .*none\.txt: cannot read it \(ENOENT\)/);
+      // A device that never ends is refused after the cap, not read into memory whole.
+      await expect(loadIntelFiles(['/dev/zero'])).rejects.toThrow(/--intel \/dev\/zero: larger than 64 MiB/);
+      await expect(loadIntelFiles([tmp.dir])).rejects.toThrow(/cannot read it \(EISDIR\)/);
     } finally {
       tmp.cleanup();
     }
@@ -140,6 +143,26 @@ describe('threat-intel lists: files and the detection', () => {
     expect(by['198.51.100.1']).toMatchObject({ severity: 'high', details: { lists: ['tor'], context: ['AWS EC2 us-east-1'], requests: 2, failed: 0, operations: ['DeleteObject', 'GetObject'], buckets: ['prod-data'] } });
     expect(by['198.51.100.2']?.severity).toBe('medium');
     expect(by['198.51.100.3']).toMatchObject({ severity: 'low', details: { failed: 1 } });
+  });
+
+  it('grades control-plane writes, instance starts and role assumptions from a listed address high, reads medium', async () => {
+    const d = await detection();
+    const event = (ip: string, source: string, name: string) => ({ base: 's3-management-event' as const, set: { sourceIPAddress: ip, eventSource: source, eventName: name, 'userIdentity.arn': `arn:aws:iam::111122223333:user/u${ip.split('.').at(-1)}` } });
+    const o = await runDetectionTest(d, {
+      name: 'control plane',
+      intel: { 'tor.txt': '198.51.100.0/28\n' },
+      records: [
+        event('198.51.100.1', 'ec2.amazonaws.com', 'RunInstances'),
+        event('198.51.100.2', 'ec2.amazonaws.com', 'AuthorizeSecurityGroupIngress'),
+        event('198.51.100.3', 'sts.amazonaws.com', 'AssumeRole'),
+        event('198.51.100.4', 'sts.amazonaws.com', 'GetSessionToken'),
+        event('198.51.100.5', 'ec2.amazonaws.com', 'DescribeInstances'),
+      ],
+      expect: 5,
+    });
+    expect(o.error).toBeUndefined();
+    const by = Object.fromEntries(o.findings.map((f) => [f.source_ip, f.severity]));
+    expect(by).toEqual({ '198.51.100.1': 'high', '198.51.100.2': 'high', '198.51.100.3': 'high', '198.51.100.4': 'high', '198.51.100.5': 'medium' });
   });
 
   it('says it checked nothing when no alarm list was given', async () => {

@@ -248,3 +248,22 @@ describe("a finding's own severity (the SQL's severity column)", () => {
     expect(r.findings.map((f) => f.severity)).toEqual(['high', 'high']);
   });
 });
+
+describe('bucket-website-changed', () => {
+  it('is medium for a redirect to another host, low for a site turned on, a delete, and the apex-to-www redirect', async () => {
+    const fs = await findings('bucket-website-changed', 'a website turned on');
+    expect(Object.fromEntries(fs.map((f) => [String(f.bucket), f.severity]))).toEqual({ 'prod-site': 'low', 'www-example': 'medium', 'example.com': 'low' });
+    expect(fs).toHaveLength(4);
+  });
+});
+
+describe('vpc-endpoint-access-denied', () => {
+  it('lists as not checked an account whose S3 requests come through an endpoint and that has no network activity events, not one without endpoints', async () => {
+    const d = library.filter((x) => x.id === 'vpc-endpoint-access-denied');
+    const r = await detectOver('vpc-endpoint-access-denied', 'no network activity events', d);
+    expect(r.findings).toEqual([]);
+    expect(r.coverage.map((c) => c.scope)).toEqual(['CloudTrail of account 111122223333']);
+    const withEvents = await detectOver('vpc-endpoint-access-denied', 'an allowed network activity event', d);
+    expect(withEvents.coverage).toEqual([]);
+  });
+});

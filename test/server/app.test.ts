@@ -72,7 +72,7 @@ describe('routes', () => {
     const gaps = [...new Set(all.coverage.map((c) => c.detection_id))];
     expect(gaps).toEqual([
       'first-access-to-bucket', 'foreign-kms-key-write', 'new-network-for-principal', 'plaintext-http-request', 'read-volume-over-baseline', 'sse-c-object-write',
-      'threat-intel-address', 'unencrypted-object-write', 'vpc-endpoint-access-denied', 'vpc-endpoint-bypass', 'weak-tls-request',
+      'threat-intel-address', 'unencrypted-object-write', 'vpc-endpoint-bypass', 'weak-tls-request',
     ]);
     expect(res.headers.get('x-not-checked')).toBe(String(gaps.length));
     // Only the detections asked for (by id, by severity); no finding of them does not hide what they could not check.
