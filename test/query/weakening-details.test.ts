@@ -197,12 +197,12 @@ describe('copy-out-then-delete', () => {
     expect(f?.details.last_delete).toBeDefined();
   });
 
-  it('is high when the destination is not in the data, critical when its access log shows another bucket owner', async () => {
+  it('is medium when the destination is not in the data, critical when its access log shows another bucket owner', async () => {
     const fs = byBucket(await findings('copy-out-then-delete', 'the access log alone'));
-    expect(fs['prod-data']).toMatchObject({ destination_owner: 'unknown', deleted_keys: 10, permanent_deletes: 10, destination_note: expect.stringMatching(/no destination in the data/) });
+    expect(fs['prod-data']).toMatchObject({ destination_owner: 'unknown (destination unknown)', deleted_keys: 10, permanent_deletes: 10, destination_note: expect.stringMatching(/no destination in the data/) });
     expect(fs.finance).toMatchObject({ destination_owner: 'another account', deleted_keys: 10, destination_buckets: ['attacker-drop'] });
     const sev = (await findings('copy-out-then-delete', 'the access log alone')).map((f) => [f.bucket, f.severity]).sort();
-    expect(sev).toEqual([['finance', 'critical'], ['prod-data', 'high']]);
+    expect(sev).toEqual([['finance', 'critical'], ['prod-data', 'medium']]);
   });
 
   it('counts a DeleteObjects call whose keys no log lists, high, the deleted keys unknown', async () => {
