@@ -6,6 +6,7 @@ import { UsageError } from '../common/errors.js';
 import { FINDING_FORMATS, SEVERITIES } from '../query/finding.js';
 import { bool, choice, integer, list, repeated, text, time, type FlagValues } from './flags.js';
 import type { Io } from './command.js';
+import type { IntelSet } from '../query/intel.js';
 
 export const DEFAULT_DATA = './s3sift-data';
 
@@ -33,6 +34,14 @@ export const findingFlags = {
 
 /** Threat-intel lists (detect, analyze, serve; docs/intel.md). */
 export const intelFlag = repeated({ value: 'FILE', help: "a threat-intel list: addresses and CIDRs, one a line, or CSV with a label\n(see 's3sift intel --help'); requests from listed addresses are findings" });
+
+/** Read the `--intel` lists (a bad one is a usage error naming it) and say on stderr what they hold. */
+export async function loadIntelFlag(files: readonly string[], io: Io): Promise<IntelSet> {
+  const { intelSummary, loadIntelFiles } = await import('../query/intel-load.js');
+  const intel = await loadIntelFiles(files);
+  if (files.length) io.stderr.line(intelSummary(intel));
+  return intel;
+}
 
 /** A time window's flags in order: --since before --until. */
 export function checkWindow(since: Date | undefined, until: Date | undefined): void {

@@ -2,7 +2,7 @@ import { UsageError } from '../../common/errors.js';
 import { version } from '../../common/version.js';
 import { SEVERITIES, type Finding, type Severity } from '../../query/finding.js';
 import { defineCommand, EXIT, type Io } from '../command.js';
-import { checkCsvRaw, checkWindow, dataFlag, findingFlags, intelFlag, s3ReadFlags, s3ReadOptions } from '../common-flags.js';
+import { checkCsvRaw, checkWindow, dataFlag, findingFlags, intelFlag, loadIntelFlag, s3ReadFlags, s3ReadOptions } from '../common-flags.js';
 import type { FlagValues } from '../flags.js';
 import { stdoutFor } from '../terminal-io.js';
 import { ingestWithProgress, renderSummary, reportUnreadable } from './ingest.js';
@@ -25,14 +25,13 @@ type DetectArgs = FlagValues<typeof detectFlags>;
 async function prepare(f: DetectArgs, io: Io): Promise<(io: Io) => Promise<number>> {
   checkWindow(f.since, f.until);
   checkCsvRaw(f);
-  const [{ openDataset }, { checkOverrides, parseParamFlags, runDetections, selectDetections }, { loadDetections }, { formatFindings, coverageNotice }, { intelSummary, loadIntelFiles }] = await Promise.all([
-    import('../../query/dataset.js'), import('../../query/detect.js'), import('../../query/detection.js'), import('../../query/format.js'), import('../../query/intel-load.js'),
+  const [{ openDataset }, { checkOverrides, parseParamFlags, runDetections, selectDetections }, { loadDetections }, { formatFindings, coverageNotice }] = await Promise.all([
+    import('../../query/dataset.js'), import('../../query/detect.js'), import('../../query/detection.js'), import('../../query/format.js'),
   ]);
   const overrides = parseParamFlags(f.param);
   const detections = selectDetections(await loadDetections(f.rules), f.only);
   checkOverrides(detections, overrides);
-  const intel = await loadIntelFiles(f.intel);
-  if (f.intel.length) io.stderr.line(intelSummary(intel));
+  const intel = await loadIntelFlag(f.intel, io);
   // Run the detections, print the findings, exit 1 past --fail-on.
   return async (io) => {
     const ds = await openDataset(f.data, { since: f.since, until: f.until, intel });

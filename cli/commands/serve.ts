@@ -1,7 +1,7 @@
 import { UsageError } from '../../common/errors.js';
 import { ALLOWED_HOSTS, SETTINGS, type Setting } from '../../server/settings.js';
 import { defineCommand, EXIT } from '../command.js';
-import { dataFlag, intelFlag } from '../common-flags.js';
+import { dataFlag, intelFlag, loadIntelFlag } from '../common-flags.js';
 import { integer, repeated, text, type Flag } from '../flags.js';
 
 const setting = (s: Setting): Flag<number> => integer({ help: s.help, min: s.min, max: s.max, default: s.default });
@@ -55,9 +55,7 @@ Details: docs/http-api.md.`,
   ],
   async run({ flags: f, positionals }, io) {
     if (positionals.length) throw new UsageError(`serve takes no arguments (got ${positionals.join(' ')})`);
-    const [{ serve }, { intelSummary, loadIntelFiles }] = await Promise.all([import('../../server/serve.js'), import('../../query/intel-load.js')]);
-    const intel = await loadIntelFiles(f.intel);
-    if (f.intel.length) io.stderr.line(intelSummary(intel));
+    const [{ serve }, intel] = await Promise.all([import('../../server/serve.js'), loadIntelFlag(f.intel, io)]);
     const s = await serve({
       data: f.data, host: f.host, port: f.port, token: f.token ?? io.env.S3SIFT_TOKEN, allowedHosts: f['allowed-host'],
       timeoutMs: f['timeout-ms'], rowCap: f['row-cap'], byteCap: f['byte-cap'], maxConcurrent: f['max-concurrent'], maxQueued: f['max-queued'], memoryLimitMb: f['memory-limit-mb'], intel,
