@@ -12,6 +12,21 @@ const S3_EVENTS = `SELECT bucket, recipient_account_id AS account, coalesce(mana
       FROM cloudtrail
       WHERE event_source = 's3.amazonaws.com' AND bucket IS NOT NULL AND coalesce(event_category, '') <> 'NetworkActivity'`;
 
+/** The request IDs of CloudTrail's S3 events. */
+const S3_REQUEST_IDS = `SELECT DISTINCT request_id FROM cloudtrail WHERE event_source = 's3.amazonaws.com' AND request_id IS NOT NULL`;
+
+/**
+ * The access-log records of requests CloudTrail has no S3 event of (no
+ * event with the same request ID): what only the access log saw, whose
+ * request headers (encryption, MFA, a versioning status) it does not keep.
+ * `ids`: the relation of S3_REQUEST_IDS.
+ */
+function accessLogOnly(ids: string): string {
+  return `SELECT a.* FROM access_log a
+    LEFT JOIN ${ids} c ON c.request_id = a.request_id
+    WHERE c.request_id IS NULL`;
+}
+
 /** Name to query. Plain SQL both engines read alike (checked by the Athena render tests). */
 export const COVERAGE_RELATIONS: Readonly<Record<string, string>> = {
   /**
@@ -40,26 +55,50 @@ export const COVERAGE_RELATIONS: Readonly<Record<string, string>> = {
     LEFT JOIN (SELECT account, max(CASE WHEN reads THEN 1 ELSE 0 END) AS data_read, max(CASE WHEN reads THEN 0 ELSE 1 END) AS data_write
                FROM (${S3_EVENTS}) c WHERE NOT management GROUP BY account) a ON a.account = s.account
     GROUP BY s.bucket`,
-  /**
-   * The access-log records of requests CloudTrail has no S3 event of (no
-   * event with the same request ID): what only the access log saw, whose
-   * request headers (encryption, MFA, a versioning status) it does not keep.
-   */
-  access_log_only: `SELECT a.* FROM access_log a
-    LEFT JOIN (SELECT DISTINCT request_id FROM cloudtrail WHERE event_source = 's3.amazonaws.com' AND request_id IS NOT NULL) c ON c.request_id = a.request_id
-    WHERE c.request_id IS NULL`,
+  /** See accessLogOnly. */
+  access_log_only: accessLogOnly(`(${S3_REQUEST_IDS})`),
 };
+
+/** The names of the relations `sql` reads and does not define itself. */
+export function coverageRelationsIn(sql: string): string[] {
+  return Object.keys(COVERAGE_RELATIONS).filter((name) => new RegExp(`\\b${name}\\b`).test(sql) && !new RegExp(`\\b${name}\\s+AS\\s*\\(`, 'i').test(sql));
+}
 
 /**
  * `sql` with the relations it names and does not define itself as WITH
  * queries in front (joined to its own WITH list, if it has one).
  */
 export function withCoverageRelations(sql: string): string {
-  const used = Object.entries(COVERAGE_RELATIONS).filter(([name]) => new RegExp(`\\b${name}\\b`).test(sql) && !new RegExp(`\\b${name}\\s+AS\\s*\\(`, 'i').test(sql));
+  const used = coverageRelationsIn(sql);
   if (!used.length) return sql;
-  const defs = used.map(([name, q]) => `${name} AS (  -- s3sift's, for coverage SQL\n    ${q}\n  )`).join(', ');
+  const defs = used.map((name) => `${name} AS (  -- s3sift's, for coverage SQL\n    ${COVERAGE_RELATIONS[name]}\n  )`).join(', ');
   // Its own WITH list, after any leading comments; WITH RECURSIVE keeps its word first.
   const own = /^((?:\s|--[^\n]*\n)*)WITH(\s+RECURSIVE)?\s+/i.exec(sql);
   if (own) return `${own[1] ?? ''}WITH${own[2] ?? ''} ${defs}, ${sql.slice(own[0].length)}`;
   return `WITH ${defs}\n${sql.replace(/^\s+/, '')}`;
+}
+
+/** The temporary request-ID table behind a shared `access_log_only`. */
+const SHARED_IDS = '_s3sift_s3_request_ids';
+
+/**
+ * DuckDB statements that make `names` temporary relations of the
+ * connection, computed once for a whole run instead of once per coverage
+ * query (`bucket_sources`, one row a bucket, as a table; `access_log_only`
+ * as a view over a table of CloudTrail's request IDs, so no copy of the
+ * access log is held), and the statements that drop them again.
+ */
+export function sharedCoverageRelations(names: readonly string[]): { create: string[]; drop: string[] } {
+  const create: string[] = [];
+  const drop: string[] = [];
+  for (const name of names) {
+    if (name === 'access_log_only') {
+      create.push(`CREATE OR REPLACE TEMP TABLE ${SHARED_IDS} AS ${S3_REQUEST_IDS}`, `CREATE OR REPLACE TEMP VIEW access_log_only AS ${accessLogOnly(SHARED_IDS)}`);
+      drop.push('DROP VIEW IF EXISTS access_log_only', `DROP TABLE IF EXISTS ${SHARED_IDS}`);
+    } else {
+      create.push(`CREATE OR REPLACE TEMP TABLE ${name} AS ${COVERAGE_RELATIONS[name] as string}`);
+      drop.push(`DROP TABLE IF EXISTS ${name}`);
+    }
+  }
+  return { create, drop };
 }

@@ -50,9 +50,12 @@ export interface Detection {
   /**
    * SQL returning what the detection could not judge in the data: rows of
    * `scope` (a bucket or a source) and `reason`, and `records` if it counts
-   * them. Same parameters and window as `sql`.
+   * them. Same parameters and window as `sql`. The relations of
+   * coverage-relations.ts it reads are in front of it as WITH queries.
    */
   coverage?: string;
+  /** The coverage SQL as the file has it (without those WITH queries: a run that shares them reads this). */
+  coverageAsWritten?: string;
   tests: DetectionTest[];
   /** The file it was loaded from. */
   file: string;
@@ -160,7 +163,7 @@ export function validateDetection(doc: unknown, file: string): Detection {
   return {
     id: id as string, title: doc.title as string, description: doc.description as string, severity: doc.severity as Severity,
     sources: sources as Detection['sources'], tags: (doc.tags as string[] | undefined) ?? [], references: (doc.references as string[] | undefined) ?? [],
-    params, sql, ...(coverage !== undefined ? { coverage: withCoverageRelations(coverage as string) } : {}), tests, file,
+    params, sql, ...(coverage !== undefined ? { coverage: withCoverageRelations(coverage as string), coverageAsWritten: coverage as string } : {}), tests, file,
   };
 }
 

@@ -3,11 +3,14 @@ import { version } from '../../common/version.js';
 import { SEVERITIES, type Finding, type Severity } from '../../query/finding.js';
 import { defineCommand, EXIT, type Io } from '../command.js';
 import { checkCsvRaw, checkWindow, dataFlag, findingFlags, intelFlag, loadIntelFlag, s3ReadFlags, s3ReadOptions } from '../common-flags.js';
-import type { FlagValues } from '../flags.js';
+import { bool, type FlagValues } from '../flags.js';
 import { stdoutFor } from '../terminal-io.js';
 import { ingestWithProgress, renderSummary, reportUnreadable } from './ingest.js';
 
-const detectFlags = { data: dataFlag, ...findingFlags, intel: intelFlag } as const;
+const detectFlags = {
+  data: dataFlag, ...findingFlags, intel: intelFlag,
+  timing: bool({ help: 'after the findings, print on stderr how long each detection took (its SQL\nand its coverage SQL), slowest first' }),
+} as const;
 
 /** True when a finding is at least `failOn` severe (exit 1). */
 export function reachesFailOn(findings: readonly Finding[], failOn: Severity | undefined): boolean {
@@ -25,7 +28,7 @@ type DetectArgs = FlagValues<typeof detectFlags>;
 async function prepare(f: DetectArgs, io: Io): Promise<(io: Io) => Promise<number>> {
   checkWindow(f.since, f.until);
   checkCsvRaw(f);
-  const [{ openDataset }, { checkOverrides, parseParamFlags, runDetections, selectDetections }, { loadDetections }, { formatFindings, coverageNotice }] = await Promise.all([
+  const [{ openDataset }, { checkOverrides, parseParamFlags, runDetections, selectDetections, timingReport }, { loadDetections }, { formatFindings, coverageNotice }] = await Promise.all([
     import('../../query/dataset.js'), import('../../query/detect.js'), import('../../query/detection.js'), import('../../query/format.js'),
   ]);
   const overrides = parseParamFlags(f.param);
@@ -45,6 +48,7 @@ async function prepare(f: DetectArgs, io: Io): Promise<(io: Io) => Promise<numbe
     // NDJSON, CSV and OCSF carry findings only: what was not checked goes to stderr.
     const notice = f.format === 'table' || f.format === 'json' ? null : coverageNotice(result.coverage);
     if (notice) io.stderr.line(notice);
+    if (f.timing) io.stderr.write(timingReport(result) + '\n');
     return reachesFailOn(result.findings, f['fail-on']) ? EXIT.findings : EXIT.ok;
   };
 }
@@ -73,6 +77,7 @@ judge some of the data.`,
     's3sift detect --since 2025-03-11 --format ndjson --fail-on high',
     's3sift detect --rules ./my-rules --format ocsf > findings.ocsf.ndjson',
     's3sift detect --intel tor-exits.csv --intel my-blocklist.txt',
+    's3sift detect --timing > /dev/null',
   ],
   async run({ flags, positionals }, io) {
     if (positionals.length) throw new UsageError(`detect takes no arguments (got ${positionals.join(' ')}); to read new logs first, use 's3sift analyze SOURCE...'`);

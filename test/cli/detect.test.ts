@@ -54,6 +54,19 @@ describe('s3sift detect', () => {
     expect(ocsf).toMatchObject({ class_uid: 2004, type_uid: 200401, severity_id: 4, finding_info: { analytic: { uid: 'versioning-suspended' } }, resources: [{ name: 'prod-data' }] });
   });
 
+  it('--timing lists on stderr each detection it ran, slowest first, its SQL and coverage apart; stdout is unchanged', () => {
+    const plain = run(['detect', '--data', data, '--format', 'json', '--only', 'versioning-suspended,mass-delete']);
+    const timed = run(['detect', '--data', data, '--format', 'json', '--only', 'versioning-suspended,mass-delete', '--timing']);
+    expect(timed.code).toBe(0);
+    expect(JSON.parse(timed.stdout)).toEqual(JSON.parse(plain.stdout));
+    const lines = timed.stderr.trim().split('\n');
+    expect(lines[0]).toMatch(/^timing: [\d,]+ ms in all; [\d,]+ ms to check the SQL and compute the relations coverage SQL shares$/);
+    expect(lines.slice(1).map((l) => /^ +([\d,]+) ms {2}([a-z-]+) \(SQL [\d,]+ ms, coverage [\d,]+ ms; (\d+) findings?\)$/.exec(l)?.slice(2)).sort()).toEqual([['mass-delete', '1'], ['versioning-suspended', '1']]);
+    const ms = lines.slice(1).map((l) => Number(/^ +([\d,]+)/.exec(l)?.[1]?.replaceAll(',', '')));
+    expect(ms[0]).toBeGreaterThanOrEqual(ms[1] as number);
+    expect(plain.stderr).toBe('');
+  });
+
   it('exits 1 when a finding reaches --fail-on, 0 when none does', () => {
     expect(run(['detect', '--data', data, '--only', 'bucket-policy-public', '--fail-on', 'critical']).code).toBe(1);
     expect(run(['detect', '--data', data, '--only', 'sigv2-request', '--fail-on', 'high']).code).toBe(0);

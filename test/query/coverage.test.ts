@@ -15,7 +15,7 @@ import { ingest } from '../../ingest/ingest.js';
 import { withCoverageRelations } from '../../query/coverage-relations.js';
 import { openDataset } from '../../query/dataset.js';
 import { posture } from '../../query/posture.js';
-import { runDetections, selectDetections, type DetectResult } from '../../query/detect.js';
+import { compareCoverage, paramsFor, runCoverage, runDetections, selectDetections, type DetectResult } from '../../query/detect.js';
 import { loadDetections, validateDetection, type Detection } from '../../query/detection.js';
 import { nativeFunctionIn } from '../../query/dialect.js';
 import type { CoverageGap } from '../../query/finding.js';
@@ -341,6 +341,24 @@ describe('writes and settings only the access log saw, and buckets with manageme
 
   it('is the same on Athena', async () => {
     await sameOnAthena(data, r);
+  }, 30_000);
+
+  it('a DuckDB run computes the shared relations once, answers as each query computing its own would, and drops them after', async () => {
+    const ds = await openDataset(data);
+    try {
+      const each = [];
+      for (const d of library.filter((x) => x.coverage !== undefined)) each.push(...(await runCoverage(ds.conn, d, paramsFor(d))));
+      expect(each.length).toBeGreaterThan(5);
+      expect(each.sort(compareCoverage)).toEqual(r.coverage.filter((c) => library.find((d) => d.id === c.detection_id)?.coverage !== undefined && !/^no (access logs|CloudTrail records) in the dataset/.test(c.reason)));
+      const left = async (): Promise<unknown[]> => (await ds.conn.runAndReadAll("SELECT table_name FROM information_schema.tables WHERE table_name IN ('bucket_sources', 'access_log_only', '_s3sift_s3_request_ids')")).getRows();
+      const run = await runDetections(ds, library);
+      expect(run.coverage).toEqual(r.coverage);
+      expect(run.prepare_ms).toBeGreaterThan(0);
+      expect(run.runs.every((x) => (x.coverage_ms ?? -1) >= 0)).toBe(true);
+      expect(await left()).toEqual([]);
+    } finally {
+      ds.close();
+    }
   }, 30_000);
 
   it('the report gives one line per reason, the scopes that share it first', () => {
