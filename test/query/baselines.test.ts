@@ -138,3 +138,87 @@ describe('the history relation', () => {
     expect(historyQuery('SELECT 1 FROM s3_requests', { database: 'db', since: WINDOW.since }, {})).toBeUndefined();
   });
 });
+
+describe('an assumed role', () => {
+  it('is judged as its role: a new session reading a new bucket from a new network, 3 GB, fires all three, the session in details', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 's3sift-baseline-'));
+    const role = 'arn:aws:sts::111122223333:assumed-role/app';
+    const session = 'botocore-session-1741650000';
+    const issuer = { type: 'Role', principalId: 'AROAAPP', arn: 'arn:aws:iam::111122223333:role/app', accountId: '111122223333', userName: 'app' };
+    try {
+      const data = await datasetFor(
+        {
+          name: 'role',
+          expect: 0,
+          records: [
+            { base: 'access-log', repeat: 38, every: 86400, set: { bucket: 'data', requester: `${role}/i-0aaa`, remote_ip: '203.0.113.10', time: '2025-02-01T08:00:00Z' } },
+            {
+              base: 's3-data-event',
+              repeat: 3,
+              every: 60,
+              set: {
+                'requestParameters.bucketName': 'secrets',
+                userIdentity: { type: 'AssumedRole', principalId: `AROAAPP:${session}`, arn: `${role}/${session}`, accountId: '111122223333', accessKeyId: 'ASIAAPP', sessionContext: { sessionIssuer: issuer } },
+                sourceIPAddress: '185.220.101.5',
+                'additionalEventData.bytesTransferredOut': 1000000000,
+                eventTime: '2025-03-11T02:00:00Z',
+              },
+            },
+          ],
+        } as unknown as DetectionTest,
+        dir,
+      );
+      const ds = await openDataset(data);
+      try {
+        const r = await runDetections(ds, library);
+        expect(r.findings.map((f) => [f.detection_id, f.principal, f.details.session, f.bucket, f.source_ip]).sort()).toEqual(
+          IDS.map((id) => [id, role, session, 'secrets', '185.220.101.5']),
+        );
+        const volume = r.findings.find((f) => f.detection_id === 'read-volume-over-baseline');
+        expect(volume?.details).toMatchObject({ bytes: 3000000000, median_bytes: 512, read_windows: 30, max_bytes: 512, max_multiple: 2 });
+        // Not the session as a principal with too little history: only the data's own first day is not judged.
+        expect(r.coverage.map((c) => c.scope)).toEqual(['(dataset)', '(dataset)']);
+      } finally {
+        ds.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a roaming principal', () => {
+  it('has its new networks listed as not checked, not found', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 's3sift-baseline-'));
+    const lambda = 'arn:aws:sts::111122223333:assumed-role/thumbnailer/thumbnailer-fn';
+    try {
+      const data = await datasetFor(
+        {
+          name: 'roaming',
+          expect: 0,
+          records: [
+            { base: 'access-log', repeat: 40, every: 86400, set: { requester: lambda, remote_ip: '198.18.{n}.20', time: '2025-02-01T08:00:00Z' } },
+            { base: 'access-log', set: { requester: lambda, remote_ip: '192.0.2.20', time: '2025-03-12T09:00:00Z' } },
+          ],
+        } as unknown as DetectionTest,
+        dir,
+      );
+      const ds = await openDataset(data, { since: new Date('2025-03-12T00:00:00Z') });
+      try {
+        const r = await runDetections(ds, selectDetections(library, ['new-network-for-principal']));
+        expect(r.findings).toEqual([]);
+        expect(r.coverage.map((c) => [c.scope, c.reason, c.records])).toEqual([
+          [
+            'arn:aws:sts::111122223333:assumed-role/thumbnailer',
+            'first requests of this principal from a network until 2025-03-12 are not judged: it roams, with requests from 30 networks in the 30 days before them (at least 10: cloud addresses such as Lambda, autoscaled instances or CI runners): a new network is no news for it',
+            2, // its day-40 network and 192.0.2.20
+          ],
+        ]);
+      } finally {
+        ds.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
