@@ -60,7 +60,8 @@ describe.each([
           'read-volume-over-baseline 2025-03-10T09:00:00.000Z payroll 198.51.100.7',
         ]);
         const volume = r.findings.find((f) => f.detection_id === 'read-volume-over-baseline');
-        expect(volume?.details).toMatchObject({ bytes: 1200000000, median_bytes: 512, median_multiple: 10, lookback_days: 30, requests: 3, history_windows: 30 });
+        // history_windows: the windows of the days before the judged window's UTC day (not its own day's earlier hours).
+        expect(volume?.details).toMatchObject({ bytes: 1200000000, median_bytes: 512, median_multiple: 10, lookback_days: 30, requests: 3, history_windows: 29 });
         const first = r.findings.find((f) => f.detection_id === 'first-access-to-bucket');
         expect(first?.details).toMatchObject({ lookback_days: 30 });
         expect(first?.details.bucket_last_seen).toBeUndefined();
