@@ -223,3 +223,40 @@ describe('a roaming principal', () => {
     }
   });
 });
+
+describe('a request from something that is not an address', () => {
+  it('is listed as not checked (no network to judge), not dropped; an AWS service name is no network and not listed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 's3sift-baseline-'));
+    try {
+      const data = await datasetFor(
+        {
+          name: 'no address',
+          expect: 0,
+          records: [
+            { base: 's3-data-event', repeat: 40, every: 86400, set: { eventTime: '2025-02-01T08:00:00Z' } },
+            { base: 's3-data-event', set: { sourceIPAddress: '64:ff9b::198.51.100.7', eventTime: '2025-03-12T09:00:00Z' } },
+            { base: 's3-data-event', set: { sourceIPAddress: 'proxy.example.com', eventTime: '2025-03-12T10:00:00Z' } },
+            { base: 's3-data-event', set: { sourceIPAddress: 'athena.amazonaws.com', eventTime: '2025-03-12T11:00:00Z' } },
+          ],
+        } as unknown as DetectionTest,
+        dir,
+      );
+      const ds = await openDataset(data, { since: new Date('2025-03-12T00:00:00Z') });
+      try {
+        const r = await runDetections(ds, selectDetections(library, ['new-network-for-principal']));
+        expect(r.findings).toEqual([]);
+        expect(r.coverage.map((c) => [c.scope, c.reason, c.records])).toEqual([
+          [
+            'arn:aws:iam::111122223333:user/alice',
+            'requests of this principal until 2025-03-12 from source addresses that are not IPv4 or IPv6 addresses are not judged: they name no network',
+            2,
+          ],
+        ]);
+      } finally {
+        ds.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
