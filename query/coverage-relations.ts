@@ -69,9 +69,16 @@ export function coverageRelationsIn(sql: string): string[] {
  * queries in front (joined to its own WITH list, if it has one).
  */
 export function withCoverageRelations(sql: string): string {
-  const used = coverageRelationsIn(sql);
-  if (!used.length) return sql;
-  const defs = used.map((name) => `${name} AS (  -- s3sift's, for coverage SQL\n    ${COVERAGE_RELATIONS[name]}\n  )`).join(', ');
+  return withQueriesInFront(sql, coverageRelationsIn(sql).map((name) => [name, COVERAGE_RELATIONS[name] as string, "s3sift's, for coverage SQL"]));
+}
+
+/**
+ * `sql` with `queries` (name, SQL, a note) in front as WITH queries, in
+ * order, joined to its own WITH list, if it has one.
+ */
+export function withQueriesInFront(sql: string, queries: ReadonlyArray<readonly [name: string, sql: string, note: string]>): string {
+  if (!queries.length) return sql;
+  const defs = queries.map(([name, body, note]) => `${name} AS (  -- ${note}\n    ${body}\n  )`).join(', ');
   // Its own WITH list, after any leading comments; WITH RECURSIVE keeps its word first.
   const own = /^((?:\s|--[^\n]*\n)*)WITH(\s+RECURSIVE)?\s+/i.exec(sql);
   if (own) return `${own[1] ?? ''}WITH${own[2] ?? ''} ${defs}, ${sql.slice(own[0].length)}`;

@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import { DetectionError } from '../common/errors.js';
 import { PACKAGE_ROOT } from '../common/package-root.js';
 import { paramNames } from '../common/sql.js';
-import { withCoverageRelations } from './coverage-relations.js';
+import { COVERAGE_RELATIONS, coverageRelationsIn, withCoverageRelations, withQueriesInFront } from './coverage-relations.js';
 import { SEVERITIES, type Severity } from './finding.js';
 import { parseRecordSpec, type RecordSpec } from './test-records.js';
 
@@ -56,6 +56,15 @@ export interface Detection {
   coverage?: string;
   /** The coverage SQL as the file has it (without those WITH queries: a run that shares them reads this). */
   coverageAsWritten?: string;
+  /**
+   * `with:`: named queries `sql` and `coverage` both read, in order (a later
+   * one may read an earlier one). `sql` and `coverage` above have them in
+   * front as WITH queries; a DuckDB run computes each once instead, as a
+   * temporary table, and runs sqlAsWritten and coverageAsWritten.
+   */
+  with?: Array<{ name: string; sql: string }>;
+  /** The SQL as the file has it, when `with` puts queries in front of `sql`. */
+  sqlAsWritten?: string;
   tests: DetectionTest[];
   /** The file it was loaded from. */
   file: string;
@@ -65,11 +74,13 @@ export interface Detection {
 export const BUILTIN_DIR = join(PACKAGE_ROOT, 'query', 'detections');
 
 /** The keys of a detection file (docs/contract.md). */
-export const DETECTION_KEYS = ['id', 'title', 'description', 'severity', 'sources', 'tags', 'references', 'params', 'sql', 'coverage', 'tests'] as const;
+export const DETECTION_KEYS = ['id', 'title', 'description', 'severity', 'sources', 'tags', 'references', 'params', 'with', 'sql', 'coverage', 'tests'] as const;
 const REQUIRED = ['id', 'title', 'description', 'severity', 'sources', 'sql', 'tests'] as const;
 /** The keys of one of its tests. */
 export const DETECTION_TEST_KEYS = ['name', 'records', 'access_log', 'cloudtrail', 'params', 'intel', 'expect', 'fires'] as const;
 export const SOURCES = ['access_log', 'cloudtrail'] as const;
+/** Names a `with:` query cannot take: the tables and views detection SQL reads, and the relations coverage SQL reads. */
+const TAKEN_NAMES: readonly string[] = [...SOURCES, 's3_requests', 's3_requests_history', ...Object.keys(COVERAGE_RELATIONS)];
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
@@ -96,7 +107,21 @@ export function validateDetection(doc: unknown, file: string): Detection {
   if (!isStrings(sources) || sources.length === 0 || !sources.every((s) => (SOURCES as readonly string[]).includes(s))) {
     fail(`sources must list tables among ${SOURCES.join(', ')}`);
   }
-  const sql = doc.sql as string;
+  const withQueries: Array<{ name: string; sql: string }> = [];
+  if (doc.with !== undefined) {
+    if (!isObj(doc.with) || Object.keys(doc.with).length === 0) fail('with must be a mapping of name: SQL (queries sql and coverage both read)');
+    for (const [name, text] of Object.entries(doc.with as Record<string, unknown>)) {
+      if (!/^[a-z][a-z0-9_]*$/.test(name)) fail(`with ${name}: names are snake_case`);
+      if (TAKEN_NAMES.includes(name) || name.startsWith('_')) fail(`with ${name}: the name of a table or relation s3sift provides; pick another`);
+      if (typeof text !== 'string' || text.trim() === '') fail(`with ${name}: must be SQL text (one SELECT)`);
+      const reads = coverageRelationsIn(text as string);
+      if (reads.length) fail(`with ${name}: reads ${reads.join(', ')}, which only coverage SQL reads`);
+      withQueries.push({ name, sql: text as string });
+    }
+  }
+  const inFront = (text: string): string => withQueriesInFront(text, withQueries.map((w) => [w.name, w.sql, 'with: ' + w.name] as const));
+  const sqlAsWritten = doc.sql as string;
+  const sql = inFront(sqlAsWritten);
   for (const s of sources as string[]) {
     // s3_requests reads both tables.
     const reads = new RegExp(`\\b${s}\\b`).test(sql) || /\bs3_requests\b/.test(sql);
@@ -118,6 +143,7 @@ export function validateDetection(doc: unknown, file: string): Detection {
   const coverage = doc.coverage;
   if (coverage !== undefined && (typeof coverage !== 'string' || coverage.trim() === '')) fail('coverage must be SQL text (what the detection cannot judge: scope, reason)');
   for (const name of paramNames((coverage as string | undefined) ?? '')) if (!(name in params)) fail(`the coverage SQL uses $${name} but params does not declare it`);
+  if (withQueries.length && coverage === undefined) fail('with is for queries sql and coverage both read; without coverage, write them in the SQL');
   if (!Array.isArray(doc.tests) || doc.tests.length === 0) fail('tests must list at least one test');
   const tests = (doc.tests as unknown[]).map((t, i): DetectionTest => {
     const where = `test ${i + 1}`;
@@ -163,7 +189,8 @@ export function validateDetection(doc: unknown, file: string): Detection {
   return {
     id: id as string, title: doc.title as string, description: doc.description as string, severity: doc.severity as Severity,
     sources: sources as Detection['sources'], tags: (doc.tags as string[] | undefined) ?? [], references: (doc.references as string[] | undefined) ?? [],
-    params, sql, ...(coverage !== undefined ? { coverage: withCoverageRelations(coverage as string), coverageAsWritten: coverage as string } : {}), tests, file,
+    params, sql, ...(coverage !== undefined ? { coverage: withCoverageRelations(inFront(coverage as string)), coverageAsWritten: coverage as string } : {}),
+    ...(withQueries.length ? { with: withQueries, sqlAsWritten } : {}), tests, file,
   };
 }
 
