@@ -112,7 +112,7 @@ export function validateDetection(doc: unknown, file: string): Detection {
     if (!isObj(doc.with) || Object.keys(doc.with).length === 0) fail('with must be a mapping of name: SQL (queries sql and coverage both read)');
     for (const [name, text] of Object.entries(doc.with as Record<string, unknown>)) {
       if (!/^[a-z][a-z0-9_]*$/.test(name)) fail(`with ${name}: names are snake_case`);
-      if (TAKEN_NAMES.includes(name) || name.startsWith('_')) fail(`with ${name}: the name of a table or relation s3sift provides; pick another`);
+      if (TAKEN_NAMES.includes(name)) fail(`with ${name}: the name of a table or relation s3sift provides; pick another`);
       if (typeof text !== 'string' || text.trim() === '') fail(`with ${name}: must be SQL text (one SELECT)`);
       const reads = coverageRelationsIn(text as string);
       if (reads.length) fail(`with ${name}: reads ${reads.join(', ')}, which only coverage SQL reads`);

@@ -188,75 +188,56 @@ describe('an assumed role', () => {
   });
 });
 
+/** new-network-for-principal over `records`, judging from 2025-03-12 on: its findings, and its coverage as [scope, reason, records]. */
+async function newNetworkFrom(records: unknown[]): Promise<{ findings: Finding[]; coverage: Array<[string, string, number | undefined]> }> {
+  const dir = mkdtempSync(join(tmpdir(), 's3sift-baseline-'));
+  try {
+    const data = await datasetFor({ name: 'new network', expect: 0, records } as unknown as DetectionTest, dir);
+    const ds = await openDataset(data, { since: new Date('2025-03-12T00:00:00Z') });
+    try {
+      const r = await runDetections(ds, selectDetections(library, ['new-network-for-principal']));
+      return { findings: r.findings, coverage: r.coverage.map((c) => [c.scope, c.reason, c.records]) };
+    } finally {
+      ds.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('a roaming principal', () => {
   it('has its new networks listed as not checked, not found', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 's3sift-baseline-'));
     const lambda = 'arn:aws:sts::111122223333:assumed-role/thumbnailer/thumbnailer-fn';
-    try {
-      const data = await datasetFor(
-        {
-          name: 'roaming',
-          expect: 0,
-          records: [
-            { base: 'access-log', repeat: 40, every: 86400, set: { requester: lambda, remote_ip: '198.18.{n}.20', time: '2025-02-01T08:00:00Z' } },
-            { base: 'access-log', set: { requester: lambda, remote_ip: '192.0.2.20', time: '2025-03-12T09:00:00Z' } },
-          ],
-        } as unknown as DetectionTest,
-        dir,
-      );
-      const ds = await openDataset(data, { since: new Date('2025-03-12T00:00:00Z') });
-      try {
-        const r = await runDetections(ds, selectDetections(library, ['new-network-for-principal']));
-        expect(r.findings).toEqual([]);
-        expect(r.coverage.map((c) => [c.scope, c.reason, c.records])).toEqual([
-          [
-            'arn:aws:sts::111122223333:assumed-role/thumbnailer',
-            'first requests of this principal from a network until 2025-03-12 are not judged: it roams, with requests from 30 networks in the 30 days before them (at least 10: cloud addresses such as Lambda, autoscaled instances or CI runners): a new network is no news for it',
-            2, // its day-40 network and 192.0.2.20
-          ],
-        ]);
-      } finally {
-        ds.close();
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const r = await newNetworkFrom([
+      { base: 'access-log', repeat: 40, every: 86400, set: { requester: lambda, remote_ip: '198.18.{n}.20', time: '2025-02-01T08:00:00Z' } },
+      { base: 'access-log', set: { requester: lambda, remote_ip: '192.0.2.20', time: '2025-03-12T09:00:00Z' } },
+    ]);
+    expect(r.findings).toEqual([]);
+    expect(r.coverage).toEqual([
+      [
+        'arn:aws:sts::111122223333:assumed-role/thumbnailer',
+        'first requests of this principal from a network until 2025-03-12 are not judged: it roams, with requests from 30 networks in the 30 days before them (at least 10: cloud addresses such as Lambda, autoscaled instances or CI runners): a new network is no news for it',
+        2, // its day-40 network and 192.0.2.20
+      ],
+    ]);
   });
 });
 
 describe('a request from something that is not an address', () => {
   it('is listed as not checked (no network to judge), not dropped; an AWS service name is no network and not listed', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 's3sift-baseline-'));
-    try {
-      const data = await datasetFor(
-        {
-          name: 'no address',
-          expect: 0,
-          records: [
-            { base: 's3-data-event', repeat: 40, every: 86400, set: { eventTime: '2025-02-01T08:00:00Z' } },
-            { base: 's3-data-event', set: { sourceIPAddress: '64:ff9b::198.51.100.7', eventTime: '2025-03-12T09:00:00Z' } },
-            { base: 's3-data-event', set: { sourceIPAddress: 'proxy.example.com', eventTime: '2025-03-12T10:00:00Z' } },
-            { base: 's3-data-event', set: { sourceIPAddress: 'athena.amazonaws.com', eventTime: '2025-03-12T11:00:00Z' } },
-          ],
-        } as unknown as DetectionTest,
-        dir,
-      );
-      const ds = await openDataset(data, { since: new Date('2025-03-12T00:00:00Z') });
-      try {
-        const r = await runDetections(ds, selectDetections(library, ['new-network-for-principal']));
-        expect(r.findings).toEqual([]);
-        expect(r.coverage.map((c) => [c.scope, c.reason, c.records])).toEqual([
-          [
-            'arn:aws:iam::111122223333:user/alice',
-            'requests of this principal until 2025-03-12 from source addresses that are not IPv4 or IPv6 addresses are not judged: they name no network',
-            2,
-          ],
-        ]);
-      } finally {
-        ds.close();
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const r = await newNetworkFrom([
+      { base: 's3-data-event', repeat: 40, every: 86400, set: { eventTime: '2025-02-01T08:00:00Z' } },
+      { base: 's3-data-event', set: { sourceIPAddress: '64:ff9b::198.51.100.7', eventTime: '2025-03-12T09:00:00Z' } },
+      { base: 's3-data-event', set: { sourceIPAddress: 'proxy.example.com', eventTime: '2025-03-12T10:00:00Z' } },
+      { base: 's3-data-event', set: { sourceIPAddress: 'athena.amazonaws.com', eventTime: '2025-03-12T11:00:00Z' } },
+    ]);
+    expect(r.findings).toEqual([]);
+    expect(r.coverage).toEqual([
+      [
+        'arn:aws:iam::111122223333:user/alice',
+        'requests of this principal until 2025-03-12 from source addresses that are not IPv4 or IPv6 addresses are not judged: they name no network',
+        2,
+      ],
+    ]);
   });
 });
