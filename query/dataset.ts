@@ -11,14 +11,8 @@ import { sqlDate, sqlIdentifier, sqlString, sqlTimestamp } from '../common/sql.j
 import { TABLES, duckdbCreateTable } from '../ingest/schema.js';
 import { installDialect } from './dialect.js';
 import type { IntelSet } from './intel.js';
-import { s3RequestsSql } from './views.js';
+import { HISTORY, s3RequestsSql } from './views.js';
 
-/**
- * The relation of `s3_requests` rows before the window's start (`since`),
- * empty without one: the history baseline detections compare the window
- * with (they bound it by their own `lookback_days`).
- */
-export const HISTORY = 's3_requests_history';
 
 export interface OpenDataset {
   instance: DuckDBInstance;

@@ -10,6 +10,7 @@ import { PACKAGE_ROOT } from '../common/package-root.js';
 import { paramNames } from '../common/sql.js';
 import { COVERAGE_RELATIONS, coverageRelationsIn, withCoverageRelations, withQueriesInFront } from './coverage-relations.js';
 import { SEVERITIES, type Severity } from './finding.js';
+import { HISTORY } from './views.js';
 import { parseRecordSpec, type RecordSpec } from './test-records.js';
 
 export type ParamValue = number | string | boolean | string[] | number[];
@@ -80,7 +81,7 @@ const REQUIRED = ['id', 'title', 'description', 'severity', 'sources', 'sql', 't
 export const DETECTION_TEST_KEYS = ['name', 'records', 'access_log', 'cloudtrail', 'params', 'intel', 'expect', 'fires'] as const;
 export const SOURCES = ['access_log', 'cloudtrail'] as const;
 /** Names a `with:` query cannot take: the tables and views detection SQL reads, and the relations coverage SQL reads. */
-const TAKEN_NAMES: readonly string[] = [...SOURCES, 's3_requests', 's3_requests_history', ...Object.keys(COVERAGE_RELATIONS)];
+const TAKEN_NAMES: readonly string[] = [...SOURCES, 's3_requests', HISTORY, ...Object.keys(COVERAGE_RELATIONS)];
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');

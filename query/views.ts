@@ -5,6 +5,14 @@
  */
 import { sqlIdentifier, sqlString } from '../common/sql.js';
 
+/**
+ * The relation of `s3_requests` rows before the window's start (`since`),
+ * empty without one: the history baseline detections compare the window
+ * with (they bound it by their own `lookback_days`). dataset.ts makes it on
+ * DuckDB; Athena gets it as a WITH query (athena/render.ts).
+ */
+export const HISTORY = 's3_requests_history';
+
 /** Access-log operation -> CloudTrail event name (bucket-level and object-level forms). */
 export const OPERATIONS: ReadonlyArray<[op: string, onBucket: string, onObject: string]> = [
   ['REST.GET.OBJECT', 'GetObject', 'GetObject'],

@@ -31,6 +31,7 @@ import { dayText } from '../../common/time.js';
 import { nativeFunctionIn } from '../dialect.js';
 import { DetectionError } from '../../common/errors.js';
 import type { ParamValue } from '../detection.js';
+import { HISTORY } from '../views.js';
 
 /** A list's item type where the list alone cannot tell (it is empty). */
 export type ListItemType = 'VARCHAR' | 'DOUBLE';
@@ -139,9 +140,6 @@ export function windowQueries(sql: string, w: AthenaWindow): string[] {
   return TABLES.filter((t) => new RegExp(`\\b${t}\\b`, 'i').test(sql))
     .map((t) => `${t} AS (SELECT * FROM ${sqlIdentifier(w.database)}.${sqlIdentifier(t)} WHERE ${cond})`);
 }
-
-/** The relation of s3_requests rows before the window (dataset.ts's HISTORY). */
-const HISTORY = 's3_requests_history';
 
 /**
  * The WITH query for `s3_requests_history`, when `sql` reads it: the rows
