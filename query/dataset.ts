@@ -43,6 +43,13 @@ export interface OpenOptions {
   intel?: IntelSet;
 }
 
+/** How many different sets of columns (name and type) the Parquet files of `glob` (an SQL string) have. */
+async function schemasIn(conn: DuckDBConnection, glob: string): Promise<number> {
+  const r = await conn.runAndReadAll(`SELECT count(DISTINCT columns) FROM (
+    SELECT list(concat_ws(' ', name, duckdb_type) ORDER BY name, duckdb_type) AS columns FROM parquet_schema(${glob}) GROUP BY file_name)`);
+  return Number(r.getRows()[0]?.[0] ?? 0);
+}
+
 /**
  * Open `dir` read-only: views `access_log`, `cloudtrail` over its Parquet
  * files (`date` comes back as a column), `s3_requests` over both, and the
@@ -55,11 +62,17 @@ export async function openDataset(dir: string, opts: OpenOptions = {}): Promise<
   const conn = await instance.connect();
   try {
     await installDialect(conn, opts.intel);
+    // Every query binds the tables' views, which reads each file's footer: keep them (an entry is dropped when its file changes).
+    await conn.run('SET parquet_metadata_cache = true');
     for (const t of TABLES) {
       const root = join(dir, t.name);
       const all = sqlIdentifier(`_all_${t.name}`);
       if (await hasParquet(root)) {
-        const files = `read_parquet(${sqlString(join(root, '*', '*.parquet'))}, hive_partitioning = true, hive_types = {'date': DATE}, union_by_name = true)`;
+        const glob = sqlString(join(root, '*', '*.parquet'));
+        // union_by_name only when files differ (several versions wrote them): it binds several times slower.
+        // Without it, columns are still matched by name, and a file written later without one is an error, never a wrong answer.
+        const union = (await schemasIn(conn, glob)) > 1;
+        const files = `read_parquet(${glob}, hive_partitioning = true, hive_types = {'date': DATE}, union_by_name = ${union})`;
         // Files written by an earlier version may lack a column declared since: it reads as NULL.
         const have = new Set((await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${files}`)).getRows().map((r) => String(r[0])));
         const cols = t.columns.map((c) => (have.has(c.name) ? sqlIdentifier(c.name) : `CAST(NULL AS ${c.type}) AS ${sqlIdentifier(c.name)}`));
