@@ -13,6 +13,13 @@ import { sqlIdentifier, sqlString } from '../common/sql.js';
  */
 export const HISTORY = 's3_requests_history';
 
+/**
+ * The account of an access-log requester (`principal_account`): the account
+ * number of an IAM or STS ARN. `cross-account-access` works it out once per
+ * requester with the same pattern (checked by its test).
+ */
+export const REQUESTER_ACCOUNT_PATTERN = '^arn:aws[a-z-]*:(?:iam|sts)::([0-9]{12}):';
+
 /** Access-log operation -> CloudTrail event name (bucket-level and object-level forms). */
 export const OPERATIONS: ReadonlyArray<[op: string, onBucket: string, onObject: string]> = [
   ['REST.GET.OBJECT', 'GetObject', 'GetObject'],
@@ -79,7 +86,7 @@ WITH ops (op, on_bucket, on_object) AS (VALUES
 SELECT 'access_log' AS source, a.event_time, a.bucket, a."key",
        coalesce(CASE WHEN a."key" IS NULL THEN ops.on_bucket ELSE ops.on_object END, a.operation) AS operation,
        a.requester AS principal,
-       regexp_extract(a.requester, '^arn:aws[a-z-]*:(?:iam|sts)::([0-9]{12}):', 1) AS principal_account,
+       regexp_extract(a.requester, ${sqlString(REQUESTER_ACCOUNT_PATTERN)}, 1) AS principal_account,
        a.remote_ip AS source_ip, a.user_agent, a.http_status, a.error_code, a.bytes_sent, a.version_id,
        a.signature_version, a.auth_type, a.tls_version, a.cipher_suite, a.request_id, a.host_id,
        CAST(NULL AS BOOLEAN) AS mfa_authenticated, CAST(NULL AS VARCHAR) AS vpc_endpoint_id,

@@ -9,6 +9,8 @@ import { runDetections, selectDetections } from '../../query/detect.js';
 import { runDetectionTest } from '../../query/detection-tests.js';
 import { loadDetections, validateDetection } from '../../query/detection.js';
 import { CONFORMANCE, tempDir } from '../helpers/dataset.js';
+import { REQUESTER_ACCOUNT_PATTERN } from '../../query/views.js';
+import { sqlString } from '../../common/sql.js';
 
 const library = await loadDetections();
 
@@ -33,6 +35,11 @@ describe('the detection library', () => {
   it('is the library docs/detections.md lists, with each severity', () => {
     const doc = readFileSync(new URL('../../docs/detections.md', import.meta.url), 'utf8');
     for (const d of library) expect(doc).toContain(`| \`${d.id}\` | ${d.severity} | ${d.sources.join(', ')} | ${d.title}`);
+  });
+
+  it("cross-account-access works out an access-log requester's account with the pattern s3_requests uses", () => {
+    const d = library.find((x) => x.id === 'cross-account-access')!;
+    expect(d.with?.find((w) => w.name === 'pairs')?.sql).toContain(`regexp_extract(principal, ${sqlString(REQUESTER_ACCOUNT_PATTERN)}, 1) AS principal_account`);
   });
 
   for (const d of library) {
