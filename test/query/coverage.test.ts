@@ -378,6 +378,29 @@ describe('writes and settings only the access log saw, and buckets with manageme
   });
 });
 
+describe('bucket settings reads only the access log saw', () => {
+  let data: string;
+  let r: DetectResult;
+  beforeAll(async () => {
+    data = await dataset('settings-reads', [
+      accessLine({ bucket: 'al-only', id: 'G1', op: 'REST.GET.ACL', key: '-' }),
+      accessLine({ bucket: 'al-only', id: 'G2', op: 'REST.GET.BUCKETPOLICY', key: '-' }),
+      accessLine({ bucket: 'al-only', id: 'G3', op: 'REST.GET.ACL' }), // an object's ACL: not a bucket setting
+      accessLine({ bucket: 'al-only', id: 'G4', op: 'REST.GET.OBJECT' }),
+      accessLine({ bucket: 'both', id: 'G5', op: 'REST.GET.ACL', key: '-' }),
+    ], [ctRecord({ bucket: 'both', name: 'GetBucketAcl', id: 'G5' })]);
+    r = await detect(data);
+  });
+
+  it('bucket-enumeration counts them by bucket (a with: query computed before its coverage SQL); one CloudTrail recorded too is judged there', () => {
+    expect(of(r.coverage, 'bucket-enumeration')).toEqual([{ scope: 'al-only', reason: expect.stringMatching(/^bucket configuration reads only the access log recorded/), records: 2 }]);
+  });
+
+  it('is the same on Athena', async () => {
+    await sameOnAthena(data, r);
+  }, 30_000);
+});
+
 describe("the relations s3sift gives coverage SQL", () => {
   it('are put in front of the SQL that names them, joined to its own WITH list, once', () => {
     const plain = withCoverageRelations('SELECT bucket AS scope FROM bucket_sources');
