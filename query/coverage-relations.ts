@@ -27,6 +27,18 @@ function accessLogOnly(ids: string): string {
     WHERE c.request_id IS NULL`;
 }
 
+/**
+ * `relation` (access_log_only's rows) counted by bucket, operation (as the
+ * access log names it), whether it names no key (`on_bucket`) and whether it
+ * succeeded (`succeeded`: no error code, and a status below 300, or none).
+ */
+function accessLogOnlyCounts(relation: string): string {
+  return `SELECT bucket, operation, "key" IS NULL AS on_bucket, error_code IS NULL AND (http_status IS NULL OR http_status < 300) AS succeeded,
+           count(*) AS records
+    FROM ${relation} a
+    GROUP BY bucket, operation, "key" IS NULL, error_code IS NULL AND (http_status IS NULL OR http_status < 300)`;
+}
+
 /** Name to query. Plain SQL both engines read alike (checked by the Athena render tests). */
 export const COVERAGE_RELATIONS: Readonly<Record<string, string>> = {
   /**
@@ -57,6 +69,8 @@ export const COVERAGE_RELATIONS: Readonly<Record<string, string>> = {
     GROUP BY s.bucket`,
   /** See accessLogOnly. */
   access_log_only: accessLogOnly(`(${S3_REQUEST_IDS})`),
+  /** See accessLogOnlyCounts: what most coverage queries ask of access_log_only, one row a kind, not one a request. */
+  access_log_only_counts: accessLogOnlyCounts(`(${accessLogOnly(`(${S3_REQUEST_IDS})`)})`),
 };
 
 /** The names of the relations `sql` reads and does not define itself. */
@@ -91,21 +105,28 @@ const SHARED_IDS = '_s3sift_s3_request_ids';
 /**
  * DuckDB statements that make `names` temporary relations of the
  * connection, computed once for a whole run instead of once per coverage
- * query (`bucket_sources`, one row a bucket, as a table; `access_log_only`
- * as a view over a table of CloudTrail's request IDs, so no copy of the
- * access log is held), and the statements that drop them again.
+ * query (`bucket_sources`, one row a bucket, and `access_log_only_counts`,
+ * one row a kind, as tables; `access_log_only` as a view over a table of
+ * CloudTrail's request IDs, so no copy of the access log is held), and the
+ * statements that drop them again.
  */
 export function sharedCoverageRelations(names: readonly string[]): { create: string[]; drop: string[] } {
   const create: string[] = [];
   const drop: string[] = [];
+  const ids = names.some((n) => n === 'access_log_only' || n === 'access_log_only_counts');
+  if (ids) create.push(`CREATE OR REPLACE TEMP TABLE ${SHARED_IDS} AS ${S3_REQUEST_IDS}`);
   for (const name of names) {
     if (name === 'access_log_only') {
-      create.push(`CREATE OR REPLACE TEMP TABLE ${SHARED_IDS} AS ${S3_REQUEST_IDS}`, `CREATE OR REPLACE TEMP VIEW access_log_only AS ${accessLogOnly(SHARED_IDS)}`);
-      drop.push('DROP VIEW IF EXISTS access_log_only', `DROP TABLE IF EXISTS ${SHARED_IDS}`);
+      create.push(`CREATE OR REPLACE TEMP VIEW access_log_only AS ${accessLogOnly(SHARED_IDS)}`);
+      drop.push('DROP VIEW IF EXISTS access_log_only');
+    } else if (name === 'access_log_only_counts') {
+      create.push(`CREATE OR REPLACE TEMP TABLE access_log_only_counts AS ${accessLogOnlyCounts(`(${accessLogOnly(SHARED_IDS)})`)}`);
+      drop.push('DROP TABLE IF EXISTS access_log_only_counts');
     } else {
       create.push(`CREATE OR REPLACE TEMP TABLE ${name} AS ${COVERAGE_RELATIONS[name] as string}`);
       drop.push(`DROP TABLE IF EXISTS ${name}`);
     }
   }
+  if (ids) drop.push(`DROP TABLE IF EXISTS ${SHARED_IDS}`);
   return { create, drop };
 }

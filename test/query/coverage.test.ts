@@ -350,7 +350,7 @@ describe('writes and settings only the access log saw, and buckets with manageme
       for (const d of library.filter((x) => x.coverage !== undefined)) each.push(...(await runCoverage(ds.conn, d, paramsFor(d))));
       expect(each.length).toBeGreaterThan(5);
       expect(each.sort(compareCoverage)).toEqual(r.coverage.filter((c) => library.find((d) => d.id === c.detection_id)?.coverage !== undefined && !/^no (access logs|CloudTrail records) in the dataset/.test(c.reason)));
-      const left = async (): Promise<unknown[]> => (await ds.conn.runAndReadAll("SELECT table_name FROM information_schema.tables WHERE table_name IN ('bucket_sources', 'access_log_only', '_s3sift_s3_request_ids')")).getRows();
+      const left = async (): Promise<unknown[]> => (await ds.conn.runAndReadAll("SELECT table_name FROM information_schema.tables WHERE table_name IN ('bucket_sources', 'access_log_only', 'access_log_only_counts', '_s3sift_s3_request_ids')")).getRows();
       const run = await runDetections(ds, library);
       expect(run.coverage).toEqual(r.coverage);
       expect(run.prepare_ms).toBeGreaterThan(0);
@@ -410,6 +410,10 @@ describe("the relations s3sift gives coverage SQL", () => {
     expect(own).toMatch(/^WITH access_log_only AS \([^]*\), x AS \(SELECT 1\) SELECT \* FROM x, access_log_only$/);
     expect(withCoverageRelations(plain)).toBe(plain);
     expect(withCoverageRelations('SELECT 1 AS scope')).toBe('SELECT 1 AS scope');
+    // access_log_only_counts is not access_log_only: each name is matched whole.
+    const counts = withCoverageRelations('SELECT bucket AS scope FROM access_log_only_counts');
+    expect(counts).toMatch(/^WITH access_log_only_counts AS \(/);
+    expect(counts).not.toMatch(/\baccess_log_only AS \(/);
     // Comments before its WITH, and WITH RECURSIVE, stay valid SQL.
     expect(withCoverageRelations('-- why\nWITH x AS (SELECT 1) SELECT * FROM x, bucket_sources')).toMatch(/^-- why\nWITH bucket_sources AS \([^]*\), x AS \(SELECT 1\) SELECT/);
     expect(withCoverageRelations('WITH RECURSIVE x AS (SELECT 1) SELECT * FROM x, bucket_sources')).toMatch(/^WITH RECURSIVE bucket_sources AS \([^]*\), x AS/);
