@@ -8,6 +8,7 @@
 import { DOUBLE, LIST, listValue, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { DetectionError, QueryError, UsageError, describe } from '../common/errors.js';
 import { paramNames, sqlIdentifier } from '../common/sql.js';
+import { checkCandidates, scanCandidates, type Candidates } from './candidates.js';
 import { coverageRelationsIn, sharedCoverageRelations } from './coverage-relations.js';
 import { SOURCES, type Detection, type ParamValue } from './detection.js';
 import { COVERAGE_COLUMNS, FINDING_COLUMNS, SEVERITIES, SEVERITY_COLUMN, type CoverageGap, type Finding, type Severity } from './finding.js';
@@ -119,6 +120,7 @@ export async function checkDetectionSql(conn: DuckDBConnection, d: Detection): P
     throw new DetectionError(`${d.file}: the SQL does not run on the dataset's tables: ${describe(err)}`, { cause: err });
   }
   if (kind !== null) throw new DetectionError(`${d.file}: the SQL is a ${kind} statement, not a SELECT`);
+  await checkCandidates(conn, d);
   // (Coverage SQL runs inside a subquery below: nothing but a SELECT parses there.)
   if (d.coverage === undefined) return;
   let names: string[];
@@ -329,8 +331,10 @@ export async function runDetections(ds: OpenDataset, detections: readonly Detect
   const findings: Finding[] = [];
   const runs: DetectionRun[] = [];
   const coverage: CoverageGap[] = [];
+  let candidates: Candidates | undefined;
   try {
     for (const sql of shared.create) await ds.conn.run(sql);
+    candidates = await scanCandidates(ds.conn, detections);
     const prepare_ms = performance.now() - start;
     for (const d of detections) {
       const values = params.get(d.id) as Record<string, ParamValue>;
@@ -340,7 +344,12 @@ export async function runDetections(ds: OpenDataset, detections: readonly Detect
       let f: Finding[];
       let ms: number;
       try {
-        f = await runDetection(ds.conn, d, values, d.sqlAsWritten ?? d.sql);
+        const widen = await candidates.narrow(d);
+        try {
+          f = await runDetection(ds.conn, d, values, d.sqlAsWritten ?? d.sql);
+        } finally {
+          await widen();
+        }
         findings.push(...f);
         ms = performance.now() - t0;
         t0 = performance.now();
@@ -356,6 +365,7 @@ export async function runDetections(ds: OpenDataset, detections: readonly Detect
     coverage.sort(compareCoverage);
     return { findings, runs, coverage, prepare_ms };
   } finally {
+    await candidates?.drop();
     for (const sql of shared.drop) await ds.conn.run(sql);
   }
 }
@@ -369,7 +379,7 @@ export function timingReport(result: Pick<DetectResult, 'runs' | 'prepare_ms'>):
   const total = prepare + rows.reduce((n, r) => n + all(r), 0);
   const width = Math.max(0, ...rows.map((r) => ms(all(r)).length));
   return [
-    `timing: ${ms(total)} in all; ${ms(prepare)} to check the SQL and compute the relations coverage SQL shares`,
+    `timing: ${ms(total)} in all; ${ms(prepare)} to check the SQL and compute the relations coverage SQL shares and the candidate rows`,
     ...rows.map((r) => `  ${ms(all(r)).padStart(width)}  ${r.id} (SQL ${ms(r.ms)}, coverage ${ms(r.coverage_ms ?? 0)}; ${r.findings} finding${r.findings === 1 ? '' : 's'})`),
   ].join('\n');
 }

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { describe as describeError } from '../common/errors.js';
 import { ingest } from '../ingest/ingest.js';
 import { openDataset } from './dataset.js';
-import { checkDetectionSql, runDetection, paramsFor } from './detect.js';
+import { scanCandidates } from './candidates.js';
+import { checkDetectionSql, compareFindings, runDetection, paramsFor } from './detect.js';
 import type { Finding } from './finding.js';
 import type { Detection, DetectionTest } from './detection.js';
 import { IntelSet, parseIntelList } from './intel.js';
@@ -84,7 +85,28 @@ export async function runDetectionTest(d: Detection, t: DetectionTest): Promise<
       // A rule's tests run its SQL as `detect` would: checked, over a dataset locked to its folder.
       await lockToTables(ds.conn, ds.dir, { spill: true });
       await checkDetectionSql(ds.conn, d);
-      outcome.findings = await runDetection(ds.conn, d, paramsFor(d, {}, t.params ?? {}));
+      const params = paramsFor(d, {}, t.params ?? {});
+      outcome.findings = await runDetection(ds.conn, d, params);
+      if (d.candidates) {
+        // As a run with a candidate scan gives it: the tables hold its candidate rows only. The answer must not change.
+        const scan = await scanCandidates(ds.conn, [d], 1);
+        let narrowed: Finding[];
+        try {
+          const widen = await scan.narrow(d);
+          try {
+            narrowed = await runDetection(ds.conn, d, params);
+          } finally {
+            await widen();
+          }
+        } finally {
+          await scan.drop();
+        }
+        const text = (fs: readonly Finding[]): string => JSON.stringify([...fs].sort(compareFindings), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+        if (text(narrowed) !== text(outcome.findings)) {
+          throw new Error(`candidates: with ${Object.keys(d.candidates).join(' and ')} holding only the rows candidates names, the SQL gives ${narrowed.length} finding(s), ` +
+            `not the ${outcome.findings.length} it gives with every row: the condition leaves out rows the SQL reads`);
+        }
+      }
     } finally {
       ds.close();
     }

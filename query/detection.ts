@@ -66,6 +66,11 @@ export interface Detection {
   with?: Array<{ name: string; sql: string }>;
   /** The SQL as the file has it, when `with` puts queries in front of `sql`. */
   sqlAsWritten?: string;
+  /**
+   * `candidates:`: by table, a condition every row `sql` needs meets; a
+   * DuckDB run may give `sql` only those rows (candidates.ts).
+   */
+  candidates?: Partial<Record<(typeof SOURCES)[number], string>>;
   tests: DetectionTest[];
   /** The file it was loaded from. */
   file: string;
@@ -75,7 +80,7 @@ export interface Detection {
 export const BUILTIN_DIR = join(PACKAGE_ROOT, 'query', 'detections');
 
 /** The keys of a detection file (docs/contract.md). */
-export const DETECTION_KEYS = ['id', 'title', 'description', 'severity', 'sources', 'tags', 'references', 'params', 'with', 'sql', 'coverage', 'tests'] as const;
+export const DETECTION_KEYS = ['id', 'title', 'description', 'severity', 'sources', 'tags', 'references', 'params', 'with', 'sql', 'coverage', 'candidates', 'tests'] as const;
 const REQUIRED = ['id', 'title', 'description', 'severity', 'sources', 'sql', 'tests'] as const;
 /** The keys of one of its tests. */
 export const DETECTION_TEST_KEYS = ['name', 'records', 'access_log', 'cloudtrail', 'params', 'intel', 'expect', 'fires'] as const;
@@ -145,6 +150,17 @@ export function validateDetection(doc: unknown, file: string): Detection {
   if (coverage !== undefined && (typeof coverage !== 'string' || coverage.trim() === '')) fail('coverage must be SQL text (what the detection cannot judge: scope, reason)');
   for (const name of paramNames((coverage as string | undefined) ?? '')) if (!(name in params)) fail(`the coverage SQL uses $${name} but params does not declare it`);
   if (withQueries.length && coverage === undefined) fail('with is for queries sql and coverage both read; without coverage, write them in the SQL');
+  const candidates: Partial<Record<(typeof SOURCES)[number], string>> = {};
+  if (doc.candidates !== undefined) {
+    if (!isObj(doc.candidates) || Object.keys(doc.candidates).length === 0) fail('candidates must map a table the SQL reads (access_log, cloudtrail) to a condition every row it needs meets');
+    for (const [table, cond] of Object.entries(doc.candidates as Record<string, unknown>)) {
+      if (!(sources as string[]).includes(table)) fail(`candidates ${table}: not a table of sources (${(sources as string[]).join(', ')})`);
+      if (typeof cond !== 'string' || cond.trim() === '') fail(`candidates ${table}: must be a condition on the table's columns (SQL text)`);
+      if (paramNames(cond as string).length) fail(`candidates ${table}: may not use parameters (one scan serves every detection, whatever their values)`);
+      candidates[table as (typeof SOURCES)[number]] = cond as string;
+    }
+    if (withQueries.length) fail('candidates and with do not go together: with queries read the whole tables');
+  }
   if (!Array.isArray(doc.tests) || doc.tests.length === 0) fail('tests must list at least one test');
   const tests = (doc.tests as unknown[]).map((t, i): DetectionTest => {
     const where = `test ${i + 1}`;
@@ -191,7 +207,7 @@ export function validateDetection(doc: unknown, file: string): Detection {
     id: id as string, title: doc.title as string, description: doc.description as string, severity: doc.severity as Severity,
     sources: sources as Detection['sources'], tags: (doc.tags as string[] | undefined) ?? [], references: (doc.references as string[] | undefined) ?? [],
     params, sql, ...(coverage !== undefined ? { coverage: withCoverageRelations(inFront(coverage as string)), coverageAsWritten: coverage as string } : {}),
-    ...(withQueries.length ? { with: withQueries, sqlAsWritten } : {}), tests, file,
+    ...(withQueries.length ? { with: withQueries, sqlAsWritten } : {}), ...(Object.keys(candidates).length ? { candidates } : {}), tests, file,
   };
 }
 

@@ -1,0 +1,109 @@
+/**
+ * Candidate rows: one scan of a table for many detections.
+ *
+ * A detection whose SQL reads only a few rows of a table (a SigV2 request,
+ * a root caller, a delete) says which in its `candidates:` key: a condition
+ * on the table's columns that every row its SQL needs meets. A DuckDB run
+ * with at least MIN_DETECTIONS such detections on a table reads the table
+ * once, keeping the rows any of them names (every column, and one flag a
+ * detection), and runs each of those detections' SQL with the table's name
+ * standing for its own rows only: a temporary view that shadows the table,
+ * and so also `s3_requests`, which reads it. Coverage SQL and `with:`
+ * queries always read the whole tables; Athena ignores the key. The answer
+ * is the same either way (each detection's tests run both ways).
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { VARCHAR } from '@duckdb/node-api';
+import { DetectionError } from '../common/errors.js';
+import { SOURCES, type Detection } from './detection.js';
+
+type Source = (typeof SOURCES)[number];
+
+/** A table gets its candidate scan when this many of the run's detections name it (fewer: each reads the table itself). */
+export const MIN_DETECTIONS = 3;
+
+const tableOf = (t: Source): string => `_s3sift_candidates_${t}`;
+const flagOf = (i: number): string => `_s3sift_candidate_${i}`;
+
+/**
+ * Check `d`'s candidate conditions before anything runs: each must be one
+ * expression on the table's columns (no subquery, no parameter), which
+ * DuckDB's parser confirms as the only item of `SELECT (...) FROM table`,
+ * so that it stays one expression wherever it is put; then it must bind.
+ */
+export async function checkCandidates(conn: DuckDBConnection, d: Detection): Promise<void> {
+  for (const [table, cond] of Object.entries(d.candidates ?? {}) as Array<[Source, string]>) {
+    const fail = (why: string): never => {
+      throw new DetectionError(`${d.file}: candidates ${table}: ${why}`);
+    };
+    const text = `SELECT (${cond}\n) FROM ${table}`;
+    const parsed = JSON.parse(String((await conn.runAndReadAll('SELECT json_serialize_sql(CAST($1 AS VARCHAR))', [text], [VARCHAR])).getRows()[0]?.[0])) as {
+      error: boolean;
+      error_message?: string;
+      statements?: Array<{ node: Record<string, unknown>; named_param_map?: unknown[] }>;
+    };
+    if (parsed.error) fail(`does not parse: ${parsed.error_message ?? 'syntax error'}`);
+    const st = parsed.statements ?? [];
+    const node = st[0]?.node as { type?: string; select_list?: unknown[]; from_table?: { type?: string; table_name?: string }; where_clause?: unknown; modifiers?: unknown[] } | undefined;
+    const one = st.length === 1 && node?.type === 'SELECT_NODE' && node.select_list?.length === 1 && node.from_table?.type === 'BASE_TABLE' &&
+      node.from_table.table_name === table && node.where_clause === null && (node.modifiers?.length ?? 0) === 0;
+    if (!one) fail('must be one condition on the columns of the table (a WHERE clause\'s text), nothing after it');
+    if (JSON.stringify(node?.select_list).includes('"class":"SUBQUERY"')) fail('may not hold a subquery: it is tested on each row of the table, alone');
+    if ((st[0]?.named_param_map?.length ?? 0) > 0 || /\$[a-z_]/.test(cond)) fail('may not use parameters: one scan serves every detection, whatever their values');
+    try {
+      const p = await conn.prepare(`SELECT count(*) FROM ${table} WHERE (${cond}\n) IS TRUE`);
+      p.destroySync();
+    } catch (err) {
+      fail(`does not run on the table: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}
+
+export interface Candidates {
+  /** Make the tables `d` names candidates of hold its rows only (for its SQL); the returned function undoes it. */
+  narrow(d: Detection): Promise<() => Promise<void>>;
+  /** Drop the candidate tables. */
+  drop(): Promise<void>;
+}
+
+/**
+ * Scan each table `detections` name candidates of (at least `min` of them)
+ * once, into a temporary table of the rows any of them names. The
+ * conditions must have passed checkCandidates.
+ */
+export async function scanCandidates(conn: DuckDBConnection, detections: readonly Detection[], min = MIN_DETECTIONS): Promise<Candidates> {
+  // By detection: each table it names, and the query of its rows there.
+  const views = new Map<string, Array<[Source, string]>>();
+  const made: Source[] = [];
+  try {
+    for (const table of SOURCES) {
+      const users = detections.filter((d) => d.candidates?.[table] !== undefined);
+      if (users.length < min) continue;
+      const conds = users.map((d) => `(${d.candidates?.[table] as string}\n) IS TRUE`);
+      await conn.run(`CREATE OR REPLACE TEMP TABLE ${tableOf(table)} AS
+        SELECT *, ${conds.map((c, i) => `${c} AS ${flagOf(i)}`).join(', ')}
+        FROM ${table} WHERE ${conds.join(' OR ')}`);
+      made.push(table);
+      const all = users.map((_, i) => flagOf(i)).join(', ');
+      for (const [i, d] of users.entries()) {
+        views.set(d.id, [...(views.get(d.id) ?? []), [table, `SELECT * EXCLUDE (${all}) FROM ${tableOf(table)} WHERE ${flagOf(i)}`]]);
+      }
+    }
+  } catch (err) {
+    for (const t of made) await conn.run(`DROP TABLE IF EXISTS ${tableOf(t)}`);
+    throw err;
+  }
+  return {
+    async narrow(d) {
+      const mine = views.get(d.id) ?? [];
+      // The temporary view is found before the table's own view of the same name, by the detection's SQL and by s3_requests.
+      for (const [table, sql] of mine) await conn.run(`CREATE OR REPLACE TEMP VIEW ${table} AS ${sql}`);
+      return async () => {
+        for (const [table] of mine) await conn.run(`DROP VIEW IF EXISTS temp.${table}`);
+      };
+    },
+    async drop() {
+      for (const t of made) await conn.run(`DROP TABLE IF EXISTS ${tableOf(t)}`);
+    },
+  };
+}
