@@ -60,7 +60,7 @@ describe('s3sift detect', () => {
     expect(timed.code).toBe(0);
     expect(JSON.parse(timed.stdout)).toEqual(JSON.parse(plain.stdout));
     const lines = timed.stderr.trim().split('\n');
-    expect(lines[0]).toMatch(/^timing: [\d,]+ ms in all; [\d,]+ ms to check the SQL and compute the relations coverage SQL shares$/);
+    expect(lines[0]).toMatch(/^timing: [\d,]+ ms in all; [\d,]+ ms to check the SQL and compute the relations coverage SQL shares and the candidate rows$/);
     expect(lines.slice(1).map((l) => /^ +([\d,]+) ms {2}([a-z-]+) \(SQL [\d,]+ ms, coverage [\d,]+ ms; (\d+) findings?\)$/.exec(l)?.slice(2)).sort()).toEqual([['mass-delete', '1'], ['versioning-suspended', '1']]);
     const ms = lines.slice(1).map((l) => Number(/^ +([\d,]+)/.exec(l)?.[1]?.replaceAll(',', '')));
     expect(ms[0]).toBeGreaterThanOrEqual(ms[1] as number);
