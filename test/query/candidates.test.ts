@@ -52,14 +52,19 @@ describe('candidates', () => {
           { base: 'access-log', tls_version: 'TLSv1.1' },
           { base: 's3-data-event', repeat: 5, every: 60 },
           { base: 's3-data-event', errorCode: 'AccessDenied' },
+          { base: 's3-management-event', eventName: 'PutBucketVersioning', 'requestParameters.VersioningConfiguration': { Status: 'Suspended' } },
+          { base: 's3-management-event', eventName: 'DeleteBucketEncryption' },
     ].map((r, i) => parseRecordSpec(r, `record ${i + 1}`));
     data = await datasetFor({ name: 'mixed', expect: 0, records } as DetectionTest, dir);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('are declared by the per-record detections of the library, on the access log', () => {
-    expect(users.length).toBeGreaterThanOrEqual(MIN_DETECTIONS);
-    for (const d of users) expect(Object.keys(d.candidates ?? {})).toEqual(['access_log']);
+  it('are declared by per-record detections of the library; on CloudTrail by event name alone, which the shared scan tests first', () => {
+    expect(users.filter((d) => d.candidates?.access_log !== undefined).length).toBeGreaterThanOrEqual(MIN_DETECTIONS);
+    const onTrail = users.filter((d) => d.candidates?.cloudtrail !== undefined);
+    expect(onTrail.length).toBeGreaterThanOrEqual(MIN_DETECTIONS);
+    // A condition on another column too would keep the whole scan from testing event_name first: every column of every record read.
+    for (const d of onTrail) expect(d.candidates?.cloudtrail, d.id).toMatch(/^(event_name = '[A-Za-z]+'|contains\(ARRAY\['[A-Za-z]+'(, '[A-Za-z]+')*\], event_name\))$/);
   });
 
   it('a run that scans them once answers as every detection reading the whole table, and drops what it made', async () => {
@@ -74,6 +79,7 @@ describe('candidates', () => {
       expect(left).toEqual([]);
       // The tables are the whole tables again.
       expect((await ds.conn.runAndReadAll('SELECT count(*) FROM access_log')).getRows()[0]?.[0]).toBe(48n);
+      expect(shared.findings.map((f) => f.detection_id)).toEqual(expect.arrayContaining(['versioning-suspended', 'default-encryption-removed', 'sigv2-request', 'access-denied-burst']));
     } finally {
       ds.close();
     }
@@ -88,9 +94,15 @@ describe('candidates', () => {
       const rows = async (sql: string): Promise<unknown> => (await ds.conn.runAndReadAll(sql)).getRows();
       expect(await rows('SELECT signature_version, count(*) FROM access_log GROUP BY ALL')).toEqual([['SigV2', 1n]]);
       expect(await rows("SELECT count(*) FROM s3_requests WHERE source = 'access_log'")).toEqual([[1n]]);
-      expect(await rows("SELECT count(*) FROM s3_requests WHERE source = 'cloudtrail'")).toEqual([[6n]]);
+      expect(await rows("SELECT count(*) FROM s3_requests WHERE source = 'cloudtrail'")).toEqual([[8n]]);
       await widen();
       expect(await rows('SELECT count(*) FROM access_log')).toEqual([[48n]]);
+      const versioning = users.find((d) => d.id === 'versioning-suspended') as Detection;
+      const widenTrail = await scan.narrow(versioning);
+      expect(await rows('SELECT event_name, count(*) FROM cloudtrail GROUP BY ALL')).toEqual([['PutBucketVersioning', 1n]]);
+      expect(await rows('SELECT count(*) FROM access_log')).toEqual([[48n]]);
+      await widenTrail();
+      expect(await rows('SELECT count(*) FROM cloudtrail')).toEqual([[8n]]);
       await scan.drop();
     } finally {
       ds.close();
