@@ -23,6 +23,8 @@ type Source = (typeof SOURCES)[number];
 export const MIN_DETECTIONS = 3;
 
 const tableOf = (t: Source): string => `_s3sift_candidates_${t}`;
+/** What a condition may be made of: columns, constants, and operators and functions over them (no *, no subquery, no parameter). */
+const EXPRESSION_CLASSES = new Set(['COLUMN_REF', 'CONSTANT', 'COMPARISON', 'CONJUNCTION', 'OPERATOR', 'FUNCTION', 'CAST', 'CASE', 'BETWEEN']);
 const flagOf = (i: number): string => `_s3sift_candidate_${i}`;
 
 /**
@@ -48,8 +50,11 @@ export async function checkCandidates(conn: DuckDBConnection, d: Detection): Pro
     const one = st.length === 1 && node?.type === 'SELECT_NODE' && node.select_list?.length === 1 && node.from_table?.type === 'BASE_TABLE' &&
       node.from_table.table_name === table && node.where_clause === null && (node.modifiers?.length ?? 0) === 0;
     if (!one) fail('must be one condition on the columns of the table (a WHERE clause\'s text), nothing after it');
-    if (JSON.stringify(node?.select_list).includes('"class":"SUBQUERY"')) fail('may not hold a subquery: it is tested on each row of the table, alone');
-    if ((st[0]?.named_param_map?.length ?? 0) > 0 || /\$[a-z_]/.test(cond)) fail('may not use parameters: one scan serves every detection, whatever their values');
+    const classes = [...JSON.stringify(node?.select_list).matchAll(/"class":"([A-Z_]+)"/g)].map((m) => m[1] as string);
+    if (classes.includes('SUBQUERY')) fail('may not hold a subquery: it is tested on each row of the table, alone');
+    if (classes.includes('PARAMETER') || (st[0]?.named_param_map?.length ?? 0) > 0) fail('may not use parameters: one scan serves every detection, whatever their values');
+    const other = classes.filter((c) => !EXPRESSION_CLASSES.has(c));
+    if (other.length) fail(`may test columns with operators and functions only (it holds ${[...new Set(other)].join(', ').toLowerCase()})`);
     try {
       const p = await conn.prepare(`SELECT count(*) FROM ${table} WHERE (${cond}\n) IS TRUE`);
       p.destroySync();
@@ -84,6 +89,9 @@ export async function scanCandidates(conn: DuckDBConnection, detections: readonl
         SELECT *, ${conds.map((c, i) => `${c} AS ${flagOf(i)}`).join(', ')}
         FROM ${table} WHERE ${conds.join(' OR ')}`);
       made.push(table);
+      // Each condition made one column, its flag: the views below give the table's columns and nothing else.
+      const width = async (t: string): Promise<number> => (await conn.runAndReadAll(`DESCRIBE ${t}`)).getRows().length;
+      if ((await width(tableOf(table))) !== (await width(table)) + users.length) throw new DetectionError(`the candidate scan of ${table} made other columns than one flag a detection`);
       const all = users.map((_, i) => flagOf(i)).join(', ');
       for (const [i, d] of users.entries()) {
         views.set(d.id, [...(views.get(d.id) ?? []), [table, `SELECT * EXCLUDE (${all}) FROM ${tableOf(table)} WHERE ${flagOf(i)}`]]);
@@ -97,10 +105,16 @@ export async function scanCandidates(conn: DuckDBConnection, detections: readonl
     async narrow(d) {
       const mine = views.get(d.id) ?? [];
       // The temporary view is found before the table's own view of the same name, by the detection's SQL and by s3_requests.
-      for (const [table, sql] of mine) await conn.run(`CREATE OR REPLACE TEMP VIEW ${table} AS ${sql}`);
-      return async () => {
+      const widen = async (): Promise<void> => {
         for (const [table] of mine) await conn.run(`DROP VIEW IF EXISTS temp.${table}`);
       };
+      try {
+        for (const [table, sql] of mine) await conn.run(`CREATE OR REPLACE TEMP VIEW ${table} AS ${sql}`);
+      } catch (err) {
+        await widen();
+        throw err;
+      }
+      return widen;
     },
     async drop() {
       for (const t of made) await conn.run(`DROP TABLE IF EXISTS ${tableOf(t)}`);
