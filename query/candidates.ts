@@ -65,8 +65,8 @@ export async function checkCandidates(conn: DuckDBConnection, d: Detection): Pro
 }
 
 export interface Candidates {
-  /** Make the tables `d` names candidates of hold its rows only (for its SQL); the returned function undoes it. */
-  narrow(d: Detection): Promise<() => Promise<void>>;
+  /** Run `fn` (`d`'s SQL) with the tables `d` names candidates of holding its rows only; they are whole again after. */
+  narrowed<T>(d: Detection, fn: () => Promise<T>): Promise<T>;
   /** Drop the candidate tables. */
   drop(): Promise<void>;
 }
@@ -102,19 +102,15 @@ export async function scanCandidates(conn: DuckDBConnection, detections: readonl
     throw err;
   }
   return {
-    async narrow(d) {
+    async narrowed(d, fn) {
       const mine = views.get(d.id) ?? [];
-      // The temporary view is found before the table's own view of the same name, by the detection's SQL and by s3_requests.
-      const widen = async (): Promise<void> => {
-        for (const [table] of mine) await conn.run(`DROP VIEW IF EXISTS temp.${table}`);
-      };
       try {
+        // The temporary view is found before the table's own view of the same name, by the detection's SQL and by s3_requests.
         for (const [table, sql] of mine) await conn.run(`CREATE OR REPLACE TEMP VIEW ${table} AS ${sql}`);
-      } catch (err) {
-        await widen();
-        throw err;
+        return await fn();
+      } finally {
+        for (const [table] of mine) await conn.run(`DROP VIEW IF EXISTS temp.${table}`);
       }
-      return widen;
     },
     async drop() {
       for (const t of made) await conn.run(`DROP TABLE IF EXISTS ${tableOf(t)}`);

@@ -344,12 +344,7 @@ export async function runDetections(ds: OpenDataset, detections: readonly Detect
       let f: Finding[];
       let ms: number;
       try {
-        const widen = await candidates.narrow(d);
-        try {
-          f = await runDetection(ds.conn, d, values, d.sqlAsWritten ?? d.sql);
-        } finally {
-          await widen();
-        }
+        f = await candidates.narrowed(d, () => runDetection(ds.conn, d, values, d.sqlAsWritten ?? d.sql));
         findings.push(...f);
         ms = performance.now() - t0;
         t0 = performance.now();

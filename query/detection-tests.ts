@@ -92,12 +92,7 @@ export async function runDetectionTest(d: Detection, t: DetectionTest): Promise<
         const scan = await scanCandidates(ds.conn, [d], 1);
         let narrowed: Finding[];
         try {
-          const widen = await scan.narrow(d);
-          try {
-            narrowed = await runDetection(ds.conn, d, params);
-          } finally {
-            await widen();
-          }
+          narrowed = await scan.narrowed(d, () => runDetection(ds.conn, d, params));
         } finally {
           await scan.drop();
         }

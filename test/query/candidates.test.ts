@@ -90,19 +90,22 @@ describe('candidates', () => {
     try {
       const sigv2 = users.find((d) => d.id === 'sigv2-request') as Detection;
       const scan = await scanCandidates(ds.conn, users);
-      const widen = await scan.narrow(sigv2);
       const rows = async (sql: string): Promise<unknown> => (await ds.conn.runAndReadAll(sql)).getRows();
-      expect(await rows('SELECT signature_version, count(*) FROM access_log GROUP BY ALL')).toEqual([['SigV2', 1n]]);
-      expect(await rows("SELECT count(*) FROM s3_requests WHERE source = 'access_log'")).toEqual([[1n]]);
-      expect(await rows("SELECT count(*) FROM s3_requests WHERE source = 'cloudtrail'")).toEqual([[8n]]);
-      await widen();
+      await scan.narrowed(sigv2, async () => {
+        expect(await rows('SELECT signature_version, count(*) FROM access_log GROUP BY ALL')).toEqual([['SigV2', 1n]]);
+        expect(await rows("SELECT count(*) FROM s3_requests WHERE source = 'access_log'")).toEqual([[1n]]);
+        expect(await rows("SELECT count(*) FROM s3_requests WHERE source = 'cloudtrail'")).toEqual([[8n]]);
+      });
       expect(await rows('SELECT count(*) FROM access_log')).toEqual([[48n]]);
       const versioning = users.find((d) => d.id === 'versioning-suspended') as Detection;
-      const widenTrail = await scan.narrow(versioning);
-      expect(await rows('SELECT event_name, count(*) FROM cloudtrail GROUP BY ALL')).toEqual([['PutBucketVersioning', 1n]]);
-      expect(await rows('SELECT count(*) FROM access_log')).toEqual([[48n]]);
-      await widenTrail();
+      await scan.narrowed(versioning, async () => {
+        expect(await rows('SELECT event_name, count(*) FROM cloudtrail GROUP BY ALL')).toEqual([['PutBucketVersioning', 1n]]);
+        expect(await rows('SELECT count(*) FROM access_log')).toEqual([[48n]]);
+      });
       expect(await rows('SELECT count(*) FROM cloudtrail')).toEqual([[8n]]);
+      // A detection's SQL that fails leaves the tables whole all the same.
+      await expect(scan.narrowed(sigv2, () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+      expect(await rows('SELECT count(*) FROM access_log')).toEqual([[48n]]);
       await scan.drop();
     } finally {
       ds.close();
@@ -114,9 +117,9 @@ describe('candidates', () => {
     try {
       const two = users.slice(0, MIN_DETECTIONS - 1);
       const scan = await scanCandidates(ds.conn, two);
-      const widen = await scan.narrow(two[0] as Detection);
-      expect((await ds.conn.runAndReadAll('SELECT count(*) FROM access_log')).getRows()).toEqual([[48n]]);
-      await widen();
+      await scan.narrowed(two[0] as Detection, async () => {
+        expect((await ds.conn.runAndReadAll('SELECT count(*) FROM access_log')).getRows()).toEqual([[48n]]);
+      });
       await scan.drop();
     } finally {
       ds.close();
