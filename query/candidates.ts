@@ -21,6 +21,13 @@ type Source = (typeof SOURCES)[number];
 
 /** A table gets its candidate scan when this many of the run's detections name it (fewer: each reads the table itself). */
 export const MIN_DETECTIONS = 3;
+/**
+ * Nor when the rows they name are more than this: the scan keeps every column
+ * of them in memory (about 2 KB an access-log row), and a flood of failed
+ * requests must not make a run fail where reading the table per detection
+ * would not.
+ */
+export const MAX_ROWS = 500_000;
 
 const tableOf = (t: Source): string => `_s3sift_candidates_${t}`;
 /** What a condition may be made of: columns, constants, and operators and functions over them (no *, no subquery, no parameter). */
@@ -72,11 +79,11 @@ export interface Candidates {
 }
 
 /**
- * Scan each table `detections` name candidates of (at least `min` of them)
- * once, into a temporary table of the rows any of them names. The
- * conditions must have passed checkCandidates.
+ * Scan each table `detections` name candidates of (at least `min` of them,
+ * naming at most `maxRows` rows in all) once, into a temporary table of the
+ * rows any of them names. The conditions must have passed checkCandidates.
  */
-export async function scanCandidates(conn: DuckDBConnection, detections: readonly Detection[], min = MIN_DETECTIONS): Promise<Candidates> {
+export async function scanCandidates(conn: DuckDBConnection, detections: readonly Detection[], min = MIN_DETECTIONS, maxRows = MAX_ROWS): Promise<Candidates> {
   // By detection: each table it names, and the query of its rows there.
   const views = new Map<string, Array<[Source, string]>>();
   const made: Source[] = [];
@@ -85,6 +92,9 @@ export async function scanCandidates(conn: DuckDBConnection, detections: readonl
       const users = detections.filter((d) => d.candidates?.[table] !== undefined);
       if (users.length < min) continue;
       const conds = users.map((d) => `(${d.candidates?.[table] as string}\n) IS TRUE`);
+      // Counting reads only the columns the conditions test.
+      const rows = Number((await conn.runAndReadAll(`SELECT count(*) FROM ${table} WHERE ${conds.join(' OR ')}`)).getRows()[0]?.[0] ?? 0);
+      if (rows > maxRows) continue;
       await conn.run(`CREATE OR REPLACE TEMP TABLE ${tableOf(table)} AS
         SELECT *, ${conds.map((c, i) => `${c} AS ${flagOf(i)}`).join(', ')}
         FROM ${table} WHERE ${conds.join(' OR ')}`);

@@ -112,6 +112,26 @@ describe('candidates', () => {
     }
   });
 
+  it('are not scanned when they name too many rows (each detection reads the table itself then), with the same answer', async () => {
+    const ds = await openDataset(data);
+    try {
+      const scan = await scanCandidates(ds.conn, users, MIN_DETECTIONS, 10);
+      const burst = users.find((d) => d.id === 'access-denied-burst') as Detection;
+      await scan.narrowed(burst, async () => {
+        expect((await ds.conn.runAndReadAll('SELECT count(*) FROM access_log')).getRows()).toEqual([[48n]]);
+        // CloudTrail's candidates are two rows: scanned.
+        expect((await ds.conn.runAndReadAll('SELECT count(*) FROM cloudtrail')).getRows()).toEqual([[8n]]);
+      });
+      const versioning = users.find((d) => d.id === 'versioning-suspended') as Detection;
+      await scan.narrowed(versioning, async () => {
+        expect((await ds.conn.runAndReadAll('SELECT count(*) FROM cloudtrail')).getRows()).toEqual([[1n]]);
+      });
+      await scan.drop();
+    } finally {
+      ds.close();
+    }
+  });
+
   it('are scanned only for enough detections: fewer read the table themselves', async () => {
     const ds = await openDataset(data);
     try {
