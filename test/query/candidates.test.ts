@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DetectionError } from '../../common/errors.js';
 import { MIN_DETECTIONS, scanCandidates } from '../../query/candidates.js';
-import { openDataset } from '../../query/dataset.js';
+import { openDataset, type OpenDataset } from '../../query/dataset.js';
 import { checkDetectionSql, runDetections } from '../../query/detect.js';
 import { datasetFor, runDetectionTest } from '../../query/detection-tests.js';
 import { loadDetections, validateDetection, type Detection, type DetectionTest } from '../../query/detection.js';
@@ -23,6 +23,9 @@ const without = (d: Detection): Detection => {
   const { candidates: _, ...rest } = d;
   return rest;
 };
+
+const byId = (id: string): Detection => users.find((d) => d.id === id) as Detection;
+const rows = async (ds: OpenDataset, sql: string): Promise<unknown[]> => (await ds.conn.runAndReadAll(sql)).getRows();
 
 /** A rule of the detection file format, with `over` replacing its keys. */
 function rule(over: Record<string, unknown>): Record<string, unknown> {
@@ -58,6 +61,15 @@ describe('candidates', () => {
     data = await datasetFor({ name: 'mixed', expect: 0, records } as DetectionTest, dir);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  /** `fn` over a fresh opening of the dataset, closed after. */
+  const onData = async (fn: (ds: OpenDataset) => Promise<void>): Promise<void> => {
+    const ds = await openDataset(data);
+    try {
+      await fn(ds);
+    } finally {
+      ds.close();
+    }
+  };
 
   it('are declared by per-record detections of the library; on CloudTrail by event name alone, which the shared scan tests first', () => {
     expect(users.filter((d) => d.candidates?.access_log !== undefined).length).toBeGreaterThanOrEqual(MIN_DETECTIONS);
@@ -68,82 +80,69 @@ describe('candidates', () => {
   });
 
   it('a run that scans them once answers as every detection reading the whole table, and drops what it made', async () => {
-    const ds = await openDataset(data);
-    try {
+    await onData(async (ds) => {
       const shared = await runDetections(ds, users);
       const alone = await runDetections(ds, users.map(without));
       expect(shared.findings.length).toBeGreaterThan(3);
       expect(JSON.stringify(shared.findings)).toBe(JSON.stringify(alone.findings));
       expect(JSON.stringify(shared.coverage)).toBe(JSON.stringify(alone.coverage));
-      const left = (await ds.conn.runAndReadAll("SELECT table_name FROM information_schema.tables WHERE table_name LIKE '_s3sift_candidates_%' OR table_schema = 'main' AND table_catalog = 'temp'")).getRows();
+      const left = await rows(ds, "SELECT table_name FROM information_schema.tables WHERE table_name LIKE '_s3sift_candidates_%' OR table_schema = 'main' AND table_catalog = 'temp'");
       expect(left).toEqual([]);
       // The tables are the whole tables again.
-      expect((await ds.conn.runAndReadAll('SELECT count(*) FROM access_log')).getRows()[0]?.[0]).toBe(48n);
+      expect(await rows(ds, 'SELECT count(*) FROM access_log')).toEqual([[48n]]);
       expect(shared.findings.map((f) => f.detection_id)).toEqual(expect.arrayContaining(['versioning-suspended', 'default-encryption-removed', 'sigv2-request', 'access-denied-burst']));
-    } finally {
-      ds.close();
-    }
+    });
   });
 
   it("give each detection its own rows only, through the table's name and s3_requests", async () => {
-    const ds = await openDataset(data);
-    try {
-      const sigv2 = users.find((d) => d.id === 'sigv2-request') as Detection;
+    await onData(async (ds) => {
+      const sigv2 = byId('sigv2-request');
       const scan = await scanCandidates(ds.conn, users);
-      const rows = async (sql: string): Promise<unknown> => (await ds.conn.runAndReadAll(sql)).getRows();
       await scan.narrowed(sigv2, async () => {
-        expect(await rows('SELECT signature_version, count(*) FROM access_log GROUP BY ALL')).toEqual([['SigV2', 1n]]);
-        expect(await rows("SELECT count(*) FROM s3_requests WHERE source = 'access_log'")).toEqual([[1n]]);
-        expect(await rows("SELECT count(*) FROM s3_requests WHERE source = 'cloudtrail'")).toEqual([[8n]]);
+        expect(await rows(ds, 'SELECT signature_version, count(*) FROM access_log GROUP BY ALL')).toEqual([['SigV2', 1n]]);
+        expect(await rows(ds, "SELECT count(*) FROM s3_requests WHERE source = 'access_log'")).toEqual([[1n]]);
+        expect(await rows(ds, "SELECT count(*) FROM s3_requests WHERE source = 'cloudtrail'")).toEqual([[8n]]);
       });
-      expect(await rows('SELECT count(*) FROM access_log')).toEqual([[48n]]);
-      const versioning = users.find((d) => d.id === 'versioning-suspended') as Detection;
+      expect(await rows(ds, 'SELECT count(*) FROM access_log')).toEqual([[48n]]);
+      const versioning = byId('versioning-suspended');
       await scan.narrowed(versioning, async () => {
-        expect(await rows('SELECT event_name, count(*) FROM cloudtrail GROUP BY ALL')).toEqual([['PutBucketVersioning', 1n]]);
-        expect(await rows('SELECT count(*) FROM access_log')).toEqual([[48n]]);
+        expect(await rows(ds, 'SELECT event_name, count(*) FROM cloudtrail GROUP BY ALL')).toEqual([['PutBucketVersioning', 1n]]);
+        expect(await rows(ds, 'SELECT count(*) FROM access_log')).toEqual([[48n]]);
       });
-      expect(await rows('SELECT count(*) FROM cloudtrail')).toEqual([[8n]]);
+      expect(await rows(ds, 'SELECT count(*) FROM cloudtrail')).toEqual([[8n]]);
       // A detection's SQL that fails leaves the tables whole all the same.
       await expect(scan.narrowed(sigv2, () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
-      expect(await rows('SELECT count(*) FROM access_log')).toEqual([[48n]]);
+      expect(await rows(ds, 'SELECT count(*) FROM access_log')).toEqual([[48n]]);
       await scan.drop();
-    } finally {
-      ds.close();
-    }
+    });
   });
 
   it('are not scanned when they name too many rows (each detection reads the table itself then), with the same answer', async () => {
-    const ds = await openDataset(data);
-    try {
+    await onData(async (ds) => {
       const scan = await scanCandidates(ds.conn, users, MIN_DETECTIONS, 10);
-      const burst = users.find((d) => d.id === 'access-denied-burst') as Detection;
+      const burst = byId('access-denied-burst');
       await scan.narrowed(burst, async () => {
-        expect((await ds.conn.runAndReadAll('SELECT count(*) FROM access_log')).getRows()).toEqual([[48n]]);
+        expect(await rows(ds, 'SELECT count(*) FROM access_log')).toEqual([[48n]]);
         // CloudTrail's candidates are two rows: scanned.
-        expect((await ds.conn.runAndReadAll('SELECT count(*) FROM cloudtrail')).getRows()).toEqual([[8n]]);
+        expect(await rows(ds, 'SELECT count(*) FROM cloudtrail')).toEqual([[8n]]);
       });
-      const versioning = users.find((d) => d.id === 'versioning-suspended') as Detection;
+      const versioning = byId('versioning-suspended');
       await scan.narrowed(versioning, async () => {
-        expect((await ds.conn.runAndReadAll('SELECT count(*) FROM cloudtrail')).getRows()).toEqual([[1n]]);
+        expect(await rows(ds, 'SELECT count(*) FROM cloudtrail')).toEqual([[1n]]);
       });
       await scan.drop();
-    } finally {
-      ds.close();
-    }
+    });
   });
 
   it('are scanned only for enough detections: fewer read the table themselves', async () => {
-    const ds = await openDataset(data);
-    try {
+    await onData(async (ds) => {
       const two = users.slice(0, MIN_DETECTIONS - 1);
       const scan = await scanCandidates(ds.conn, two);
       await scan.narrowed(two[0] as Detection, async () => {
-        expect((await ds.conn.runAndReadAll('SELECT count(*) FROM access_log')).getRows()).toEqual([[48n]]);
+        expect(await rows(ds, 'SELECT count(*) FROM access_log')).toEqual([[48n]]);
       });
       await scan.drop();
-    } finally {
-      ds.close();
-    }
+    });
   });
 
   it("a detection's tests fail when its candidates leave out rows its SQL reads", async () => {
@@ -169,8 +168,7 @@ describe('candidates', () => {
   });
 
   it('are refused before anything runs unless each is one condition on the columns of the table', async () => {
-    const ds = await openDataset(data);
-    try {
+    await onData(async (ds) => {
       await lockToTables(ds.conn, ds.dir, { spill: true });
       const check = (cond: string): Promise<void> => checkDetectionSql(ds.conn, validateDetection(rule({ candidates: { access_log: cond } }), 'x.yaml'));
       await expect(check("signature_version = 'SigV2'")).resolves.toBeUndefined();
@@ -191,8 +189,6 @@ describe('candidates', () => {
       ];
       for (const [cond, why] of bad) await expect(check(cond), cond).rejects.toThrow(why);
       await expect(check('((')).rejects.toBeInstanceOf(DetectionError);
-    } finally {
-      ds.close();
-    }
+    });
   });
 });
