@@ -73,3 +73,21 @@ describe('evidence of one millisecond', () => {
     });
   }
 });
+
+describe('large-data-egress evidence', () => {
+  it("names the request ID, file and line of one source: the one that saw more, even when it logged no request ID", async () => {
+    const d = library.find((x) => x.id === 'large-data-egress') as Detection;
+    // The access log saw 6 GB (request IDs "-"), CloudTrail 1 GB of the same reader and bucket with a request ID.
+    const trail = buildRecords([parseRecordSpec({ base: 's3-data-event', requestID: 'CTREQ', 'additionalEventData.bytesTransferredOut': 1073741824 }, 'trail')])
+      .map((r) => (r.source === 'cloudtrail' ? r.record : {}));
+    const got = await findings(d, [
+      ['al.log', lines([{ base: 'access-log', repeat: 3, every: 60, request_id: null, bytes_sent: 2147483648 }])],
+      ['ct.json', JSON.stringify({ Records: trail })],
+    ]);
+    expect(got).toHaveLength(1);
+    expect(got[0]?.source).toBe('access_log');
+    expect(got[0]?.source_file).toMatch(/al\.log$/);
+    // Not CloudTrail's CTREQ beside the access log's file and line (DuckDB's max_by skipped the NULL; Athena's kept it).
+    expect(got[0]?.request_id).toBeNull();
+  });
+});
