@@ -128,6 +128,8 @@ export interface FindingsContext {
   version: string;
   /** How to write CSV. */
   csv?: CsvOptions;
+  /** What the config's suppress rules silenced (query/suppress.ts renders it): JSON's `suppressed`, the report's line and section. */
+  suppressed?: { json: Record<string, unknown>; line: string | null; section: string };
 }
 
 /**
@@ -141,14 +143,21 @@ export function formatFindings(findings: readonly Finding[], format: FindingForm
     case 'ndjson':
       return findings.map((f) => JSON.stringify(f)).join('\n') + (findings.length ? '\n' : '');
     case 'json':
-      return JSON.stringify({ findings, summary: summary(findings, ctx.runs), coverage: ctx.coverage }, null, 2) + '\n';
+      return JSON.stringify({ findings, summary: summary(findings, ctx.runs), coverage: ctx.coverage, ...(ctx.suppressed ? { suppressed: ctx.suppressed.json } : {}) }, null, 2) + '\n';
     case 'csv':
       return csv(FINDING_FIELDS, findings as unknown as Array<Record<string, unknown>>, ctx.csv);
     case 'ocsf':
       return findings.map((f) => JSON.stringify(ocsf(f, byId.get(f.detection_id), ctx.version))).join('\n') + (findings.length ? '\n' : '');
     case 'table':
-      return report(findings, ctx.detections, ctx.runs, ctx.coverage);
+      return withSuppressed(report(findings, ctx.detections, ctx.runs, ctx.coverage), ctx.suppressed);
   }
+}
+
+/** The report with the suppression line under its first line, and its SUPPRESSED section at the end. */
+function withSuppressed(text: string, s: FindingsContext['suppressed']): string {
+  if (!s?.line) return text;
+  const nl = text.indexOf('\n');
+  return `${text.slice(0, nl)}\n${terminalSafe(`${s.line}: see SUPPRESSED at the end`)}${text.slice(nl)}${s.section}`;
 }
 
 /** The detections with coverage gaps, in order of first appearance. */

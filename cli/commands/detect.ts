@@ -4,11 +4,12 @@ import { SEVERITIES, type Finding, type Severity } from '../../query/finding.js'
 import { defineCommand, EXIT, type Io } from '../command.js';
 import { checkCsvRaw, checkWindow, dataFlag, findingFlags, intelFlag, loadIntelFlag, s3ReadFlags, s3ReadOptions } from '../common-flags.js';
 import { bool, type FlagValues } from '../flags.js';
+import { configFlag, loadConfigFlag, showSuppressedFlag } from '../config.js';
 import { stdoutFor } from '../terminal-io.js';
 import { ingestWithProgress, renderSummary, reportUnreadable } from './ingest.js';
 
 const detectFlags = {
-  data: dataFlag, ...findingFlags, intel: intelFlag,
+  data: dataFlag, ...findingFlags, intel: intelFlag, config: configFlag, 'show-suppressed': showSuppressedFlag,
   timing: bool({ help: 'after the findings, print on stderr how long each detection took (its SQL\nand its coverage SQL), slowest first' }),
 } as const;
 
@@ -28,13 +29,16 @@ type DetectArgs = FlagValues<typeof detectFlags>;
 async function prepare(f: DetectArgs, io: Io): Promise<(io: Io) => Promise<number>> {
   checkWindow(f.since, f.until);
   checkCsvRaw(f);
-  const [{ openDataset }, { checkOverrides, parseParamFlags, runDetections, selectDetections, timingReport }, { loadDetections }, { formatFindings, coverageNotice }] = await Promise.all([
-    import('../../query/dataset.js'), import('../../query/detect.js'), import('../../query/detection.js'), import('../../query/format.js'),
+  const [{ openDataset }, { checkOverrides, parseParamFlags, runDetections, selectDetections, timingReport }, { loadDetections }, { formatFindings, coverageNotice }, suppress] = await Promise.all([
+    import('../../query/dataset.js'), import('../../query/detect.js'), import('../../query/detection.js'), import('../../query/format.js'), import('../../query/suppress.js'),
   ]);
-  const overrides = parseParamFlags(f.param);
-  const detections = selectDetections(await loadDetections(f.rules), f.only);
-  checkOverrides(detections, overrides);
-  const intel = await loadIntelFlag(f.intel, io);
+  const library = await loadDetections(f.rules);
+  const detections = selectDetections(library, f.only);
+  checkOverrides(detections, parseParamFlags(f.param));
+  // The config's params and accounts go under the --param flags; its intel lists before --intel's.
+  const config = await loadConfigFlag({ config: f.config, data: f.data, param: parseParamFlags(f.param), intel: f.intel }, { all: library, selected: detections }, io);
+  const overrides = config.overrides;
+  const intel = await loadIntelFlag(config.intel, io);
   // Run the detections, print the findings, exit 1 past --fail-on.
   return async (io) => {
     const ds = await openDataset(f.data, { since: f.since, until: f.until, intel });
@@ -44,12 +48,18 @@ async function prepare(f: DetectArgs, io: Io): Promise<(io: Io) => Promise<numbe
     } finally {
       ds.close();
     }
-    stdoutFor(io, f.format).write(formatFindings(result.findings, f.format, { detections, runs: result.runs, coverage: result.coverage, version: version(), csv: { raw: f['csv-raw'] } }));
-    // NDJSON, CSV and OCSF carry findings only: what was not checked goes to stderr.
+    // Suppressed findings leave the counts and --fail-on, and are reported apart (query/suppress.ts).
+    const { kept, suppression } = suppress.suppressFindings(result.findings, config.suppress);
+    for (const line of suppress.expiryLines(suppression)) io.stderr.line(line);
+    const runs = suppress.runsAfter(result.runs, kept);
+    const suppressed = config.suppress.length ? { json: suppress.suppressionJson(suppression, f['show-suppressed']), line: suppress.suppressionLine(suppression), section: suppress.suppressionSection(suppression, f['show-suppressed']) } : undefined;
+    stdoutFor(io, f.format).write(formatFindings(kept, f.format, { detections, runs, coverage: result.coverage, version: version(), csv: { raw: f['csv-raw'] }, suppressed }));
+    // NDJSON, CSV and OCSF carry findings only: what was not checked, and what was suppressed, go to stderr.
     const notice = f.format === 'table' || f.format === 'json' ? null : coverageNotice(result.coverage);
     if (notice) io.stderr.line(notice);
-    if (f.timing) io.stderr.write(timingReport(result) + '\n');
-    return reachesFailOn(result.findings, f['fail-on']) ? EXIT.findings : EXIT.ok;
+    if (f.format !== 'table' && f.format !== 'json' && suppressed?.line) io.stderr.line(`${suppressed.line}; --format json --show-suppressed lists them`);
+    if (f.timing) io.stderr.write(timingReport({ ...result, runs }) + '\n');
+    return reachesFailOn(kept, f['fail-on']) ? EXIT.findings : EXIT.ok;
   };
 }
 
