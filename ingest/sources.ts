@@ -89,7 +89,10 @@ export async function resolveSources(args: readonly string[], spoolDir: string, 
   return { sources, hidden, passedOver };
 }
 
-/** Files below `dir`, sorted, skipping dot-files and dot-folders. */
+/** The config file's name (query/config.ts CONFIG_FILE; ingest does not load the query layer). */
+const CONFIG_FILE_NAME = 's3sift.yaml';
+
+/** Files below `dir`, sorted, skipping dot-files and dot-folders, and s3sift.yaml (the config). */
 async function walk(dir: string, hidden: string[], passedOver: string[]): Promise<string[]> {
   const out: string[] = [];
   let entries;
@@ -102,6 +105,8 @@ async function walk(dir: string, hidden: string[], passedOver: string[]): Promis
   for (const e of entries) {
     const p = join(dir, e.name);
     if (e.name.startsWith('.')) hidden.push(p);
+    // s3sift's own config file (docs/config.md) may sit among the logs it describes: it is not a log.
+    else if (e.name === CONFIG_FILE_NAME) continue;
     else if (e.isDirectory()) out.push(...(await walk(p, hidden, passedOver)));
     else if (e.isFile()) out.push(p);
     else if (e.isSymbolicLink()) {

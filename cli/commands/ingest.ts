@@ -27,11 +27,11 @@ Parse S3 server access logs and CloudTrail events into a typed Parquet
 dataset that DuckDB, Athena, Spark and pandas read
 (DIR/access_log/date=YYYY-MM-DD/*.parquet, DIR/cloudtrail/date=.../*.parquet).
 
-SOURCE is a file, a folder (read recursively, hidden files passed over), -
-for stdin, or s3://bucket/prefix (every object under it; one already ingested,
-same key and ETag, is passed over without being downloaded; credentials and
-region from the standard AWS chain, --profile, --region, --endpoint-url for
-any S3-compatible store). Gzip is recognised by content, whatever the name.
+SOURCE is a file, a folder (read recursively; hidden files, and s3sift.yaml,
+the config, passed over), - for stdin, or s3://bucket/prefix (every object
+under it; one already ingested, same key and ETag, is passed over without
+being downloaded; credentials and region from the standard AWS chain,
+--profile, --region, --endpoint-url for any S3-compatible store). Gzip is recognised by content, whatever the name.
 The format is told by content too: JSON is CloudTrail, in any of its shapes
 (log files {"Records":[...]} as delivered under AWSLogs/, one record per line,
 a JSON array, EventBridge "AWS API Call via CloudTrail" events, CloudTrail
