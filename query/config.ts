@@ -181,13 +181,10 @@ class Reader {
   }
 }
 
-/** An account id: 12 digits. Unquoted numbers with a lost leading zero are refused with the fix. */
+/** An account id: 12 digits, as written (an unquoted 012345678901 keeps its zero: the text is read, not the number). */
 function accountId(r: Reader, node: Node, key: string): string {
   const raw = isScalar(node) && typeof node.source === 'string' && node.source !== '' ? node.source : isScalar(node) ? String(node.value) : '';
-  if (!/^\d{12}$/.test(raw)) {
-    const lost = isScalar(node) && typeof node.value === 'number' && /^\d{1,11}$/.test(String(node.value));
-    r.fail(node, key, `an AWS account id is 12 digits (got ${JSON.stringify(raw)})${lost ? '; quote it ("012345678901") so YAML keeps its leading zeros' : ''}`);
-  }
+  if (!/^\d{12}$/.test(raw)) r.fail(node, key, `an AWS account id is 12 digits (got ${JSON.stringify(raw)})`);
   return raw;
 }
 
@@ -304,8 +301,8 @@ export function parseConfig(text: string, file: string): Config {
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const bad = doc.errors[0];
   if (bad) {
-    const pos = bad.linePos?.[0];
-    throw new ConfigError(`${file}:${pos?.line ?? 1}:${pos?.col ?? 1}: not valid YAML: ${bad.message.split('\n')[0]}`);
+    const pos = lines.linePos(bad.pos[0]);
+    throw new ConfigError(`${file}:${pos.line}:${pos.col}: not valid YAML: ${bad.message.split('\n')[0]}`);
   }
   const r = new Reader(file, lines);
   const config = emptyConfig();

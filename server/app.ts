@@ -16,7 +16,9 @@ import { terminalLines } from '../common/terminal.js';
 import { S3siftError, describe } from '../common/errors.js';
 import { MANIFEST } from '../ingest/dataset.js';
 import { TABLES } from '../ingest/schema.js';
-import { runDetections } from '../query/detect.js';
+import { runDetections, type ParamOverrides } from '../query/detect.js';
+import type { SuppressRule } from '../query/config.js';
+import { suppressFindings, suppressionJson } from '../query/suppress.js';
 import { loadDetections, type Detection } from '../query/detection.js';
 import type { IntelSet } from '../query/intel.js';
 import { FINDING_FIELDS, findingFieldType, SEVERITIES, type CoverageGap, type Finding, type Severity } from '../query/finding.js';
@@ -53,6 +55,9 @@ export interface ServerConfig {
   rules?: string[];
   /** Threat-intel lists (`--intel`), loaded: the findings' threat-intel-address matches them. */
   intel?: IntelSet;
+  /** The config's (s3sift.yaml, query/config.ts): detection parameters, and suppression rules /api/findings applies. */
+  overrides?: ParamOverrides;
+  suppress?: SuppressRule[];
   /** Where an internal error's line goes (default: standard error, escaped, since its text may quote the logs). */
   log?: (line: string) => void;
 }
@@ -73,6 +78,7 @@ class FindingsCache {
     private readonly sb: Sandbox,
     private readonly data: string,
     private readonly detections: Detection[],
+    private readonly overrides: ParamOverrides = {},
   ) {}
 
   async get(): Promise<Finding[]> {
@@ -87,7 +93,7 @@ class FindingsCache {
 
   private async refresh(stamp: string): Promise<void> {
     const conn = this.sb.ds.conn;
-    const { findings, coverage } = await runDetections(this.sb.ds, this.detections);
+    const { findings, coverage } = await runDetections(this.sb.ds, this.detections, this.overrides);
     await conn.run(FINDINGS_DDL);
     const app = await conn.createAppender('findings');
     for (const f of findings) {
@@ -136,10 +142,10 @@ export interface App {
 }
 
 export async function createApp(cfg: ServerConfig): Promise<App> {
-  const opts = { ...DEFAULTS, ...Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined)) } as Required<Omit<ServerConfig, 'token' | 'rules' | 'host' | 'allowedHosts' | 'intel'>> & ServerConfig;
+  const opts = { ...DEFAULTS, ...Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined)) } as Required<Omit<ServerConfig, 'token' | 'rules' | 'host' | 'allowedHosts' | 'intel' | 'overrides' | 'suppress'>> & ServerConfig;
   const detections = await loadDetections(cfg.rules ?? []);
   const sandbox = await Sandbox.open(cfg.data, { timeoutMs: opts.timeoutMs, rowCap: opts.rowCap, byteCap: opts.byteCap, maxConcurrent: opts.maxConcurrent, maxQueued: opts.maxQueued, memoryLimitMb: opts.memoryLimitMb, intel: cfg.intel });
-  const findings = new FindingsCache(sandbox, cfg.data, detections);
+  const findings = new FindingsCache(sandbox, cfg.data, detections, cfg.overrides);
   await findings.get();
   // Saved queries answer the same thing until the dataset changes: keep their answers.
   const saved = new Map<string, QueryResult>();
@@ -195,7 +201,8 @@ export async function createApp(cfg: ServerConfig): Promise<App> {
       if (!(SEVERITIES as readonly string[]).includes(q.severity)) fail(400, `severity must be one of ${SEVERITIES.join(', ')}`);
       minSeverity = q.severity as Severity;
     }
-    const all = await findings.get();
+    // The config's suppress rules: the findings they silence are counted (x-suppressed, and "suppressed" in JSON), not listed.
+    const { kept: all, suppression } = suppressFindings(await findings.get(), cfg.suppress ?? []);
     const picked = all.filter((f) => {
       const t = f.event_time ? BigInt(Date.parse(f.event_time)) : null;
       return (!ids.length || ids.includes(f.detection_id)) && (since === null || (t !== null && t >= since)) && (until === null || (t !== null && t < until)) &&
@@ -210,7 +217,7 @@ export async function createApp(cfg: ServerConfig): Promise<App> {
     const kept = capRows(picked as unknown as Array<Record<string, unknown>>, opts.rowCap, opts.byteCap);
     const truncated = kept.truncatedBy ? { truncated: true, truncatedBy: kept.truncatedBy } : { truncated: false };
     return respond(c, { columns: FINDINGS_TABLE_COLUMNS, rows: kept.rows, ...truncated },
-      { json: { coverage }, headers: { 'x-not-checked': notChecked } });
+      { json: { coverage, suppressed: suppressionJson(suppression, false) }, headers: { 'x-not-checked': notChecked, 'x-suppressed': String(suppression.suppressed.length) } });
   });
 
   app.post('/api/query', async (c) => {

@@ -3,6 +3,7 @@ import { ALLOWED_HOSTS, SETTINGS, type Setting } from '../../server/settings.js'
 import { defineCommand, EXIT } from '../command.js';
 import { dataFlag, intelFlag, loadIntelFlag } from '../common-flags.js';
 import { integer, repeated, text, type Flag } from '../flags.js';
+import { configFlag } from '../config.js';
 
 const setting = (s: Setting): Flag<number> => integer({ help: s.help, min: s.min, max: s.max, default: s.default });
 
@@ -47,6 +48,7 @@ Details: docs/http-api.md.`,
     'max-queued': setting(SETTINGS.maxQueued),
     'memory-limit-mb': setting(SETTINGS.memoryLimitMb),
     intel: intelFlag,
+    config: configFlag,
   },
   examples: [
     's3sift serve',
@@ -55,10 +57,14 @@ Details: docs/http-api.md.`,
   ],
   async run({ flags: f, positionals }, io) {
     if (positionals.length) throw new UsageError(`serve takes no arguments (got ${positionals.join(' ')})`);
-    const [{ serve }, intel] = await Promise.all([import('../../server/serve.js'), loadIntelFlag(f.intel, io)]);
+    // The config (s3sift.yaml): its params and intel lists as detect takes them; /api/findings applies its suppress rules.
+    const [{ serve }, { loadDetections }, { loadConfigFlag }] = await Promise.all([import('../../server/serve.js'), import('../../query/detection.js'), import('../config.js')]);
+    const library = await loadDetections([]);
+    const config = await loadConfigFlag({ config: f.config, data: f.data, param: {}, intel: f.intel }, { all: library, selected: library }, io);
+    const intel = await loadIntelFlag(config.intel, io);
     const s = await serve({
       data: f.data, host: f.host, port: f.port, token: f.token ?? io.env.S3SIFT_TOKEN, allowedHosts: f['allowed-host'],
-      timeoutMs: f['timeout-ms'], rowCap: f['row-cap'], byteCap: f['byte-cap'], maxConcurrent: f['max-concurrent'], maxQueued: f['max-queued'], memoryLimitMb: f['memory-limit-mb'], intel,
+      timeoutMs: f['timeout-ms'], rowCap: f['row-cap'], byteCap: f['byte-cap'], maxConcurrent: f['max-concurrent'], maxQueued: f['max-queued'], memoryLimitMb: f['memory-limit-mb'], intel, overrides: config.overrides, suppress: config.suppress,
       workerThreads: Number(io.env.UV_THREADPOOL_SIZE) || 4,
     });
     io.stderr.write(`s3sift serving ${f.data} at ${s.url}/ (Ctrl-C to stop)\n`);
