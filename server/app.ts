@@ -201,13 +201,14 @@ export async function createApp(cfg: ServerConfig): Promise<App> {
       if (!(SEVERITIES as readonly string[]).includes(q.severity)) fail(400, `severity must be one of ${SEVERITIES.join(', ')}`);
       minSeverity = q.severity as Severity;
     }
-    // The config's suppress rules: the findings they silence are counted (x-suppressed, and "suppressed" in JSON), not listed.
-    const { kept: all, suppression } = suppressFindings(await findings.get(), cfg.suppress ?? []);
-    const picked = all.filter((f) => {
+    const all = await findings.get();
+    const asked = all.filter((f) => {
       const t = f.event_time ? BigInt(Date.parse(f.event_time)) : null;
       return (!ids.length || ids.includes(f.detection_id)) && (since === null || (t !== null && t >= since)) && (until === null || (t !== null && t < until)) &&
         (minSeverity === null || SEVERITIES.indexOf(f.severity) >= SEVERITIES.indexOf(minSeverity));
     });
+    // The config's suppress rules: what they silence among those asked for is counted (x-suppressed, and "suppressed" in JSON), not listed.
+    const { kept: picked, suppression } = suppressFindings(asked, cfg.suppress ?? []);
     // Coverage is the whole dataset's (no time window), for the detections asked for: by id and severity.
     const coverage = findings.coverage.filter((g) => {
       const d = detections.find((x) => x.id === g.detection_id);
