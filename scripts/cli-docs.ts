@@ -33,6 +33,8 @@ export function cliReference(): string {
     'This page is generated from the commands\' flag declarations (`npm run docs:cli`), so it',
     'is always what the parser accepts; `test/docs-cli.test.ts` checks that it is up to date.',
     'Which of these names are kept stable is said in [contract.md](contract.md).',
+    '`detect`, `analyze` and `serve` also read a config file, `s3sift.yaml` (`--config FILE`):',
+    'accounts, parameters, intel lists and suppress rules, described in [config.md](config.md).',
     '',
     'Log content is untrusted, and so are `--rules` files: in what s3sift writes for a person (the',
     'report, `--format table`, the ingest summary, `detections list`/`show`/`test`, messages on',

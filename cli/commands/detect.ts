@@ -78,7 +78,14 @@ line, and the detection's details), then what the detections could not judge
 and why (NOT CHECKED: a bucket without the logs a detection needs, records
 older than a field it reads). --format json has that as "coverage"; with
 ndjson, csv and ocsf one line on stderr says which detections could not
-judge some of the data.`,
+judge some of the data.
+
+The config file (--config, else ./s3sift.yaml, else s3sift.yaml in the
+--data folder; docs/config.md) names your own and trusted accounts, sets
+parameters (--param flags win), adds intel lists, and holds suppress rules:
+the findings they silence are left out of the counts and --fail-on, and
+counted by rule (the report's SUPPRESSED section; "suppressed" in JSON; a
+line on stderr with the other formats); --show-suppressed lists them.`,
   flags: detectFlags,
   notes: DETECT_NOTES,
   examples: [
@@ -88,6 +95,7 @@ judge some of the data.`,
     's3sift detect --rules ./my-rules --format ocsf > findings.ocsf.ndjson',
     's3sift detect --intel tor-exits.csv --intel my-blocklist.txt',
     's3sift detect --timing > /dev/null',
+    's3sift detect --config s3sift.yaml --show-suppressed',
   ],
   async run({ flags, positionals }, io) {
     if (positionals.length) throw new UsageError(`detect takes no arguments (got ${positionals.join(' ')}); to read new logs first, use 's3sift analyze SOURCE...'`);
@@ -116,6 +124,7 @@ ingested and analysed, and the next run reads it again).`,
   examples: [
     's3sift analyze ./logs/ ./AWSLogs/',
     's3sift analyze samples/ --fail-on high',
+    's3sift analyze samples/ --config samples/s3sift.yaml   (what npm start runs)',
     's3sift analyze s3://my-log-bucket/access/ --since 2025-03-01 --region eu-west-1',
   ],
   async run({ flags: f, positionals }, io) {

@@ -32,6 +32,12 @@ application/json only (else 415). A request whose Host is not this server's
 address (or an --allowed-host name) is refused (421, against DNS rebinding),
 and a POST another site's page sends is refused (403).
 
+The config file (--config, else ./s3sift.yaml, else s3sift.yaml in the
+--data folder; docs/config.md) applies as detect applies it: its accounts,
+params and intel lists reach the detections, and /api/findings leaves out
+what its suppress rules silence, counted in the x-suppressed header and in
+JSON's "suppressed".
+
 Give the token in S3SIFT_TOKEN rather than --token: other users of the
 machine can read a command line (ps), not your environment.
 Details: docs/http-api.md.`,

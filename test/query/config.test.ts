@@ -192,3 +192,14 @@ describe('loadConfig', () => {
     await expect(loadConfig({ path: join(tmp.dir, 'missing.yaml'), dataDir: tmp.dir })).rejects.toThrow(/missing\.yaml: cannot read the config \(ENOENT\)/);
   });
 });
+
+describe('docs/config.md', () => {
+  it('documents every key of the config file', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { ACCOUNT_KEYS, CONFIG_KEYS, SUPPRESS_KEYS } = await import('../../query/config.js');
+    const doc = readFileSync(new URL('../../docs/config.md', import.meta.url), 'utf8');
+    for (const k of Object.keys(CONFIG_KEYS)) expect(doc).toContain(`### \`${k}\``);
+    for (const k of Object.keys(ACCOUNT_KEYS)) expect(doc).toContain(`- \`${k}\`:`);
+    for (const k of Object.keys(SUPPRESS_KEYS)) expect(doc).toContain(`| \`${k}\` |`);
+  });
+});
