@@ -100,6 +100,8 @@ export interface Config {
   params: ParamSetting[];
   /** Threat-intel list files, absolute. */
   intel: string[];
+  /** Where each of `intel` is written (loadConfig checks that each exists). */
+  intelAt: Position[];
   suppress: SuppressRule[];
 }
 
@@ -133,7 +135,7 @@ const GLOB_FIELDS = ['bucket', 'key', 'principal', 'user_agent'] as const;
 
 /** An empty config: what a run without a file uses. */
 export function emptyConfig(): Config {
-  return { file: null, accounts: { own: [], trusted: [] }, params: [], intel: [], suppress: [] };
+  return { file: null, accounts: { own: [], trusted: [] }, params: [], intel: [], intelAt: [], suppress: [] };
 }
 
 /** Walks the YAML nodes, each error at its node's line and column. */
@@ -232,13 +234,15 @@ function readParams(r: Reader, node: Node | null): ParamSetting[] {
   return out;
 }
 
-function readIntel(r: Reader, node: Node | null, dir: string): string[] {
-  if (node === null) return [];
+function readIntel(r: Reader, node: Node | null, dir: string): Pick<Config, 'intel' | 'intelAt'> {
+  if (node === null) return { intel: [], intelAt: [] };
   if (!isSeq(node)) r.fail(node, 'intel', 'must be a list of files (- path/to/list.csv)');
-  return (node.items as Node[]).map((n, i) => {
+  const items = node.items as Node[];
+  const intel = items.map((n, i) => {
     const p = r.text(n, `intel[${i}]`, 'a file path');
     return isAbsolute(p) ? p : resolve(dir, p);
   });
+  return { intel, intelAt: items.map((n) => r.at(n)) };
 }
 
 /** The end of a rule's `until`: a date alone is through that day (UTC); a time is that instant. */
@@ -312,7 +316,7 @@ export function parseConfig(text: string, file: string): Config {
   for (const e of r.entries(root, '', CONFIG_KEYS)) {
     if (e.name === 'accounts') config.accounts = readAccounts(r, e.value);
     else if (e.name === 'params') config.params = readParams(r, e.value);
-    else if (e.name === 'intel') config.intel = readIntel(r, e.value, dirname(resolve(file)));
+    else if (e.name === 'intel') Object.assign(config, readIntel(r, e.value, dirname(resolve(file))));
     else config.suppress = readSuppress(r, e.value);
   }
   return config;
@@ -338,5 +342,10 @@ export async function loadConfig(o: { path?: string; dataDir: string; cwd?: stri
     throw new ConfigError(`${file}: cannot read the config (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
   if (buf.length > MAX_CONFIG_BYTES) throw new ConfigError(`${file}: larger than ${MAX_CONFIG_BYTES / 1024} KiB; is it a config file?`);
-  return parseConfig(buf.toString('utf8'), file);
+  const config = parseConfig(buf.toString('utf8'), file);
+  // A list that is not there is the config's mistake: say where it is written (reading it is --intel's loader's job).
+  config.intel.forEach((path, i) => {
+    if (!existsSync(path)) throw new ConfigError(`${positionText(config.intelAt[i] as Position)}: intel[${i}]: no such file: ${path} (paths are relative to the config file's folder)`);
+  });
+  return config;
 }

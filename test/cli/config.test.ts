@@ -95,6 +95,17 @@ describe('s3sift detect --config', () => {
     expect(json.findings[0]?.details).toMatchObject({ owner_accounts: ['111122223333'], owner_from: 'owner_accounts parameter' });
   });
 
+  it('intel lists in the config are read relative to it, and --intel adds to them', () => {
+    mkdirSync(join(tmp.dir, 'lists'), { recursive: true });
+    writeFileSync(join(tmp.dir, 'lists', 'tor.txt'), '185.220.101.4\n');
+    writeFileSync(join(tmp.dir, 'more.txt'), '52.94.133.131\n');
+    const withIntel = config('intel.yaml', 'intel:\n  - lists/tor.txt\n');
+    const ips = (args: string[]): string[] => [...new Set(run(['detect', '--data', data, '--only', 'threat-intel-address', '--format', 'ndjson', '--config', withIntel, ...args]).stdout.trim().split('\n')
+      .filter(Boolean).map((l) => (JSON.parse(l) as { source_ip: string }).source_ip))].sort();
+    expect(ips([])).toEqual(['185.220.101.4']);
+    expect(ips(['--intel', join(tmp.dir, 'more.txt')])).toEqual(['185.220.101.4', '52.94.133.131']);
+  });
+
   it('a bad config is exit 2 with file:line:col and key, before anything runs (analyze ingests nothing)', () => {
     const bad = config('bad.yaml', 'suppress:\n  - detection: mass-delete\n    reason: x\n    source_ip: 10.0.0.0/33\n');
     const r = run(['detect', '--data', data, '--config', bad]);

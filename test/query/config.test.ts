@@ -188,6 +188,12 @@ describe('loadConfig', () => {
     expect(await loadConfig({ dataDir: d('none'), cwd: d('none') })).toMatchObject({ file: null, params: [], suppress: [] });
   });
 
+  it('an intel list that does not exist is an error at its line, the path read from the config file\'s folder', async () => {
+    const file = join(tmp.dir, 'intel.yaml');
+    writeFileSync(file, 'intel:\n  - given.yaml\n  - lists/missing.csv\n');
+    await expect(loadConfig({ path: file, dataDir: tmp.dir })).rejects.toThrow(`${file}:3:5: intel[1]: no such file: ${join(tmp.dir, 'lists', 'missing.csv')} (paths are relative to the config file's folder)`);
+  });
+
   it('a --config file that does not exist is an error naming it', async () => {
     await expect(loadConfig({ path: join(tmp.dir, 'missing.yaml'), dataDir: tmp.dir })).rejects.toThrow(/missing\.yaml: cannot read the config \(ENOENT\)/);
   });
