@@ -124,7 +124,7 @@ ingested and analysed, and the next run reads it again).`,
   examples: [
     's3sift analyze ./logs/ ./AWSLogs/',
     's3sift analyze samples/ --fail-on high',
-    's3sift analyze samples/ --config samples/s3sift.yaml   (what npm start runs)',
+    's3sift analyze samples/ --config samples/s3sift.yaml',
     's3sift analyze s3://my-log-bucket/access/ --since 2025-03-01 --region eu-west-1',
   ],
   async run({ flags: f, positionals }, io) {
