@@ -16,7 +16,12 @@
  *   and gives what a run needs: `overrides` (the `--param` overrides with the
  *   config's `params` and `accounts` under the flags, so flags win), `intel`
  *   (the config's lists, then the `--intel` files), and `suppress` (the
- *   rules, for query/suppress.ts `suppressFindings`).
+ *   rules, for query/suppress.ts).
+ * - query/suppress.ts: `suppressFindings(findings, rules, now?)` gives
+ *   `{ kept, suppression }` (the first matching rule takes a finding; expired
+ *   rules apply to nothing); `suppressRun(findings, runs, rules, show, now?)`
+ *   gives what formatFindings and stderr need (`kept`, `runs`, `suppressed`,
+ *   `expiry` lines).
  *
  * Paths in the file (`intel:`) are relative to the file's folder.
  */

@@ -130,3 +130,24 @@ export function suppressionSection(s: Suppression, show: boolean): string {
   }
   return out.map(terminalSafe).join('\n') + '\n';
 }
+
+/** What a run's output needs from suppression (suppressRun). */
+export interface SuppressedRun {
+  /** The findings kept. */
+  kept: Finding[];
+  /** The runs with their counts of findings kept. */
+  runs: DetectionRun[];
+  /** For formatFindings (FindingsContext.suppressed); undefined when the config has no rules. */
+  suppressed?: { json: Record<string, unknown>; line: string | null; section: string };
+  /** Lines for stderr: each expired rule. */
+  expiry: string[];
+}
+
+/** Apply `rules` to a run's findings and runs, ready for formatFindings; `show`: --show-suppressed. */
+export function suppressRun(findings: readonly Finding[], runs: readonly DetectionRun[], rules: readonly SuppressRule[], show: boolean, now: Date = new Date()): SuppressedRun {
+  const { kept, suppression } = suppressFindings(findings, rules, now);
+  return {
+    kept, runs: runsAfter(runs, kept), expiry: expiryLines(suppression),
+    suppressed: rules.length ? { json: suppressionJson(suppression, show), line: suppressionLine(suppression), section: suppressionSection(suppression, show) } : undefined,
+  };
+}

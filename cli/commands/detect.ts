@@ -29,7 +29,7 @@ type DetectArgs = FlagValues<typeof detectFlags>;
 async function prepare(f: DetectArgs, io: Io): Promise<(io: Io) => Promise<number>> {
   checkWindow(f.since, f.until);
   checkCsvRaw(f);
-  const [{ openDataset }, { checkOverrides, parseParamFlags, runDetections, selectDetections, timingReport }, { loadDetections }, { formatFindings, coverageNotice }, suppress] = await Promise.all([
+  const [{ openDataset }, { checkOverrides, parseParamFlags, runDetections, selectDetections, timingReport }, { loadDetections }, { formatFindings, coverageNotice }, { suppressRun }] = await Promise.all([
     import('../../query/dataset.js'), import('../../query/detect.js'), import('../../query/detection.js'), import('../../query/format.js'), import('../../query/suppress.js'),
   ]);
   const library = await loadDetections(f.rules);
@@ -49,10 +49,8 @@ async function prepare(f: DetectArgs, io: Io): Promise<(io: Io) => Promise<numbe
       ds.close();
     }
     // Suppressed findings leave the counts and --fail-on, and are reported apart (query/suppress.ts).
-    const { kept, suppression } = suppress.suppressFindings(result.findings, config.suppress);
-    for (const line of suppress.expiryLines(suppression)) io.stderr.line(line);
-    const runs = suppress.runsAfter(result.runs, kept);
-    const suppressed = config.suppress.length ? { json: suppress.suppressionJson(suppression, f['show-suppressed']), line: suppress.suppressionLine(suppression), section: suppress.suppressionSection(suppression, f['show-suppressed']) } : undefined;
+    const { kept, runs, suppressed, expiry } = suppressRun(result.findings, result.runs, config.suppress, f['show-suppressed']);
+    for (const line of expiry) io.stderr.line(line);
     stdoutFor(io, f.format).write(formatFindings(kept, f.format, { detections, runs, coverage: result.coverage, version: version(), csv: { raw: f['csv-raw'] }, suppressed }));
     // NDJSON, CSV and OCSF carry findings only: what was not checked, and what was suppressed, go to stderr.
     const notice = f.format === 'table' || f.format === 'json' ? null : coverageNotice(result.coverage);
