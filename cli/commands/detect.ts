@@ -5,11 +5,15 @@ import { defineCommand, EXIT, type Io } from '../command.js';
 import { checkCsvRaw, checkWindow, dataFlag, findingFlags, intelFlag, loadIntelFlag, s3ReadFlags, s3ReadOptions } from '../common-flags.js';
 import { bool, type FlagValues } from '../flags.js';
 import { stdoutFor } from '../terminal-io.js';
+import type { DetectResult, ParamOverrides } from '../../query/detect.js';
+import type { Detection } from '../../query/detection.js';
+import type { IntelSet } from '../../query/intel.js';
 import { ingestWithProgress, renderSummary, reportUnreadable } from './ingest.js';
 
 const detectFlags = {
   data: dataFlag, ...findingFlags, intel: intelFlag,
   timing: bool({ help: 'after the findings, print on stderr how long each detection took (its SQL\nand its coverage SQL), slowest first' }),
+  new: bool({ help: "print only findings not seen before (by finding_id) in the dataset's findings\nstate, and those reopened; every run records what it found there ('s3sift findings')" }),
 } as const;
 
 /** True when a finding is at least `failOn` severe (exit 1). */
@@ -20,6 +24,39 @@ export function reachesFailOn(findings: readonly Finding[], failOn: Severity | u
 
 type DetectArgs = FlagValues<typeof detectFlags>;
 
+/** What a detection run needs, loaded and checked: the detections, the --param overrides, the intel lists. */
+export interface DetectPlan {
+  detections: Detection[];
+  overrides: ParamOverrides;
+  intel: IntelSet;
+}
+
+/**
+ * Load and check what a run of the library needs (detect, analyze and watch
+ * share it). Config hook: when the config file (s3sift.yaml) lands, its
+ * params, intel and suppressions are applied here, so every command that
+ * runs the library gets them.
+ */
+export async function prepareDetections(f: Pick<DetectArgs, 'rules' | 'only' | 'param' | 'intel'>, io: Io): Promise<DetectPlan> {
+  const [{ checkOverrides, parseParamFlags, selectDetections }, { loadDetections }] = await Promise.all([import('../../query/detect.js'), import('../../query/detection.js')]);
+  const overrides = parseParamFlags(f.param);
+  const detections = selectDetections(await loadDetections(f.rules), f.only);
+  checkOverrides(detections, overrides);
+  const intel = await loadIntelFlag(f.intel, io);
+  return { detections, overrides, intel };
+}
+
+/** Run a plan over the dataset at `data` (in the window, if given). */
+export async function runPlan(plan: DetectPlan, data: string, window: { since?: Date; until?: Date } = {}): Promise<DetectResult> {
+  const [{ openDataset }, { runDetections }] = await Promise.all([import('../../query/dataset.js'), import('../../query/detect.js')]);
+  const ds = await openDataset(data, { ...window, intel: plan.intel });
+  try {
+    return await runDetections(ds, plan.detections, plan.overrides);
+  } finally {
+    ds.close();
+  }
+}
+
 /**
  * Everything detect checks before it reads data: the window, the detection
  * files, --only and --param (analyze does this before it ingests, so a typo
@@ -28,28 +65,22 @@ type DetectArgs = FlagValues<typeof detectFlags>;
 async function prepare(f: DetectArgs, io: Io): Promise<(io: Io) => Promise<number>> {
   checkWindow(f.since, f.until);
   checkCsvRaw(f);
-  const [{ openDataset }, { checkOverrides, parseParamFlags, runDetections, selectDetections, timingReport }, { loadDetections }, { formatFindings, coverageNotice }] = await Promise.all([
-    import('../../query/dataset.js'), import('../../query/detect.js'), import('../../query/detection.js'), import('../../query/format.js'),
+  const [{ timingReport }, { formatFindings, coverageNotice }, { recordFindings }] = await Promise.all([
+    import('../../query/detect.js'), import('../../query/format.js'), import('./findings.js'),
   ]);
-  const overrides = parseParamFlags(f.param);
-  const detections = selectDetections(await loadDetections(f.rules), f.only);
-  checkOverrides(detections, overrides);
-  const intel = await loadIntelFlag(f.intel, io);
+  const plan = await prepareDetections(f, io);
+  const { detections } = plan;
   // Run the detections, print the findings, exit 1 past --fail-on.
   return async (io) => {
-    const ds = await openDataset(f.data, { since: f.since, until: f.until, intel });
-    let result;
-    try {
-      result = await runDetections(ds, detections, overrides);
-    } finally {
-      ds.close();
-    }
-    stdoutFor(io, f.format).write(formatFindings(result.findings, f.format, { detections, runs: result.runs, coverage: result.coverage, version: version(), csv: { raw: f['csv-raw'] } }));
+    const result = await runPlan(plan, f.data, { since: f.since, until: f.until });
+    // Recorded in the findings state; --new keeps only what the state had not seen.
+    const findings = await recordFindings(f.data, result.findings, { onlyNew: f.new }, io);
+    stdoutFor(io, f.format).write(formatFindings(findings, f.format, { detections, runs: result.runs, coverage: result.coverage, version: version(), csv: { raw: f['csv-raw'] } }));
     // NDJSON, CSV and OCSF carry findings only: what was not checked goes to stderr.
     const notice = f.format === 'table' || f.format === 'json' ? null : coverageNotice(result.coverage);
     if (notice) io.stderr.line(notice);
     if (f.timing) io.stderr.write(timingReport(result) + '\n');
-    return reachesFailOn(result.findings, f['fail-on']) ? EXIT.findings : EXIT.ok;
+    return reachesFailOn(findings, f['fail-on']) ? EXIT.findings : EXIT.ok;
   };
 }
 
@@ -78,6 +109,7 @@ judge some of the data.`,
     's3sift detect --rules ./my-rules --format ocsf > findings.ocsf.ndjson',
     's3sift detect --intel tor-exits.csv --intel my-blocklist.txt',
     's3sift detect --timing > /dev/null',
+    's3sift detect --new --format ndjson >> new-findings.ndjson   # daily job: only what is new',
   ],
   async run({ flags, positionals }, io) {
     if (positionals.length) throw new UsageError(`detect takes no arguments (got ${positionals.join(' ')}); to read new logs first, use 's3sift analyze SOURCE...'`);

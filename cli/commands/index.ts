@@ -3,6 +3,7 @@ import type { Command } from '../command.js';
 import { athenaCommand } from './athena.js';
 import { analyzeCommand, detectCommand } from './detect.js';
 import { detectionsCommand } from './detections.js';
+import { findingsCommand } from './findings.js';
 import { ingestCommand } from './ingest.js';
 import { intelCommand } from './intel.js';
 import { postureCommand } from './posture.js';
@@ -10,4 +11,4 @@ import { publishCommand } from './publish.js';
 import { queryCommand } from './query.js';
 import { serveCommand } from './serve.js';
 
-export const COMMANDS: readonly Command[] = [ingestCommand, analyzeCommand, detectCommand, queryCommand, detectionsCommand, postureCommand, serveCommand, athenaCommand, publishCommand, intelCommand];
+export const COMMANDS: readonly Command[] = [ingestCommand, analyzeCommand, detectCommand, findingsCommand, queryCommand, detectionsCommand, postureCommand, serveCommand, athenaCommand, publishCommand, intelCommand];
