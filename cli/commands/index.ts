@@ -10,5 +10,6 @@ import { postureCommand } from './posture.js';
 import { publishCommand } from './publish.js';
 import { queryCommand } from './query.js';
 import { serveCommand } from './serve.js';
+import { watchCommand } from './watch.js';
 
-export const COMMANDS: readonly Command[] = [ingestCommand, analyzeCommand, detectCommand, findingsCommand, queryCommand, detectionsCommand, postureCommand, serveCommand, athenaCommand, publishCommand, intelCommand];
+export const COMMANDS: readonly Command[] = [ingestCommand, analyzeCommand, detectCommand, watchCommand, findingsCommand, queryCommand, detectionsCommand, postureCommand, serveCommand, athenaCommand, publishCommand, intelCommand];
