@@ -165,7 +165,7 @@ export async function updateState<T>(data: string, change: (s: FindingsState) =>
     for (const name of await readdir(dir)) if (name.startsWith(`${STATE_FILE}.tmp-`)) await rm(join(dir, name), { force: true });
     const state = await loadState(data);
     const result = await change(state);
-    await writeAtomic(statePath(data), JSON.stringify(state, null, 1) + '\n');
+    await writeAtomic(statePath(data), JSON.stringify(state) + '\n');
     return result;
   } finally {
     await unlock();
