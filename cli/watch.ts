@@ -2,8 +2,8 @@
  * The loop of `s3sift watch` (docs/watch.md). Each cycle:
  * 1. ingests what is new in each source, one at a time (a source that fails
  *    is logged and read again next cycle; the others go on);
- * 2. if the dataset changed (or on the first cycle), runs the library over
- *    all of it: the findings state, not a time range, says what is new, so
+ * 2. if the dataset changed since the last cycle (the state remembers it
+ *    across runs), runs the library over all of it: the findings state, not a time range, says what is new, so
  *    the behavioural detections always see their whole windows and history;
  * 3. under the dataset's lock, records the findings in the state and queues
  *    the ones never sent (new, or reopened after being resolved) in each
@@ -33,6 +33,8 @@ export interface WatchOptions {
   ingest(source: string): Promise<IngestSummary>;
   /** Run the detection library over the whole dataset (the same path as detect's). */
   detect(): Promise<DetectResult>;
+  /** A hash of what `detect` runs (detections, parameters, intel): with the manifest, says whether a run would find anything new. */
+  planKey: string;
   stdout: Out;
   log: WatchLog;
   /** Aborted by SIGINT / SIGTERM: the cycle in progress finishes, then the watch ends. */
@@ -45,7 +47,7 @@ const backoffMs = (failures: number): number => Math.min(1000 * 2 ** Math.max(0,
 /** Run cycles until stopped (or one, with `once`); resolves to the exit code: 2 when `once` and a source or a sink failed. */
 export async function watch(o: WatchOptions): Promise<number> {
   const { spool, deliver, toStdout } = await import('./sinks.js');
-  const { updateState, mergeFindings } = await import('../query/findings-state.js');
+  const { loadState, updateState, mergeFindings } = await import('../query/findings-state.js');
   const sinkState = new Map<Sink, { failures: number; next: number }>(o.sinks.map((s) => [s, { failures: 0, next: 0 }]));
   let stamp: string | null = null;
   let cycle = 0;
@@ -74,6 +76,14 @@ export async function watch(o: WatchOptions): Promise<number> {
     // 2. Detect, when the dataset changed.
     const now = new Date();
     const current = await manifestStamp(o.data);
+    if (stamp === null) {
+      // A watch started again: the latest one may have run this library over this very dataset.
+      const last = (await loadState(o.data).catch(() => null))?.watch;
+      if (last?.manifest === current && last.plan === o.planKey) {
+        stamp = current;
+        o.log.info('detect', `the dataset has not changed since the last cycle (${last.at}): nothing new to find`);
+      }
+    }
     let alerts: Alert[] = [];
     if (current !== stamp) {
       try {
@@ -94,6 +104,7 @@ export async function watch(o: WatchOptions): Promise<number> {
           }
           for (const s of o.sinks) if (s.kind !== 'stdout') await spool(o.data, s, out, now);
           for (const id of queued) (state.findings[id] as { alerted_at: string | null }).alerted_at = now.toISOString();
+          state.watch = { manifest: current, plan: o.planKey, at: now.toISOString() };
           o.log.info('detect', `${result.findings.length} finding(s) in ${seconds.toFixed(2)} s: ${merge.fresh.length} new, ${merge.reopened.length} reopened, ${out.length} to send`, {
             findings: result.findings.length, new: merge.fresh.length, reopened: merge.reopened.length, sent: out.length, seconds: Number(seconds.toFixed(3)),
           });

@@ -57,6 +57,13 @@ export interface StateEntry {
 export interface FindingsState {
   version: 1;
   findings: Record<string, StateEntry>;
+  /**
+   * What the latest watch cycle ran the library over: the dataset's manifest
+   * (its mtime and size) and a hash of the detections, parameters and intel
+   * lists. A watch that starts again (`--once` from cron) skips the library
+   * when both are the same: nothing it could find has changed.
+   */
+  watch?: { manifest: string; plan: string; at: string };
 }
 
 /** The optional parts of a finding's shape (grouped findings carry a count and a last time). */

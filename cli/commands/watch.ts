@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { UsageError } from '../../common/errors.js';
 import { defineCommand } from '../command.js';
 import { dataFlag, findingFlags, intelFlag, s3ReadFlags, s3ReadOptions } from '../common-flags.js';
@@ -90,6 +91,7 @@ See docs/watch.md for a cron line and a systemd unit.`,
         // No progress bar: warnings (hidden files passed over, ...) go to the log, one line each.
         ingest: (src) => ingest([src], { data: f.data, format: 'auto', force: false, strict: false, s3, onWarning: (m) => log.info('warning', m, { source: src }) }),
         detect: () => runPlan(plan, f.data),
+        planKey: createHash('sha256').update(JSON.stringify({ d: plan.detections, o: plan.overrides, i: plan.intel.lists }, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).digest('hex'),
       });
     } finally {
       process.off('SIGINT', onInt);

@@ -166,8 +166,10 @@ describe('s3sift watch', () => {
     expect(down.stderr).toMatch(/error deliver: webhook:http:\/\/127\.0\.0\.1:\d+: .*alert\(s\) kept in the spool/);
     const ids = await detectIds(data);
     expect(spooledIds(data)).toEqual(ids);
-    // Still down on the next run: nothing is queued twice.
-    expect((await cli(args)).code).toBe(2);
+    // Still down on the next run: nothing is queued twice, and the library does not run again over a dataset that has not changed.
+    const again = await cli(args);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/info detect: the dataset has not changed since the last cycle/);
     expect(spooledIds(data)).toEqual(ids);
 
     await receiver.start(port);
@@ -200,6 +202,8 @@ describe('s3sift watch', () => {
     const state = JSON.parse(readFileSync(path, 'utf8')) as { findings: Record<string, { last_event: string | null; status: string }> };
     (state.findings[String(first?.finding_id)] as { last_event: string | null }).last_event = '2000-01-01T00:00:00.000Z';
     writeFileSync(path, JSON.stringify(state));
+    // (New logs arrive: the library runs again.)
+    copyFileSync(sample('web-assets/2025-03-10.log'), join(inbox, 'b.log'));
     expect((await cli(args)).code).toBe(0);
     const [, again] = ndjson(out);
     expect(again).toMatchObject({ finding_id: first?.finding_id, alert: 'reopened', delivery_id: `${String(first?.finding_id)}/reopened-1` });
