@@ -12,10 +12,12 @@
  * 4. writes them to stdout sinks and delivers the spools.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { describe } from '../common/errors.js';
+import { DatasetError, describe } from '../common/errors.js';
 import { MANIFEST } from '../ingest/dataset.js';
+import { DIR_MODE, FILE_MODE } from '../ingest/modes.js';
 import type { IngestSummary } from '../ingest/ingest.js';
 import type { DetectResult } from '../query/detect.js';
 import type { Finding } from '../query/finding.js';
@@ -46,6 +48,51 @@ const backoffMs = (failures: number): number => Math.min(1000 * 2 ** Math.max(0,
 
 /** Run cycles until stopped (or one, with `once`); resolves to the exit code: 2 when `once` and a source or a sink failed. */
 export async function watch(o: WatchOptions): Promise<number> {
+  const release = await claimWatch(o.data);
+  try {
+    return await cycles(o);
+  } finally {
+    await release();
+  }
+}
+
+/**
+ * One watch per dataset: two would each deliver the spools. The claim is a
+ * file made with O_EXCL naming this process; one left by a process of this
+ * machine that is gone is taken over.
+ */
+async function claimWatch(data: string): Promise<() => Promise<void>> {
+  const { SPOOL_DIR } = await import('./sinks.js');
+  const dir = join(data, SPOOL_DIR);
+  const path = join(dir, WATCH_CLAIM);
+  await mkdir(dir, { recursive: true, mode: DIR_MODE });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await writeFile(path, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }), { flag: 'wx', mode: FILE_MODE });
+      return () => rm(path, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err instanceof DatasetError ? err : new DatasetError(`${data}: cannot claim the dataset for watch (${describe(err)})`, { cause: err });
+    }
+    const holder = JSON.parse(await readFile(path, 'utf8').catch(() => '{}')) as { pid?: number; host?: string };
+    if (holder.pid !== undefined && (holder.host !== hostname() || alive(holder.pid))) {
+      throw new DatasetError(`${data} is watched by s3sift pid ${holder.pid} on ${holder.host ?? '?'}: one watch per dataset${holder.host !== hostname() ? ` (if that watch is gone, remove ${path})` : ''}`);
+    }
+    await rm(path, { force: true });
+  }
+}
+
+const WATCH_CLAIM = '_watch.json';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function cycles(o: WatchOptions): Promise<number> {
   const { spool, deliver, toStdout } = await import('./sinks.js');
   const { loadState, updateState, mergeFindings } = await import('../query/findings-state.js');
   const sinkState = new Map<Sink, { failures: number; next: number }>(o.sinks.map((s) => [s, { failures: 0, next: 0 }]));
@@ -136,7 +183,8 @@ export async function watch(o: WatchOptions): Promise<number> {
     }
     o.log.info('cycle', `cycle ${cycle} done in ${((performance.now() - started) / 1000).toFixed(2)} s${rows ? ` (${rows} new rows)` : ''}`, { cycle });
     if (o.once || o.stop.aborted) break;
-    await sleep(o.everyMs, undefined, { signal: o.stop }).catch(() => undefined);
+    // --every is from the start of one cycle to the start of the next; a cycle longer than that is followed at once.
+    await sleep(Math.max(0, o.everyMs - (performance.now() - started)), undefined, { signal: o.stop }).catch(() => undefined);
     if (o.stop.aborted) break;
   }
   o.log.info('stop', o.once ? 'one cycle done' : 'stopped');

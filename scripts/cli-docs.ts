@@ -33,6 +33,7 @@ export function cliReference(): string {
     'This page is generated from the commands\' flag declarations (`npm run docs:cli`), so it',
     'is always what the parser accepts; `test/docs-cli.test.ts` checks that it is up to date.',
     'Which of these names are kept stable is said in [contract.md](contract.md).',
+    '`watch`, `findings` and `detect --new`, with a cron line and a systemd unit: [watch.md](watch.md).',
     '',
     'Log content is untrusted, and so are `--rules` files: in what s3sift writes for a person (the',
     'report, `--format table`, the ingest summary, `detections list`/`show`/`test`, messages on',

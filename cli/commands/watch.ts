@@ -50,7 +50,7 @@ A webhook or NDJSON sink first writes each alert to a spool in the dataset
 watch that is stopped, loses nothing; the next cycle delivers what waits, in
 order. Webhook requests carry an Idempotency-Key header (the delivery_id), so
 a receiver can drop the copy that a crash between delivery and bookkeeping
-may send again. Run one watch per dataset.
+may send again. One watch per dataset: a second one is refused.
 
 A source that fails is logged and read again next cycle; the others go on.
 SIGINT or SIGTERM lets the cycle in progress finish, then exits 0. Progress

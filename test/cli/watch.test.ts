@@ -128,7 +128,10 @@ describe('s3sift watch', () => {
       const first = ndjson(out).length;
       copyFileSync(sample('prod-data/2025-03-11.log'), join(inbox, 'prod-data', '2025-03-11.log'));
       await until('the second findings', () => ndjson(out).length > first && receiver.got.length === ndjson(out).length);
-      await new Promise((r) => setTimeout(r, 500));
+      // One watch per dataset: a second one is refused, naming the first.
+      const second = await cli(['watch', inbox, '--data', data, '--once', '--sink', `ndjson:${out}`]);
+      expect(second.code).toBe(2);
+      expect(second.stderr).toMatch(/is watched by s3sift pid \d+/);
     } finally {
       w.kill('SIGTERM');
     }
