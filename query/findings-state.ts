@@ -11,7 +11,7 @@
  * Times: `first_seen` / `last_seen` are wall-clock times of the runs that
  * found it; `first_event` / `last_event` are the events' own times.
  */
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DatasetError, UsageError, describe } from '../common/errors.js';
@@ -97,6 +97,24 @@ export async function loadState(data: string): Promise<FindingsState> {
   } catch (err) {
     throw new DatasetError(`${path}: not a valid s3sift findings state (${describe(err)}); move it aside to start the state afresh`, { cause: err });
   }
+}
+
+const cached = new Map<string, { stamp: string; state: FindingsState }>();
+
+/**
+ * The state as loadState reads it, read again only when the file changed
+ * (its mtime and size): for a server that answers many requests between runs.
+ * The state returned is shared: do not change it.
+ */
+export async function loadStateCached(data: string): Promise<FindingsState> {
+  const path = statePath(data);
+  const st = await stat(path).catch(() => null);
+  const stamp = st ? `${st.mtimeMs}:${st.size}` : 'none';
+  const hit = cached.get(path);
+  if (hit?.stamp === stamp) return hit.state;
+  const state = await loadState(data);
+  cached.set(path, { stamp, state });
+  return state;
 }
 
 /** How a run's findings changed the state. */

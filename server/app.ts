@@ -19,7 +19,7 @@ import { TABLES } from '../ingest/schema.js';
 import { runDetections } from '../query/detect.js';
 import { loadDetections, type Detection } from '../query/detection.js';
 import type { IntelSet } from '../query/intel.js';
-import { loadState, type StateEntry } from '../query/findings-state.js';
+import { loadStateCached, type StateEntry } from '../query/findings-state.js';
 import { FINDING_FIELDS, findingFieldType, SEVERITIES, type CoverageGap, type Finding, type Severity } from '../query/finding.js';
 import { sqlIdentifier } from '../common/sql.js';
 import { Sandbox, SandboxError, type QueryResult } from './sandbox.js';
@@ -117,7 +117,7 @@ const STATUS_COLUMNS = [{ name: 'finding_id', type: 'VARCHAR' }, { name: 'status
  * (unknown), never a guess.
  */
 async function findingStatuses(data: string, findings: readonly Finding[]): Promise<Array<Record<string, unknown>>> {
-  const state: { findings: Record<string, StateEntry> } | null = await loadState(data).catch(() => null);
+  const state: { findings: Record<string, StateEntry> } | null = await loadStateCached(data).catch(() => null);
   return findings.map((f) => {
     const e = state?.findings[f.finding_id];
     return { ...f, status: state === null ? null : (e?.status ?? 'open'), status_by: e?.status_by ?? null, status_reason: e?.status_reason ?? null };

@@ -24,6 +24,8 @@ const cannotWrite = (err: unknown): boolean => err instanceof DatasetError || (e
  * the run: one line on stderr says the state was not recorded.
  */
 export async function recordFindings(data: string, findings: readonly Finding[], opts: { onlyNew: boolean }, io: Io): Promise<Finding[]> {
+  // Nothing found, nothing to record (and no state to create in a folder that may not be a dataset).
+  if (findings.length === 0) return [];
   const { loadState, mergeFindings, updateState } = await import('../../query/findings-state.js');
   const now = new Date();
   let merge;
