@@ -5,6 +5,7 @@
  * goes into the finding's `details`, so detection SQL stays plain, portable
  * SELECTs. Parameters are bound (`$name`), never pasted into the SQL.
  */
+import { createHash } from 'node:crypto';
 import { DOUBLE, LIST, listValue, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { DetectionError, QueryError, UsageError, describe } from '../common/errors.js';
 import { paramNames, sqlIdentifier } from '../common/sql.js';
@@ -274,8 +275,9 @@ export function toFindings(d: Detection, result: Rows): Finding[] {
     if (!(SEVERITIES as readonly string[]).includes(severity)) {
       throw new QueryError(`${d.id} (${d.file}): its severity column gave ${JSON.stringify(severity)}; a finding's severity is one of ${SEVERITIES.join(', ')}`);
     }
+    const id = createHash('sha256').update(JSON.stringify([d.id, get('request_id') ?? get('event_id') ?? [get('event_time'), get('bucket'), get('key'), get('principal'), get('source_ip'), get('source_file'), get('source_line')]])).digest('hex').slice(0, 20);
     return {
-      detection_id: d.id, severity: severity as Severity, title: d.title,
+      finding_id: id, detection_id: d.id, severity: severity as Severity, title: d.title,
       event_time: get('event_time'), source: get('source'), bucket: get('bucket'), key: get('key'), principal: get('principal'),
       source_ip: get('source_ip'), request_id: get('request_id'), event_id: get('event_id'), source_file: get('source_file'),
       source_line: r.source_line === undefined || r.source_line === null ? null : Number(r.source_line),

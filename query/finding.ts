@@ -27,6 +27,8 @@ export function findingFieldType(field: (typeof FINDING_FIELDS)[number]): 'VARCH
 }
 
 export interface Finding {
+  /** Stable identity of the finding across runs (provisional: the finding-shape work replaces how it is made). */
+  finding_id: string;
   detection_id: string;
   severity: Severity;
   title: string;

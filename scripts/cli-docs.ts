@@ -35,6 +35,7 @@ export function cliReference(): string {
     'Which of these names are kept stable is said in [contract.md](contract.md).',
     '`detect`, `analyze` and `serve` also read a config file, `s3sift.yaml` (`--config FILE`):',
     'accounts, parameters, intel lists and suppress rules, described in [config.md](config.md).',
+    '`watch`, `findings` and `detect --new`, with a cron line and a systemd unit: [watch.md](watch.md).',
     '',
     'Log content is untrusted, and so are `--rules` files: in what s3sift writes for a person (the',
     'report, `--format table`, the ingest summary, `detections list`/`show`/`test`, messages on',

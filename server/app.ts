@@ -21,6 +21,7 @@ import type { SuppressRule } from '../query/config.js';
 import { suppressFindings, suppressionJson } from '../query/suppress.js';
 import { loadDetections, type Detection } from '../query/detection.js';
 import type { IntelSet } from '../query/intel.js';
+import { loadStateCached, type StateEntry } from '../query/findings-state.js';
 import { FINDING_FIELDS, findingFieldType, SEVERITIES, type CoverageGap, type Finding, type Severity } from '../query/finding.js';
 import { sqlIdentifier } from '../common/sql.js';
 import { Sandbox, SandboxError, type QueryResult } from './sandbox.js';
@@ -111,6 +112,22 @@ class FindingsCache {
     this.coverage = coverage;
     this.stamp = stamp;
   }
+}
+
+/** The columns /api/findings adds from the findings state. */
+const STATUS_COLUMNS = [{ name: 'finding_id', type: 'VARCHAR' }, { name: 'status', type: 'VARCHAR' }, { name: 'status_by', type: 'VARCHAR' }, { name: 'status_reason', type: 'VARCHAR' }];
+
+/**
+ * Findings with their status from the dataset's findings state: one not
+ * recorded yet is open; when the state cannot be read, the status is null
+ * (unknown), never a guess.
+ */
+async function findingStatuses(data: string, findings: readonly Finding[]): Promise<Array<Record<string, unknown>>> {
+  const state: { findings: Record<string, StateEntry> } | null = await loadStateCached(data).catch(() => null);
+  return findings.map((f) => {
+    const e = state?.findings[f.finding_id];
+    return { ...f, status: state === null ? null : (e?.status ?? 'open'), status_by: e?.status_by ?? null, status_reason: e?.status_reason ?? null };
+  });
 }
 
 function fail(status: number, message: string): never {
@@ -215,9 +232,11 @@ export async function createApp(cfg: ServerConfig): Promise<App> {
       return (!ids.length || ids.includes(g.detection_id)) && (minSeverity === null || (d !== undefined && SEVERITIES.indexOf(d.severity) >= SEVERITIES.indexOf(minSeverity)));
     });
     const notChecked = String(new Set(coverage.map((g) => g.detection_id)).size);
-    const kept = capRows(picked as unknown as Array<Record<string, unknown>>, opts.rowCap, opts.byteCap);
+    // Each finding's status in the findings state (s3sift findings): open until someone acknowledges or resolves it.
+    const withStatus = await findingStatuses(cfg.data, picked);
+    const kept = capRows(withStatus, opts.rowCap, opts.byteCap);
     const truncated = kept.truncatedBy ? { truncated: true, truncatedBy: kept.truncatedBy } : { truncated: false };
-    return respond(c, { columns: FINDINGS_TABLE_COLUMNS, rows: kept.rows, ...truncated },
+    return respond(c, { columns: [...FINDINGS_TABLE_COLUMNS, ...STATUS_COLUMNS], rows: kept.rows, ...truncated },
       { json: { coverage, suppressed: suppressionJson(suppression, false) }, headers: { 'x-not-checked': notChecked, 'x-suppressed': String(suppression.suppressed.length) } });
   });
 

@@ -16,7 +16,7 @@ export function dashboardHtml(): string {
   section { background: #fff; border-radius: 6px; padding: 12px; box-shadow: 0 1px 2px #0002; }
   section h2 { font-size: 14px; margin: 0 0 8px; }
   .err { color: #b00020; }
-  #posture-section { grid-column: 1 / -1; }
+  #posture-section, #findings-section { grid-column: 1 / -1; }
   table { border-collapse: collapse; width: 100%; font-size: 13px; margin-bottom: 12px; }
   th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid #e3e6ea; vertical-align: top; }
   td.unknown { color: #8a93a3; font-style: italic; }
@@ -38,6 +38,7 @@ export function dashboardHtml(): string {
   <section><h2>Requests by TLS version</h2><canvas id="tls_versions"></canvas></section>
   <section><h2>Requests by signature version</h2><canvas id="signature_versions"></canvas></section>
   <section><h2>Pre-signed URL use</h2><canvas id="presigned_use"></canvas></section>
+  <section id="findings-section"><h2>Findings not resolved (status from 's3sift findings'; newest 50)</h2><div id="findings"></div></section>
   <section id="posture-section"><h2>Bucket posture (at the end of the time range; settings read from CloudTrail, unknown when never set in the logs)</h2><div id="posture"></div></section>
 </main>
 <script src="/assets/chart.umd.js"></script>
@@ -90,6 +91,7 @@ async function load() {
     panel('signature_versions', async () => pie('signature_versions', await q('signature_versions'), 'signature_version')),
     panel('presigned_use', async () => bar('presigned_use', (await q('presigned_use')).map((r) => ({ ...r, day: day(r.day) })), 'day', 'requests', false)),
     panel('posture', posture),
+    panel('findings', findingsTable),
   ]);
   const failed = done.filter((ok) => !ok).length;
   status.textContent = failed ? failed + ' panel(s) could not be drawn' : 'ready';
@@ -97,6 +99,19 @@ async function load() {
   document.body.dataset.ready = 'true';
 }
 const esc = (x) => String(x ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+// Each finding with its status (open, acknowledged; resolved ones left out), newest first.
+async function findingsTable() {
+  const p = new URLSearchParams();
+  for (const id of ['since', 'until']) { const v = document.getElementById(id).value; if (v) p.set(id, new Date(v + 'Z').toISOString()); }
+  const r = await fetch('/api/findings?' + p, { headers: token ? { authorization: 'Bearer ' + token } : {} });
+  const j = await r.json();
+  if (!j.ok) throw new Error('findings: ' + j.error);
+  const b = document.getElementById('bucket').value;
+  const rows = j.rows.filter((f) => f.status !== 'resolved' && (!b || f.bucket === b)).sort((x, y) => String(y.event_time ?? '').localeCompare(String(x.event_time ?? ''))).slice(0, 50);
+  document.getElementById('findings').innerHTML = rows.length ? '<table class="findings"><tr><th>status</th><th>severity</th><th>detection</th><th>time</th><th>bucket</th><th>principal</th><th>finding_id</th></tr>' +
+    rows.map((f) => '<tr><td>' + esc(f.status ?? 'unknown') + (f.status_by ? ' (' + esc(f.status_by) + ': ' + esc(f.status_reason) + ')' : '') + '</td><td>' + esc(f.severity) + '</td><td>' + esc(f.detection_id) + '</td><td>' + esc(f.event_time) + '</td><td>' + esc(f.bucket) + '</td><td>' + esc(f.principal) + '</td><td>' + esc(f.finding_id) + '</td></tr>').join('') + '</table>'
+    : '<p>no finding to act on</p>';
+}
 async function posture() {
   const p = new URLSearchParams();
   const until = document.getElementById('until').value; if (until) p.set('at', new Date(until + 'Z').toISOString());

@@ -6,11 +6,16 @@ import { checkCsvRaw, checkWindow, dataFlag, findingFlags, intelFlag, loadIntelF
 import { bool, type FlagValues } from '../flags.js';
 import { configFlag, loadConfigFlag, showSuppressedFlag } from '../config.js';
 import { stdoutFor } from '../terminal-io.js';
+import type { DetectResult, ParamOverrides } from '../../query/detect.js';
+import type { Detection } from '../../query/detection.js';
+import type { IntelSet } from '../../query/intel.js';
+import type { SuppressRule } from '../../query/config.js';
 import { ingestWithProgress, renderSummary, reportUnreadable } from './ingest.js';
 
 const detectFlags = {
   data: dataFlag, ...findingFlags, intel: intelFlag, config: configFlag, 'show-suppressed': showSuppressedFlag,
   timing: bool({ help: 'after the findings, print on stderr how long each detection took (its SQL\nand its coverage SQL), slowest first' }),
+  new: bool({ help: "print only findings not seen before (by finding_id) in the dataset's findings\nstate, and those reopened; every run records what it found there ('s3sift findings')" }),
 } as const;
 
 /** True when a finding is at least `failOn` severe (exit 1). */
@@ -21,6 +26,42 @@ export function reachesFailOn(findings: readonly Finding[], failOn: Severity | u
 
 type DetectArgs = FlagValues<typeof detectFlags>;
 
+/** What a detection run needs, loaded and checked: the detections, the parameters (config, then --param), the intel lists, the suppress rules. */
+export interface DetectPlan {
+  detections: Detection[];
+  overrides: ParamOverrides;
+  intel: IntelSet;
+  suppress: SuppressRule[];
+}
+
+/**
+ * Load and check what a run of the library needs (detect, analyze and watch
+ * share it): the detections, --param, the config file (its accounts and
+ * params go under the --param flags, its intel lists before --intel's, its
+ * suppress rules into the plan) and the intel lists.
+ */
+export async function prepareDetections(f: Pick<DetectArgs, 'rules' | 'only' | 'param' | 'intel' | 'config' | 'data'>, io: Io): Promise<DetectPlan> {
+  const [{ checkOverrides, parseParamFlags, selectDetections }, { loadDetections }] = await Promise.all([import('../../query/detect.js'), import('../../query/detection.js')]);
+  const flags = parseParamFlags(f.param);
+  const library = await loadDetections(f.rules);
+  const detections = selectDetections(library, f.only);
+  checkOverrides(detections, flags);
+  const config = await loadConfigFlag({ config: f.config, data: f.data, param: flags, intel: f.intel }, { all: library, selected: detections }, io);
+  const intel = await loadIntelFlag(config.intel, io);
+  return { detections, overrides: config.overrides, intel, suppress: config.suppress };
+}
+
+/** Run a plan over the dataset at `data` (in the window, if given). */
+export async function runPlan(plan: DetectPlan, data: string, window: { since?: Date; until?: Date } = {}): Promise<DetectResult> {
+  const [{ openDataset }, { runDetections }] = await Promise.all([import('../../query/dataset.js'), import('../../query/detect.js')]);
+  const ds = await openDataset(data, { ...window, intel: plan.intel });
+  try {
+    return await runDetections(ds, plan.detections, plan.overrides);
+  } finally {
+    ds.close();
+  }
+}
+
 /**
  * Everything detect checks before it reads data: the window, the detection
  * files, --only and --param (analyze does this before it ingests, so a typo
@@ -29,35 +70,27 @@ type DetectArgs = FlagValues<typeof detectFlags>;
 async function prepare(f: DetectArgs, io: Io): Promise<(io: Io) => Promise<number>> {
   checkWindow(f.since, f.until);
   checkCsvRaw(f);
-  const [{ openDataset }, { checkOverrides, parseParamFlags, runDetections, selectDetections, timingReport }, { loadDetections }, { formatFindings, coverageNotice }, { suppressRun }] = await Promise.all([
-    import('../../query/dataset.js'), import('../../query/detect.js'), import('../../query/detection.js'), import('../../query/format.js'), import('../../query/suppress.js'),
+  const [{ timingReport }, { formatFindings, coverageNotice }, { recordFindings }, { runsAfter, suppressRun }] = await Promise.all([
+    import('../../query/detect.js'), import('../../query/format.js'), import('./findings.js'), import('../../query/suppress.js'),
   ]);
-  const library = await loadDetections(f.rules);
-  const detections = selectDetections(library, f.only);
-  checkOverrides(detections, parseParamFlags(f.param));
-  // The config's params and accounts go under the --param flags; its intel lists before --intel's.
-  const config = await loadConfigFlag({ config: f.config, data: f.data, param: parseParamFlags(f.param), intel: f.intel }, { all: library, selected: detections }, io);
-  const overrides = config.overrides;
-  const intel = await loadIntelFlag(config.intel, io);
+  const plan = await prepareDetections(f, io);
+  const { detections } = plan;
   // Run the detections, print the findings, exit 1 past --fail-on.
   return async (io) => {
-    const ds = await openDataset(f.data, { since: f.since, until: f.until, intel });
-    let result;
-    try {
-      result = await runDetections(ds, detections, overrides);
-    } finally {
-      ds.close();
-    }
-    // Suppressed findings leave the counts and --fail-on, and are reported apart (query/suppress.ts).
-    const { kept, runs, suppressed, expiry } = suppressRun(result.findings, result.runs, config.suppress, f['show-suppressed']);
+    const result = await runPlan(plan, f.data, { since: f.since, until: f.until });
+    // Suppressed findings leave the counts, the state and --fail-on, and are reported apart (query/suppress.ts).
+    const { kept, suppressed, expiry } = suppressRun(result.findings, result.runs, plan.suppress, f['show-suppressed']);
     for (const line of expiry) io.stderr.line(line);
-    stdoutFor(io, f.format).write(formatFindings(kept, f.format, { detections, runs, coverage: result.coverage, version: version(), csv: { raw: f['csv-raw'] }, suppressed }));
+    // Recorded in the findings state; --new keeps only what the state had not seen.
+    const findings = await recordFindings(f.data, kept, { onlyNew: f.new }, io);
+    const runs = runsAfter(result.runs, findings);
+    stdoutFor(io, f.format).write(formatFindings(findings, f.format, { detections, runs, coverage: result.coverage, version: version(), csv: { raw: f['csv-raw'] }, suppressed }));
     // NDJSON, CSV and OCSF carry findings only: what was not checked, and what was suppressed, go to stderr.
     const notice = f.format === 'table' || f.format === 'json' ? null : coverageNotice(result.coverage);
     if (notice) io.stderr.line(notice);
     if (f.format !== 'table' && f.format !== 'json' && suppressed?.line) io.stderr.line(`${suppressed.line}; --format json --show-suppressed lists them`);
     if (f.timing) io.stderr.write(timingReport({ ...result, runs }) + '\n');
-    return reachesFailOn(kept, f['fail-on']) ? EXIT.findings : EXIT.ok;
+    return reachesFailOn(findings, f['fail-on']) ? EXIT.findings : EXIT.ok;
   };
 }
 
@@ -94,6 +127,7 @@ line on stderr with the other formats); --show-suppressed lists them.`,
     's3sift detect --intel tor-exits.csv --intel my-blocklist.txt',
     's3sift detect --timing > /dev/null',
     's3sift detect --config s3sift.yaml --show-suppressed',
+    's3sift detect --new --format ndjson >> new-findings.ndjson   # daily job: only what is new',
   ],
   async run({ flags, positionals }, io) {
     if (positionals.length) throw new UsageError(`detect takes no arguments (got ${positionals.join(' ')}); to read new logs first, use 's3sift analyze SOURCE...'`);

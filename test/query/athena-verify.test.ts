@@ -273,7 +273,7 @@ describe('athena verify', () => {
 
 describe('comparing findings', () => {
   const finding = (over: Partial<Finding> = {}): Finding => ({
-    detection_id: 'x', severity: 'high', title: 'X', event_time: '2025-03-10T08:00:00.000Z', source: 'access_log', bucket: 'b', key: 'k', principal: 'p',
+    finding_id: 'f1', detection_id: 'x', severity: 'high', title: 'X', event_time: '2025-03-10T08:00:00.000Z', source: 'access_log', bucket: 'b', key: 'k', principal: 'p',
     source_ip: '192.0.2.1', request_id: 'r', event_id: null, source_file: 'f', source_line: 1, details: {}, ...over,
   });
 
