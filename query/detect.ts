@@ -13,6 +13,7 @@ import { coverageRelationsIn, sharedCoverageRelations } from './coverage-relatio
 import { SOURCES, type Detection, type ParamValue } from './detection.js';
 import { COVERAGE_COLUMNS, FINDING_COLUMNS, SEVERITIES, SEVERITY_COLUMN, type CoverageGap, type Finding, type Severity } from './finding.js';
 import type { OpenDataset } from './dataset.js';
+import { eventFindingId, evidenceOf, groupMinutes, shapeFindings } from './finding-groups.js';
 import { rowsOf, type Rows } from './rows.js';
 import { lockToTables, notOneSelect, notSelectKind } from './untrusted-sql.js';
 
@@ -260,7 +261,9 @@ export async function runDetection(conn: DuckDBConnection, d: Detection, params:
  * A detection's result rows as findings: the finding columns, a `severity`
  * column as the finding's own severity (else the detection's), and every
  * other column into details. A severity that is not one of SEVERITIES is the
- * detection's error, not a finding of some made-up rank.
+ * detection's error, not a finding of some made-up rank. Each row is one
+ * event's finding (its finding_id as one event, count 1): shapeFindings
+ * makes the run's findings from them.
  */
 export function toFindings(d: Detection, result: Rows): Finding[] {
   return result.rows.map((r) => {
@@ -274,13 +277,18 @@ export function toFindings(d: Detection, result: Rows): Finding[] {
     if (!(SEVERITIES as readonly string[]).includes(severity)) {
       throw new QueryError(`${d.id} (${d.file}): its severity column gave ${JSON.stringify(severity)}; a finding's severity is one of ${SEVERITIES.join(', ')}`);
     }
-    return {
-      detection_id: d.id, severity: severity as Severity, title: d.title,
-      event_time: get('event_time'), source: get('source'), bucket: get('bucket'), key: get('key'), principal: get('principal'),
-      source_ip: get('source_ip'), request_id: get('request_id'), event_id: get('event_id'), source_file: get('source_file'),
+    const f: Finding = {
+      finding_id: '', detection_id: d.id, severity: severity as Severity, title: d.title,
+      event_time: get('event_time'), last_time: get('event_time'), count: 1, sources: [],
+      source: get('source'), bucket: get('bucket'), key: get('key'), principal: get('principal'), source_ip: get('source_ip'),
+      account_id: get('account_id'), region: get('region'), request_id: get('request_id'), event_id: get('event_id'), source_file: get('source_file'),
       source_line: r.source_line === undefined || r.source_line === null ? null : Number(r.source_line),
-      details,
+      evidence: [], details,
     };
+    f.finding_id = eventFindingId(d.id, f);
+    f.sources = f.source === null ? [] : [f.source];
+    f.evidence = [evidenceOf(f)];
+    return f;
   });
 }
 
@@ -291,6 +299,12 @@ export interface DetectionRun {
   ms: number;
   /** Time taken by its coverage SQL (DuckDB runs; Athena runs both at once). */
   coverage_ms?: number;
+}
+
+/** How a run shapes findings. */
+export interface RunOptions {
+  /** One finding per event (still one per request across sources): no grouping, whatever group_minutes says. */
+  ungrouped?: boolean;
 }
 
 export interface DetectResult {
@@ -317,7 +331,7 @@ export function compareFindings(a: Finding, b: Finding): number {
  * and time. Each detection's coverage comes with them: its sources' (a table
  * it reads is empty) and its `coverage:` SQL's.
  */
-export async function runDetections(ds: OpenDataset, detections: readonly Detection[], overrides: ParamOverrides = {}, onRun?: (r: DetectionRun) => void): Promise<DetectResult> {
+export async function runDetections(ds: OpenDataset, detections: readonly Detection[], overrides: ParamOverrides = {}, onRun?: (r: DetectionRun) => void, opts: RunOptions = {}): Promise<DetectResult> {
   checkOverrides(detections, overrides);
   const start = performance.now();
   const params = new Map(detections.map((d) => [d.id, paramsFor(d, overrides)]));
@@ -344,7 +358,8 @@ export async function runDetections(ds: OpenDataset, detections: readonly Detect
       let f: Finding[];
       let ms: number;
       try {
-        f = await candidates.narrowed(d, () => runDetection(ds.conn, d, values, d.sqlAsWritten ?? d.sql));
+        const rows = await candidates.narrowed(d, () => runDetection(ds.conn, d, values, d.sqlAsWritten ?? d.sql));
+        f = shapeFindings(d, rows, groupMinutes(d, values, opts.ungrouped));
         findings.push(...f);
         ms = performance.now() - t0;
         t0 = performance.now();

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
-import { DuckDBTimestampValue, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBTimestampValue, LIST, VARCHAR, type DuckDBAppender, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
@@ -61,6 +61,23 @@ export interface ServerConfig {
 const FINDINGS_TABLE_COLUMNS = FINDING_FIELDS.map((name) => ({ name, type: findingFieldType(name) }));
 const FINDINGS_DDL = `CREATE OR REPLACE TABLE findings (${FINDINGS_TABLE_COLUMNS.map((c) => `${sqlIdentifier(c.name)} ${c.type}`).join(', ')})`;
 
+/** One finding field into the `findings` table, by its declared type (FINDING_SPEC). */
+function appendField(app: DuckDBAppender, type: ReturnType<typeof findingFieldType>, v: unknown): void {
+  if (v === null || v === undefined) return app.appendNull();
+  switch (type) {
+    case 'TIMESTAMP':
+      return app.appendTimestamp(new DuckDBTimestampValue(BigInt(Date.parse(String(v))) * 1000n));
+    case 'BIGINT':
+      return app.appendBigInt(BigInt(v as number));
+    case 'VARCHAR[]':
+      return app.appendList((v as string[]).map(String), LIST(VARCHAR));
+    case 'JSON':
+      return app.appendVarchar(JSON.stringify(v));
+    case 'VARCHAR':
+      return app.appendVarchar(String(v));
+  }
+}
+
 /** Findings of the whole library, and its coverage, recomputed when the dataset's manifest changes. */
 class FindingsCache {
   stamp = '';
@@ -91,13 +108,7 @@ class FindingsCache {
     await conn.run(FINDINGS_DDL);
     const app = await conn.createAppender('findings');
     for (const f of findings) {
-      for (const v of [f.detection_id, f.severity, f.title]) app.appendVarchar(v);
-      if (f.event_time) app.appendTimestamp(new DuckDBTimestampValue(BigInt(Date.parse(f.event_time)) * 1000n));
-      else app.appendNull();
-      for (const v of [f.source, f.bucket, f.key, f.principal, f.source_ip, f.request_id, f.event_id, f.source_file]) (v === null ? app.appendNull() : app.appendVarchar(v));
-      if (f.source_line === null) app.appendNull();
-      else app.appendBigInt(BigInt(f.source_line));
-      app.appendVarchar(JSON.stringify(f.details));
+      for (const c of FINDINGS_TABLE_COLUMNS) appendField(app, c.type, f[c.name]);
       app.endRow();
     }
     app.closeSync();

@@ -40,7 +40,7 @@ async function prepare(f: DetectArgs, io: Io): Promise<(io: Io) => Promise<numbe
     const ds = await openDataset(f.data, { since: f.since, until: f.until, intel });
     let result;
     try {
-      result = await runDetections(ds, detections, overrides);
+      result = await runDetections(ds, detections, overrides, undefined, { ungrouped: f.ungrouped });
     } finally {
       ds.close();
     }
