@@ -13,7 +13,7 @@ import { coverageRelationsIn, sharedCoverageRelations } from './coverage-relatio
 import { SOURCES, type Detection, type ParamValue } from './detection.js';
 import { COVERAGE_COLUMNS, FINDING_COLUMNS, SEVERITIES, SEVERITY_COLUMN, type CoverageGap, type Finding, type Severity } from './finding.js';
 import type { OpenDataset } from './dataset.js';
-import { eventFindingId, evidenceOf, groupMinutes, shapeFindings } from './finding-groups.js';
+import { aggregateFindingId, eventFindingId, evidenceOf, groupMinutes, shapeFindings } from './finding-groups.js';
 import { rowsOf, type Rows } from './rows.js';
 import { lockToTables, notOneSelect, notSelectKind } from './untrusted-sql.js';
 
@@ -285,7 +285,7 @@ export function toFindings(d: Detection, result: Rows): Finding[] {
       source_line: r.source_line === undefined || r.source_line === null ? null : Number(r.source_line),
       evidence: [], details,
     };
-    f.finding_id = eventFindingId(d.id, f);
+    f.finding_id = d.aggregate ? aggregateFindingId(d.id, f) : eventFindingId(d.id, f);
     f.sources = f.source === null ? [] : [f.source];
     f.evidence = [evidenceOf(f)];
     return f;

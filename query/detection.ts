@@ -19,6 +19,8 @@ export type ParamValue = number | string | boolean | string[] | number[];
 export interface ParamSpec {
   default: ParamValue;
   description: string;
+  /** Set by the runner, not the file (`group_minutes` of a per-record detection). */
+  runner?: true;
 }
 
 export interface DetectionTest {
@@ -159,7 +161,7 @@ export function validateDetection(doc: unknown, file: string): Detection {
     fail(`param ${GROUP_PARAM}: the runner's grouping window (minutes); a per-record detection may declare it only to change its default (a number), and its SQL may not read it`);
   }
   if (!aggregate && !(GROUP_PARAM in params)) {
-    params[GROUP_PARAM] = { default: GROUP_MINUTES_DEFAULT, description: 'minutes: the findings of one principal on one bucket within a window this long (aligned to the clock) are one finding; 0: one finding per event' };
+    params[GROUP_PARAM] = { runner: true, default: GROUP_MINUTES_DEFAULT, description: 'minutes: the findings of one principal on one bucket within a window this long (aligned to the clock) are one finding; 0: one finding per event' };
   }
   const coverage = doc.coverage;
   if (coverage !== undefined && (typeof coverage !== 'string' || coverage.trim() === '')) fail('coverage must be SQL text (what the detection cannot judge: scope, reason)');

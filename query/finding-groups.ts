@@ -180,12 +180,17 @@ export function groupMinutes(d: Pick<Detection, 'aggregate'>, params: Record<str
  * (0: none). Detections that aggregate in their SQL keep their rows.
  */
 export function shapeFindings(d: Pick<Detection, 'id' | 'aggregate'>, rows: readonly Finding[], minutes: number): Finding[] {
-  if (d.aggregate) return uniqueIds(d, rows.map((f) => ({ ...f, finding_id: findingId(d.id, aggregateAbout(f)) })));
+  if (d.aggregate) return uniqueIds(d, [...rows]);
   const merged = mergeSources(rows);
   return uniqueIds(d, minutes > 0 ? groupFindings(d, merged, minutes) : merged);
 }
 
-/** A row's finding ID as a single event (toFindings sets it; an aggregate's is set by shapeFindings). */
+/** A row's finding ID as one event (toFindings sets it for a per-record detection). */
 export function eventFindingId(detectionId: string, f: Finding): string {
   return findingId(detectionId, eventAbout(f));
+}
+
+/** A row's finding ID as a detection that aggregates gives it (toFindings sets it). */
+export function aggregateFindingId(detectionId: string, f: Finding): string {
+  return findingId(detectionId, aggregateAbout(f));
 }

@@ -182,10 +182,10 @@ function shapingLine(findings: readonly Finding[], byId: ReadonlyMap<string, Det
   if (!grouped.length && !both) return null;
   const parts = [];
   if (grouped.length) {
-    parts.push(`${plural(grouped.reduce((n, f) => n + f.count, 0), 'event')} grouped into ${plural(grouped.length, 'finding')} (one principal on one bucket within group_minutes; ` +
-      `${plural(events, 'event')} of per-record detections in all; --ungrouped for one finding per event)`);
+    parts.push(`${plural(grouped.reduce((n, f) => n + f.count, 0), 'event')} of one principal on one bucket within group_minutes grouped into ${plural(grouped.length, 'finding')} ` +
+      `(${plural(events, 'event')} of per-record detections in all; --ungrouped: one finding per event)`);
   }
-  if (both) parts.push(`${plural(both, 'finding')} logged by both sources, counted once`);
+  if (both) parts.push(`${plural(both, 'finding')} seen in both sources (a request both logged is one event)`);
   return parts.join('; ');
 }
 
@@ -222,6 +222,12 @@ export function report(findings: readonly Finding[], detections: readonly Detect
         const ev = Object.entries(f.details).map(([k, v]) => `${k}=${cellText(v)}`).join(' ');
         if (ev) out.push(`      ${ev.length > 200 ? ev.slice(0, 199) + '…' : ev}`);
         out.push(`      at ${f.source_file ?? '?'}:${f.source_line ?? '?'}${f.request_id ? `  request ${f.request_id}` : ''}`);
+        if (f.count > 1) {
+          // (A request both sources logged is in the evidence twice: shown once.)
+          const evs = [...new Set(f.evidence.map((e) => [e.event_time?.slice(11, 19), e.key ?? e.request_id ?? e.event_id].filter(Boolean).join(' ')))].join(', ');
+          const line = `first events: ${evs}${f.count > f.evidence.length ? ` (${f.evidence.length} of ${f.count}; --format json for their files and lines)` : ''}`;
+          out.push(`      ${line.length > 200 ? line.slice(0, 199) + '…' : line}`);
+        }
       }
       if (fs.length > perDetection) out.push(`  ... and ${fs.length - perDetection} more (--format json for all)`);
     }

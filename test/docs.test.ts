@@ -134,7 +134,8 @@ describe('docs/dataset.md', () => {
 describe('docs/detections.md', () => {
   it('lists exactly the detections of the library, with their severity, sources, title and parameters', async () => {
     const library = (await loadDetections([])).map((d) => {
-      const params = Object.keys(d.params);
+      // (Not the runner's group_minutes every per-record detection has: "Finding IDs, one request one finding, and grouping" says it once.)
+      const params = Object.keys(d.params).filter((p) => !d.params[p]?.runner);
       return [d.id, d.severity, d.sources.join(', '), d.title + (params.length ? ` (params: ${params.map((p) => `\`${p}\``).join(', ')})` : '')];
     });
     const documented = tableAfter(read('docs/detections.md'), '## The library').map((r) => [unticked(r[0] as string), ...r.slice(1)]);

@@ -56,6 +56,24 @@ describe('s3sift detect', () => {
     expect(ocsf).toMatchObject({ class_uid: 2004, type_uid: 200401, severity_id: 4, finding_info: { analytic: { uid: 'versioning-suspended' } }, resources: [{ name: 'prod-data' }] });
   });
 
+  it('gives each finding a stable finding_id: the same in two runs and in every format, each once; --ungrouped is one finding per event', () => {
+    const lines = (args: string[]): Array<Record<string, unknown>> => run(['detect', '--data', data, ...args]).stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const first = lines(['--format', 'ndjson']);
+    const ids = first.map((f) => f.finding_id as string);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(lines(['--format', 'ndjson']).map((f) => f.finding_id)).toEqual(ids);
+    expect(lines(['--format', 'ocsf']).map((o) => (o.finding_info as { uid: string }).uid)).toEqual(ids);
+    const csv = run(['detect', '--data', data, '--format', 'csv', '--csv-raw']).stdout.trim().split('\n').slice(1).map((l) => l.split(',')[0]);
+    expect(csv).toEqual(ids);
+    // Ungrouped: every event its own finding (a request both sources logged still one), as many as the grouped findings' counts add up to.
+    const ungrouped = lines(['--format', 'ndjson', '--ungrouped']);
+    expect(ungrouped.every((f) => f.count === 1)).toBe(true);
+    expect(ungrouped.length).toBe(first.reduce((n, f) => n + (f.count as number), 0));
+    expect(ungrouped.length).toBeGreaterThan(first.length);
+    expect(new Set(ungrouped.map((f) => f.finding_id)).size).toBe(ungrouped.length);
+    expect(ungrouped.some((f) => (f.sources as string[]).length === 2)).toBe(true);
+  });
+
   it('--timing lists on stderr each detection it ran, slowest first, its SQL and coverage apart; stdout is unchanged', () => {
     const plain = run(['detect', '--data', data, '--format', 'json', '--only', 'versioning-suspended,mass-delete']);
     const timed = run(['detect', '--data', data, '--format', 'json', '--only', 'versioning-suspended,mass-delete', '--timing']);

@@ -84,7 +84,7 @@ describe('routes', () => {
     expect([none.rows, none.coverage.map((c) => c.scope)]).toEqual([[], ['prod-backups']]);
     // The per-row formats keep their rows; the header says how many detections could not judge some data.
     const csv = await get('/api/findings?detection=weak-tls-request', { accept: 'text/csv' });
-    expect([(await csv.text()).split('\n')[0]?.startsWith('detection_id,severity,title,'), csv.headers.get('x-not-checked')]).toEqual([true, '1']);
+    expect([(await csv.text()).split('\n')[0]?.startsWith('finding_id,detection_id,severity,title,'), csv.headers.get('x-not-checked')]).toEqual([true, '1']);
   });
 
   it('GET /api/posture gives each bucket\'s settings at a time, its changes and exposure windows', async () => {
