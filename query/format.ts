@@ -170,22 +170,19 @@ const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n =
 
 /**
  * What the runner made of the rows (finding-groups.ts), when it made
- * anything: how many events of per-record detections the grouped findings
- * stand for, and how many requests both sources logged. Null when every
- * finding is one event of one source.
+ * anything: how many events the grouped findings stand for, and how many
+ * findings both sources saw. Null when every finding is one event of one source.
  */
 function shapingLine(findings: readonly Finding[], byId: ReadonlyMap<string, Detection>): string | null {
-  const perRecord = findings.filter((f) => byId.get(f.detection_id)?.aggregate !== true);
-  const events = perRecord.reduce((n, f) => n + f.count, 0);
-  const grouped = perRecord.filter((f) => f.count > 1);
+  const grouped = findings.filter((f) => f.count > 1 && byId.get(f.detection_id)?.aggregate !== true);
   const both = findings.filter((f) => f.sources.length > 1).length;
   if (!grouped.length && !both) return null;
   const parts = [];
   if (grouped.length) {
-    parts.push(`${plural(grouped.reduce((n, f) => n + f.count, 0), 'event')} of one principal on one bucket within group_minutes grouped into ${plural(grouped.length, 'finding')} ` +
-      `(${plural(events, 'event')} of per-record detections in all; --ungrouped: one finding per event)`);
+    parts.push(`grouped: ${plural(grouped.reduce((n, f) => n + f.count, 0), 'event')} into ${plural(grouped.length, 'finding')} ` +
+      '(one principal, one bucket, within group_minutes; --ungrouped for one finding per event)');
   }
-  if (both) parts.push(`${plural(both, 'finding')} seen in both sources (a request both logged is one event)`);
+  if (both) parts.push(`${plural(both, 'finding')} seen in both sources, each request once`);
   return parts.join('; ');
 }
 
