@@ -323,7 +323,8 @@ export function compareFindings(a: Finding, b: Finding): number {
   const text = (x: string | null): string => x ?? '';
   return rank(b.severity) - rank(a.severity) || a.detection_id.localeCompare(b.detection_id) || text(a.event_time).localeCompare(text(b.event_time)) ||
     text(a.source_file).localeCompare(text(b.source_file)) || (a.source_line ?? 0) - (b.source_line ?? 0) || text(a.principal).localeCompare(text(b.principal)) ||
-    text(a.request_id).localeCompare(text(b.request_id)) || text(a.bucket).localeCompare(text(b.bucket)) || text(a.key).localeCompare(text(b.key));
+    text(a.request_id).localeCompare(text(b.request_id)) || text(a.bucket).localeCompare(text(b.bucket)) || text(a.key).localeCompare(text(b.key)) ||
+    a.finding_id.localeCompare(b.finding_id);
 }
 
 /**

@@ -45,12 +45,12 @@ export function evidenceOf(f: Finding): Evidence {
   return { event_time: f.event_time, source: f.source, key: f.key, request_id: f.request_id, event_id: f.event_id, source_file: f.source_file, source_line: f.source_line };
 }
 
-const text = (x: string | null): string => x ?? '';
+/** Text in code-unit order (not the locale's: the same order everywhere, and fast); NULL first. */
+const cmp = (a: string | null, b: string | null): number => (a === b ? 0 : a === null ? -1 : b === null ? 1 : a < b ? -1 : 1);
 
 /** Earliest first; ties by source, file and line (one order on every engine). */
 function compareEvents(a: Evidence, b: Evidence): number {
-  return text(a.event_time).localeCompare(text(b.event_time)) || text(a.source).localeCompare(text(b.source)) ||
-    text(a.source_file).localeCompare(text(b.source_file)) || (a.source_line ?? 0) - (b.source_line ?? 0);
+  return cmp(a.event_time, b.event_time) || cmp(a.source, b.source) || cmp(a.source_file, b.source_file) || (a.source_line ?? 0) - (b.source_line ?? 0);
 }
 
 const rank = (f: Finding): number => SEVERITIES.indexOf(f.severity);
@@ -85,7 +85,12 @@ function mergeRequest(fs: readonly Finding[]): Finding {
 /** Requests logged by both sources as one finding each; everything else as it is (rows keep their order). */
 export function mergeSources(findings: readonly Finding[]): Finding[] {
   const byRequest = new Map<string, Finding[]>();
-  for (const f of findings) if (f.request_id !== null) byRequest.set(f.request_id, [...(byRequest.get(f.request_id) ?? []), f]);
+  for (const f of findings) {
+    if (f.request_id === null) continue;
+    const same = byRequest.get(f.request_id);
+    if (same) same.push(f);
+    else byRequest.set(f.request_id, [f]);
+  }
   const out: Finding[] = [];
   const done = new Set<string>();
   for (const f of findings) {
