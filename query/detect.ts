@@ -266,6 +266,10 @@ export async function runDetection(conn: DuckDBConnection, d: Detection, params:
  * makes the run's findings from them.
  */
 export function toFindings(d: Detection, result: Rows): Finding[] {
+  const names = new Set(result.columns.map((c) => c.name));
+  for (const [k, col] of Object.entries(d.aggregateColumns ?? {})) {
+    if (!names.has(col)) throw new DetectionError(`${d.file}: aggregate ${k} names the column ${col}, which the SQL does not select`);
+  }
   return result.rows.map((r) => {
     const details: Record<string, unknown> = {};
     for (const c of result.columns) {
@@ -277,9 +281,12 @@ export function toFindings(d: Detection, result: Rows): Finding[] {
     if (!(SEVERITIES as readonly string[]).includes(severity)) {
       throw new QueryError(`${d.id} (${d.file}): its severity column gave ${JSON.stringify(severity)}; a finding's severity is one of ${SEVERITIES.join(', ')}`);
     }
+    // A detection that aggregates may name the columns of its count and last time (docs/detections.md, "Writing a detection").
+    const counted = d.aggregateColumns?.count === undefined ? NaN : Number(r[d.aggregateColumns.count]);
+    const last = d.aggregateColumns?.last_time === undefined ? null : get(d.aggregateColumns.last_time);
     const f: Finding = {
       finding_id: '', detection_id: d.id, severity: severity as Severity, title: d.title,
-      event_time: get('event_time'), last_time: get('event_time'), count: 1, sources: [],
+      event_time: get('event_time'), last_time: last ?? get('event_time'), count: Number.isInteger(counted) && counted > 0 ? counted : 1, sources: [],
       source: get('source'), bucket: get('bucket'), key: get('key'), principal: get('principal'), source_ip: get('source_ip'),
       account_id: get('account_id'), region: get('region'), request_id: get('request_id'), event_id: get('event_id'), source_file: get('source_file'),
       source_line: r.source_line === undefined || r.source_line === null ? null : Number(r.source_line),

@@ -56,6 +56,13 @@ export interface Detection {
    * A per-record detection (the default) has the runner's `group_minutes`.
    */
   aggregate: boolean;
+  /**
+   * `aggregate: {count: COLUMN, last_time: COLUMN}`: the columns of the SQL
+   * that hold how many events a row stands for and the last one's time
+   * (they stay in details too); without them a row's count is 1 and its
+   * last time its event_time.
+   */
+  aggregateColumns?: { count?: string; last_time?: string };
   sql: string;
   /**
    * SQL returning what the detection could not judge in the data: rows of
@@ -155,8 +162,17 @@ export function validateDetection(doc: unknown, file: string): Detection {
     }
   }
   for (const name of paramNames(sql)) if (!(name in params)) fail(`the SQL uses $${name} but params does not declare it`);
-  if (doc.aggregate !== undefined && typeof doc.aggregate !== 'boolean') fail('aggregate must be true (the SQL counts or windows events into each finding itself) or false');
-  const aggregate = doc.aggregate === true;
+  const aggregateColumns: { count?: string; last_time?: string } = {};
+  if (isObj(doc.aggregate)) {
+    for (const [k, v] of Object.entries(doc.aggregate)) {
+      if (k !== 'count' && k !== 'last_time') fail(`aggregate: unknown key ${k} (count, last_time: the columns of the SQL that hold them)`);
+      if (typeof v !== 'string' || !/^[a-z][a-z0-9_]*$/.test(v)) fail(`aggregate ${k}: the name of a column the SQL selects (snake_case)`);
+      aggregateColumns[k as 'count' | 'last_time'] = v as string;
+    }
+  } else if (doc.aggregate !== undefined && typeof doc.aggregate !== 'boolean') {
+    fail('aggregate must be true (the SQL counts or windows events into each finding itself), {count: COLUMN, last_time: COLUMN}, or false');
+  }
+  const aggregate = doc.aggregate === true || isObj(doc.aggregate);
   if (GROUP_PARAM in params && (aggregate || typeof params[GROUP_PARAM]?.default !== 'number' || paramNames(sql).includes(GROUP_PARAM))) {
     fail(`param ${GROUP_PARAM}: the runner's grouping window (minutes); a per-record detection may declare it only to change its default (a number), and its SQL may not read it`);
   }
@@ -223,7 +239,7 @@ export function validateDetection(doc: unknown, file: string): Detection {
   return {
     id: id as string, title: doc.title as string, description: doc.description as string, severity: doc.severity as Severity,
     sources: sources as Detection['sources'], tags: (doc.tags as string[] | undefined) ?? [], references: (doc.references as string[] | undefined) ?? [],
-    aggregate, params, sql, ...(coverage !== undefined ? { coverage: withCoverageRelations(inFront(coverage as string)), coverageAsWritten: coverage as string } : {}),
+    aggregate, ...(Object.keys(aggregateColumns).length ? { aggregateColumns } : {}), params, sql, ...(coverage !== undefined ? { coverage: withCoverageRelations(inFront(coverage as string)), coverageAsWritten: coverage as string } : {}),
     ...(withQueries.length ? { with: withQueries, sqlAsWritten } : {}), ...(Object.keys(candidates).length ? { candidates } : {}), tests, file,
   };
 }

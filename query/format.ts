@@ -219,7 +219,7 @@ export function report(findings: readonly Finding[], detections: readonly Detect
         const ev = Object.entries(f.details).map(([k, v]) => `${k}=${cellText(v)}`).join(' ');
         if (ev) out.push(`      ${ev.length > 200 ? ev.slice(0, 199) + '…' : ev}`);
         out.push(`      at ${f.source_file ?? '?'}:${f.source_line ?? '?'}${f.request_id ? `  request ${f.request_id}` : ''}`);
-        if (f.count > 1) {
+        if (f.count > 1 && f.evidence.length > 1) {
           // (A request both sources logged is in the evidence twice: shown once.)
           const evs = [...new Set(f.evidence.map((e) => [e.event_time?.slice(11, 19), e.key ?? e.request_id ?? e.event_id].filter(Boolean).join(' ')))].join(', ');
           const line = `first events: ${evs}${f.count > f.evidence.length ? ` (${f.evidence.length} of ${f.count}; --format json for their files and lines)` : ''}`;

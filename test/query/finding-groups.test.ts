@@ -154,6 +154,16 @@ describe('group_minutes and aggregate in a detection file', () => {
     expect(detection({ aggregate: true }).params.group_minutes).toBeUndefined();
   });
 
+  it('aggregate may name the columns of its count and last time: the finding takes them, details keep them', () => {
+    const d = detection({ aggregate: { count: 'requests', last_time: 'last_read' } });
+    expect([d.aggregate, d.aggregateColumns, d.params.group_minutes]).toEqual([true, { count: 'requests', last_time: 'last_read' }, undefined]);
+    const rows = { columns: ['event_time', 'bucket', 'requests', 'last_read'].map((name) => ({ name, type: 'VARCHAR' })), rows: [{ event_time: t('08:00'), bucket: 'b', requests: 12, last_read: t('08:44') }] };
+    expect(toFindings(d, rows)[0]).toMatchObject({ count: 12, event_time: t('08:00'), last_time: t('08:44'), details: { requests: 12, last_read: t('08:44') } });
+    const missing = detection({ aggregate: { count: 'calls' } });
+    expect(() => toFindings(missing, rows)).toThrow(/probe\.yaml: aggregate count names the column calls, which the SQL does not select/);
+    expect(() => detection({ aggregate: { total: 'requests' } })).toThrow(/aggregate: unknown key total/);
+  });
+
   it('refuses aggregate that is not true or false, and group_minutes on a detection that aggregates or in its SQL', () => {
     expect(() => detection({ aggregate: 'yes' })).toThrow(/probe\.yaml: aggregate must be true/);
     expect(() => detection({ aggregate: true, params: { group_minutes: { default: 15, description: 'x' } } })).toThrow(/param group_minutes: the runner's grouping window/);
