@@ -30,6 +30,7 @@ export const findingFlags = {
   format: choice({ choices: FINDING_FORMATS, default: 'table', value: 'F', help: 'table (the report), json, ndjson, csv, or ocsf (OCSF Detection Findings)' }),
   'csv-raw': csvRawFlag,
   'fail-on': choice({ choices: SEVERITIES, value: 'SEV', help: 'exit 1 if a finding is at least SEV (info, low, medium, high, critical)' }),
+  ungrouped: bool({ help: 'one finding per event: do not group the events of one principal on one\nbucket within group_minutes (a request both sources logged stays one)' }),
 } as const;
 
 /** Threat-intel lists (detect, analyze, serve; docs/intel.md). */

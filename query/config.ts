@@ -17,11 +17,12 @@
  *   config's `params` and `accounts` under the flags, so flags win), `intel`
  *   (the config's lists, then the `--intel` files), and `suppress` (the
  *   rules, for query/suppress.ts).
- * - query/suppress.ts: `suppressFindings(findings, rules, now?)` gives
- *   `{ kept, suppression }` (the first matching rule takes a finding; expired
- *   rules apply to nothing); `suppressRun(findings, runs, rules, show, now?)`
- *   gives what formatFindings and stderr need (`kept`, `runs`, `suppressed`,
- *   `expiry` lines).
+ * - query/suppress.ts: `suppressor(rules, now?)` gives the `sift` a run
+ *   applies to each detection's events before grouping (RunOptions.sift) and
+ *   collects what it silenced (the first matching rule takes an event;
+ *   expired rules apply to nothing); `suppressOutput(suppression, show)`
+ *   gives what formatFindings and stderr need (`suppressed`, `expiry`
+ *   lines). `suppressFindings(findings, rules, now?)` does it for one list.
  *
  * Paths in the file (`intel:`) are relative to the file's folder.
  */

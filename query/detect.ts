@@ -5,7 +5,6 @@
  * goes into the finding's `details`, so detection SQL stays plain, portable
  * SELECTs. Parameters are bound (`$name`), never pasted into the SQL.
  */
-import { createHash } from 'node:crypto';
 import { DOUBLE, LIST, listValue, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { DetectionError, QueryError, UsageError, describe } from '../common/errors.js';
 import { paramNames, sqlIdentifier } from '../common/sql.js';
@@ -14,6 +13,7 @@ import { coverageRelationsIn, sharedCoverageRelations } from './coverage-relatio
 import { SOURCES, type Detection, type ParamValue } from './detection.js';
 import { COVERAGE_COLUMNS, FINDING_COLUMNS, SEVERITIES, SEVERITY_COLUMN, type CoverageGap, type Finding, type Severity } from './finding.js';
 import type { OpenDataset } from './dataset.js';
+import { aggregateFindingId, eventFindingId, evidenceOf, groupMinutes, shapeFindings } from './finding-groups.js';
 import { rowsOf, type Rows } from './rows.js';
 import { lockToTables, notOneSelect, notSelectKind } from './untrusted-sql.js';
 
@@ -261,9 +261,16 @@ export async function runDetection(conn: DuckDBConnection, d: Detection, params:
  * A detection's result rows as findings: the finding columns, a `severity`
  * column as the finding's own severity (else the detection's), and every
  * other column into details. A severity that is not one of SEVERITIES is the
- * detection's error, not a finding of some made-up rank.
+ * detection's error, not a finding of some made-up rank. Each row is one
+ * event's finding (its finding_id as one event, count 1): shapeFindings
+ * makes the run's findings from them.
  */
 export function toFindings(d: Detection, result: Rows): Finding[] {
+  const names = new Set(result.columns.map((c) => c.name));
+  // (Checked when there are rows: an empty answer may come without columns, as a fake Athena's does.)
+  for (const [k, col] of Object.entries(d.aggregateColumns ?? {})) {
+    if (result.rows.length && !names.has(col)) throw new DetectionError(`${d.file}: aggregate ${k} names the column ${col}, which the SQL does not select`);
+  }
   return result.rows.map((r) => {
     const details: Record<string, unknown> = {};
     for (const c of result.columns) {
@@ -275,14 +282,21 @@ export function toFindings(d: Detection, result: Rows): Finding[] {
     if (!(SEVERITIES as readonly string[]).includes(severity)) {
       throw new QueryError(`${d.id} (${d.file}): its severity column gave ${JSON.stringify(severity)}; a finding's severity is one of ${SEVERITIES.join(', ')}`);
     }
-    const id = createHash('sha256').update(JSON.stringify([d.id, get('request_id') ?? get('event_id') ?? [get('event_time'), get('bucket'), get('key'), get('principal'), get('source_ip'), get('source_file'), get('source_line')]])).digest('hex').slice(0, 20);
-    return {
-      finding_id: id, detection_id: d.id, severity: severity as Severity, title: d.title,
-      event_time: get('event_time'), source: get('source'), bucket: get('bucket'), key: get('key'), principal: get('principal'),
-      source_ip: get('source_ip'), request_id: get('request_id'), event_id: get('event_id'), source_file: get('source_file'),
+    // A detection that aggregates may name the columns of its count and last time (docs/detections.md, "Writing a detection").
+    const counted = d.aggregateColumns?.count === undefined ? NaN : Number(r[d.aggregateColumns.count]);
+    const last = d.aggregateColumns?.last_time === undefined ? null : get(d.aggregateColumns.last_time);
+    const f: Finding = {
+      finding_id: '', detection_id: d.id, severity: severity as Severity, title: d.title,
+      event_time: get('event_time'), last_time: last ?? get('event_time'), count: Number.isInteger(counted) && counted > 0 ? counted : 1, sources: [],
+      source: get('source'), bucket: get('bucket'), key: get('key'), principal: get('principal'), source_ip: get('source_ip'),
+      account_id: get('account_id'), region: get('region'), request_id: get('request_id'), event_id: get('event_id'), source_file: get('source_file'),
       source_line: r.source_line === undefined || r.source_line === null ? null : Number(r.source_line),
-      details,
+      evidence: [], details,
     };
+    f.finding_id = d.aggregate ? aggregateFindingId(d.id, f) : eventFindingId(d.id, f);
+    f.sources = f.source === null ? [] : [f.source];
+    f.evidence = [evidenceOf(f)];
+    return f;
   });
 }
 
@@ -293,6 +307,14 @@ export interface DetectionRun {
   ms: number;
   /** Time taken by its coverage SQL (DuckDB runs; Athena runs both at once). */
   coverage_ms?: number;
+}
+
+/** How a run shapes findings. */
+export interface RunOptions {
+  /** One finding per event (still one per request across sources): no grouping, whatever group_minutes says. */
+  ungrouped?: boolean;
+  /** Keeps the events (each request once) that become findings, before grouping: the config's suppress rules (query/suppress.ts suppressor). */
+  sift?: (findings: readonly Finding[]) => Finding[];
 }
 
 export interface DetectResult {
@@ -311,7 +333,8 @@ export function compareFindings(a: Finding, b: Finding): number {
   const text = (x: string | null): string => x ?? '';
   return rank(b.severity) - rank(a.severity) || a.detection_id.localeCompare(b.detection_id) || text(a.event_time).localeCompare(text(b.event_time)) ||
     text(a.source_file).localeCompare(text(b.source_file)) || (a.source_line ?? 0) - (b.source_line ?? 0) || text(a.principal).localeCompare(text(b.principal)) ||
-    text(a.request_id).localeCompare(text(b.request_id)) || text(a.bucket).localeCompare(text(b.bucket)) || text(a.key).localeCompare(text(b.key));
+    text(a.request_id).localeCompare(text(b.request_id)) || text(a.bucket).localeCompare(text(b.bucket)) || text(a.key).localeCompare(text(b.key)) ||
+    a.finding_id.localeCompare(b.finding_id);
 }
 
 /**
@@ -319,7 +342,7 @@ export function compareFindings(a: Finding, b: Finding): number {
  * and time. Each detection's coverage comes with them: its sources' (a table
  * it reads is empty) and its `coverage:` SQL's.
  */
-export async function runDetections(ds: OpenDataset, detections: readonly Detection[], overrides: ParamOverrides = {}, onRun?: (r: DetectionRun) => void): Promise<DetectResult> {
+export async function runDetections(ds: OpenDataset, detections: readonly Detection[], overrides: ParamOverrides = {}, onRun?: (r: DetectionRun) => void, opts: RunOptions = {}): Promise<DetectResult> {
   checkOverrides(detections, overrides);
   const start = performance.now();
   const params = new Map(detections.map((d) => [d.id, paramsFor(d, overrides)]));
@@ -346,7 +369,8 @@ export async function runDetections(ds: OpenDataset, detections: readonly Detect
       let f: Finding[];
       let ms: number;
       try {
-        f = await candidates.narrowed(d, () => runDetection(ds.conn, d, values, d.sqlAsWritten ?? d.sql));
+        const rows = await candidates.narrowed(d, () => runDetection(ds.conn, d, values, d.sqlAsWritten ?? d.sql));
+        f = shapeFindings(d, rows, groupMinutes(d, values, opts.ungrouped), opts.sift);
         findings.push(...f);
         ms = performance.now() - t0;
         t0 = performance.now();

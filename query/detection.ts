@@ -10,6 +10,7 @@ import { PACKAGE_ROOT } from '../common/package-root.js';
 import { paramNames } from '../common/sql.js';
 import { COVERAGE_RELATIONS, coverageRelationsIn, withCoverageRelations, withQueriesInFront } from './coverage-relations.js';
 import { SEVERITIES, type Severity } from './finding.js';
+import { GROUP_MINUTES_DEFAULT, GROUP_PARAM } from './finding-groups.js';
 import { HISTORY } from './views.js';
 import { parseRecordSpec, type RecordSpec } from './test-records.js';
 
@@ -18,6 +19,8 @@ export type ParamValue = number | string | boolean | string[] | number[];
 export interface ParamSpec {
   default: ParamValue;
   description: string;
+  /** Set by the runner, not the file (`group_minutes` of a per-record detection). */
+  runner?: true;
 }
 
 export interface DetectionTest {
@@ -47,6 +50,19 @@ export interface Detection {
   tags: string[];
   references: string[];
   params: Record<string, ParamSpec>;
+  /**
+   * `aggregate: true`: the SQL makes each finding of many events itself
+   * (counts, windows, first-of); the runner does not group its rows again.
+   * A per-record detection (the default) has the runner's `group_minutes`.
+   */
+  aggregate: boolean;
+  /**
+   * `aggregate: {count: COLUMN, last_time: COLUMN}`: the columns of the SQL
+   * that hold how many events a row stands for and the last one's time
+   * (they stay in details too); without them a row's count is 1 and its
+   * last time its event_time.
+   */
+  aggregateColumns?: { count?: string; last_time?: string };
   sql: string;
   /**
    * SQL returning what the detection could not judge in the data: rows of
@@ -80,7 +96,7 @@ export interface Detection {
 export const BUILTIN_DIR = join(PACKAGE_ROOT, 'query', 'detections');
 
 /** The keys of a detection file (docs/contract.md). */
-export const DETECTION_KEYS = ['id', 'title', 'description', 'severity', 'sources', 'tags', 'references', 'params', 'with', 'sql', 'coverage', 'candidates', 'tests'] as const;
+export const DETECTION_KEYS = ['id', 'title', 'description', 'severity', 'sources', 'tags', 'references', 'aggregate', 'params', 'with', 'sql', 'coverage', 'candidates', 'tests'] as const;
 const REQUIRED = ['id', 'title', 'description', 'severity', 'sources', 'sql', 'tests'] as const;
 /** The keys of one of its tests. */
 export const DETECTION_TEST_KEYS = ['name', 'records', 'access_log', 'cloudtrail', 'params', 'intel', 'expect', 'fires'] as const;
@@ -146,6 +162,23 @@ export function validateDetection(doc: unknown, file: string): Detection {
     }
   }
   for (const name of paramNames(sql)) if (!(name in params)) fail(`the SQL uses $${name} but params does not declare it`);
+  const aggregateColumns: { count?: string; last_time?: string } = {};
+  if (isObj(doc.aggregate)) {
+    for (const [k, v] of Object.entries(doc.aggregate)) {
+      if (k !== 'count' && k !== 'last_time') fail(`aggregate: unknown key ${k} (count, last_time: the columns of the SQL that hold them)`);
+      if (typeof v !== 'string' || !/^[a-z][a-z0-9_]*$/.test(v)) fail(`aggregate ${k}: the name of a column the SQL selects (snake_case)`);
+      aggregateColumns[k as 'count' | 'last_time'] = v as string;
+    }
+  } else if (doc.aggregate !== undefined && typeof doc.aggregate !== 'boolean') {
+    fail('aggregate must be true (the SQL counts or windows events into each finding itself), {count: COLUMN, last_time: COLUMN}, or false');
+  }
+  const aggregate = doc.aggregate === true || isObj(doc.aggregate);
+  if (GROUP_PARAM in params && (aggregate || typeof params[GROUP_PARAM]?.default !== 'number' || paramNames(sql).includes(GROUP_PARAM))) {
+    fail(`param ${GROUP_PARAM}: the runner's grouping window (minutes); a per-record detection may declare it only to change its default (a number), and its SQL may not read it`);
+  }
+  if (!aggregate && !(GROUP_PARAM in params)) {
+    params[GROUP_PARAM] = { runner: true, default: GROUP_MINUTES_DEFAULT, description: 'minutes: the findings of one principal on one bucket within a window this long (aligned to the clock) are one finding; 0: one finding per event' };
+  }
   const coverage = doc.coverage;
   if (coverage !== undefined && (typeof coverage !== 'string' || coverage.trim() === '')) fail('coverage must be SQL text (what the detection cannot judge: scope, reason)');
   for (const name of paramNames((coverage as string | undefined) ?? '')) if (!(name in params)) fail(`the coverage SQL uses $${name} but params does not declare it`);
@@ -206,7 +239,7 @@ export function validateDetection(doc: unknown, file: string): Detection {
   return {
     id: id as string, title: doc.title as string, description: doc.description as string, severity: doc.severity as Severity,
     sources: sources as Detection['sources'], tags: (doc.tags as string[] | undefined) ?? [], references: (doc.references as string[] | undefined) ?? [],
-    params, sql, ...(coverage !== undefined ? { coverage: withCoverageRelations(inFront(coverage as string)), coverageAsWritten: coverage as string } : {}),
+    aggregate, ...(Object.keys(aggregateColumns).length ? { aggregateColumns } : {}), params, sql, ...(coverage !== undefined ? { coverage: withCoverageRelations(inFront(coverage as string)), coverageAsWritten: coverage as string } : {}),
     ...(withQueries.length ? { with: withQueries, sqlAsWritten } : {}), ...(Object.keys(candidates).length ? { candidates } : {}), tests, file,
   };
 }

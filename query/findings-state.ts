@@ -68,14 +68,12 @@ export interface FindingsState {
 
 /** The optional parts of a finding's shape (grouped findings carry a count and a last time). */
 export function findingCount(f: Finding): number {
-  const n = (f as Finding & { count?: unknown }).count;
-  return typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : 1;
+  return Number.isFinite(f.count) && f.count > 0 ? f.count : 1;
 }
 
 /** The time of a finding's latest event: `last_time` when the finding has one, else `event_time`. */
 export function findingLastTime(f: Finding): string | null {
-  const t = (f as Finding & { last_time?: unknown }).last_time;
-  return typeof t === 'string' ? t : f.event_time;
+  return f.last_time ?? f.event_time;
 }
 
 export const statePath = (data: string): string => join(data, STATE_DIR, STATE_FILE);

@@ -7,6 +7,7 @@ import { terminalSafe } from '../common/terminal.js';
 import type { Detection } from './detection.js';
 import type { DetectionRun } from './detect.js';
 import { FINDING_FIELDS, SEVERITIES, type CoverageGap, type Finding, type FindingFormat, type QueryFormat } from './finding.js';
+import { ocsf } from './ocsf.js';
 import type { Rows } from './rows.js';
 
 /** A cell as text: NULL as nothing, nested values as JSON. */
@@ -95,30 +96,7 @@ export async function formatRows(result: Rows, format: QueryFormat, csvOpts: Csv
   }
 }
 
-const SEVERITY_ID: Record<string, number> = { info: 1, low: 2, medium: 3, high: 4, critical: 5 };
-
-/** An OCSF 1.1 Detection Finding (class 2004) for a finding. */
-export function ocsf(f: Finding, d: Detection | undefined, version: string): Record<string, unknown> {
-  const time = f.event_time ? Date.parse(f.event_time) : Date.now();
-  return {
-    class_uid: 2004, class_name: 'Detection Finding', category_uid: 2, category_name: 'Findings',
-    activity_id: 1, activity_name: 'Create', type_uid: 200401, type_name: 'Detection Finding: Create',
-    severity_id: SEVERITY_ID[f.severity], severity: f.severity[0]?.toUpperCase() + f.severity.slice(1), status_id: 1, status: 'New',
-    time, message: f.title,
-    metadata: { version: '1.1.0', product: { name: 's3sift', vendor_name: 's3sift', version }, log_name: f.source ?? undefined },
-    finding_info: {
-      uid: `${f.detection_id}:${f.request_id ?? f.event_id ?? `${f.source_file}:${f.source_line}`}`, title: f.title, desc: d?.description.trim(),
-      analytic: { uid: f.detection_id, name: f.detection_id, type_id: 1, type: 'Rule' }, types: d?.tags ?? [],
-      first_seen_time: time, src_url: d?.references[0],
-    },
-    cloud: { provider: 'AWS' },
-    resources: f.bucket ? [{ type: 'AWS::S3::Bucket', name: f.bucket, uid: `arn:aws:s3:::${f.bucket}` }, ...(f.key ? [{ type: 'AWS::S3::Object', name: f.key }] : [])] : [],
-    actor: f.principal ? { user: { uid: f.principal, name: f.principal } } : undefined,
-    src_endpoint: f.source_ip ? { ip: f.source_ip } : undefined,
-    evidences: [{ data: { request_id: f.request_id, event_id: f.event_id, source_file: f.source_file, source_line: f.source_line } }],
-    unmapped: f.details,
-  };
-}
+export { ocsf } from './ocsf.js';
 
 export interface FindingsContext {
   detections: readonly Detection[];
@@ -141,9 +119,9 @@ export function formatFindings(findings: readonly Finding[], format: FindingForm
   const byId = new Map(ctx.detections.map((d) => [d.id, d]));
   switch (format) {
     case 'ndjson':
-      return findings.map((f) => JSON.stringify(f)).join('\n') + (findings.length ? '\n' : '');
+      return findings.map((f) => JSON.stringify(inOrder(f))).join('\n') + (findings.length ? '\n' : '');
     case 'json':
-      return JSON.stringify({ findings, summary: summary(findings, ctx.runs), coverage: ctx.coverage, ...(ctx.suppressed ? { suppressed: ctx.suppressed.json } : {}) }, null, 2) + '\n';
+      return JSON.stringify({ findings: findings.map(inOrder), summary: summary(findings, ctx.runs), coverage: ctx.coverage, ...(ctx.suppressed ? { suppressed: ctx.suppressed.json } : {}) }, null, 2) + '\n';
     case 'csv':
       return csv(FINDING_FIELDS, findings as unknown as Array<Record<string, unknown>>, ctx.csv);
     case 'ocsf':
@@ -158,6 +136,11 @@ function withSuppressed(text: string, s: FindingsContext['suppressed']): string 
   if (!s?.line) return text;
   const nl = text.indexOf('\n');
   return `${text.slice(0, nl)}\n${terminalSafe(`${s.line}: see SUPPRESSED at the end`)}${text.slice(nl)}${s.section}`;
+}
+
+/** A finding's fields in the declared order (FINDING_FIELDS), whatever order it was built in. */
+function inOrder(f: Finding): Record<string, unknown> {
+  return Object.fromEntries(FINDING_FIELDS.map((k) => [k, f[k]]));
 }
 
 /** The detections with coverage gaps, in order of first appearance. */
@@ -195,6 +178,24 @@ function firstSentence(text: string): string {
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
 /**
+ * What the runner made of the rows (finding-groups.ts), when it made
+ * anything: how many events the grouped findings stand for, and how many
+ * findings both sources saw. Null when every finding is one event of one source.
+ */
+function shapingLine(findings: readonly Finding[], byId: ReadonlyMap<string, Detection>): string | null {
+  const grouped = findings.filter((f) => f.count > 1 && byId.get(f.detection_id)?.aggregate !== true);
+  const both = findings.filter((f) => f.sources.length > 1).length;
+  if (!grouped.length && !both) return null;
+  const parts = [];
+  if (grouped.length) {
+    parts.push(`grouped: ${plural(grouped.reduce((n, f) => n + f.count, 0), 'event')} into ${plural(grouped.length, 'finding')} ` +
+      '(one principal, one bucket, within group_minutes; --ungrouped for one finding per event)');
+  }
+  if (both) parts.push(`${plural(both, 'finding')} seen in both sources, each request once`);
+  return parts.join('; ');
+}
+
+/**
  * What a responder reads: findings grouped by severity and detection, each
  * with its evidence, then what the detections could not judge (NOT
  * CHECKED). Every line is escaped for a terminal: log content is hostile.
@@ -205,6 +206,8 @@ export function report(findings: readonly Finding[], detections: readonly Detect
   const counts = SEVERITIES.map((s) => [s, findings.filter((f) => f.severity === s).length] as const).filter(([, n]) => n > 0).reverse();
   out.push(`${findings.length} finding${findings.length === 1 ? '' : 's'} from ${runs.filter((r) => r.findings > 0).length} of ${runs.length} detections` +
     (counts.length ? ` (${counts.map(([s, n]) => `${n} ${s}`).join(', ')})` : ''));
+  const shaped = shapingLine(findings, byId);
+  if (shaped) out.push(shaped);
   const gaps = gapDetections(coverage);
   if (gaps.length) out.push(`${plural(gaps.length, 'detection')} could not judge some of the data: see NOT CHECKED at the end`);
   for (const sev of [...SEVERITIES].reverse()) {
@@ -219,10 +222,18 @@ export function report(findings: readonly Finding[], detections: readonly Detect
       for (const f of fs.slice(0, perDetection)) {
         const who = [f.principal ?? (f.source_ip ? 'anonymous' : null), f.source_ip ? `from ${f.source_ip}` : null].filter(Boolean).join(' ');
         const what = [f.bucket, f.key].filter(Boolean).join('/');
-        out.push(`  - ${f.event_time ?? '(no time)'}  ${what || '-'}  ${who || '-'}`);
+        const many = f.count > 1 ? `  (${f.count} events until ${f.last_time ?? '?'})` : '';
+        const both = f.sources.length > 1 ? `  [${f.sources.join(' + ')}]` : '';
+        out.push(`  - ${f.event_time ?? '(no time)'}  ${what || '-'}  ${who || '-'}${many}${both}`);
         const ev = Object.entries(f.details).map(([k, v]) => `${k}=${cellText(v)}`).join(' ');
         if (ev) out.push(`      ${ev.length > 200 ? ev.slice(0, 199) + '…' : ev}`);
         out.push(`      at ${f.source_file ?? '?'}:${f.source_line ?? '?'}${f.request_id ? `  request ${f.request_id}` : ''}`);
+        if (f.count > 1 && f.evidence.length > 1) {
+          // (A request both sources logged is in the evidence twice: shown once.)
+          const evs = [...new Set(f.evidence.map((e) => [e.event_time?.slice(11, 19), e.key ?? e.request_id ?? e.event_id].filter(Boolean).join(' ')))].join(', ');
+          const line = `first events: ${evs}${f.count > f.evidence.length ? ` (${f.evidence.length} of ${f.count}; --format json for their files and lines)` : ''}`;
+          out.push(`      ${line.length > 200 ? line.slice(0, 199) + '…' : line}`);
+        }
       }
       if (fs.length > perDetection) out.push(`  ... and ${fs.length - perDetection} more (--format json for all)`);
     }

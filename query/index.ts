@@ -6,5 +6,5 @@ export { ConfigError, loadConfig, parseConfig, findConfig, emptyConfig, CONFIG_F
 export type { Config, SuppressRule, ParamSetting, Account, Position } from './config.js';
 export { applyConfig, layerOverrides } from './config-apply.js';
 export type { AppliedConfig } from './config-apply.js';
-export { suppressFindings, suppressRun, ruleMatches, expiryLines } from './suppress.js';
-export type { Suppression, Suppressed, SuppressedRun } from './suppress.js';
+export { suppressFindings, suppressor, suppressOutput, ruleMatches, expiryLines } from './suppress.js';
+export type { Suppression, Suppressed, SuppressedOutput, Suppressor } from './suppress.js';

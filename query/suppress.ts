@@ -61,15 +61,38 @@ export const expired = (rule: SuppressRule, now: Date): boolean => rule.until !=
  * nothing and are listed apart.
  */
 export function suppressFindings(findings: readonly Finding[], rules: readonly SuppressRule[], now: Date = new Date()): { kept: Finding[]; suppression: Suppression } {
+  const s = suppressor(rules, now);
+  return { kept: s.filter(findings), suppression: s.suppression };
+}
+
+/** Suppression over a whole run: `filter` keeps what no rule silences and collects the rest in `suppression`. */
+export interface Suppressor {
+  filter(findings: readonly Finding[]): Finding[];
+  readonly suppression: Suppression;
+}
+
+/**
+ * A suppressor for one run. The runner calls `filter` on each detection's
+ * events before it groups them (RunOptions.sift), so a rule judges every
+ * event on its own: a group of reads whose first event a rule matches keeps
+ * the others (a probe of another key among an allowed prefix's reads).
+ */
+export function suppressor(rules: readonly SuppressRule[], now: Date = new Date()): Suppressor {
   const active = rules.filter((r) => !expired(r, now));
-  const kept: Finding[] = [];
-  const suppressed: Suppressed[] = [];
-  for (const f of findings) {
-    const rule = active.find((r) => ruleMatches(r, f));
-    if (rule) suppressed.push({ finding: f, rule });
-    else kept.push(f);
-  }
-  return { kept, suppression: { rules: active, suppressed, expired: rules.filter((r) => expired(r, now)) } };
+  const suppression: Suppression = { rules: active, suppressed: [], expired: rules.filter((r) => expired(r, now)) };
+  return {
+    suppression,
+    filter(findings) {
+      if (!active.length) return [...findings];
+      const kept: Finding[] = [];
+      for (const f of findings) {
+        const rule = active.find((r) => ruleMatches(r, f));
+        if (rule) suppression.suppressed.push({ finding: f, rule });
+        else kept.push(f);
+      }
+      return kept;
+    },
+  };
 }
 
 /** Each detection's run with its count of findings after suppression. */
@@ -131,23 +154,19 @@ export function suppressionSection(s: Suppression, show: boolean): string {
   return out.map(terminalSafe).join('\n') + '\n';
 }
 
-/** What a run's output needs from suppression (suppressRun). */
-export interface SuppressedRun {
-  /** The findings kept. */
-  kept: Finding[];
-  /** The runs with their counts of findings kept. */
-  runs: DetectionRun[];
+/** What a run's output needs from suppression (suppressOutput). */
+export interface SuppressedOutput {
   /** For formatFindings (FindingsContext.suppressed); undefined when the config has no rules. */
   suppressed?: { json: Record<string, unknown>; line: string | null; section: string };
   /** Lines for stderr: each expired rule. */
   expiry: string[];
 }
 
-/** Apply `rules` to a run's findings and runs, ready for formatFindings; `show`: --show-suppressed. */
-export function suppressRun(findings: readonly Finding[], runs: readonly DetectionRun[], rules: readonly SuppressRule[], show: boolean, now: Date = new Date()): SuppressedRun {
-  const { kept, suppression } = suppressFindings(findings, rules, now);
+/** What a run's suppression (a suppressor's, after the run) gives formatFindings and stderr; `show`: --show-suppressed. */
+export function suppressOutput(s: Suppression, show: boolean): SuppressedOutput {
+  const any = s.rules.length + s.expired.length > 0;
   return {
-    kept, runs: runsAfter(runs, kept), expiry: expiryLines(suppression),
-    suppressed: rules.length ? { json: suppressionJson(suppression, show), line: suppressionLine(suppression), section: suppressionSection(suppression, show) } : undefined,
+    expiry: expiryLines(s),
+    suppressed: any ? { json: suppressionJson(s, show), line: suppressionLine(s), section: suppressionSection(s, show) } : undefined,
   };
 }

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
-import { DuckDBTimestampValue, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBTimestampValue, LIST, VARCHAR, type DuckDBAppender, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
@@ -18,7 +18,7 @@ import { MANIFEST } from '../ingest/dataset.js';
 import { TABLES } from '../ingest/schema.js';
 import { runDetections, type ParamOverrides } from '../query/detect.js';
 import type { SuppressRule } from '../query/config.js';
-import { suppressFindings, suppressionJson } from '../query/suppress.js';
+import { suppressionJson, suppressor, type Suppression } from '../query/suppress.js';
 import { loadDetections, type Detection } from '../query/detection.js';
 import type { IntelSet } from '../query/intel.js';
 import { loadStateCached, type StateEntry } from '../query/findings-state.js';
@@ -67,10 +67,29 @@ export interface ServerConfig {
 const FINDINGS_TABLE_COLUMNS = FINDING_FIELDS.map((name) => ({ name, type: findingFieldType(name) }));
 const FINDINGS_DDL = `CREATE OR REPLACE TABLE findings (${FINDINGS_TABLE_COLUMNS.map((c) => `${sqlIdentifier(c.name)} ${c.type}`).join(', ')})`;
 
+/** One finding field into the `findings` table, by its declared type (FINDING_SPEC). */
+function appendField(app: DuckDBAppender, type: ReturnType<typeof findingFieldType>, v: unknown): void {
+  if (v === null || v === undefined) return app.appendNull();
+  switch (type) {
+    case 'TIMESTAMP':
+      return app.appendTimestamp(new DuckDBTimestampValue(BigInt(Date.parse(String(v))) * 1000n));
+    case 'BIGINT':
+      return app.appendBigInt(BigInt(v as number));
+    case 'VARCHAR[]':
+      return app.appendList((v as string[]).map(String), LIST(VARCHAR));
+    case 'JSON':
+      return app.appendVarchar(JSON.stringify(v));
+    case 'VARCHAR':
+      return app.appendVarchar(String(v));
+  }
+}
+
 /** Findings of the whole library, and its coverage, recomputed when the dataset's manifest changes. */
 class FindingsCache {
   stamp = '';
   private findings: Finding[] = [];
+  /** What the config's suppress rules silenced, event by event, in the latest run. */
+  suppression: Suppression = { rules: [], suppressed: [], expired: [] };
   /** What the detections could not judge in the dataset. */
   coverage: CoverageGap[] = [];
   private pending: Promise<void> | null = null;
@@ -80,6 +99,7 @@ class FindingsCache {
     private readonly data: string,
     private readonly detections: Detection[],
     private readonly overrides: ParamOverrides = {},
+    private readonly suppress: readonly SuppressRule[] = [],
   ) {}
 
   async get(): Promise<Finding[]> {
@@ -94,28 +114,26 @@ class FindingsCache {
 
   private async refresh(stamp: string): Promise<void> {
     const conn = this.sb.ds.conn;
-    const { findings, coverage } = await runDetections(this.sb.ds, this.detections, this.overrides);
+    // The suppress rules judge each event before grouping, as for detect (query/suppress.ts).
+    const s = suppressor(this.suppress);
+    const { findings, coverage } = await runDetections(this.sb.ds, this.detections, this.overrides, undefined, { sift: s.filter });
     await conn.run(FINDINGS_DDL);
     const app = await conn.createAppender('findings');
-    for (const f of findings) {
-      for (const v of [f.detection_id, f.severity, f.title]) app.appendVarchar(v);
-      if (f.event_time) app.appendTimestamp(new DuckDBTimestampValue(BigInt(Date.parse(f.event_time)) * 1000n));
-      else app.appendNull();
-      for (const v of [f.source, f.bucket, f.key, f.principal, f.source_ip, f.request_id, f.event_id, f.source_file]) (v === null ? app.appendNull() : app.appendVarchar(v));
-      if (f.source_line === null) app.appendNull();
-      else app.appendBigInt(BigInt(f.source_line));
-      app.appendVarchar(JSON.stringify(f.details));
+    // The table user SQL reads holds every finding: those kept, and the events suppressed.
+    for (const f of [...findings, ...s.suppression.suppressed.map((x) => x.finding)]) {
+      for (const c of FINDINGS_TABLE_COLUMNS) appendField(app, c.type, f[c.name]);
       app.endRow();
     }
     app.closeSync();
     this.findings = findings;
+    this.suppression = s.suppression;
     this.coverage = coverage;
     this.stamp = stamp;
   }
 }
 
 /** The columns /api/findings adds from the findings state. */
-const STATUS_COLUMNS = [{ name: 'finding_id', type: 'VARCHAR' }, { name: 'status', type: 'VARCHAR' }, { name: 'status_by', type: 'VARCHAR' }, { name: 'status_reason', type: 'VARCHAR' }];
+const STATUS_COLUMNS = [{ name: 'status', type: 'VARCHAR' }, { name: 'status_by', type: 'VARCHAR' }, { name: 'status_reason', type: 'VARCHAR' }];
 
 /**
  * Findings with their status from the dataset's findings state: one not
@@ -162,7 +180,7 @@ export async function createApp(cfg: ServerConfig): Promise<App> {
   const opts = { ...DEFAULTS, ...Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined)) } as Required<Omit<ServerConfig, 'token' | 'rules' | 'host' | 'allowedHosts' | 'intel' | 'overrides' | 'suppress'>> & ServerConfig;
   const detections = await loadDetections(cfg.rules ?? []);
   const sandbox = await Sandbox.open(cfg.data, { timeoutMs: opts.timeoutMs, rowCap: opts.rowCap, byteCap: opts.byteCap, maxConcurrent: opts.maxConcurrent, maxQueued: opts.maxQueued, memoryLimitMb: opts.memoryLimitMb, intel: cfg.intel });
-  const findings = new FindingsCache(sandbox, cfg.data, detections, cfg.overrides);
+  const findings = new FindingsCache(sandbox, cfg.data, detections, cfg.overrides, cfg.suppress);
   await findings.get();
   // Saved queries answer the same thing until the dataset changes: keep their answers.
   const saved = new Map<string, QueryResult>();
@@ -219,13 +237,14 @@ export async function createApp(cfg: ServerConfig): Promise<App> {
       minSeverity = q.severity as Severity;
     }
     const all = await findings.get();
-    const asked = all.filter((f) => {
+    const isAsked = (f: Finding): boolean => {
       const t = f.event_time ? BigInt(Date.parse(f.event_time)) : null;
       return (!ids.length || ids.includes(f.detection_id)) && (since === null || (t !== null && t >= since)) && (until === null || (t !== null && t < until)) &&
         (minSeverity === null || SEVERITIES.indexOf(f.severity) >= SEVERITIES.indexOf(minSeverity));
-    });
-    // The config's suppress rules: what they silence among those asked for is counted (x-suppressed, and "suppressed" in JSON), not listed.
-    const { kept: picked, suppression } = suppressFindings(asked, cfg.suppress ?? []);
+    };
+    const picked = all.filter(isAsked);
+    // The config's suppress rules: the events they silenced among those asked for are counted (x-suppressed, and "suppressed" in JSON), not listed.
+    const suppression = { ...findings.suppression, suppressed: findings.suppression.suppressed.filter((x) => isAsked(x.finding)) };
     // Coverage is the whole dataset's (no time window), for the detections asked for: by id and severity.
     const coverage = findings.coverage.filter((g) => {
       const d = detections.find((x) => x.id === g.detection_id);

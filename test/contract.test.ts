@@ -14,7 +14,7 @@ import { ACCESS_LOG, CLOUDTRAIL } from '../ingest/schema.js';
 import { openDataset } from '../query/dataset.js';
 import { DETECTION_KEYS, DETECTION_TEST_KEYS } from '../query/detection.js';
 import { BASE_NAMES, RECORD_KEYS } from '../query/test-records.js';
-import { COVERAGE_FIELDS, SEVERITIES } from '../query/finding.js';
+import { COVERAGE_FIELDS, FINDING_FIELDS, findingFieldsTable, SEVERITIES } from '../query/finding.js';
 import { createApp } from '../server/app.js';
 import { captureIo } from './helpers/io.js';
 import { SAMPLES, tempDir } from './helpers/dataset.js';
@@ -78,6 +78,11 @@ describe('docs/contract.md holds', () => {
     expect(lists).toEqual([[...DETECTION_KEYS], [...DETECTION_TEST_KEYS], [...RECORD_KEYS]]);
     expect(section('## Detection files')).toContain(`with the bases ${BASE_NAMES.map((b) => `\`${b}\``).join(', ').replace(/, ([^,]*)$/, ' and $1')}.`);
     expect(section('## Findings')).toContain(`one of \`${SEVERITIES.join(', ')}\``);
+  });
+
+  it('the finding fields: the name list, and the table of types and meanings as query/finding.ts declares them', () => {
+    expect(nameList('## Findings')).toEqual([...FINDING_FIELDS]);
+    expect(section('## Findings')).toContain(findingFieldsTable());
   });
 
   it('the coverage fields', () => {

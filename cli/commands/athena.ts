@@ -138,7 +138,7 @@ Detections that run on DuckDB only are left out and named.`,
     for (const d of duckdbOnly) io.stderr.write(`skip   ${d.id}: runs on DuckDB only (s3sift's policy evaluator); run it with 's3sift detect'\n`);
     const client = new AthenaClient({ ...(f.region ? { region: f.region } : {}), ...(f['endpoint-url'] ? { endpoint: f['endpoint-url'] } : {}), maxAttempts: 6 });
     const r = await runDetectionsOnAthena(client, detections, {
-      database, workgroup: f.workgroup, outputLocation: f['output-location'], reuseMinutes: f['reuse-minutes'], since: f.since, until: f.until,
+      database, workgroup: f.workgroup, outputLocation: f['output-location'], reuseMinutes: f['reuse-minutes'], since: f.since, until: f.until, ungrouped: f.ungrouped,
     }, parseParamFlags(f.param), (run) => {
       io.stderr.line(`${run.error ? 'FAILED' : 'ok    '} ${run.id}: ${run.error ?? `${run.findings} finding(s), ${(run.bytes / 1e6).toFixed(1)} MB scanned`}`);
     });

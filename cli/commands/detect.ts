@@ -10,6 +10,7 @@ import type { DetectResult, ParamOverrides } from '../../query/detect.js';
 import type { Detection } from '../../query/detection.js';
 import type { IntelSet } from '../../query/intel.js';
 import type { SuppressRule } from '../../query/config.js';
+import type { Suppression } from '../../query/suppress.js';
 import { ingestWithProgress, renderSummary, reportUnreadable } from './ingest.js';
 
 const detectFlags = {
@@ -51,12 +52,13 @@ export async function prepareDetections(f: Pick<DetectArgs, 'rules' | 'only' | '
   return { detections, overrides: config.overrides, intel, suppress: config.suppress };
 }
 
-/** Run a plan over the dataset at `data` (in the window, if given). */
-export async function runPlan(plan: DetectPlan, data: string, window: { since?: Date; until?: Date } = {}): Promise<DetectResult> {
-  const [{ openDataset }, { runDetections }] = await Promise.all([import('../../query/dataset.js'), import('../../query/detect.js')]);
+/** Run a plan over the dataset at `data` (in the window, if given; --ungrouped: one finding per event), its suppress rules judging each event. */
+export async function runPlan(plan: DetectPlan, data: string, window: { since?: Date; until?: Date } = {}, opts: { ungrouped?: boolean } = {}): Promise<DetectResult & { suppression: Suppression }> {
+  const [{ openDataset }, { runDetections }, { suppressor }] = await Promise.all([import('../../query/dataset.js'), import('../../query/detect.js'), import('../../query/suppress.js')]);
   const ds = await openDataset(data, { ...window, intel: plan.intel });
+  const s = suppressor(plan.suppress);
   try {
-    return await runDetections(ds, plan.detections, plan.overrides);
+    return { ...(await runDetections(ds, plan.detections, plan.overrides, undefined, { ungrouped: opts.ungrouped ?? false, sift: s.filter })), suppression: s.suppression };
   } finally {
     ds.close();
   }
@@ -70,19 +72,19 @@ export async function runPlan(plan: DetectPlan, data: string, window: { since?: 
 async function prepare(f: DetectArgs, io: Io): Promise<(io: Io) => Promise<number>> {
   checkWindow(f.since, f.until);
   checkCsvRaw(f);
-  const [{ timingReport }, { formatFindings, coverageNotice }, { recordFindings }, { runsAfter, suppressRun }] = await Promise.all([
+  const [{ timingReport }, { formatFindings, coverageNotice }, { recordFindings }, { runsAfter, suppressOutput }] = await Promise.all([
     import('../../query/detect.js'), import('../../query/format.js'), import('./findings.js'), import('../../query/suppress.js'),
   ]);
   const plan = await prepareDetections(f, io);
   const { detections } = plan;
   // Run the detections, print the findings, exit 1 past --fail-on.
   return async (io) => {
-    const result = await runPlan(plan, f.data, { since: f.since, until: f.until });
-    // Suppressed findings leave the counts, the state and --fail-on, and are reported apart (query/suppress.ts).
-    const { kept, suppressed, expiry } = suppressRun(result.findings, result.runs, plan.suppress, f['show-suppressed']);
+    const result = await runPlan(plan, f.data, { since: f.since, until: f.until }, { ungrouped: f.ungrouped });
+    // Suppressed events left the findings, the state and --fail-on in the run; they are reported apart (query/suppress.ts).
+    const { suppressed, expiry } = suppressOutput(result.suppression, f['show-suppressed']);
     for (const line of expiry) io.stderr.line(line);
     // Recorded in the findings state; --new keeps only what the state had not seen.
-    const findings = await recordFindings(f.data, kept, { onlyNew: f.new }, io);
+    const findings = await recordFindings(f.data, result.findings, { onlyNew: f.new }, io);
     const runs = runsAfter(result.runs, findings);
     stdoutFor(io, f.format).write(formatFindings(findings, f.format, { detections, runs, coverage: result.coverage, version: version(), csv: { raw: f['csv-raw'] }, suppressed }));
     // NDJSON, CSV and OCSF carry findings only: what was not checked, and what was suppressed, go to stderr.

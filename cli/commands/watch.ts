@@ -70,7 +70,7 @@ See docs/watch.md for a cron line and a systemd unit.`,
   async run({ flags: f, positionals }, io) {
     if (positionals.length === 0) throw new UsageError('watch needs at least one SOURCE (a file, a folder or s3://bucket/prefix)');
     if (positionals.includes('-')) throw new UsageError('watch cannot read stdin (-): give files, folders or s3:// prefixes');
-    const [{ parseSink }, { watchLog }, { watch }, { prepareDetections, runPlan }, { ingest }, { suppressFindings, expiryLines }] = await Promise.all([
+    const [{ parseSink }, { watchLog }, { watch }, { prepareDetections, runPlan }, { ingest }, { expiryLines }] = await Promise.all([
       import('../sinks.js'), import('../watch-log.js'), import('../watch.js'), import('./detect.js'), import('../../ingest/index.js'), import('../../query/suppress.js'),
     ]);
     const sinks = (f.sink.length ? f.sink : ['stdout']).map(parseSink);
@@ -95,10 +95,10 @@ See docs/watch.md for a cron line and a systemd unit.`,
         // Suppressed findings are neither recorded nor sent (the log line says how many); a rule past its until date lets them through.
         detect: async () => {
           const result = await runPlan(plan, f.data);
-          const { kept, suppression } = suppressFindings(result.findings, plan.suppress);
+          const { suppression } = result;
           for (const line of expiryLines(suppression)) log.info('config', line);
           if (suppression.suppressed.length) log.info('suppress', `${suppression.suppressed.length} finding(s) suppressed by the config's rules`, { suppressed: suppression.suppressed.length });
-          return { ...result, findings: kept };
+          return result;
         },
         planKey: createHash('sha256').update(JSON.stringify({ d: plan.detections, o: plan.overrides, i: plan.intel.lists, s: plan.suppress }, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).digest('hex'),
       });

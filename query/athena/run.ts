@@ -19,6 +19,7 @@ import {
   type DetectResult, type DetectionRun, type ParamOverrides,
 } from '../detect.js';
 import { nativeFunctionIn } from '../dialect.js';
+import { groupMinutes, shapeFindings } from '../finding-groups.js';
 import type { CoverageGap, Finding } from '../finding.js';
 import type { Detection, ParamValue } from '../detection.js';
 import { renderForAthena } from './render.js';
@@ -37,6 +38,8 @@ export interface AthenaOptions {
   maxPollMs?: number;
   /** Athena's price per TB scanned, for the cost estimate (USD). */
   pricePerTb?: number;
+  /** One finding per event, as `detect --ungrouped` (RunOptions). */
+  ungrouped?: boolean;
 }
 
 export interface AthenaQueryResult extends Rows {
@@ -223,7 +226,8 @@ export async function runDetectionsOnAthena(client: AthenaClient, detections: re
       const sql = statements.get(d.id);
       if (typeof sql !== 'string') throw sql ?? new Error('not rendered');
       const r = await runAthenaQuery(client, sql, [], o);
-      f = toFindings(d, r);
+      // Shaped as a DuckDB run shapes them (the same IDs from the same rows).
+      f = shapeFindings(d, toFindings(d, r), groupMinutes(d, paramsFor(d, overrides), o.ungrouped));
       scanned += r.bytesScanned;
     } catch (err) {
       const error = message(err);

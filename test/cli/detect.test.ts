@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLES, tempDir } from '../helpers/dataset.js';
+import { loadDetections } from '../../query/detection.js';
+import { FINDING_FIELDS } from '../../query/finding.js';
 
 const BIN = new URL('../../bin/s3sift', import.meta.url).pathname;
 
@@ -30,7 +32,8 @@ describe('s3sift analyze on the samples (what npm start prints)', () => {
     expect(out).toMatch(/\d+ findings from \d+ of 50 detections \(1 critical, \d+ high/);
     expect(out.indexOf('== CRITICAL ==')).toBeLessThan(out.indexOf('== HIGH =='));
     expect(out).toContain('[bucket-policy-public] Bucket policy allows everyone: 1 finding');
-    expect(out).toMatch(/\[permanent-delete-without-mfa\] .*: 25 findings/);
+    // The 25 version deletes of one principal on one bucket within the hour are one finding (group_minutes).
+    expect(out).toMatch(/\[permanent-delete-without-mfa\] .*: 1 finding\n.*\n.*\(25 events until 2025-03-11T02:30:48\.000Z\)/);
     expect(out).toMatch(/version_id=3HL4kqtJvjVBH40Nrjfkd00/);
     expect(out).toMatch(/at samples?.*\/2025-03-11\.log:\d+ {2}request [0-9A-F]{16}|at .*access-logs\/prod-data\/2025-03-11\.log:\d+/);
     expect(out).toMatch(/\[presigned-url-shared\] .*: 1 finding\n.*\n.*\n\s+addresses=4/);
@@ -43,15 +46,35 @@ describe('s3sift detect', () => {
     expect(nd.code).toBe(0);
     const findings = nd.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(findings.map((f) => f.detection_id).sort()).toEqual(['mass-delete', 'versioning-suspended']);
-    expect(Object.keys(findings[0] as object)).toEqual(['detection_id', 'severity', 'title', 'event_time', 'source', 'bucket', 'key', 'principal', 'source_ip', 'request_id', 'event_id', 'source_file', 'source_line', 'details']);
+    expect(Object.keys(findings[0] as object)).toEqual([...FINDING_FIELDS]);
     expect(findings.find((f) => f.detection_id === 'mass-delete')?.details).toMatchObject({ deleted: 25, window_minutes: 15 });
     const json = JSON.parse(run(['detect', '--data', data, '--format', 'json', '--only', 'versioning-suspended']).stdout) as { findings: unknown[]; summary: { findings: number } };
     expect(json.summary.findings).toBe(1);
     const csv = run(['detect', '--data', data, '--format', 'csv', '--only', 'versioning-suspended']).stdout.trim().split('\n');
-    expect(csv[0]).toBe('detection_id,severity,title,event_time,source,bucket,key,principal,source_ip,request_id,event_id,source_file,source_line,details');
+    expect(csv[0]).toBe('finding_id,detection_id,severity,title,event_time,last_time,count,sources,source,bucket,key,principal,source_ip,account_id,region,request_id,event_id,source_file,source_line,evidence,details');
     expect(csv).toHaveLength(2);
     const ocsf = JSON.parse(run(['detect', '--data', data, '--format', 'ocsf', '--only', 'versioning-suspended']).stdout) as Record<string, unknown>;
     expect(ocsf).toMatchObject({ class_uid: 2004, type_uid: 200401, severity_id: 4, finding_info: { analytic: { uid: 'versioning-suspended' } }, resources: [{ name: 'prod-data' }] });
+  });
+
+  it('gives each finding a stable finding_id: the same in two runs and in every format, each once; --ungrouped is one finding per event', async () => {
+    const lines = (args: string[]): Array<Record<string, unknown>> => run(['detect', '--data', data, ...args]).stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const first = lines(['--format', 'ndjson']);
+    const ids = first.map((f) => f.finding_id as string);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(lines(['--format', 'ndjson']).map((f) => f.finding_id)).toEqual(ids);
+    expect(lines(['--format', 'ocsf']).map((o) => (o.finding_info as { uid: string }).uid)).toEqual(ids);
+    const csv = run(['detect', '--data', data, '--format', 'csv', '--csv-raw']).stdout.trim().split('\n').slice(1).map((l) => l.split(',')[0]);
+    expect(csv).toEqual(ids);
+    // Ungrouped: every event its own finding (a request both sources logged still one), as many as the grouped findings' counts add up to.
+    const ungrouped = lines(['--format', 'ndjson', '--ungrouped']);
+    const aggregate = new Set((await loadDetections()).filter((d) => d.aggregate).map((d) => d.id));
+    expect(ungrouped.filter((f) => !aggregate.has(f.detection_id as string)).every((f) => f.count === 1)).toBe(true);
+    const events = (fs: Array<Record<string, unknown>>): number => fs.reduce((n, f) => n + (f.count as number), 0);
+    expect(events(ungrouped)).toBe(events(first));
+    expect(ungrouped.length).toBeGreaterThan(first.length);
+    expect(new Set(ungrouped.map((f) => f.finding_id)).size).toBe(ungrouped.length);
+    expect(ungrouped.some((f) => (f.sources as string[]).length === 2)).toBe(true);
   });
 
   it('--timing lists on stderr each detection it ran, slowest first, its SQL and coverage apart; stdout is unchanged', () => {

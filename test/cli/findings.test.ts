@@ -27,7 +27,7 @@ describe('detect records findings; --new prints only those not seen before', () 
   it('the first --new run prints every finding, a second prints nothing', () => {
     const first = run(['detect', '--data', data, '--new', '--format', 'ndjson', ...ONLY]);
     expect(first.code).toBe(0);
-    expect(lines(first.stdout).length).toBeGreaterThan(5);
+    expect(lines(first.stdout).length).toBeGreaterThan(1);
     const all = run(['detect', '--data', data, '--format', 'ndjson', ...ONLY]);
     expect(lines(all.stdout)).toHaveLength(lines(first.stdout).length);
     const second = run(['detect', '--data', data, '--new', '--format', 'ndjson', ...ONLY]);
@@ -39,7 +39,7 @@ describe('detect records findings; --new prints only those not seen before', () 
 
   it('findings list shows them open; ack and resolve record who and why; unknown ids and a missing --reason exit 2', () => {
     const listed = lines(run(['findings', 'list', '--data', data, '--format', 'ndjson']).stdout);
-    expect(listed.length).toBeGreaterThan(5);
+    expect(listed.length).toBeGreaterThan(1);
     expect(new Set(listed.map((e) => e.status))).toEqual(new Set(['open']));
     const [a, b] = listed as [Record<string, unknown>, Record<string, unknown>];
     const ack = run(['findings', 'ack', String(a.finding_id), '--data', data, '--reason', 'known backup job']);
@@ -71,7 +71,7 @@ describe('detect records findings; --new prints only those not seen before', () 
     writeFileSync(join(ro, 'findings'), '');
     const r = run(['detect', '--data', ro, '--format', 'ndjson', ...ONLY]);
     expect(r.code).toBe(0);
-    expect(lines(r.stdout).length).toBeGreaterThan(5);
+    expect(lines(r.stdout).length).toBeGreaterThan(1);
     expect(r.stderr).toMatch(/warning: could not record the findings in the findings state of .*ro/);
     rmSync(join(ro, 'findings'));
     mkdirSync(join(ro, 'findings'));

@@ -8,7 +8,8 @@ import { tempDir } from '../helpers/dataset.js';
 
 const alert = (id: string): Alert => ({
   delivery_id: id, alert: 'new', first_seen: '2026-01-01T00:00:00.000Z', finding_id: id, detection_id: 'mass-delete', severity: 'high', title: 't',
-  event_time: null, source: null, bucket: null, key: null, principal: null, source_ip: null, request_id: null, event_id: null, source_file: null, source_line: null, details: {},
+  event_time: null, last_time: null, count: 1, sources: [], source: null, bucket: null, key: null, principal: null, source_ip: null, account_id: null, region: null,
+  request_id: null, event_id: null, source_file: null, source_line: null, evidence: [], details: {},
 });
 
 let tmp: { dir: string; cleanup: () => void };

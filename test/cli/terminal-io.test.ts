@@ -85,7 +85,8 @@ describe('human output escapes what the logs hold', () => {
   });
 
   it('detect, as a report', async () => {
-    const r = await run(['detect', '--data', data]);
+    // Ungrouped: every forged field is a finding's own field, not only a grouped finding's evidence.
+    const r = await run(['detect', '--data', data, '--ungrouped']);
     expect(r.code).toBe(0);
     expectEscaped(r.out + r.err, [...SHOWN, 'prod-data/line one\\u000a0 findings']);
     // The forged line is not a line of its own.
@@ -137,7 +138,7 @@ describe('human output escapes what the logs hold', () => {
 
 describe('machine formats keep the characters exactly', () => {
   it('detect --format ndjson and json', async () => {
-    const nd = await run(['detect', '--data', data, '--format', 'ndjson', '--only', 'root-account-activity']);
+    const nd = await run(['detect', '--data', data, '--format', 'ndjson', '--only', 'root-account-activity', '--ungrouped']);
     const keys = nd.out.trim().split('\n').map((l) => (JSON.parse(l) as { key: string }).key).sort();
     expect(keys).toEqual([FORGED, KEY]);
     // JSON escapes the C0 controls itself; the rest are written as they are.

@@ -8,10 +8,13 @@ import { paramsFor, runDetection, toFindings } from '../../query/detect.js';
 import { datasetFor } from '../../query/detection-tests.js';
 import { loadDetections, type Detection, type DetectionTest } from '../../query/detection.js';
 import { nativeFunctionIn } from '../../query/dialect.js';
+import { groupMinutes, shapeFindings } from '../../query/finding-groups.js';
+import type { Finding } from '../../query/finding.js';
 import { rowsOf } from '../../query/rows.js';
 
 /**
- * Every detection test, through the Athena path: the SQL as the runner sends
+ * Every detection test, through the Athena path (rows, then the findings
+ * with their IDs as a run shapes them): the SQL as the runner sends
  * it to Athena (values written in, a window as WITH queries over the tables
  * by their full names, array columns cast to JSON) must find what the
  * detection finds on DuckDB. The rendered SQL runs on DuckDB, with Trino's
@@ -43,11 +46,16 @@ describe('every detection test gives the same findings through the Athena path',
           try {
             await ds.conn.run('CREATE SCHEMA athena_db');
             for (const table of ['access_log', 'cloudtrail', 's3_requests']) await ds.conn.run(`CREATE VIEW athena_db.${table} AS SELECT * FROM main.${table}`);
-            const direct = (await runDetection(ds.conn, d, paramsFor(d, {}, t.params ?? {}))).map(key).sort();
+            const params = paramsFor(d, {}, t.params ?? {});
+            // The findings of a run too (finding-groups.ts): their IDs, merges and groups come out the same from the same rows.
+            const shaped = (fs: Finding[]): string[] => shapeFindings(d, fs, groupMinutes(d, params)).map(key).sort();
+            const rows = await runDetection(ds.conn, d, params);
+            const direct = [rows.map(key).sort(), shaped(rows)];
             for (const window of [{}, WINDOW]) {
               const sql = (await athenaStatements([d], { database: 'athena_db', ...window }, overrides(d, t))).get(d.id);
               expect(typeof sql, String(sql)).toBe('string');
-              const viaAthena = toFindings(d, rowsOf(await ds.conn.runAndReadAll(duckdbTypes(sql as string)))).map(key).sort();
+              const viaRows = toFindings(d, rowsOf(await ds.conn.runAndReadAll(duckdbTypes(sql as string))));
+              const viaAthena = [viaRows.map(key).sort(), shaped(viaRows)];
               expect([t.name, Object.keys(window).length ? 'window' : 'no window', viaAthena]).toEqual([t.name, Object.keys(window).length ? 'window' : 'no window', direct]);
             }
           } finally {

@@ -6,9 +6,10 @@ import type { Finding } from '../../query/finding.js';
 import { findEntry, findingCount, findingLastTime, loadState, mergeFindings, setStatus, statePath, updateState, type FindingsState } from '../../query/findings-state.js';
 import { tempDir } from '../helpers/dataset.js';
 
-const finding = (id: string, over: Partial<Finding> & { count?: number; last_time?: string } = {}): Finding => ({
-  finding_id: id, detection_id: 'mass-delete', severity: 'high', title: 'Mass deletion', event_time: '2025-03-11T02:30:00.000Z', source: 'access_log',
-  bucket: 'prod-data', key: null, principal: 'arn:aws:iam::111122223333:user/ci', source_ip: '192.0.2.1', request_id: 'R1', event_id: null, source_file: 'f.log', source_line: 1, details: {},
+const finding = (id: string, over: Partial<Finding> = {}): Finding => ({
+  finding_id: id, detection_id: 'mass-delete', severity: 'high', title: 'Mass deletion', event_time: '2025-03-11T02:30:00.000Z', last_time: null, count: 1,
+  sources: ['access_log'], source: 'access_log', bucket: 'prod-data', key: null, principal: 'arn:aws:iam::111122223333:user/ci', source_ip: '192.0.2.1',
+  account_id: null, region: null, request_id: 'R1', event_id: null, source_file: 'f.log', source_line: 1, evidence: [], details: {},
   ...over,
 });
 
@@ -27,7 +28,7 @@ describe('mergeFindings', () => {
   it('a finding seen before is not fresh: last_seen and count move, first_seen stays', () => {
     const s = empty();
     mergeFindings(s, [finding('a')], T1);
-    const m = mergeFindings(s, [finding('a', { count: 7, last_time: '2025-03-11T02:40:00.000Z' } as Partial<Finding>)], T2);
+    const m = mergeFindings(s, [finding('a', { count: 7, last_time: '2025-03-11T02:40:00.000Z' })], T2);
     expect(m).toEqual({ fresh: [], reopened: [] });
     expect(s.findings.a).toMatchObject({ first_seen: T1.toISOString(), last_seen: T2.toISOString(), count: 7, last_event: '2025-03-11T02:40:00.000Z' });
   });
@@ -49,9 +50,9 @@ describe('mergeFindings', () => {
 
   it('reads count and last_time only when the finding has them', () => {
     expect(findingCount(finding('a'))).toBe(1);
-    expect(findingCount(finding('a', { count: 4 } as Partial<Finding>))).toBe(4);
+    expect(findingCount(finding('a', { count: 4 }))).toBe(4);
     expect(findingLastTime(finding('a', { event_time: null }))).toBeNull();
-    expect(findingLastTime(finding('a', { last_time: '2025-03-12T00:00:00.000Z' } as Partial<Finding>))).toBe('2025-03-12T00:00:00.000Z');
+    expect(findingLastTime(finding('a', { last_time: '2025-03-12T00:00:00.000Z' }))).toBe('2025-03-12T00:00:00.000Z');
   });
 });
 

@@ -450,7 +450,8 @@ describe('posture and the detections agree', () => {
         const buckets = await posture(ds, { at: new Date('2025-03-11T00:00:00Z') });
         expect(buckets).toHaveLength(cases.length);
         const postureSays = (f: (d: Record<string, unknown>) => boolean): string[] => buckets.filter((b) => f(b.settings.bucket_policy?.detail ?? {})).map((b) => b.bucket).sort();
-        const { findings } = await runDetections(ds, selectDetections(await loadDetections(), ['bucket-policy-public', 'bucket-policy-external-account']));
+        // One finding per policy put (ungrouped): the test compares policy by policy.
+        const { findings } = await runDetections(ds, selectDetections(await loadDetections(), ['bucket-policy-public', 'bucket-policy-external-account']), {}, undefined, { ungrouped: true });
         const fired = (id: string): string[] => [...new Set(findings.filter((f) => f.detection_id === id).map((f) => f.bucket as string))].sort();
         expect(fired('bucket-policy-public')).toEqual(postureSays((d) => d.public === true));
         expect(fired('bucket-policy-external-account')).toEqual(postureSays((d) => (d.externalAccounts as string[]).length > 0));

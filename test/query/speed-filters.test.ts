@@ -43,7 +43,7 @@ function asDataEvents(t: DetectionTest): DetectionTest | undefined {
 
 /** What a run found, findings in full but for the scratch folder's name. */
 function found(o: TestOutcome): { error?: string; fired: string[]; findings: string[] } {
-  return { error: o.error, fired: o.fired, findings: o.findings.map(({ source_file: _file, ...f }) => JSON.stringify(f)).sort() };
+  return { error: o.error, fired: o.fired, findings: o.findings.map(({ source_file: _file, evidence, ...f }) => JSON.stringify({ ...f, evidence: evidence.map(({ source_file: _f, ...e }) => e) })).sort() };
 }
 
 /** The detection's findings on each test (and each test as data events), with its SQL as given. */

@@ -7,9 +7,9 @@ import { runsAfter, suppressFindings, suppressionJson, suppressionLine, suppress
 /** A finding with the fields that differ. */
 function finding(over: Partial<Finding> = {}): Finding {
   return {
-    finding_id: 'f1', detection_id: 'anonymous-access', severity: 'low', title: 'Successful unauthenticated request', event_time: '2025-03-10T06:00:00.000Z', source: 'access_log',
-    bucket: 'web-assets', key: 'img/banner-0.png', principal: null, source_ip: '203.0.113.100', request_id: 'R1', event_id: null,
-    source_file: 'samples/access-logs/web-assets/2025-03-10.log', source_line: 1, details: { operation: 'GetObject', user_agent: 'Mozilla/5.0' }, ...over,
+    finding_id: 'f1', detection_id: 'anonymous-access', severity: 'low', title: 'Successful unauthenticated request', event_time: '2025-03-10T06:00:00.000Z', last_time: null, count: 1,
+    sources: ['access_log'], source: 'access_log', bucket: 'web-assets', key: 'img/banner-0.png', principal: null, source_ip: '203.0.113.100', account_id: null, region: null,
+    request_id: 'R1', event_id: null, source_file: 'samples/access-logs/web-assets/2025-03-10.log', source_line: 1, evidence: [], details: { operation: 'GetObject', user_agent: 'Mozilla/5.0' }, ...over,
   };
 }
 

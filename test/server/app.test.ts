@@ -44,7 +44,7 @@ describe('routes', () => {
 
   it('GET /api/findings filters by detection, time and severity', async () => {
     const all = (await (await get('/api/findings')).json()) as { rows: Array<{ severity: string; event_time: string }>; truncated: boolean };
-    // 167 findings, capped at this app's 50 rows.
+    // 79 findings, capped at this app's 50 rows.
     expect(all.rows).toHaveLength(50);
     expect(all.truncated).toBe(true);
     const crit = (await (await get('/api/findings?severity=critical')).json()) as { rows: Array<{ detection_id: string }> };
@@ -55,6 +55,11 @@ describe('routes', () => {
     const one = (await (await get('/api/findings?detection=mass-delete,versioning-suspended&since=2025-03-11&until=2025-03-12')).json()) as { rows: Array<{ detection_id: string; details: Record<string, unknown> }> };
     expect(one.rows.map((r) => r.detection_id).sort()).toEqual(['mass-delete', 'versioning-suspended']);
     expect(one.rows.find((r) => r.detection_id === 'mass-delete')?.details).toMatchObject({ deleted: 25 });
+    // The findings table has every finding field, typed as query/finding.ts declares them.
+    const grouped = (await (await post({ sql: "SELECT finding_id, count, sources, evidence, last_time FROM findings WHERE detection_id = 'permanent-delete-without-mfa'" })).json()) as { columns: Array<{ type: string }>; rows: Array<Record<string, unknown>> };
+    expect(grouped.columns.map((c) => c.type)).toEqual(['VARCHAR', 'BIGINT', 'VARCHAR[]', 'JSON', 'TIMESTAMP']);
+    expect(grouped.rows).toMatchObject([{ finding_id: expect.stringMatching(/^[0-9a-f]{20}$/), count: 25, sources: ['cloudtrail'], last_time: '2025-03-11T02:30:48.000Z' }]);
+    expect((grouped.rows[0]?.evidence as unknown[]).length).toBe(5);
     expect((await get('/api/findings?severity=dire')).status).toBe(400);
     expect((await get('/api/findings?detection=nope')).status).toBe(400);
   });
@@ -84,7 +89,7 @@ describe('routes', () => {
     expect([none.rows, none.coverage.map((c) => c.scope)]).toEqual([[], ['prod-backups']]);
     // The per-row formats keep their rows; the header says how many detections could not judge some data.
     const csv = await get('/api/findings?detection=weak-tls-request', { accept: 'text/csv' });
-    expect([(await csv.text()).split('\n')[0]?.startsWith('detection_id,severity,title,'), csv.headers.get('x-not-checked')]).toEqual([true, '1']);
+    expect([(await csv.text()).split('\n')[0]?.startsWith('finding_id,detection_id,severity,title,'), csv.headers.get('x-not-checked')]).toEqual([true, '1']);
   });
 
   it('GET /api/posture gives each bucket\'s settings at a time, its changes and exposure windows', async () => {

