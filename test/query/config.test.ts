@@ -96,6 +96,17 @@ describe('config validation: each error names the file, line, column and key', (
     expect(applyError('params:\n  large-data-egress:\n    min_bytes: lots\n')).toMatch(/^s3sift\.yaml:3:5: params\.large-data-egress\.min_bytes: must be a number \(large-data-egress's default is 5000000000; got "lots"\)/);
     expect(applyError('suppress:\n  - detection: [mass-delete, mass-delet]\n    reason: x\n')).toMatch(/^s3sift\.yaml:2:5: suppress\[0\]\.detection: unknown detection mass-delet/);
   });
+
+  it('account ids in params (owner_accounts, trusted_accounts) keep a leading zero, and must be 12 digits', () => {
+    const apply = (text: string): Record<string, unknown> => paramsFor(byId('cross-account-access'), applyConfig(parseConfig(text, 's3sift.yaml'), { detections: library }).overrides);
+    // Unquoted, YAML reads 012345678901 as the number 12345678901: the id as written is kept, as under accounts:.
+    expect(apply('params:\n  cross-account-access: {trusted_accounts: [012345678901, 444455556666]}\n').trusted_accounts).toEqual(['012345678901', '444455556666']);
+    expect(apply('params:\n  "*": {owner_accounts: 012345678901}\n').owner_accounts).toEqual(['012345678901']);
+    expect(applyError('params:\n  cross-account-access:\n    trusted_accounts: ["44445555666"]\n')).toMatch(/^s3sift\.yaml:3:5: params\.cross-account-access\.trusted_accounts: an AWS account id is 12 digits \(got "44445555666"\)/);
+    expect(applyError('params:\n  "*":\n    trusted_accounts: ["*"]\n')).toMatch(/^s3sift\.yaml:3:5: params\.\*\.trusted_accounts: an AWS account id is 12 digits \(got "\*"\)/);
+    // Other numbers written with a leading zero are still numbers.
+    expect(paramsFor(byId('large-data-egress'), applyConfig(parseConfig('params:\n  large-data-egress: {min_bytes: 0100}\n', 's3sift.yaml'), { detections: library }).overrides).min_bytes).toBe(100);
+  });
 });
 
 describe('config values', () => {
