@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseConfig, type Config } from '../../query/config.js';
@@ -203,6 +203,17 @@ describe('loadConfig', () => {
     const file = join(tmp.dir, 'intel.yaml');
     writeFileSync(file, 'intel:\n  - given.yaml\n  - lists/missing.csv\n');
     await expect(loadConfig({ path: file, dataDir: tmp.dir })).rejects.toThrow(`${file}:3:5: intel[1]: no such file: ${join(tmp.dir, 'lists', 'missing.csv')} (paths are relative to the config file's folder)`);
+  });
+
+  it('a found file (not --config) that anyone may write is refused: whoever writes it could silence findings', async () => {
+    const open = join(tmp.dir, 'open');
+    mkdirSync(open);
+    const file = join(open, 's3sift.yaml');
+    writeFileSync(file, 'accounts:\n  trusted:\n    "999988887777": attacker\n');
+    chmodSync(file, 0o666);
+    await expect(loadConfig({ dataDir: open, cwd: join(tmp.dir, 'none') })).rejects.toThrow(/s3sift\.yaml: anyone may write this file .*--config/);
+    // Named with --config, it is the user's choice.
+    expect((await loadConfig({ path: file, dataDir: open })).accounts.trusted).toHaveLength(1);
   });
 
   it('a --config file that does not exist is an error naming it', async () => {
