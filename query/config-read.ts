@@ -174,7 +174,7 @@ function readRule(r: Reader, node: Node, index: number): SuppressRule {
   }
   if (fields.has('until')) Object.assign(rule, untilOf(r, value('until') ?? null, `${key}.until`));
   if (detections.includes('*') && ![...GLOB_FIELDS, 'source_ip'].some((f) => fields.has(f))) {
-    r.fail(node, key, 'detection "*" with no field to match would silence every finding: add bucket, key, principal, source_ip or user_agent');
+    r.fail(node, key, 'detection "*" with no field to match would silence every finding: add bucket, key, principal, source_ip, user_agent or operation');
   }
   return rule;
 }

@@ -51,7 +51,7 @@ describe('config validation: each error names the file, line, column and key', (
     expect(error('acounts: {}\n')).toBe('s3sift.yaml:1:1: acounts: unknown key; allowed here: accounts, params, intel, suppress');
     expect(error('accounts:\n  ours: {}\n')).toBe('s3sift.yaml:2:3: accounts.ours: unknown key; allowed here: own, trusted');
     expect(error('suppress:\n  - detection: mass-delete\n    reason: x\n    ip: 10.0.0.1\n')).toBe(
-      's3sift.yaml:4:5: suppress[0].ip: unknown key; allowed here: detection, bucket, key, principal, source_ip, user_agent, reason, until',
+      's3sift.yaml:4:5: suppress[0].ip: unknown key; allowed here: detection, bucket, key, principal, source_ip, user_agent, operation, reason, until',
     );
   });
 
