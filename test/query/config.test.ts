@@ -216,6 +216,12 @@ describe('loadConfig', () => {
     expect((await loadConfig({ path: file, dataDir: open })).accounts.trusted).toHaveLength(1);
   });
 
+  it("samples/s3sift.yaml: valid, and no rule of it expires within a year (npm start's report and the tests count its rules)", async () => {
+    const sample = await loadConfig({ path: new URL('../../samples/s3sift.yaml', import.meta.url).pathname, dataDir: tmp.dir });
+    expect(sample.suppress).toHaveLength(3);
+    for (const r of sample.suppress) if (r.until) expect(r.until.getTime()).toBeGreaterThan(Date.now() + 365 * 86_400_000);
+  });
+
   it('a --config file that does not exist is an error naming it', async () => {
     await expect(loadConfig({ path: join(tmp.dir, 'missing.yaml'), dataDir: tmp.dir })).rejects.toThrow(/missing\.yaml: cannot read the config \(ENOENT\)/);
   });
