@@ -59,6 +59,8 @@ async function checkFound(file: string): Promise<void> {
     throw new ConfigError(`${file}: ${why}; its accounts, params and suppress rules decide what is reported, so it is not read unless named: --config ${file}`);
   };
   if (!st.isFile()) refuse('not a regular file');
+  // Windows gives every writable file mode 666 and has no uid: these checks are POSIX's.
+  if (process.platform === 'win32') return;
   if (st.mode & 0o002) refuse('anyone may write this file (mode ' + (st.mode & 0o777).toString(8) + ')');
   const uid = process.getuid?.();
   if (uid !== undefined && st.uid !== uid && st.uid !== 0) refuse(`owned by another user (uid ${st.uid})`);
