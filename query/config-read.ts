@@ -145,7 +145,8 @@ function readRule(r: Reader, node: Node, index: number): SuppressRule {
   const value = (name: keyof typeof SUPPRESS_KEYS): Node | null | undefined => fields.get(name)?.value;
   if (!fields.has('detection')) r.fail(node, key, 'needs detection: an id, a list of ids, or "*" for every detection');
   if (!fields.has('reason')) r.fail(node, key, 'needs reason: why these findings are expected (a person reading the report later must be able to judge it)');
-  const reason = r.text(value('reason') ?? null, `${key}.reason`).trim();
+  // One line: a block scalar's (|) line breaks become spaces, not escapes in the report.
+  const reason = r.text(value('reason') ?? null, `${key}.reason`).replace(/\s*[\r\n]+\s*/g, ' ').trim();
   if (reason === '') r.fail(value('reason'), `${key}.reason`, 'is empty: say why these findings are expected');
   const detections = r.texts(value('detection') ?? null, `${key}.detection`, 'a detection id or "*"').map((d) => d.text);
   const rule: SuppressRule = { index, at: r.at(node), detections, reason };
