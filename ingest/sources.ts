@@ -36,7 +36,7 @@ export interface ResolveResult {
   sources: Source[];
   /** Hidden files in folders, passed over on purpose. */
   hidden: string[];
-  /** Entries of folders passed over for another reason (a link to nothing), with why. */
+  /** Entries of folders passed over for another reason (a link to nothing, a file named s3sift.yaml), with why. */
   passedOver: string[];
 }
 
@@ -92,7 +92,7 @@ export async function resolveSources(args: readonly string[], spoolDir: string, 
 /** The config file's name (query/config.ts CONFIG_FILE; ingest does not load the query layer). */
 const CONFIG_FILE_NAME = 's3sift.yaml';
 
-/** Files below `dir`, sorted, skipping dot-files and dot-folders, and s3sift.yaml (the config). */
+/** Files below `dir`, sorted, skipping dot-files and dot-folders, and files named s3sift.yaml (the config: listed in `passedOver`). */
 async function walk(dir: string, hidden: string[], passedOver: string[]): Promise<string[]> {
   const out: string[] = [];
   let entries;
@@ -105,9 +105,10 @@ async function walk(dir: string, hidden: string[], passedOver: string[]): Promis
   for (const e of entries) {
     const p = join(dir, e.name);
     if (e.name.startsWith('.')) hidden.push(p);
-    // s3sift's own config file (docs/config.md) may sit among the logs it describes: it is not a log.
-    else if (e.name === CONFIG_FILE_NAME) continue;
     else if (e.isDirectory()) out.push(...(await walk(p, hidden, passedOver)));
+    // s3sift's own config file (docs/config.md) may sit among the logs it describes: not read as a log, and said
+    // (a log of that name would otherwise vanish without a word). A folder of that name is read.
+    else if (e.name === CONFIG_FILE_NAME) passedOver.push(`${p}: named ${CONFIG_FILE_NAME}, s3sift's config file: passed over, not read as a log`);
     else if (e.isFile()) out.push(p);
     else if (e.isSymbolicLink()) {
       // A link to a file is read; a link to a folder is not followed (no cycles); a link to nothing is said.

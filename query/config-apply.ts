@@ -13,6 +13,9 @@ export const OWNER_PARAM = 'owner_accounts';
 /** The parameter the `accounts.trusted` ids feed, in every detection that has it. */
 export const TRUSTED_PARAM = 'trusted_accounts';
 
+/** Parameters that hold AWS account ids: each item must be 12 digits. */
+const ACCOUNT_PARAMS: readonly string[] = [OWNER_PARAM, TRUSTED_PARAM];
+
 /** What a run takes from the config. */
 export interface AppliedConfig {
   /** `--param` overrides: accounts, then the config's params, then the flags (flags win). */
@@ -27,7 +30,13 @@ export interface AppliedConfig {
 function asText(s: ParamSetting, d: Detection): string {
   const def = d.params[s.name]?.default;
   const where = `${positionText(s.at)}: params.${s.detection}.${s.name}`;
-  const v = s.value;
+  // Digits YAML would read as another number (a leading zero) come as text (config-read.ts): a number where one is wanted.
+  const digits = (x: unknown): boolean => typeof x === 'string' && /^\d+$/.test(x);
+  const v = typeof def === 'number' && digits(s.value) ? Number(s.value) : s.value;
+  if (ACCOUNT_PARAMS.includes(s.name)) {
+    const bad = (Array.isArray(v) ? v : [v]).find((x) => !/^\d{12}$/.test(String(x)));
+    if (bad !== undefined) throw new ConfigError(`${where}: an AWS account id is 12 digits (got ${JSON.stringify(String(bad))})`);
+  }
   if (typeof def === 'number') {
     if (typeof v !== 'number') throw new ConfigError(`${where}: must be a number (${d.id}'s default is ${def}; got ${JSON.stringify(v)})`);
     return String(v);
@@ -39,7 +48,7 @@ function asText(s: ParamSetting, d: Detection): string {
   if (Array.isArray(def)) {
     const items: Array<string | number> = Array.isArray(v) ? v : typeof v === 'boolean' ? [] : [v];
     if (typeof v === 'boolean') throw new ConfigError(`${where}: must be a list (got ${v})`);
-    if (def.length > 0 && def.every((x) => typeof x === 'number') && items.some((x) => typeof x !== 'number')) throw new ConfigError(`${where}: must be a list of numbers`);
+    if (def.length > 0 && def.every((x) => typeof x === 'number') && items.some((x) => typeof x !== 'number' && !digits(x))) throw new ConfigError(`${where}: must be a list of numbers`);
     return items.map(String).join(',');
   }
   if (typeof v === 'boolean' || Array.isArray(v)) throw new ConfigError(`${where}: must be text (got ${JSON.stringify(v)})`);

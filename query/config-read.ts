@@ -80,19 +80,32 @@ function readAccounts(r: Reader, node: Node | null): Config['accounts'] {
   return out;
 }
 
+/**
+ * A scalar's value; a number written as digits that its value does not give
+ * back (a leading zero: `012345678901` is 12345678901 to YAML; past 2^53) is
+ * kept as written, text: an account id must keep its zero (config-apply
+ * reads digits as a number where a number is wanted).
+ */
+function scalarValue(n: Node): unknown {
+  if (!isScalar(n)) return undefined;
+  const src = n.source;
+  if (typeof n.value === 'number' && n.type === 'PLAIN' && typeof src === 'string' && /^\d+$/.test(src) && String(n.value) !== src) return src;
+  return n.value;
+}
+
 /** A parameter value: a number, true/false, text, or a list of numbers or texts. */
 function paramValue(r: Reader, node: Node | null, key: string): ParamValue {
   if (isSeq(node)) {
     const items = (node.items as Node[]).map((n, i) => {
       if (!isScalar(n) || n.value === null || typeof n.value === 'boolean' || typeof n.value === 'object') r.fail(n, `${key}[${i}]`, 'a list item must be a number or text');
       if (typeof n.value === 'string' && n.value.includes(',')) r.fail(n, `${key}[${i}]`, 'a list item cannot hold a comma');
-      return n.value as string | number;
+      return scalarValue(n) as string | number;
     });
     if (items.every((x) => typeof x === 'number')) return items as number[];
     return items.map(String);
   }
   if (!isScalar(node) || node.value === null || typeof node.value === 'object') r.fail(node, key, 'must be a number, true or false, text, or a list');
-  const v = node.value as string | number | boolean;
+  const v = scalarValue(node) as string | number | boolean;
   if (typeof v === 'number' && !Number.isFinite(v)) r.fail(node, key, 'must be a finite number');
   return v;
 }
@@ -132,7 +145,8 @@ function readRule(r: Reader, node: Node, index: number): SuppressRule {
   const value = (name: keyof typeof SUPPRESS_KEYS): Node | null | undefined => fields.get(name)?.value;
   if (!fields.has('detection')) r.fail(node, key, 'needs detection: an id, a list of ids, or "*" for every detection');
   if (!fields.has('reason')) r.fail(node, key, 'needs reason: why these findings are expected (a person reading the report later must be able to judge it)');
-  const reason = r.text(value('reason') ?? null, `${key}.reason`).trim();
+  // One line: a block scalar's (|) line breaks become spaces, not escapes in the report.
+  const reason = r.text(value('reason') ?? null, `${key}.reason`).replace(/\s*[\r\n]+\s*/g, ' ').trim();
   if (reason === '') r.fail(value('reason'), `${key}.reason`, 'is empty: say why these findings are expected');
   const detections = r.texts(value('detection') ?? null, `${key}.detection`, 'a detection id or "*"').map((d) => d.text);
   const rule: SuppressRule = { index, at: r.at(node), detections, reason };
@@ -161,7 +175,7 @@ function readRule(r: Reader, node: Node, index: number): SuppressRule {
   }
   if (fields.has('until')) Object.assign(rule, untilOf(r, value('until') ?? null, `${key}.until`));
   if (detections.includes('*') && ![...GLOB_FIELDS, 'source_ip'].some((f) => fields.has(f))) {
-    r.fail(node, key, 'detection "*" with no field to match would silence every finding: add bucket, key, principal, source_ip or user_agent');
+    r.fail(node, key, 'detection "*" with no field to match would silence every finding: add bucket, key, principal, source_ip, user_agent or operation');
   }
   return rule;
 }

@@ -64,6 +64,7 @@ export interface SuppressRule {
   principal?: Glob[];
   source_ip?: AddressMatch;
   user_agent?: Glob[];
+  operation?: Glob[];
   reason: string;
   /** The rule applies before this instant only. */
   until?: Date;
@@ -105,12 +106,13 @@ export const SUPPRESS_KEYS = {
   principal: 'the principal (an ARN, an account id, a canonical id): a glob, or a list',
   source_ip: 'the source address: an address or a CIDR (IPv4 or IPv6), or a list',
   user_agent: "the user agent in the finding's details.user_agent: a glob, or a list (findings of detections that do not report it never match)",
+  operation: "the operation in the finding's details.operation (GetObject, PutObject: --format json shows it): a glob, or a list (findings of detections that do not report it never match)",
   reason: 'why these findings are expected (required; shown with --show-suppressed)',
   until: 'a date (YYYY-MM-DD: through that day, UTC) or ISO 8601 time after which the rule stops applying',
 } as const;
 
 /** The suppress keys matched by glob. */
-export const GLOB_FIELDS = ['bucket', 'key', 'principal', 'user_agent'] as const;
+export const GLOB_FIELDS = ['bucket', 'key', 'principal', 'user_agent', 'operation'] as const;
 
 /** An empty config: what a run without a file uses. */
 export function emptyConfig(): Config {

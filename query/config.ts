@@ -8,7 +8,9 @@
  * - `loadConfig({ path?, dataDir, cwd? }): Promise<Config>` finds the file
  *   (`path` when given, which must exist; else `./s3sift.yaml`; else
  *   `<dataDir>/s3sift.yaml`; else none: an empty config with `file: null`)
- *   and validates it. Every error is a `ConfigError` (exit 2) whose message
+ *   and validates it. A file found (not `path`) that is not a regular file,
+ *   is writable by everyone, or is owned by another user (not root) is
+ *   refused: it decides what is reported. Every error is a `ConfigError` (exit 2) whose message
  *   starts with `FILE:LINE:COL: KEY:` and says what to write instead.
  * - `parseConfig(text, file): Config`: the same, from text (tests).
  * - `applyConfig(config, { detections, selected?, flags?, intel? })`
@@ -26,7 +28,7 @@
  *
  * Paths in the file (`intel:`) are relative to the file's folder.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from './config-read.js';
@@ -45,10 +47,31 @@ export function findConfig(o: { path?: string; dataDir: string; cwd?: string }):
   return existsSync(inData) ? inData : null;
 }
 
+/**
+ * A file found rather than named (./s3sift.yaml, <data>/s3sift.yaml) is read
+ * only if it is a regular file that no other user may have written: its
+ * accounts, params and rules decide what is reported, and a dataset folder
+ * may be shared. `--config` names a file on purpose and is not checked.
+ */
+async function checkFound(file: string): Promise<void> {
+  const st = await stat(file).catch(() => null);
+  if (st === null) return; // readFile says why
+  const refuse = (why: string): never => {
+    throw new ConfigError(`${file}: ${why}; its accounts, params and suppress rules decide what is reported, so it is not read unless named: --config ${file}`);
+  };
+  if (!st.isFile()) refuse('not a regular file');
+  // Windows gives every writable file mode 666 and has no uid: these checks are POSIX's.
+  if (process.platform === 'win32') return;
+  if (st.mode & 0o002) refuse('anyone may write this file (mode ' + (st.mode & 0o777).toString(8) + ')');
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid && st.uid !== 0) refuse(`owned by another user (uid ${st.uid})`);
+}
+
 /** Find (see findConfig), read and validate the config; no file is an empty config. */
 export async function loadConfig(o: { path?: string; dataDir: string; cwd?: string }): Promise<Config> {
   const file = findConfig(o);
   if (file === null) return emptyConfig();
+  if (o.path === undefined) await checkFound(file);
   let buf: Buffer;
   try {
     buf = await readFile(file);

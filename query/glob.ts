@@ -18,10 +18,27 @@ export interface Glob {
   test(text: string): boolean;
 }
 
-/** Where `piece` (`?` any character) first occurs in `text` at or after `from`, or -1. */
-function find(text: string, piece: string, from: number): number {
+/** The longest run of plain characters in `piece` (no `?`), and where it starts: what `find` looks for. */
+function anchorOf(piece: string): { text: string; at: number } {
+  let best = { text: '', at: 0 };
+  for (const m of piece.matchAll(/[^?]+/g)) if (m[0].length > best.text.length) best = { text: m[0], at: m.index };
+  return best;
+}
+
+/**
+ * Where `piece` (`?` any character) first occurs in `text` at or after
+ * `from`, or -1. A piece with `?` is looked for by its longest plain run
+ * (indexOf), each place it occurs then checked whole, so a piece of many
+ * `?` and one letter does not check every place of the text.
+ */
+function find(text: string, piece: string, from: number, anchor = anchorOf(piece)): number {
   if (!piece.includes('?')) return text.indexOf(piece, from);
-  for (let i = from; i + piece.length <= text.length; i++) if (at(text, piece, i)) return i;
+  if (anchor.text === '') return from + piece.length <= text.length ? from : -1;
+  for (let j = text.indexOf(anchor.text, from + anchor.at); j >= 0; j = text.indexOf(anchor.text, j + 1)) {
+    const i = j - anchor.at;
+    if (i + piece.length > text.length) return -1;
+    if (at(text, piece, i)) return i;
+  }
   return -1;
 }
 
@@ -45,7 +62,7 @@ export function glob(pattern: string): Glob {
   const head = pieces[0] as string;
   if (pieces.length === 1) return { source: pattern, test: (text) => text.length === head.length && at(text, head, 0) };
   const tail = pieces[pieces.length - 1] as string;
-  const middle = pieces.slice(1, -1).filter((p) => p !== '');
+  const middle = pieces.slice(1, -1).filter((p) => p !== '').map((p) => ({ piece: p, anchor: anchorOf(p) }));
   return {
     source: pattern,
     test(text) {
@@ -53,8 +70,8 @@ export function glob(pattern: string): Glob {
       if (!at(text, head, 0) || !at(text, tail, text.length - tail.length)) return false;
       let from = head.length;
       const end = text.length - tail.length;
-      for (const piece of middle) {
-        const i = find(text, piece, from);
+      for (const { piece, anchor } of middle) {
+        const i = find(text, piece, from, anchor);
         if (i < 0 || i + piece.length > end) return false;
         from = i + piece.length;
       }

@@ -5,7 +5,7 @@
  * its `until` date no longer applies and is reported as expired.
  *
  * Matching reads today's finding fields only (`detection_id`, `bucket`,
- * `key`, `principal`, `source_ip`, `details.user_agent`), each test linear
+ * `key`, `principal`, `source_ip`, `details.user_agent`, `details.operation`), each test linear
  * in the field's length (query/glob.ts).
  */
 import { isIP } from 'node:net';
@@ -37,12 +37,18 @@ export function userAgentOf(f: Finding): string | null {
   return typeof ua === 'string' ? ua : null;
 }
 
+/** A finding's operation, where its detection reports one (`details.operation`). */
+export function operationOf(f: Finding): string | null {
+  const op = f.details.operation;
+  return typeof op === 'string' ? op : null;
+}
+
 const anyGlob = (globs: readonly Glob[] | undefined, text: string | null): boolean => globs === undefined || (text !== null && globs.some((g) => g.test(text)));
 
 /** True when `rule` silences `f`: its detection is listed (or `*`) and every field the rule gives matches. */
 export function ruleMatches(rule: SuppressRule, f: Finding): boolean {
   if (!rule.detections.includes('*') && !rule.detections.includes(f.detection_id)) return false;
-  if (!anyGlob(rule.bucket, f.bucket) || !anyGlob(rule.key, f.key) || !anyGlob(rule.principal, f.principal) || !anyGlob(rule.user_agent, userAgentOf(f))) return false;
+  if (!anyGlob(rule.bucket, f.bucket) || !anyGlob(rule.key, f.key) || !anyGlob(rule.principal, f.principal) || !anyGlob(rule.user_agent, userAgentOf(f)) || !anyGlob(rule.operation, operationOf(f))) return false;
   if (rule.source_ip) {
     // A log's address is hostile text: only a well-formed one is looked up.
     const ip = f.source_ip?.trim() ?? '';

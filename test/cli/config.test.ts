@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest } from '../../ingest/ingest.js';
+import { resolveSources } from '../../ingest/sources.js';
 import { SAMPLES, tempDir } from '../helpers/dataset.js';
 
 const BIN = new URL('../../bin/s3sift', import.meta.url).pathname;
@@ -135,5 +136,19 @@ describe('s3sift detect --config', () => {
     } finally {
       writeFileSync(join(data, 's3sift.yaml'), '');
     }
+  });
+});
+
+describe('ingest and s3sift.yaml', () => {
+  it('passes over a file named s3sift.yaml in a folder, and says so; a folder of that name is read', async () => {
+    const logs = join(tmp.dir, 'walk');
+    mkdirSync(join(logs, 's3sift.yaml'), { recursive: true });
+    writeFileSync(join(logs, 's3sift.yaml', 'x.log'), 'log\n');
+    writeFileSync(join(logs, 'a.log'), 'log\n');
+    mkdirSync(join(logs, 'sub'));
+    writeFileSync(join(logs, 'sub', 's3sift.yaml'), 'log\n');
+    const r = await resolveSources([logs], tmp.dir);
+    expect(r.sources.map((s) => s.name)).toEqual([join(logs, 'a.log'), join(logs, 's3sift.yaml', 'x.log')]);
+    expect(r.passedOver).toEqual([`${join(logs, 'sub', 's3sift.yaml')}: named s3sift.yaml, s3sift's config file: passed over, not read as a log`]);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseConfig, type Config } from '../../query/config.js';
@@ -51,7 +51,7 @@ describe('config validation: each error names the file, line, column and key', (
     expect(error('acounts: {}\n')).toBe('s3sift.yaml:1:1: acounts: unknown key; allowed here: accounts, params, intel, suppress');
     expect(error('accounts:\n  ours: {}\n')).toBe('s3sift.yaml:2:3: accounts.ours: unknown key; allowed here: own, trusted');
     expect(error('suppress:\n  - detection: mass-delete\n    reason: x\n    ip: 10.0.0.1\n')).toBe(
-      's3sift.yaml:4:5: suppress[0].ip: unknown key; allowed here: detection, bucket, key, principal, source_ip, user_agent, reason, until',
+      's3sift.yaml:4:5: suppress[0].ip: unknown key; allowed here: detection, bucket, key, principal, source_ip, user_agent, operation, reason, until',
     );
   });
 
@@ -95,6 +95,17 @@ describe('config validation: each error names the file, line, column and key', (
     expect(applyError('params:\n  "*": {no_such_param: 1}\n')).toMatch(/^s3sift\.yaml:2:9: params\.\*\.no_such_param: no detection has a parameter no_such_param/);
     expect(applyError('params:\n  large-data-egress:\n    min_bytes: lots\n')).toMatch(/^s3sift\.yaml:3:5: params\.large-data-egress\.min_bytes: must be a number \(large-data-egress's default is 5000000000; got "lots"\)/);
     expect(applyError('suppress:\n  - detection: [mass-delete, mass-delet]\n    reason: x\n')).toMatch(/^s3sift\.yaml:2:5: suppress\[0\]\.detection: unknown detection mass-delet/);
+  });
+
+  it('account ids in params (owner_accounts, trusted_accounts) keep a leading zero, and must be 12 digits', () => {
+    const apply = (text: string): Record<string, unknown> => paramsFor(byId('cross-account-access'), applyConfig(parseConfig(text, 's3sift.yaml'), { detections: library }).overrides);
+    // Unquoted, YAML reads 012345678901 as the number 12345678901: the id as written is kept, as under accounts:.
+    expect(apply('params:\n  cross-account-access: {trusted_accounts: [012345678901, 444455556666]}\n').trusted_accounts).toEqual(['012345678901', '444455556666']);
+    expect(apply('params:\n  "*": {owner_accounts: 012345678901}\n').owner_accounts).toEqual(['012345678901']);
+    expect(applyError('params:\n  cross-account-access:\n    trusted_accounts: ["44445555666"]\n')).toMatch(/^s3sift\.yaml:3:5: params\.cross-account-access\.trusted_accounts: an AWS account id is 12 digits \(got "44445555666"\)/);
+    expect(applyError('params:\n  "*":\n    trusted_accounts: ["*"]\n')).toMatch(/^s3sift\.yaml:3:5: params\.\*\.trusted_accounts: an AWS account id is 12 digits \(got "\*"\)/);
+    // Other numbers written with a leading zero are still numbers.
+    expect(paramsFor(byId('large-data-egress'), applyConfig(parseConfig('params:\n  large-data-egress: {min_bytes: 0100}\n', 's3sift.yaml'), { detections: library }).overrides).min_bytes).toBe(100);
   });
 });
 
@@ -192,6 +203,23 @@ describe('loadConfig', () => {
     const file = join(tmp.dir, 'intel.yaml');
     writeFileSync(file, 'intel:\n  - given.yaml\n  - lists/missing.csv\n');
     await expect(loadConfig({ path: file, dataDir: tmp.dir })).rejects.toThrow(`${file}:3:5: intel[1]: no such file: ${join(tmp.dir, 'lists', 'missing.csv')} (paths are relative to the config file's folder)`);
+  });
+
+  it('a found file (not --config) that anyone may write is refused: whoever writes it could silence findings', async () => {
+    const open = join(tmp.dir, 'open');
+    mkdirSync(open);
+    const file = join(open, 's3sift.yaml');
+    writeFileSync(file, 'accounts:\n  trusted:\n    "999988887777": attacker\n');
+    chmodSync(file, 0o666);
+    await expect(loadConfig({ dataDir: open, cwd: join(tmp.dir, 'none') })).rejects.toThrow(/s3sift\.yaml: anyone may write this file .*--config/);
+    // Named with --config, it is the user's choice.
+    expect((await loadConfig({ path: file, dataDir: open })).accounts.trusted).toHaveLength(1);
+  });
+
+  it("samples/s3sift.yaml: valid, and no rule of it expires within a year (npm start's report and the tests count its rules)", async () => {
+    const sample = await loadConfig({ path: new URL('../../samples/s3sift.yaml', import.meta.url).pathname, dataDir: tmp.dir });
+    expect(sample.suppress).toHaveLength(3);
+    for (const r of sample.suppress) if (r.until) expect(r.until.getTime()).toBeGreaterThan(Date.now() + 365 * 86_400_000);
   });
 
   it('a --config file that does not exist is an error naming it', async () => {

@@ -48,6 +48,18 @@ describe('suppression rules: each field', () => {
     expect(silences('detection: "*"\nprincipal: "*"', finding({ principal: null }))).toBe(false);
   });
 
+  it('operation: a glob over details.operation, so that a rule for reads does not silence writes; a finding without one never matches', () => {
+    const put = finding({ details: { operation: 'PutObject', user_agent: 'curl/8.0' } });
+    expect(silences('detection: anonymous-access\nkey: img/*\noperation: [GetObject, HeadObject]', finding())).toBe(true);
+    expect(silences('detection: anonymous-access\nkey: img/*\noperation: [GetObject, HeadObject]', put)).toBe(false);
+    expect(silences('detection: "*"\noperation: "Get*"', finding({ details: {} }))).toBe(false);
+  });
+
+  it('a reason written on several lines (|) is one line in the report, not \\u000a escapes', () => {
+    const r = parseConfig('suppress:\n  - detection: anonymous-access\n    reason: |\n      the website\n      images\n', 's3sift.yaml').suppress;
+    expect(r[0]?.reason).toBe('the website images');
+  });
+
   it('source_ip: an address or a CIDR, IPv4 and IPv6; a malformed address in the log never matches', () => {
     expect(silences('detection: "*"\nsource_ip: 203.0.113.100', finding())).toBe(true);
     expect(silences('detection: "*"\nsource_ip: 203.0.113.0/24', finding())).toBe(true);
