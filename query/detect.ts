@@ -31,6 +31,9 @@ export function parseParamFlags(flags: readonly string[]): ParamOverrides {
   return out;
 }
 
+/** Parameters that hold AWS account IDs (the config's `accounts` feed them): each item 12 digits. */
+const ACCOUNT_PARAMS: readonly string[] = ['owner_accounts', 'trusted_accounts'];
+
 /** A flag's text as the type of the parameter's default. */
 function coerce(d: Detection, name: string, text: string): ParamValue {
   const def = (d.params[name] as { default: ParamValue }).default;
@@ -46,6 +49,9 @@ function coerce(d: Detection, name: string, text: string): ParamValue {
   }
   if (Array.isArray(def)) {
     const items = text === '' ? [] : text.split(',').map((s) => s.trim());
+    // An account list holds account IDs only: a typo (11 digits) or `*` would quietly trust nobody, or everybody.
+    const bad = ACCOUNT_PARAMS.includes(name) ? items.find((s) => !/^\d{12}$/.test(s)) : undefined;
+    if (bad !== undefined) throw new UsageError(`${where}: an AWS account ID is 12 digits (got ${JSON.stringify(bad)})`);
     if (def.every((x) => typeof x === 'number') && def.length > 0) {
       if (items.some((s) => !Number.isFinite(Number(s)))) throw new UsageError(`${where} must be a comma-separated list of numbers`);
       return items.map(Number);

@@ -119,8 +119,8 @@ class FindingsCache {
     const { findings, coverage } = await runDetections(this.sb.ds, this.detections, this.overrides, undefined, { sift: s.filter });
     await conn.run(FINDINGS_DDL);
     const app = await conn.createAppender('findings');
-    // The table user SQL reads holds every finding: those kept, and the events suppressed.
-    for (const f of [...findings, ...s.suppression.suppressed.map((x) => x.finding)]) {
+    // The table user SQL and the dashboard read holds what /api/findings gives: the findings kept (the suppressed are counted there).
+    for (const f of findings) {
       for (const c of FINDINGS_TABLE_COLUMNS) appendField(app, c.type, f[c.name]);
       app.endRow();
     }

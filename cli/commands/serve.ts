@@ -68,6 +68,9 @@ Details: docs/http-api.md.`,
     const library = await loadDetections([]);
     const config = await loadConfigFlag({ config: f.config, data: f.data, param: {}, intel: f.intel }, { all: library, selected: library }, io);
     const intel = await loadIntelFlag(config.intel, io);
+    // A rule past its until date silences nothing: say so, as detect does.
+    const { expiryLines, suppressor } = await import('../../query/suppress.js');
+    for (const line of expiryLines(suppressor(config.suppress).suppression)) io.stderr.line(line);
     const s = await serve({
       data: f.data, host: f.host, port: f.port, token: f.token ?? io.env.S3SIFT_TOKEN, allowedHosts: f['allowed-host'],
       timeoutMs: f['timeout-ms'], rowCap: f['row-cap'], byteCap: f['byte-cap'], maxConcurrent: f['max-concurrent'], maxQueued: f['max-queued'], memoryLimitMb: f['memory-limit-mb'], intel, overrides: config.overrides, suppress: config.suppress,

@@ -98,6 +98,15 @@ describe('s3sift detect --config', () => {
     expect(json.findings[0]?.details).toMatchObject({ owner_accounts: ['111122223333'], owner_from: 'owner_accounts parameter' });
   });
 
+  it('--param account lists take 12-digit IDs only, as the config does: `*` or a short ID is exit 2, not everyone or nobody trusted', () => {
+    for (const v of ['*', '12345678901', '111122223333,*']) {
+      const r = run(['detect', '--data', data, '--only', 'cross-account-access', '--param', `trusted_accounts=${v}`]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/--param trusted_accounts \(cross-account-access\): an AWS account ID is 12 digits/);
+    }
+    expect(run(['detect', '--data', data, '--only', 'cross-account-access', '--param', 'owner_accounts=111122223333,444455556666', '--format', 'ndjson']).code).toBe(0);
+  });
+
   it('intel lists in the config are read relative to it, and --intel adds to them', () => {
     mkdirSync(join(tmp.dir, 'lists'), { recursive: true });
     writeFileSync(join(tmp.dir, 'lists', 'tor.txt'), '185.220.101.4\n');

@@ -38,6 +38,16 @@ describe('serve with the config (s3sift.yaml)', () => {
     expect(some.suppressed.rules[0]?.reason).toMatch(/^web-assets is the public website's image store/);
   });
 
+  it('the findings table user SQL and the dashboard read holds the findings kept, not those suppressed', async () => {
+    const count = async (d: App): Promise<number> => {
+      const res = await d.app.request('/api/query', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sql: "SELECT count(*) AS n FROM findings WHERE detection_id = 'anonymous-access'" }) });
+      return Number(((await res.json()) as { rows: Array<{ n: number }> }).rows[0]?.n);
+    };
+    const kept = ((await (await configured.app.request('/api/findings?detection=anonymous-access')).json()) as Answer).rows.length;
+    expect(await count(configured)).toBe(kept);
+    expect(await count(plain)).toBeGreaterThan(kept);
+  });
+
   it("the config's accounts and params reach the detections: the trusted partner is not cross-account", async () => {
     const cross = async (d: App): Promise<Answer> => (await (await d.app.request('/api/findings?detection=cross-account-access')).json()) as Answer;
     expect((await cross(plain)).rows.length).toBeGreaterThan(0);
