@@ -150,10 +150,11 @@ describe('running detections', () => {
   afterEach(() => tmp.cleanup());
 
   it('binds parameters as values: text meant to break the SQL is only a value', async () => {
-    const d = library.find((x) => x.id === 'cross-account-access')!;
+    // (Account lists take 12-digit IDs only, so a list of text: the principals a detection lets through.)
+    const d = library.find((x) => x.id === 'offensive-tool-user-agent')!;
     const ds = await openDataset(join(tmp.dir, 'empty'));
     try {
-      const r = await runDetections(ds, [d], { owner_accounts: "1'); DROP TABLE x; --,2" });
+      const r = await runDetections(ds, [d], { allowed_principals: "1'); DROP TABLE x; --,2" });
       expect(r.findings).toEqual([]);
     } finally {
       ds.close();
