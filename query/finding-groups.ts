@@ -82,7 +82,7 @@ function mergeRequest(fs: readonly Finding[]): Finding {
   return out;
 }
 
-/** Requests logged by both sources as one finding each; everything else as it is (rows keep their order). */
+/** Requests logged by both sources (about one bucket) as one finding each; everything else as it is (rows keep their order). */
 export function mergeSources(findings: readonly Finding[]): Finding[] {
   const byRequest = new Map<string, Finding[]>();
   for (const f of findings) {
@@ -96,7 +96,8 @@ export function mergeSources(findings: readonly Finding[]): Finding[] {
   for (const f of findings) {
     const same = f.request_id === null ? undefined : byRequest.get(f.request_id);
     // Only one record of each source: two rows of one source with one request ID are two findings (the detection said so).
-    if (!same || same.length < 2 || new Set(same.map((x) => x.source)).size !== same.length) {
+    // Only records that name one bucket: a copy's request ID is logged by the source bucket (COPY.OBJECT_GET) and the destination; one finding would keep one bucket and lose the other.
+    if (!same || same.length < 2 || new Set(same.map((x) => x.source)).size !== same.length || new Set(same.map((x) => x.bucket)).size !== 1) {
       out.push(f);
       continue;
     }

@@ -80,6 +80,16 @@ describe('one request, one finding', () => {
     const [f] = shapeFindings(d, [ct, { ...al, severity: 'high' }], 0);
     expect(f?.severity).toBe('high');
   });
+
+  it('keeps apart records of one request ID that name different buckets (a copy: the source bucket\'s COPY.OBJECT_GET and the destination\'s CopyObject)', () => {
+    const d = detection();
+    const fs = shapeFindings(d, rows(d, [
+      { event_time: t('08:00'), request_id: 'R1', source: 'access_log', bucket: 'source-bucket', key: 'secret.csv' },
+      { event_time: t('08:00'), request_id: 'R1', source: 'cloudtrail', bucket: 'dest-bucket', key: 'copy.csv', event_id: 'E1' },
+    ]), 0);
+    expect(fs.map((f) => f.bucket).sort()).toEqual(['dest-bucket', 'source-bucket']);
+    expect(new Set(fs.map((f) => f.finding_id)).size).toBe(2);
+  });
 });
 
 describe('grouping', () => {
