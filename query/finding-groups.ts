@@ -76,7 +76,8 @@ function mergeRequest(fs: readonly Finding[]): Finding {
   }
   const evidence = fs.flatMap((f) => f.evidence).sort(compareEvents);
   out.event_time = evidence[0]?.event_time ?? out.event_time;
-  out.last_time = fs.reduce<string | null>((t, f) => maxTime(t, f.last_time), null);
+  // One event, one time (the earlier record's): the two sources may stamp it a second apart, and a later stamp is no later event (it would reopen a resolved finding).
+  out.last_time = out.event_time;
   out.sources = unionSources(fs);
   out.evidence = evidence.slice(0, EVIDENCE_MAX);
   return out;

@@ -4,6 +4,7 @@ import { validateDetection, type Detection } from '../../query/detection.js';
 import { findingId, groupMinutes, shapeFindings } from '../../query/finding-groups.js';
 import type { Finding } from '../../query/finding.js';
 import { attacksOf, ocsf } from '../../query/ocsf.js';
+import { mergeFindings, type FindingsState } from '../../query/findings-state.js';
 import { parseConfig } from '../../query/config.js';
 import { suppressor } from '../../query/suppress.js';
 
@@ -72,6 +73,21 @@ describe('one request, one finding', () => {
     });
     expect(both.evidence.map((e) => e.source)).toEqual(['access_log', 'cloudtrail']);
     expect(one).toMatchObject({ sources: ['access_log'], count: 1, request_id: 'R2' });
+  });
+
+  it('is one event: its last_time is its time, so the second source logging it a second later does not reopen it once resolved', () => {
+    const d = detection();
+    const al = { event_time: t('08:00'), request_id: 'R1', source: 'access_log' };
+    const ct = { event_time: '2025-03-10T08:00:01.000Z', request_id: 'R1', source: 'cloudtrail', event_id: 'E1' };
+    for (const minutes of [0, 60]) {
+      const state: FindingsState = { version: 1, findings: {} };
+      const [first] = shapeFindings(d, rows(d, [al]), minutes);
+      mergeFindings(state, [first as Finding], new Date('2026-01-01T00:00:00Z'));
+      Object.assign(state.findings[(first as Finding).finding_id] as object, { status: 'resolved' });
+      const [both] = shapeFindings(d, rows(d, [al, ct]), minutes);
+      expect(both).toMatchObject({ finding_id: first?.finding_id, count: 1, event_time: t('08:00'), last_time: t('08:00') });
+      expect(mergeFindings(state, [both as Finding], new Date('2026-01-02T00:00:00Z')).reopened).toEqual([]);
+    }
   });
 
   it('takes the higher severity of the two records', () => {
