@@ -83,8 +83,32 @@ function mergeRequest(fs: readonly Finding[]): Finding {
   return out;
 }
 
-/** Requests logged by both sources (about one bucket) as one finding each; everything else as it is (rows keep their order). */
-export function mergeSources(findings: readonly Finding[]): Finding[] {
+/**
+ * One record delivered twice (two trails of one organisation log the same
+ * event, in two files; a log copied and ingested again): rows of one
+ * request or event that differ only in the file and line they were read
+ * from are one event. The copy read first (by file and line) stays.
+ */
+function dropCopies(findings: readonly Finding[]): Finding[] {
+  const keep = new Map<string, Finding>();
+  const keyOf = (f: Finding): string | null =>
+    f.request_id === null && f.event_id === null ? null : JSON.stringify(canonical({ ...f, finding_id: null, source_file: null, source_line: null, evidence: null }));
+  const keys = findings.map(keyOf);
+  findings.forEach((f, i) => {
+    const k = keys[i];
+    if (k === null || k === undefined) return;
+    const had = keep.get(k);
+    if (!had || compareEvents(evidenceOf(f), evidenceOf(had)) < 0) keep.set(k, f);
+  });
+  return findings.filter((f, i) => {
+    const k = keys[i];
+    return k === null || k === undefined || keep.get(k) === f;
+  });
+}
+
+/** Requests logged by both sources (about one bucket) as one finding each, a record delivered twice once; everything else as it is (rows keep their order). */
+export function mergeSources(rows: readonly Finding[]): Finding[] {
+  const findings = dropCopies(rows);
   const byRequest = new Map<string, Finding[]>();
   for (const f of findings) {
     if (f.request_id === null) continue;

@@ -90,6 +90,19 @@ describe('one request, one finding', () => {
     }
   });
 
+  it('one record delivered twice (an organization trail and an account trail, one event ID in two files) is one event: one finding, count 1', () => {
+    const d = detection();
+    const al = { event_time: t('08:00'), request_id: 'R1', source: 'access_log' };
+    const ct = { event_time: t('08:00'), request_id: 'R1', source: 'cloudtrail', event_id: 'E1', source_file: 'org-trail.json' };
+    const twice = rows(d, [al, ct, { ...ct, source_file: 'account-trail.json' }]);
+    const [one, ...rest] = shapeFindings(d, twice, 0);
+    expect(rest).toEqual([]);
+    expect(one).toMatchObject({ finding_id: findingId('probe', ['request', 'R1']), sources: ['access_log', 'cloudtrail'], count: 1 });
+    expect(shapeFindings(d, twice, 60).map((f) => f.count)).toEqual([1]);
+    // Two rows the detection tells apart (another key) stay two.
+    expect(shapeFindings(d, rows(d, [ct, { ...ct, key: 'other' }]), 0)).toHaveLength(2);
+  });
+
   it('takes the higher severity of the two records', () => {
     const d = detection();
     const [ct, al] = rows(d, [{ event_time: t('08:00'), request_id: 'R1', source: 'cloudtrail' }, { event_time: t('08:00'), request_id: 'R1', source: 'access_log' }]) as [Finding, Finding];
