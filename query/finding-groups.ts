@@ -169,6 +169,7 @@ export function groupFindings(d: Pick<Detection, 'id'>, findings: readonly Findi
     const first = sorted[0] as Finding;
     return {
       ...first,
+      details: groupDetails(sorted),
       finding_id: findingId(d.id, g.about),
       last_time: sorted.reduce<string | null>((t, f) => maxTime(t, f.last_time), null),
       count: sorted.reduce((n, f) => n + f.count, 0),
@@ -176,6 +177,34 @@ export function groupFindings(d: Pick<Detection, 'id'>, findings: readonly Findi
       evidence: sorted.flatMap((f) => f.evidence).sort(compareEvents).slice(0, EVIDENCE_MAX),
     };
   });
+}
+
+/** How many values of one detail a group lists when its events differ in it. */
+const DETAIL_VALUES_MAX = 10;
+
+/**
+ * A group's details: the first event's, except that a detail whose value
+ * differs between the events is the list of their values, in event order,
+ * each once (the first DETAIL_VALUES_MAX, then how many more): a root
+ * user's GetBucketVersioning then DeleteBucketPolicy must not read as reads.
+ */
+function groupDetails(sorted: readonly Finding[]): Record<string, unknown> {
+  const first = sorted[0] as Finding;
+  const details = { ...first.details };
+  if (sorted.length < 2) return details;
+  const keys = new Set(sorted.flatMap((f) => Object.keys(f.details)));
+  for (const k of keys) {
+    const values = new Map<string, unknown>();
+    for (const f of sorted) {
+      const v = f.details[k] ?? null;
+      const text = JSON.stringify(canonical(v));
+      if (!values.has(text)) values.set(text, v);
+    }
+    if (values.size < 2) continue;
+    const list = [...values.values()];
+    details[k] = list.length > DETAIL_VALUES_MAX ? [...list.slice(0, DETAIL_VALUES_MAX), `(and ${list.length - DETAIL_VALUES_MAX} more values)`] : list;
+  }
+  return details;
 }
 
 /**

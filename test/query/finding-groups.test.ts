@@ -158,6 +158,20 @@ describe('grouping', () => {
     expect(fs.map((f) => [f.source_ip, f.count])).toEqual([['198.51.100.1', 2], ['198.51.100.2', 1], ['192.0.2.1', 1]]);
   });
 
+  it('does not hide what differs inside a group: a detail with several values is the list of them (root read, then deleted a bucket policy)', () => {
+    const d = detection();
+    const ops = ['GetBucketVersioning', 'PutBucketVersioning', 'DeleteBucketPolicy', 'GetBucketVersioning'];
+    const [g, ...rest] = shapeFindings(d, rows(d, ops.map((operation, i) => ({ event_time: t(`08:0${i}`), request_id: `R${i}`, operation }))), 60);
+    expect(rest).toEqual([]);
+    expect(g?.count).toBe(4);
+    expect(g?.details.operation).toEqual(['GetBucketVersioning', 'PutBucketVersioning', 'DeleteBucketPolicy']);
+    // One value throughout stays a value; past 10 values, the first 10 and how many more.
+    const many = shapeFindings(d, rows(d, Array.from({ length: 12 }, (_, i) => ({ event_time: t(`08:${String(i).padStart(2, '0')}`), request_id: `V${i}`, operation: i < 12 ? `Op${i}` : 'x' }))), 60);
+    expect(many[0]?.details.operation).toEqual([...Array.from({ length: 10 }, (_, i) => `Op${i}`), '(and 2 more values)']);
+    const same = shapeFindings(d, rows(d, [{ event_time: t('08:00'), request_id: 'S1', operation: 'GetObject' }, { event_time: t('08:01'), request_id: 'S2', operation: 'GetObject' }]), 60);
+    expect(same[0]?.details.operation).toBe('GetObject');
+  });
+
   it('gives a group the same ID when a later run sees more of its window', () => {
     const early = shaped([{ event_time: t('08:10'), request_id: 'R1' }]);
     const later = shaped([{ event_time: t('08:10'), request_id: 'R1' }, { event_time: t('08:05'), request_id: 'R0' }, { event_time: t('08:50'), request_id: 'R2' }]);
