@@ -182,11 +182,17 @@ export function groupFindings(d: Pick<Detection, 'id'>, findings: readonly Findi
 /** How many values of one detail a group lists when its events differ in it. */
 const DETAIL_VALUES_MAX = 10;
 
+/** A list of at most DETAIL_VALUES_MAX values, then how many more. */
+const capped = (list: readonly unknown[]): unknown[] =>
+  list.length > DETAIL_VALUES_MAX ? [...list.slice(0, DETAIL_VALUES_MAX), `(and ${list.length - DETAIL_VALUES_MAX} more values)`] : [...list];
+
 /**
  * A group's details: the first event's, except that a detail whose value
  * differs between the events is the list of their values, in event order,
  * each once (the first DETAIL_VALUES_MAX, then how many more): a root
  * user's GetBucketVersioning then DeleteBucketPolicy must not read as reads.
+ * The addresses of a group whose events came from several are
+ * `source_ips`, in event order.
  */
 function groupDetails(sorted: readonly Finding[]): Record<string, unknown> {
   const first = sorted[0] as Finding;
@@ -202,8 +208,11 @@ function groupDetails(sorted: readonly Finding[]): Record<string, unknown> {
     }
     if (values.size < 2) continue;
     const list = [...values.values()];
-    details[k] = list.length > DETAIL_VALUES_MAX ? [...list.slice(0, DETAIL_VALUES_MAX), `(and ${list.length - DETAIL_VALUES_MAX} more values)`] : list;
+    details[k] = capped(list);
   }
+  // A principal's group keeps the first event's address: a second one (the same credentials used from elsewhere) is listed.
+  const ips = [...new Set(sorted.map((f) => f.source_ip).filter((ip): ip is string => ip !== null))];
+  if (ips.length > 1 && !('source_ips' in details)) details.source_ips = capped(ips);
   return details;
 }
 

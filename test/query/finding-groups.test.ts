@@ -172,6 +172,19 @@ describe('grouping', () => {
     expect(same[0]?.details.operation).toBe('GetObject');
   });
 
+  it('does not hide a second address of one principal in a group: details.source_ips lists them', () => {
+    const d = detection();
+    const [g] = shapeFindings(d, rows(d, [
+      { event_time: t('08:00'), request_id: 'A1', source_ip: '192.0.2.1' },
+      { event_time: t('08:10'), request_id: 'A2', source_ip: '203.0.113.66' },
+      { event_time: t('08:20'), request_id: 'A3', source_ip: '192.0.2.1' },
+    ]), 60);
+    expect(g).toMatchObject({ count: 3, source_ip: '192.0.2.1' });
+    expect(g?.details.source_ips).toEqual(['192.0.2.1', '203.0.113.66']);
+    const [one] = shapeFindings(d, rows(d, [{ event_time: t('08:00'), request_id: 'B1' }, { event_time: t('08:10'), request_id: 'B2' }]), 60);
+    expect(one?.details).not.toHaveProperty('source_ips');
+  });
+
   it('gives a group the same ID when a later run sees more of its window', () => {
     const early = shaped([{ event_time: t('08:10'), request_id: 'R1' }]);
     const later = shaped([{ event_time: t('08:10'), request_id: 'R1' }, { event_time: t('08:05'), request_id: 'R0' }, { event_time: t('08:50'), request_id: 'R2' }]);
