@@ -132,11 +132,35 @@ const WEBHOOK_TIMEOUT_MS = 10_000;
 const TRIES = 3;
 const FIRST_RETRY_MS = 200;
 
+/**
+ * Where to POST, and the Basic credentials of a URL's `user:password@`
+ * part: fetch refuses a URL that holds them (and its error quotes the whole
+ * URL, secrets and all, into the log), so they go as an Authorization header.
+ */
+function target(url: URL): { url: URL; authorization?: string } {
+  if (!url.username && !url.password) return { url };
+  const bare = new URL(url.href);
+  bare.username = '';
+  bare.password = '';
+  const decoded = (s: string): string => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  };
+  return { url: bare, authorization: `Basic ${Buffer.from(`${decoded(url.username)}:${decoded(url.password)}`).toString('base64')}` };
+}
+
 /** POST one alert; resolve on a 2xx, throw saying why otherwise. */
 async function post(url: URL, a: Alert, signal: AbortSignal): Promise<void> {
-  const res = await fetch(url, {
+  const t = target(url);
+  const res = await fetch(t.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'idempotency-key': a.delivery_id, 'x-s3sift-delivery': a.delivery_id, 'user-agent': 's3sift-watch' },
+    headers: {
+      'content-type': 'application/json', 'idempotency-key': a.delivery_id, 'x-s3sift-delivery': a.delivery_id, 'user-agent': 's3sift-watch',
+      ...(t.authorization ? { authorization: t.authorization } : {}),
+    },
     body: JSON.stringify(a),
     signal: AbortSignal.any([signal, AbortSignal.timeout(WEBHOOK_TIMEOUT_MS)]),
     redirect: 'error',
@@ -202,7 +226,8 @@ async function postWithRetries(url: URL, alert: Alert, stop: AbortSignal): Promi
       return null;
     } catch (err) {
       const cause = (err as { cause?: unknown }).cause;
-      error = describe(err) + (cause ? ` (${describe(cause)})` : '');
+      // The log shows the sink by its origin: an error that quotes the URL must not carry its path, query or credentials.
+      error = (describe(err) + (cause ? ` (${describe(cause)})` : '')).replaceAll(url.href, url.origin).replaceAll(target(url).url.href, url.origin);
     }
   }
   return error;

@@ -2,8 +2,9 @@
  * The loop of `s3sift watch` (docs/watch.md). Each cycle:
  * 1. ingests what is new in each source, one at a time (a source that fails
  *    is logged and read again next cycle; the others go on);
- * 2. if the dataset changed since the last cycle (the state remembers it
- *    across runs), runs the library over all of it: the findings state, not a time range, says what is new, so
+ * 2. if the dataset, or what the library runs (a suppress rule expired),
+ *    changed since the last cycle (the state remembers it across runs),
+ *    runs the library over all of it: the findings state, not a time range, says what is new, so
  *    the behavioural detections always see their whole windows and history;
  * 3. under the dataset's lock, records the findings in the state and queues
  *    the ones never sent (new, or reopened after being resolved) in each
@@ -35,8 +36,13 @@ export interface WatchOptions {
   ingest(source: string): Promise<IngestSummary>;
   /** Run the detection library over the whole dataset (the same path as detect's). */
   detect(): Promise<DetectResult>;
-  /** A hash of what `detect` runs (detections, parameters, intel): with the manifest, says whether a run would find anything new. */
-  planKey: string;
+  /**
+   * A hash of what `detect` runs (detections, parameters, intel, the suppress
+   * rules in force now): with the manifest, says whether a run would find
+   * anything new. Asked each cycle: a suppress rule past its `until` date
+   * changes it with no new data.
+   */
+  planKey(): string;
   stdout: Out;
   log: WatchLog;
   /** Aborted by SIGINT / SIGTERM: the cycle in progress finishes, then the watch ends. */
@@ -122,11 +128,13 @@ async function cycles(o: WatchOptions): Promise<number> {
     }
     // 2. Detect, when the dataset changed.
     const now = new Date();
-    const current = await manifestStamp(o.data);
+    const manifest = await manifestStamp(o.data);
+    const planKey = o.planKey();
+    const current = `${manifest} ${planKey}`;
     if (stamp === null) {
       // A watch started again: the latest one may have run this library over this very dataset.
       const last = (await loadState(o.data).catch(() => null))?.watch;
-      if (last?.manifest === current && last.plan === o.planKey) {
+      if (last?.manifest === manifest && last.plan === planKey) {
         stamp = current;
         o.log.info('detect', `the dataset has not changed since the last cycle (${last.at}): nothing new to find`);
       }
@@ -151,7 +159,7 @@ async function cycles(o: WatchOptions): Promise<number> {
           }
           for (const s of o.sinks) if (s.kind !== 'stdout') await spool(o.data, s, out, now);
           for (const id of queued) (state.findings[id] as { alerted_at: string | null }).alerted_at = now.toISOString();
-          state.watch = { manifest: current, plan: o.planKey, at: now.toISOString() };
+          state.watch = { manifest, plan: planKey, at: now.toISOString() };
           o.log.info('detect', `${result.findings.length} finding(s) in ${seconds.toFixed(2)} s: ${merge.fresh.length} new, ${merge.reopened.length} reopened, ${out.length} to send`, {
             findings: result.findings.length, new: merge.fresh.length, reopened: merge.reopened.length, sent: out.length, seconds: Number(seconds.toFixed(3)),
           });

@@ -76,14 +76,39 @@ function mergeRequest(fs: readonly Finding[]): Finding {
   }
   const evidence = fs.flatMap((f) => f.evidence).sort(compareEvents);
   out.event_time = evidence[0]?.event_time ?? out.event_time;
-  out.last_time = fs.reduce<string | null>((t, f) => maxTime(t, f.last_time), null);
+  // One event, one time (the earlier record's): the two sources may stamp it a second apart, and a later stamp is no later event (it would reopen a resolved finding).
+  out.last_time = out.event_time;
   out.sources = unionSources(fs);
   out.evidence = evidence.slice(0, EVIDENCE_MAX);
   return out;
 }
 
-/** Requests logged by both sources as one finding each; everything else as it is (rows keep their order). */
-export function mergeSources(findings: readonly Finding[]): Finding[] {
+/**
+ * One record delivered twice (two trails of one organisation log the same
+ * event, in two files; a log copied and ingested again): rows of one
+ * request or event that differ only in the file and line they were read
+ * from are one event. The copy read first (by file and line) stays.
+ */
+function dropCopies(findings: readonly Finding[]): Finding[] {
+  const keep = new Map<string, Finding>();
+  const keyOf = (f: Finding): string | null =>
+    f.request_id === null && f.event_id === null ? null : JSON.stringify(canonical({ ...f, finding_id: null, source_file: null, source_line: null, evidence: null }));
+  const keys = findings.map(keyOf);
+  findings.forEach((f, i) => {
+    const k = keys[i];
+    if (k === null || k === undefined) return;
+    const had = keep.get(k);
+    if (!had || compareEvents(evidenceOf(f), evidenceOf(had)) < 0) keep.set(k, f);
+  });
+  return findings.filter((f, i) => {
+    const k = keys[i];
+    return k === null || k === undefined || keep.get(k) === f;
+  });
+}
+
+/** Requests logged by both sources (about one bucket) as one finding each, a record delivered twice once; everything else as it is (rows keep their order). */
+export function mergeSources(rows: readonly Finding[]): Finding[] {
+  const findings = dropCopies(rows);
   const byRequest = new Map<string, Finding[]>();
   for (const f of findings) {
     if (f.request_id === null) continue;
@@ -96,7 +121,8 @@ export function mergeSources(findings: readonly Finding[]): Finding[] {
   for (const f of findings) {
     const same = f.request_id === null ? undefined : byRequest.get(f.request_id);
     // Only one record of each source: two rows of one source with one request ID are two findings (the detection said so).
-    if (!same || same.length < 2 || new Set(same.map((x) => x.source)).size !== same.length) {
+    // Only records that name one bucket: a copy's request ID is logged by the source bucket (COPY.OBJECT_GET) and the destination; one finding would keep one bucket and lose the other.
+    if (!same || same.length < 2 || new Set(same.map((x) => x.source)).size !== same.length || new Set(same.map((x) => x.bucket)).size !== 1) {
       out.push(f);
       continue;
     }
@@ -143,6 +169,7 @@ export function groupFindings(d: Pick<Detection, 'id'>, findings: readonly Findi
     const first = sorted[0] as Finding;
     return {
       ...first,
+      details: groupDetails(sorted),
       finding_id: findingId(d.id, g.about),
       last_time: sorted.reduce<string | null>((t, f) => maxTime(t, f.last_time), null),
       count: sorted.reduce((n, f) => n + f.count, 0),
@@ -150,6 +177,43 @@ export function groupFindings(d: Pick<Detection, 'id'>, findings: readonly Findi
       evidence: sorted.flatMap((f) => f.evidence).sort(compareEvents).slice(0, EVIDENCE_MAX),
     };
   });
+}
+
+/** How many values of one detail a group lists when its events differ in it. */
+const DETAIL_VALUES_MAX = 10;
+
+/** A list of at most DETAIL_VALUES_MAX values, then how many more. */
+const capped = (list: readonly unknown[]): unknown[] =>
+  list.length > DETAIL_VALUES_MAX ? [...list.slice(0, DETAIL_VALUES_MAX), `(and ${list.length - DETAIL_VALUES_MAX} more values)`] : [...list];
+
+/**
+ * A group's details: the first event's, except that a detail whose value
+ * differs between the events is the list of their values, in event order,
+ * each once (the first DETAIL_VALUES_MAX, then how many more): a root
+ * user's GetBucketVersioning then DeleteBucketPolicy must not read as reads.
+ * The addresses of a group whose events came from several are
+ * `source_ips`, in event order.
+ */
+function groupDetails(sorted: readonly Finding[]): Record<string, unknown> {
+  const first = sorted[0] as Finding;
+  const details = { ...first.details };
+  if (sorted.length < 2) return details;
+  const keys = new Set(sorted.flatMap((f) => Object.keys(f.details)));
+  for (const k of keys) {
+    const values = new Map<string, unknown>();
+    for (const f of sorted) {
+      const v = f.details[k] ?? null;
+      const text = JSON.stringify(canonical(v));
+      if (!values.has(text)) values.set(text, v);
+    }
+    if (values.size < 2) continue;
+    const list = [...values.values()];
+    details[k] = capped(list);
+  }
+  // A principal's group keeps the first event's address: a second one (the same credentials used from elsewhere) is listed.
+  const ips = [...new Set(sorted.map((f) => f.source_ip).filter((ip): ip is string => ip !== null))];
+  if (ips.length > 1 && !('source_ips' in details)) details.source_ips = capped(ips);
+  return details;
 }
 
 /**

@@ -136,7 +136,7 @@ export function mergeFindings(state: FindingsState, findings: readonly Finding[]
   const out: Merge = { fresh: [], reopened: [] };
   for (const f of findings) {
     const last = findingLastTime(f);
-    const e = state.findings[f.finding_id];
+    const e = Object.hasOwn(state.findings, f.finding_id) ? state.findings[f.finding_id] : undefined;
     if (!e) {
       state.findings[f.finding_id] = {
         finding_id: f.finding_id, detection_id: f.detection_id, severity: f.severity, title: f.title, bucket: f.bucket, principal: f.principal,
@@ -197,7 +197,8 @@ export async function updateState<T>(data: string, change: (s: FindingsState) =>
 
 /** The entry `id` names: the whole finding_id, or a prefix of at least 6 characters that only one has. */
 export function findEntry(state: FindingsState, id: string): StateEntry {
-  const exact = state.findings[id];
+  // Own entries only: `__proto__` or `constructor` would otherwise name Object's prototype, and a status set on it.
+  const exact = Object.hasOwn(state.findings, id) ? state.findings[id] : undefined;
   if (exact) return exact;
   const hits = id.length >= 6 ? Object.values(state.findings).filter((e) => e.finding_id.startsWith(id)) : [];
   if (hits.length === 1) return hits[0] as StateEntry;

@@ -70,7 +70,7 @@ See docs/watch.md for a cron line and a systemd unit.`,
   async run({ flags: f, positionals }, io) {
     if (positionals.length === 0) throw new UsageError('watch needs at least one SOURCE (a file, a folder or s3://bucket/prefix)');
     if (positionals.includes('-')) throw new UsageError('watch cannot read stdin (-): give files, folders or s3:// prefixes');
-    const [{ parseSink }, { watchLog }, { watch }, { prepareDetections, runPlan }, { ingest }, { expiryLines }] = await Promise.all([
+    const [{ parseSink }, { watchLog }, { watch }, { prepareDetections, runPlan }, { ingest }, { expired, expiryLines }] = await Promise.all([
       import('../sinks.js'), import('../watch-log.js'), import('../watch.js'), import('./detect.js'), import('../../ingest/index.js'), import('../../query/suppress.js'),
     ]);
     const sinks = (f.sink.length ? f.sink : ['stdout']).map(parseSink);
@@ -100,7 +100,8 @@ See docs/watch.md for a cron line and a systemd unit.`,
           if (suppression.suppressed.length) log.info('suppress', `${suppression.suppressed.length} finding(s) suppressed by the config's rules`, { suppressed: suppression.suppressed.length });
           return result;
         },
-        planKey: createHash('sha256').update(JSON.stringify({ d: plan.detections, o: plan.overrides, i: plan.intel.lists, s: plan.suppress }, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).digest('hex'),
+        // The rules in force now: one past its until date changes the plan, and the library runs again over the same data.
+        planKey: () => createHash('sha256').update(JSON.stringify({ d: plan.detections, o: plan.overrides, i: plan.intel.lists, s: plan.suppress.filter((r) => !expired(r, new Date())) }, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).digest('hex'),
       });
     } finally {
       process.off('SIGINT', onInt);

@@ -40,6 +40,8 @@ export interface AthenaOptions {
   pricePerTb?: number;
   /** One finding per event, as `detect --ungrouped` (RunOptions). */
   ungrouped?: boolean;
+  /** The config's suppress rules judging each event before grouping, as on DuckDB (RunOptions.sift). */
+  sift?: (findings: readonly Finding[]) => Finding[];
 }
 
 export interface AthenaQueryResult extends Rows {
@@ -227,7 +229,7 @@ export async function runDetectionsOnAthena(client: AthenaClient, detections: re
       if (typeof sql !== 'string') throw sql ?? new Error('not rendered');
       const r = await runAthenaQuery(client, sql, [], o);
       // Shaped as a DuckDB run shapes them (the same IDs from the same rows).
-      f = shapeFindings(d, toFindings(d, r), groupMinutes(d, paramsFor(d, overrides), o.ungrouped));
+      f = shapeFindings(d, toFindings(d, r), groupMinutes(d, paramsFor(d, overrides), o.ungrouped), o.sift);
       scanned += r.bytesScanned;
     } catch (err) {
       const error = message(err);

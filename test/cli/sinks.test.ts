@@ -72,4 +72,26 @@ describe('sinks', () => {
     expect(await deliver(tmp.dir, sink, new AbortController().signal)).toEqual({ delivered: 2, left: 0, error: null });
     expect(got).toEqual(['a', 'b', '(back)', 'c', 'd']);
   });
+  it('a webhook URL with user:password@ sends them as Basic auth, and no error text carries the secret', async () => {
+    const auth: string[] = [];
+    server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        auth.push(String(req.headers.authorization));
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const sink = parseSink(`webhook:http://hook%20user:s3cr%3At@127.0.0.1:${port}/hook?token=T0KEN`);
+    await spool(tmp.dir, sink, [alert('a')], new Date());
+    expect(await deliver(tmp.dir, sink, new AbortController().signal)).toEqual({ delivered: 1, left: 0, error: null });
+    expect(auth).toEqual([`Basic ${Buffer.from('hook user:s3cr:t').toString('base64')}`]);
+    // A receiver that cannot be reached: the error says why without the URL's secrets.
+    const closed = parseSink('webhook:http://user:s3cret@127.0.0.1:1/hook?token=T0KEN');
+    await spool(tmp.dir, closed, [alert('b')], new Date());
+    const d = await deliver(tmp.dir, closed, new AbortController().signal);
+    expect(d.error).not.toBeNull();
+    expect(d.error).not.toMatch(/s3cret|T0KEN/);
+  });
 });

@@ -13,6 +13,8 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 // @ts-expect-error -- untyped package
 import S3rver from 's3rver';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { watch } from '../../cli/watch.js';
+import type { Finding } from '../../query/finding.js';
 import { SAMPLES, tempDir } from '../helpers/dataset.js';
 
 const BIN = new URL('../../bin/s3sift', import.meta.url).pathname;
@@ -240,5 +242,40 @@ describe('s3sift watch', () => {
       client.destroy();
       await server.close();
     }
+  });
+});
+
+const loopFinding: Finding = {
+  finding_id: 'f1', detection_id: 'probe', severity: 'high', title: 'Probe', event_time: '2025-03-10T08:00:00.000Z', last_time: '2025-03-10T08:00:00.000Z', count: 1,
+  sources: ['access_log'], source: 'access_log', bucket: 'b', key: null, principal: null, source_ip: '192.0.2.1', account_id: null, region: null,
+  request_id: 'R1', event_id: null, source_file: 'f.log', source_line: 1, evidence: [], details: {},
+};
+
+describe('the watch loop (cli/watch.ts, fake ingest and detect)', () => {
+  it('runs the library again when what it runs changes with no new data (a suppress rule past its until date)', async () => {
+    let detects = 0;
+    let key = 'rules in force: 1';
+    const lines: string[] = [];
+    const stop = new AbortController();
+    const run = (): Promise<number> => watch({
+      data: tmp.dir, sources: ['src'], everyMs: 100, once: true, sinks: [{ kind: 'stdout', name: 'stdout' }],
+      ingest: async () => ({ sources: 0, rows: 0, rejected: 0, unreadable: [] }) as never,
+      detect: async () => {
+        detects++;
+        return { findings: detects > 1 ? [loopFinding] : [], runs: [], coverage: [] };
+      },
+      planKey: () => key,
+      stdout: { write: (s: string) => void lines.push(s) } as never,
+      log: { info: () => undefined, error: () => undefined },
+      stop: stop.signal,
+    });
+    expect(await run()).toBe(0);
+    expect(await run()).toBe(0);
+    expect(detects).toBe(1);
+    // The rule expired: the same data, another plan.
+    key = 'rules in force: 0';
+    expect(await run()).toBe(0);
+    expect(detects).toBe(2);
+    expect(lines.join('')).toContain('"finding_id":"f1"');
   });
 });

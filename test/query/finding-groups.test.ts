@@ -4,6 +4,7 @@ import { validateDetection, type Detection } from '../../query/detection.js';
 import { findingId, groupMinutes, shapeFindings } from '../../query/finding-groups.js';
 import type { Finding } from '../../query/finding.js';
 import { attacksOf, ocsf } from '../../query/ocsf.js';
+import { mergeFindings, type FindingsState } from '../../query/findings-state.js';
 import { parseConfig } from '../../query/config.js';
 import { suppressor } from '../../query/suppress.js';
 
@@ -74,11 +75,49 @@ describe('one request, one finding', () => {
     expect(one).toMatchObject({ sources: ['access_log'], count: 1, request_id: 'R2' });
   });
 
+  it('is one event: its last_time is its time, so the second source logging it a second later does not reopen it once resolved', () => {
+    const d = detection();
+    const al = { event_time: t('08:00'), request_id: 'R1', source: 'access_log' };
+    const ct = { event_time: '2025-03-10T08:00:01.000Z', request_id: 'R1', source: 'cloudtrail', event_id: 'E1' };
+    for (const minutes of [0, 60]) {
+      const state: FindingsState = { version: 1, findings: {} };
+      const [first] = shapeFindings(d, rows(d, [al]), minutes);
+      mergeFindings(state, [first as Finding], new Date('2026-01-01T00:00:00Z'));
+      Object.assign(state.findings[(first as Finding).finding_id] as object, { status: 'resolved' });
+      const [both] = shapeFindings(d, rows(d, [al, ct]), minutes);
+      expect(both).toMatchObject({ finding_id: first?.finding_id, count: 1, event_time: t('08:00'), last_time: t('08:00') });
+      expect(mergeFindings(state, [both as Finding], new Date('2026-01-02T00:00:00Z')).reopened).toEqual([]);
+    }
+  });
+
+  it('one record delivered twice (an organization trail and an account trail, one event ID in two files) is one event: one finding, count 1', () => {
+    const d = detection();
+    const al = { event_time: t('08:00'), request_id: 'R1', source: 'access_log' };
+    const ct = { event_time: t('08:00'), request_id: 'R1', source: 'cloudtrail', event_id: 'E1', source_file: 'org-trail.json' };
+    const twice = rows(d, [al, ct, { ...ct, source_file: 'account-trail.json' }]);
+    const [one, ...rest] = shapeFindings(d, twice, 0);
+    expect(rest).toEqual([]);
+    expect(one).toMatchObject({ finding_id: findingId('probe', ['request', 'R1']), sources: ['access_log', 'cloudtrail'], count: 1 });
+    expect(shapeFindings(d, twice, 60).map((f) => f.count)).toEqual([1]);
+    // Two rows the detection tells apart (another key) stay two.
+    expect(shapeFindings(d, rows(d, [ct, { ...ct, key: 'other' }]), 0)).toHaveLength(2);
+  });
+
   it('takes the higher severity of the two records', () => {
     const d = detection();
     const [ct, al] = rows(d, [{ event_time: t('08:00'), request_id: 'R1', source: 'cloudtrail' }, { event_time: t('08:00'), request_id: 'R1', source: 'access_log' }]) as [Finding, Finding];
     const [f] = shapeFindings(d, [ct, { ...al, severity: 'high' }], 0);
     expect(f?.severity).toBe('high');
+  });
+
+  it('keeps apart records of one request ID that name different buckets (a copy: the source bucket\'s COPY.OBJECT_GET and the destination\'s CopyObject)', () => {
+    const d = detection();
+    const fs = shapeFindings(d, rows(d, [
+      { event_time: t('08:00'), request_id: 'R1', source: 'access_log', bucket: 'source-bucket', key: 'secret.csv' },
+      { event_time: t('08:00'), request_id: 'R1', source: 'cloudtrail', bucket: 'dest-bucket', key: 'copy.csv', event_id: 'E1' },
+    ]), 0);
+    expect(fs.map((f) => f.bucket).sort()).toEqual(['dest-bucket', 'source-bucket']);
+    expect(new Set(fs.map((f) => f.finding_id)).size).toBe(2);
   });
 });
 
@@ -117,6 +156,33 @@ describe('grouping', () => {
       { event_time: null, request_id: 'R4' },
     ]);
     expect(fs.map((f) => [f.source_ip, f.count])).toEqual([['198.51.100.1', 2], ['198.51.100.2', 1], ['192.0.2.1', 1]]);
+  });
+
+  it('does not hide what differs inside a group: a detail with several values is the list of them (root read, then deleted a bucket policy)', () => {
+    const d = detection();
+    const ops = ['GetBucketVersioning', 'PutBucketVersioning', 'DeleteBucketPolicy', 'GetBucketVersioning'];
+    const [g, ...rest] = shapeFindings(d, rows(d, ops.map((operation, i) => ({ event_time: t(`08:0${i}`), request_id: `R${i}`, operation }))), 60);
+    expect(rest).toEqual([]);
+    expect(g?.count).toBe(4);
+    expect(g?.details.operation).toEqual(['GetBucketVersioning', 'PutBucketVersioning', 'DeleteBucketPolicy']);
+    // One value throughout stays a value; past 10 values, the first 10 and how many more.
+    const many = shapeFindings(d, rows(d, Array.from({ length: 12 }, (_, i) => ({ event_time: t(`08:${String(i).padStart(2, '0')}`), request_id: `V${i}`, operation: i < 12 ? `Op${i}` : 'x' }))), 60);
+    expect(many[0]?.details.operation).toEqual([...Array.from({ length: 10 }, (_, i) => `Op${i}`), '(and 2 more values)']);
+    const same = shapeFindings(d, rows(d, [{ event_time: t('08:00'), request_id: 'S1', operation: 'GetObject' }, { event_time: t('08:01'), request_id: 'S2', operation: 'GetObject' }]), 60);
+    expect(same[0]?.details.operation).toBe('GetObject');
+  });
+
+  it('does not hide a second address of one principal in a group: details.source_ips lists them', () => {
+    const d = detection();
+    const [g] = shapeFindings(d, rows(d, [
+      { event_time: t('08:00'), request_id: 'A1', source_ip: '192.0.2.1' },
+      { event_time: t('08:10'), request_id: 'A2', source_ip: '203.0.113.66' },
+      { event_time: t('08:20'), request_id: 'A3', source_ip: '192.0.2.1' },
+    ]), 60);
+    expect(g).toMatchObject({ count: 3, source_ip: '192.0.2.1' });
+    expect(g?.details.source_ips).toEqual(['192.0.2.1', '203.0.113.66']);
+    const [one] = shapeFindings(d, rows(d, [{ event_time: t('08:00'), request_id: 'B1' }, { event_time: t('08:10'), request_id: 'B2' }]), 60);
+    expect(one?.details).not.toHaveProperty('source_ips');
   });
 
   it('gives a group the same ID when a later run sees more of its window', () => {

@@ -17,6 +17,15 @@ const empty = (): FindingsState => ({ version: 1, findings: {} });
 const T1 = new Date('2026-01-01T00:00:00Z');
 const T2 = new Date('2026-01-02T00:00:00Z');
 
+describe('findEntry', () => {
+  it('knows only the recorded findings: __proto__, constructor and toString are no finding (and the status goes nowhere)', () => {
+    const s = empty();
+    mergeFindings(s, [finding('abcdef0123')], T1);
+    for (const id of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) expect(() => findEntry(s, id)).toThrow(/no finding/);
+    expect(findEntry(s, 'abcdef').finding_id).toBe('abcdef0123');
+  });
+});
+
 describe('mergeFindings', () => {
   it('records a new finding as open, with run times and event times, and says it is fresh', () => {
     const s = empty();
