@@ -1,5 +1,6 @@
 import { UsageError } from '../../common/errors.js';
 import { version } from '../../common/version.js';
+import { configFlag, loadConfigFlag, showSuppressedFlag } from '../config.js';
 import { defineCommand, defineGroup, EXIT } from '../command.js';
 import { checkCsvRaw, checkWindow, dataFlag, findingFlags, s3Options, s3ReachFlags } from '../common-flags.js';
 import { bool, integer, list, text } from '../flags.js';
@@ -112,13 +113,17 @@ message, its coverage says it was not checked, and the others go on (exit 2
 at the end). Bytes scanned and the cost (at $5 per TB) go to stderr. AWS credentials
 and region come from the standard chain (environment, profile);
 --endpoint-url points the client elsewhere, as the AWS CLI's does.
-Detections that run on DuckDB only are left out and named.`,
+Detections that run on DuckDB only are left out and named. The config file
+(--config, else ./s3sift.yaml; docs/config.md) applies as it does for
+detect: its accounts and params, and its suppress rules.`,
   flags: {
     database,
     ...athenaReach,
     region: s3ReachFlags.region,
     'reuse-minutes': integer({ help: "reuse Athena's results of the same query up to N minutes old", min: 0, max: 10080, default: 0 }),
     ...findingFlags,
+    config: configFlag,
+    'show-suppressed': showSuppressedFlag,
   },
   notes: 'Exit codes: 0 done, 1 a finding at or above --fail-on, 2 bad arguments or a detection that failed on Athena.',
   examples: ['s3sift athena detect --database s3sift --workgroup security --region us-east-1 --since 2025-03-01 --fail-on high'],
@@ -127,10 +132,15 @@ Detections that run on DuckDB only are left out and named.`,
     checkWindow(f.since, f.until);
     checkCsvRaw(f);
     const database = checkDatabase(f.database);
-    const [{ AthenaClient }, { runDetectionsOnAthena }, { parseParamFlags, selectDetections }, { loadDetections }, { formatFindings, coverageNotice }, { nativeFunctionIn }] = await Promise.all([
-      import('@aws-sdk/client-athena'), import('../../query/athena/run.js'), import('../../query/detect.js'), import('../../query/detection.js'), import('../../query/format.js'), import('../../query/dialect.js'),
+    const [{ AthenaClient }, { runDetectionsOnAthena }, { parseParamFlags, selectDetections }, { loadDetections }, { formatFindings, coverageNotice }, { nativeFunctionIn }, { suppressor, suppressOutput }] = await Promise.all([
+      import('@aws-sdk/client-athena'), import('../../query/athena/run.js'), import('../../query/detect.js'), import('../../query/detection.js'), import('../../query/format.js'), import('../../query/dialect.js'), import('../../query/suppress.js'),
     ]);
-    const selected = selectDetections(await loadDetections(f.rules), f.only);
+    const library = await loadDetections(f.rules);
+    const selected = selectDetections(library, f.only);
+    // The config file, as detect reads it (./s3sift.yaml when not named: there is no local dataset): its accounts and
+    // params under the --param flags, its suppress rules judging each event. Its intel lists serve threat-intel-address, which runs on DuckDB only.
+    const config = await loadConfigFlag({ config: f.config, data: '.', param: parseParamFlags(f.param), intel: [] }, { all: library, selected }, io);
+    const sup = suppressor(config.suppress);
     // Detections that call s3sift's own functions run on DuckDB only: left out of a whole-library run (and said),
     // reported as failed when asked for by name.
     const duckdbOnly = f.only.length ? [] : selected.filter((d) => nativeFunctionIn(d.sql));
@@ -138,13 +148,16 @@ Detections that run on DuckDB only are left out and named.`,
     for (const d of duckdbOnly) io.stderr.write(`skip   ${d.id}: runs on DuckDB only (s3sift's policy evaluator); run it with 's3sift detect'\n`);
     const client = new AthenaClient({ ...(f.region ? { region: f.region } : {}), ...(f['endpoint-url'] ? { endpoint: f['endpoint-url'] } : {}), maxAttempts: 6 });
     const r = await runDetectionsOnAthena(client, detections, {
-      database, workgroup: f.workgroup, outputLocation: f['output-location'], reuseMinutes: f['reuse-minutes'], since: f.since, until: f.until, ungrouped: f.ungrouped,
-    }, parseParamFlags(f.param), (run) => {
+      database, workgroup: f.workgroup, outputLocation: f['output-location'], reuseMinutes: f['reuse-minutes'], since: f.since, until: f.until, ungrouped: f.ungrouped, sift: sup.filter,
+    }, config.overrides, (run) => {
       io.stderr.line(`${run.error ? 'FAILED' : 'ok    '} ${run.id}: ${run.error ?? `${run.findings} finding(s), ${(run.bytes / 1e6).toFixed(1)} MB scanned`}`);
     });
-    stdoutFor(io, f.format).write(formatFindings(r.findings, f.format, { detections, runs: r.runs, coverage: r.coverage, version: version(), csv: { raw: f['csv-raw'] } }));
+    const { suppressed, expiry } = suppressOutput(sup.suppression, f['show-suppressed']);
+    for (const line of expiry) io.stderr.line(line);
+    stdoutFor(io, f.format).write(formatFindings(r.findings, f.format, { detections, runs: r.runs, coverage: r.coverage, version: version(), csv: { raw: f['csv-raw'] }, suppressed }));
     const notice = f.format === 'table' || f.format === 'json' ? null : coverageNotice(r.coverage);
     if (notice) io.stderr.line(notice);
+    if (f.format !== 'table' && f.format !== 'json' && suppressed?.line) io.stderr.line(`${suppressed.line}; --format json --show-suppressed lists them`);
     io.stderr.write(`Athena scanned ${(r.bytesScanned / 1e9).toFixed(3)} GB, about $${r.costUsd.toFixed(4)}; ${r.failures.length} of ${detections.length} detections failed\n`);
     if (reachesFailOn(r.findings, f['fail-on'])) return EXIT.findings;
     return r.failures.length ? EXIT.usage : EXIT.ok;

@@ -72,6 +72,10 @@ export async function runPlan(plan: DetectPlan, data: string, window: { since?: 
 async function prepare(f: DetectArgs, io: Io): Promise<(io: Io) => Promise<number>> {
   checkWindow(f.since, f.until);
   checkCsvRaw(f);
+  // The findings state holds findings as the configured grouping makes them: a run grouped otherwise has other
+  // finding IDs, so it is not recorded (it would fill the state with them), and --new cannot compare it.
+  const regrouped = f.ungrouped || f.param.some((p) => /^(?:[^.=]+\.)?group_minutes=/.test(p));
+  if (f.new && regrouped) throw new UsageError('--new compares with the findings state, which holds findings grouped as configured: drop --ungrouped and --param group_minutes');
   const [{ timingReport }, { formatFindings, coverageNotice }, { recordFindings }, { runsAfter, suppressOutput }] = await Promise.all([
     import('../../query/detect.js'), import('../../query/format.js'), import('./findings.js'), import('../../query/suppress.js'),
   ]);
@@ -84,7 +88,7 @@ async function prepare(f: DetectArgs, io: Io): Promise<(io: Io) => Promise<numbe
     const { suppressed, expiry } = suppressOutput(result.suppression, f['show-suppressed']);
     for (const line of expiry) io.stderr.line(line);
     // Recorded in the findings state; --new keeps only what the state had not seen.
-    const findings = await recordFindings(f.data, result.findings, { onlyNew: f.new }, io);
+    const findings = regrouped ? result.findings : await recordFindings(f.data, result.findings, { onlyNew: f.new }, io);
     const runs = runsAfter(result.runs, findings);
     stdoutFor(io, f.format).write(formatFindings(findings, f.format, { detections, runs, coverage: result.coverage, version: version(), csv: { raw: f['csv-raw'] }, suppressed }));
     // NDJSON, CSV and OCSF carry findings only: what was not checked, and what was suppressed, go to stderr.

@@ -63,6 +63,24 @@ describe('detect records findings; --new prints only those not seen before', () 
     expect(run(['detect', '--data', data, '--new', '--format', 'ndjson', ...ONLY]).stdout).toBe('');
   });
 
+  it('a run grouped otherwise than configured is not recorded (its IDs differ), and --new refuses it', () => {
+    const fresh = join(tmp.dir, 'regrouped');
+    expect(run(['ingest', new URL('.', SAMPLES).pathname, '--data', fresh]).code).toBe(0);
+    for (const regroup of [['--ungrouped'], ['--param', 'group_minutes=30'], ['--param', 'permanent-delete-without-mfa.group_minutes=0']]) {
+      const r = run(['detect', '--data', fresh, '--format', 'ndjson', ...ONLY, ...regroup]);
+      expect(r.code).toBe(0);
+      expect(lines(r.stdout).length).toBeGreaterThan(0);
+      expect(run(['findings', 'list', '--data', fresh, '--format', 'ndjson']).stdout).toBe('');
+      const refused = run(['detect', '--data', fresh, '--new', ...ONLY, ...regroup]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/--new compares with the findings state, which holds findings grouped as configured/);
+    }
+    // The configured grouping is recorded, and a later --new sees nothing new.
+    expect(run(['detect', '--data', fresh, '--format', 'ndjson', ...ONLY]).code).toBe(0);
+    expect(lines(run(['findings', 'list', '--data', fresh, '--format', 'ndjson']).stdout).length).toBeGreaterThan(0);
+    expect(run(['detect', '--data', fresh, '--new', '--format', 'ndjson', ...ONLY]).stdout).toBe('');
+  });
+
   it('a dataset whose state cannot be written does not fail detect: one line says so', () => {
     const ro = join(tmp.dir, 'ro');
     expect(run(['ingest', new URL('.', SAMPLES).pathname, '--data', ro]).code).toBe(0);

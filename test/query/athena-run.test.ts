@@ -1,5 +1,7 @@
 import { nativeFunctionIn } from '../../query/dialect.js';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -145,6 +147,23 @@ describe('s3sift athena (CLI)', () => {
       p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
       p.on('close', (code) => resolve({ code, stdout, stderr }));
     });
+
+  it('athena detect reads the config as detect does: its suppress rules judge each event, and it says how many', async () => {
+    const fake = await startFakeAthena({ answer: (sql) => coverageAnswer(sql) ?? { columns: [{ Name: 'event_time', Type: 'timestamp' }, { Name: 'bucket', Type: 'varchar' }, { Name: 'tls_version', Type: 'varchar' }], rows: [['2025-03-10 08:00:00.000', 'prod-data', 'TLSv1'], ['2025-03-10 08:01:00.000', 'logs-archive', 'TLSv1']] } });
+    const dir = mkdtempSync(join(tmpdir(), 's3sift-athena-config-'));
+    try {
+      const config = join(dir, 'team.yaml');
+      writeFileSync(config, 'suppress:\n  - detection: weak-tls-request\n    bucket: prod-data\n    reason: the legacy exporter\n');
+      const r = await run(['athena', 'detect', '--database', 's3sift', '--workgroup', 'primary', '--endpoint-url', fake.endpoint, '--only', 'weak-tls-request', '--format', 'ndjson', '--config', config]);
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { bucket: string }).bucket)).toEqual(['logs-archive']);
+      expect(r.stderr).toContain(`config: ${config} (1 suppress rule)`);
+      expect(r.stderr).toMatch(/1 finding suppressed by 1 rule of .*team\.yaml; --format json --show-suppressed lists them/);
+    } finally {
+      await fake.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 
   it('athena detect runs detections through the endpoint given and prints findings like detect', async () => {
     const fake = await startFakeAthena({ answer: (sql) => coverageAnswer(sql) ?? { columns: [{ Name: 'event_time', Type: 'timestamp' }, { Name: 'bucket', Type: 'varchar' }, { Name: 'tls_version', Type: 'varchar' }], rows: [['2025-03-10 08:00:00.000', 'prod-data', 'TLSv1']] } });
