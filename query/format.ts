@@ -225,9 +225,8 @@ export function report(findings: readonly Finding[], detections: readonly Detect
         const many = f.count > 1 ? `  (${f.count} events until ${f.last_time ?? '?'})` : '';
         const both = f.sources.length > 1 ? `  [${f.sources.join(' + ')}]` : '';
         out.push(`  - ${f.event_time ?? '(no time)'}  ${what || '-'}  ${who || '-'}${many}${both}`);
-        // A list of plain values (a group's events differ in that detail: finding-groups.ts) reads as the values, comma-separated.
-        const detail = (v: unknown): string => (Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object') ? v.map(cellText).join(', ') : cellText(v));
-        const ev = Object.entries(f.details).map(([k, v]) => `${k}=${detail(v)}`).join(' ');
+        // A list (a detail of the detection's, or one that differs between a group's events: finding-groups.ts) as JSON: a value with a comma cannot pass for two.
+        const ev = Object.entries(f.details).map(([k, v]) => `${k}=${cellText(v)}`).join(' ');
         if (ev) out.push(`      ${ev.length > 200 ? ev.slice(0, 199) + '…' : ev}`);
         out.push(`      at ${f.source_file ?? '?'}:${f.source_line ?? '?'}${f.request_id ? `  request ${f.request_id}` : ''}`);
         if (f.count > 1 && f.evidence.length > 1) {
