@@ -44,3 +44,13 @@ export async function loadConfigFlag(
   if (config.file !== null) io.stderr.line(configSummary(config));
   return { ...applied, config };
 }
+
+/**
+ * The stderr line for the formats that carry findings only (NDJSON, CSV,
+ * OCSF): how many findings the suppress rules silenced. Null for the
+ * report and JSON, which say it themselves, and when none was.
+ */
+export function suppressedNotice(format: string, suppressed: { line: string | null } | undefined): string | null {
+  if (format === 'table' || format === 'json' || !suppressed?.line) return null;
+  return `${suppressed.line}; --format json --show-suppressed lists them`;
+}

@@ -17,7 +17,7 @@ import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DatasetError, describe } from '../common/errors.js';
-import { MANIFEST } from '../ingest/dataset.js';
+import { isAlive, MANIFEST } from '../ingest/dataset.js';
 import { DIR_MODE, FILE_MODE } from '../ingest/modes.js';
 import type { IngestSummary } from '../ingest/ingest.js';
 import type { DetectResult } from '../query/detect.js';
@@ -80,7 +80,7 @@ async function claimWatch(data: string): Promise<() => Promise<void>> {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err instanceof DatasetError ? err : new DatasetError(`${data}: cannot claim the dataset for watch (${describe(err)})`, { cause: err });
     }
     const holder = JSON.parse(await readFile(path, 'utf8').catch(() => '{}')) as { pid?: number; host?: string };
-    if (holder.pid !== undefined && (holder.host !== hostname() || alive(holder.pid))) {
+    if (holder.pid !== undefined && (holder.host !== hostname() || isAlive(holder.pid))) {
       throw new DatasetError(`${data} is watched by s3sift pid ${holder.pid} on ${holder.host ?? '?'}: one watch per dataset${holder.host !== hostname() ? ` (if that watch is gone, remove ${path})` : ''}`);
     }
     await rm(path, { force: true });
@@ -89,14 +89,6 @@ async function claimWatch(data: string): Promise<() => Promise<void>> {
 
 const WATCH_CLAIM = '_watch.json';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function cycles(o: WatchOptions): Promise<number> {
   const { spool, deliver, toStdout } = await import('./sinks.js');

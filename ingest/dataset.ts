@@ -266,7 +266,8 @@ function refuseLive(dir: string, path: string, holder: { pid?: number; host?: st
   }
 }
 
-function isAlive(pid: number): boolean {
+/** True when process `pid` runs on this host (one of another user's counts). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

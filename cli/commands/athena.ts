@@ -1,6 +1,6 @@
 import { UsageError } from '../../common/errors.js';
 import { version } from '../../common/version.js';
-import { configFlag, loadConfigFlag, showSuppressedFlag } from '../config.js';
+import { configFlag, loadConfigFlag, showSuppressedFlag, suppressedNotice } from '../config.js';
 import { defineCommand, defineGroup, EXIT } from '../command.js';
 import { checkCsvRaw, checkWindow, dataFlag, findingFlags, s3Options, s3ReachFlags } from '../common-flags.js';
 import { bool, integer, list, text } from '../flags.js';
@@ -157,7 +157,8 @@ detect: its accounts and params, and its suppress rules.`,
     stdoutFor(io, f.format).write(formatFindings(r.findings, f.format, { detections, runs: r.runs, coverage: r.coverage, version: version(), csv: { raw: f['csv-raw'] }, suppressed }));
     const notice = f.format === 'table' || f.format === 'json' ? null : coverageNotice(r.coverage);
     if (notice) io.stderr.line(notice);
-    if (f.format !== 'table' && f.format !== 'json' && suppressed?.line) io.stderr.line(`${suppressed.line}; --format json --show-suppressed lists them`);
+    const silenced = suppressedNotice(f.format, suppressed);
+    if (silenced) io.stderr.line(silenced);
     io.stderr.write(`Athena scanned ${(r.bytesScanned / 1e9).toFixed(3)} GB, about $${r.costUsd.toFixed(4)}; ${r.failures.length} of ${detections.length} detections failed\n`);
     if (reachesFailOn(r.findings, f['fail-on'])) return EXIT.findings;
     return r.failures.length ? EXIT.usage : EXIT.ok;

@@ -4,7 +4,7 @@ import { SEVERITIES, type Finding, type Severity } from '../../query/finding.js'
 import { defineCommand, EXIT, type Io } from '../command.js';
 import { checkCsvRaw, checkWindow, dataFlag, findingFlags, intelFlag, loadIntelFlag, s3ReadFlags, s3ReadOptions } from '../common-flags.js';
 import { bool, type FlagValues } from '../flags.js';
-import { configFlag, loadConfigFlag, showSuppressedFlag } from '../config.js';
+import { configFlag, loadConfigFlag, showSuppressedFlag, suppressedNotice } from '../config.js';
 import { stdoutFor } from '../terminal-io.js';
 import type { DetectResult, ParamOverrides } from '../../query/detect.js';
 import type { Detection } from '../../query/detection.js';
@@ -94,7 +94,8 @@ async function prepare(f: DetectArgs, io: Io): Promise<(io: Io) => Promise<numbe
     // NDJSON, CSV and OCSF carry findings only: what was not checked, and what was suppressed, go to stderr.
     const notice = f.format === 'table' || f.format === 'json' ? null : coverageNotice(result.coverage);
     if (notice) io.stderr.line(notice);
-    if (f.format !== 'table' && f.format !== 'json' && suppressed?.line) io.stderr.line(`${suppressed.line}; --format json --show-suppressed lists them`);
+    const silenced = suppressedNotice(f.format, suppressed);
+    if (silenced) io.stderr.line(silenced);
     if (f.timing) io.stderr.write(timingReport({ ...result, runs }) + '\n');
     return reachesFailOn(findings, f['fail-on']) ? EXIT.findings : EXIT.ok;
   };
