@@ -14,7 +14,7 @@ export const OWNER_PARAM = 'owner_accounts';
 export const TRUSTED_PARAM = 'trusted_accounts';
 
 /** Parameters that hold AWS account ids: each item must be 12 digits. */
-const ACCOUNT_PARAMS: readonly string[] = [OWNER_PARAM, TRUSTED_PARAM];
+export const ACCOUNT_PARAMS: readonly string[] = [OWNER_PARAM, TRUSTED_PARAM];
 
 /** What a run takes from the config. */
 export interface AppliedConfig {

@@ -8,6 +8,7 @@
 import { DOUBLE, LIST, listValue, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { DetectionError, QueryError, UsageError, describe } from '../common/errors.js';
 import { paramNames, sqlIdentifier } from '../common/sql.js';
+import { ACCOUNT_PARAMS } from './config-apply.js';
 import { checkCandidates, scanCandidates, type Candidates } from './candidates.js';
 import { coverageRelationsIn, sharedCoverageRelations } from './coverage-relations.js';
 import { SOURCES, type Detection, type ParamValue } from './detection.js';
@@ -30,9 +31,6 @@ export function parseParamFlags(flags: readonly string[]): ParamOverrides {
   }
   return out;
 }
-
-/** Parameters that hold AWS account IDs (the config's `accounts` feed them): each item 12 digits. */
-const ACCOUNT_PARAMS: readonly string[] = ['owner_accounts', 'trusted_accounts'];
 
 /** A flag's text as the type of the parameter's default. */
 function coerce(d: Detection, name: string, text: string): ParamValue {

@@ -72,13 +72,13 @@ export async function runPlan(plan: DetectPlan, data: string, window: { since?: 
 async function prepare(f: DetectArgs, io: Io): Promise<(io: Io) => Promise<number>> {
   checkWindow(f.since, f.until);
   checkCsvRaw(f);
+  const [{ parseParamFlags, timingReport }, { formatFindings, coverageNotice }, { recordFindings }, { runsAfter, suppressOutput }, { GROUP_PARAM }] = await Promise.all([
+    import('../../query/detect.js'), import('../../query/format.js'), import('./findings.js'), import('../../query/suppress.js'), import('../../query/finding-groups.js'),
+  ]);
   // The findings state holds findings as the configured grouping makes them: a run grouped otherwise has other
   // finding IDs, so it is not recorded (it would fill the state with them), and --new cannot compare it.
-  const regrouped = f.ungrouped || f.param.some((p) => /^(?:[^.=]+\.)?group_minutes=/.test(p));
-  if (f.new && regrouped) throw new UsageError('--new compares with the findings state, which holds findings grouped as configured: drop --ungrouped and --param group_minutes');
-  const [{ timingReport }, { formatFindings, coverageNotice }, { recordFindings }, { runsAfter, suppressOutput }] = await Promise.all([
-    import('../../query/detect.js'), import('../../query/format.js'), import('./findings.js'), import('../../query/suppress.js'),
-  ]);
+  const regrouped = f.ungrouped || Object.keys(parseParamFlags(f.param)).some((k) => k === GROUP_PARAM || k.endsWith(`.${GROUP_PARAM}`));
+  if (f.new && regrouped) throw new UsageError(`--new compares with the findings state, which holds findings grouped as configured: drop --ungrouped and --param ${GROUP_PARAM}`);
   const plan = await prepareDetections(f, io);
   const { detections } = plan;
   // Run the detections, print the findings, exit 1 past --fail-on.
