@@ -5,7 +5,7 @@
  * machine format (which holds one result: only the last statement may
  * return rows there).
  */
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { ResultReturnType, type DuckDBConnection } from '@duckdb/node-api';
 import { QueryError, UsageError, describe } from '../common/errors.js';
 import type { Out, TextOut } from './command.js';
 
@@ -49,23 +49,22 @@ export async function runStatements(conn: DuckDBConnection, sql: string, t: RunT
     const label = `-- statement ${n} of ${total}: ${firstWords(sql)}`;
     if (human && i > 0) t.text.write('\n');
     try {
-      const rows = await returnsRows(conn, sql);
-      if (human && !rows) {
-        await conn.run(sql);
-        t.text.line(`${label} (done)`);
-      } else if (human) {
+      if (human && (await returnsRows(conn, sql))) {
         t.text.line(label);
         await t.exportQuery(conn, sql, t.format, t.out, opts);
-      } else if (n === total) {
+      } else if (!human && n === total) {
         await t.exportQuery(conn, sql, t.format, t.out, opts);
-      } else if (rows) {
-        // Two results in one JSON document or CSV file would pass for one: refuse before writing anything.
-        throw new UsageError(
-          `--format ${t.format} holds one result, so only the last statement may return rows: statement ${n} of ${total} (${firstWords(sql)}) returns rows; ` +
-            `run the queries one at a time, or use --format table${n > 1 ? ` (statements 1 to ${n - 1} ran)` : ''}`,
-        );
       } else {
-        await conn.run(sql);
+        // DuckDB says what a statement returned once it ran (INSERT ... RETURNING returns rows).
+        const rows = (await conn.run(sql)).returnType === ResultReturnType.QUERY_RESULT;
+        if (human) t.text.line(`${label} (done${rows ? '; it returns rows: run it alone to see them' : ''})`);
+        else if (rows) {
+          // Two results in one JSON document or CSV file would pass for one: refuse before writing anything.
+          throw new UsageError(
+            `--format ${t.format} holds one result, so only the last statement may return rows: statement ${n} of ${total} (${firstWords(sql)}) returns rows; ` +
+              `nothing was written: run the queries one at a time, or use --format table`,
+          );
+        }
       }
     } catch (err) {
       if (err instanceof UsageError) throw err;

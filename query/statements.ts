@@ -43,23 +43,29 @@ export async function splitStatements(conn: DuckDBConnection, sql: string): Prom
   const total = await countStatements(conn, sql);
   if (total instanceof Error) throw new QueryError(`the SQL does not parse (nothing was run): ${parserMessage(total)}`);
   const pieces: string[] = [];
+  // A statement may count as several (DuckDB expands a PIVOT into more): the counts of the pieces add up to the whole's.
+  let counted = 0;
   let start = 0;
   for (let at = sql.indexOf(';'); at >= 0; at = sql.indexOf(';', at + 1)) {
     const piece = sql.slice(start, at + 1);
     const count = await countStatements(conn, piece);
-    // An unterminated string or comment is an error here; only a piece of exactly one statement is cut.
-    if (count !== 1 || !(await endsStatement(conn, piece, count))) continue;
+    // An unterminated string or comment is an error here; a piece of blanks, comments or `;` alone is kept with the next.
+    if (typeof count !== 'number' || count === 0 || !(await endsStatement(conn, piece, count))) continue;
     pieces.push(piece);
+    counted += count;
     start = at + 1;
   }
   const rest = sql.slice(start);
   if (rest.trim()) {
     const count = await countStatements(conn, rest);
     if (count === 0 && pieces.length) pieces[pieces.length - 1] += rest;
-    else if (count !== 0) pieces.push(rest);
+    else if (typeof count === 'number' && count > 0) {
+      pieces.push(rest);
+      counted += count;
+    }
   }
   // Every statement the parser counted is in exactly one piece; anything else is a bug here, never a guess.
-  if (pieces.length !== total) throw new Error(`splitting SQL into statements found ${pieces.length} where DuckDB's parser counts ${total}`);
+  if (counted !== total) throw new Error(`splitting SQL into statements found ${counted} where DuckDB's parser counts ${total}`);
   return pieces.map((p) => p.trim());
 }
 
@@ -75,9 +81,19 @@ export async function inputComplete(conn: DuckDBConnection, text: string): Promi
 /** The statements whose result is rows to show (a query, EXPLAIN, CALL, PRAGMA); the rest (CREATE, INSERT, SET, ...) only report success. */
 const ROW_STATEMENTS: ReadonlySet<StatementType> = new Set([StatementType.SELECT, StatementType.EXPLAIN, StatementType.CALL, StatementType.PRAGMA, StatementType.RELATION]);
 
-/** Whether `sql` (one statement) returns rows; binding it is the only way to know (`PRAGMA table_info` is a SELECT). */
+/**
+ * Whether `sql` (one statement) returns rows, before it runs: binding it is the only way to know (`PRAGMA table_info`
+ * is a SELECT). A statement DuckDB expands into several (PIVOT) cannot be bound alone: taken as returning rows, so
+ * whatever it returns is shown.
+ */
 export async function returnsRows(conn: DuckDBConnection, sql: string): Promise<boolean> {
-  const prepared = await conn.prepare(sql);
+  let prepared;
+  try {
+    prepared = await conn.prepare(sql);
+  } catch (err) {
+    if (/multiple statements/i.test(describe(err))) return true;
+    throw err;
+  }
   try {
     return ROW_STATEMENTS.has(prepared.statementType);
   } finally {

@@ -23,7 +23,7 @@ export async function viewsSql(ds: OpenDataset): Promise<string> {
     ) ORDER BY oid`);
   const objects = reader.getRows().map((r) => String(r[0]).trim().replace(/^CREATE (VIEW|TABLE) /, 'CREATE OR REPLACE $1 ').replace(/;?$/, ';'));
   return [
-    `-- s3sift dataset ${ds.dir}: its tables and views for any DuckDB client,`,
+    `-- s3sift dataset ${JSON.stringify(ds.dir)}: its tables and views for any DuckDB client,`,
     '-- e.g. duckdb -init views.sql (made by s3sift query --print-views).',
     "-- Times are UTC, as in s3sift; the macros give DuckDB the Trino names detections use.",
     `-- Not included (they run inside s3sift only): ${NATIVE_FUNCTIONS.join(', ')}.`,
