@@ -45,6 +45,9 @@ Tables: access_log, cloudtrail, s3_requests (docs/dataset.md).
   .quit, .exit     leave (Ctrl-D too)
 Ctrl-C cancels the statement running or being typed.`;
 
+/** What the shell reads: a line, a Ctrl-C, or the end of its input (Ctrl-D). */
+type ShellEvent = { line: string } | 'interrupt' | 'end';
+
 /** Run the shell until its input ends or `.quit`. */
 export async function runShell(o: ShellOptions): Promise<void> {
   const text = textOut(o.output);
@@ -54,26 +57,41 @@ export async function runShell(o: ShellOptions): Promise<void> {
   let format = o.format;
   let buffer = '';
   let running = false;
-  // Ctrl-C: stop the statement running, or drop what is typed; never leave.
+  // Lines and Ctrl-C in the order they came: a Ctrl-C drops the lines typed before it, not after.
+  const events: ShellEvent[] = [];
+  let wake: (() => void) | undefined;
+  const push = (e: ShellEvent): void => {
+    events.push(e);
+    wake?.();
+  };
+  rl.on('line', (line) => push({ line }));
+  rl.on('close', () => push('end'));
+  // Ctrl-C stops the statement running at once; else it drops what is typed. It never leaves.
   rl.on('SIGINT', () => {
-    if (running) o.conn.interrupt();
-    else {
-      buffer = '';
-      text.write('^C\n');
-      rl.setPrompt(PROMPT);
-      rl.prompt();
-    }
+    if (running) return o.conn.interrupt();
+    // The part of a line typed so far goes too (the end, then delete to its start).
+    rl.write(null, { ctrl: true, name: 'e' });
+    rl.write(null, { ctrl: true, name: 'u' });
+    push('interrupt');
   });
+  const next = async (): Promise<ShellEvent> => {
+    while (!events.length) await new Promise<void>((resolve) => (wake = resolve));
+    return events.shift() as ShellEvent;
+  };
   text.write(`s3sift query shell: .help for help, .quit or Ctrl-D to leave\n`);
   rl.prompt();
-  for await (const line of rl) {
-    if (!buffer && line.trim().startsWith('.')) {
+  for (let e = await next(); e !== 'end'; e = await next()) {
+    if (e === 'interrupt') {
+      buffer = '';
+      text.write('^C\n');
+    } else if (!buffer && e.line.trim().startsWith('.')) {
+      const line = e.line.trim();
       await remember(o.historyFile, line);
-      const word = line.trim().split(/\s+/)[0];
+      const word = line.split(/\s+/)[0];
       if (word === '.quit' || word === '.exit') break;
-      format = await dotCommand(o.conn, line.trim(), format, text);
-    } else if (buffer || line.trim()) {
-      buffer += (buffer ? '\n' : '') + line;
+      format = await dotCommand(o.conn, line, format, text);
+    } else if (buffer || e.line.trim()) {
+      buffer += (buffer ? '\n' : '') + e.line;
       const { inputComplete } = await import('../query/statements.js');
       if (await inputComplete(o.conn, buffer)) {
         const sql = buffer;
