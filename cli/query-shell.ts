@@ -10,7 +10,7 @@ import { appendFile, readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { describe } from '../common/errors.js';
+import { UsageError, describe } from '../common/errors.js';
 import { terminalLines } from '../common/terminal.js';
 import { TABLES } from '../ingest/schema.js';
 import { QUERY_FORMATS } from '../query/finding.js';
@@ -50,6 +50,7 @@ type ShellEvent = { line: string } | 'interrupt' | 'end';
 
 /** Run the shell until its input ends or `.quit`. */
 export async function runShell(o: ShellOptions): Promise<void> {
+  if (!SHELL_FORMATS.includes(o.format)) throw new UsageError(`the shell shows ${SHELL_FORMATS.join(', ')} (got --format ${o.format}): give the SQL to write ${o.format}`);
   const text = textOut(o.output);
   const terminal = o.output.isTTY === true && (o.input as { isTTY?: boolean }).isTTY === true;
   const history = await loadHistory(o.historyFile);

@@ -42,6 +42,9 @@ async function endsStatement(conn: DuckDBConnection, piece: string, count: numbe
 export async function splitStatements(conn: DuckDBConnection, sql: string): Promise<string[]> {
   const total = await countStatements(conn, sql);
   if (total instanceof Error) throw new QueryError(`the SQL does not parse (nothing was run): ${parserMessage(total)}`);
+  if (total === 0) throw new QueryError('the SQL holds no statement (only blanks, comments or ;)');
+  // One statement (the usual query) is not split: its text stays whole, and no ; in it is tried.
+  if (total === 1) return [sql.trim()];
   const pieces: string[] = [];
   // A statement may count as several (DuckDB expands a PIVOT into more): the counts of the pieces add up to the whole's.
   let counted = 0;
@@ -75,7 +78,8 @@ export async function inputComplete(conn: DuckDBConnection, text: string): Promi
   const count = await countStatements(conn, text);
   // SQL that fails for another reason than an open string or comment is run, so that its error shows.
   if (count instanceof Error) return !/unterminated/i.test(count.message);
-  return count > 0 && (await endsStatement(conn, text, count));
+  // Only blanks, comments and ;: done (running it says there is no statement).
+  return count === 0 || (await endsStatement(conn, text, count));
 }
 
 /** The statements whose result is rows to show (a query, EXPLAIN, CALL, PRAGMA); the rest (CREATE, INSERT, SET, ...) only report success. */

@@ -71,6 +71,11 @@ describe('where the SQL comes from', () => {
     }
   });
 
+  it('refuses SQL of comments alone: nothing checked is no answer', async () => {
+    const r = await run(['query', '--data', data, '/* nothing */ ; -- here']);
+    expect([r.code, r.out, r.err.split('\n')[0]]).toEqual([2, '', 'error: the SQL holds no statement (only blanks, comments or ;)']);
+  });
+
   it('says so when stdin holds no SQL', async () => {
     const r = await run(['query', '--data', data], '');
     expect(r.code).toBe(2);
@@ -219,6 +224,17 @@ describe('the shell', () => {
     expect(readFileSync(file, 'utf8')).toBe('SELECT 1 AS h;\n.tables\n');
     const r = await shell('SELECT 8 AS ok;\n', { S3SIFT_HISTORY: join(tmp.dir, 'no-such-folder', 'history') });
     expect([r.code, r.out]).toEqual([0, expect.stringMatching(/ok\n-+\n8\n/)]);
+  });
+
+  it('refuses a format a terminal cannot show', async () => {
+    const r = await run(['query', '--shell', '--format', 'arrow', '--data', data], 'SELECT 1;\n');
+    expect([r.code, r.err.split('\n')[0]]).toEqual([2, 'error: the shell shows table, csv, json, ndjson (got --format arrow): give the SQL to write arrow']);
+  });
+
+  it('says when a statement holds nothing, and goes on', async () => {
+    const r = await shell(';\nSELECT 4 AS four;\n');
+    expect(r.out).toContain('error: the SQL holds no statement');
+    expect(r.out).toMatch(/four\n-+\n4\n/);
   });
 
   it('refuses --shell with SQL', async () => {

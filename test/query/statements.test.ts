@@ -44,6 +44,15 @@ describe('splitStatements', () => {
     expect(await splitStatements(conn, 'PIVOT t ON k USING count(*); SELECT 1')).toEqual(['PIVOT t ON k USING count(*);', 'SELECT 1']);
   });
 
+  it('gives one statement whole, a ; in it untried', async () => {
+    expect(await splitStatements(conn, "  SELECT ';' -- ;\n")).toEqual(["SELECT ';' -- ;"]);
+  });
+
+  it('refuses text with no statement', async () => {
+    for (const sql of [';', ' -- only a comment; \n', ';;'])
+      await expect(splitStatements(conn, sql)).rejects.toThrow('the SQL holds no statement (only blanks, comments or ;)');
+  });
+
   it('refuses SQL that does not parse, saying nothing ran', async () => {
     await expect(splitStatements(conn, "SELECT 1; SELECT 'open")).rejects.toThrow(/^the SQL does not parse \(nothing was run\): Parser Error: unterminated quoted string/);
   });
@@ -61,6 +70,7 @@ describe('inputComplete', () => {
     ['SELECT $$a;', false],
     ['SELEC 1;', true], // a syntax error: run, so that it shows
     ['SELECT 1; SELECT 2;', true],
+    [';', true], // no statement: run, so that the shell says so
   ])('%j: %s', async (text, complete) => {
     expect(await inputComplete(conn, text)).toBe(complete);
   });
