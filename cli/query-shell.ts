@@ -93,11 +93,12 @@ export async function runShell(o: ShellOptions): Promise<void> {
       format = await dotCommand(o.conn, line, format, text);
     } else if (buffer || e.line.trim()) {
       buffer += (buffer ? '\n' : '') + e.line;
+      // The history holds lines as typed, as readline recalls them: joined, a line comment would swallow the lines after it.
+      if (e.line.trim()) await remember(o.historyFile, e.line);
       const { inputComplete } = await import('../query/statements.js');
       if (await inputComplete(o.conn, buffer)) {
         const sql = buffer;
         buffer = '';
-        await remember(o.historyFile, sql.replace(/\n/g, ' '));
         running = true;
         try {
           await runStatements(o.conn, sql, { text, out: { stream: escaping(o.output), isTTY: terminal }, format, csvRaw: o.csvRaw, exportQuery: o.exportQuery });

@@ -218,10 +218,10 @@ describe('the shell', () => {
     expect(r.out).toContain('x\\u001b[31mred');
   });
 
-  it('keeps its history in $S3SIFT_HISTORY, and works when it cannot be written', async () => {
+  it('keeps its history, line by line, in $S3SIFT_HISTORY, and works when it cannot be written', async () => {
     const file = join(tmp.dir, 'history');
-    await shell('SELECT\n1 AS h;\n.tables\n', { S3SIFT_HISTORY: file });
-    expect(readFileSync(file, 'utf8')).toBe('SELECT 1 AS h;\n.tables\n');
+    await shell('SELECT 1 -- one\n AS h;\n\n.tables\n', { S3SIFT_HISTORY: file });
+    expect(readFileSync(file, 'utf8')).toBe('SELECT 1 -- one\n AS h;\n.tables\n');
     const r = await shell('SELECT 8 AS ok;\n', { S3SIFT_HISTORY: join(tmp.dir, 'no-such-folder', 'history') });
     expect([r.code, r.out]).toEqual([0, expect.stringMatching(/ok\n-+\n8\n/)]);
   });
