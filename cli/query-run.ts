@@ -7,6 +7,7 @@
  */
 import { ResultReturnType, type DuckDBConnection } from '@duckdb/node-api';
 import { QueryError, UsageError, describe } from '../common/errors.js';
+import type { QueryFormat } from '../query/finding.js';
 import type { Out, TextOut } from './command.js';
 
 /** Where one statement's result goes (the shape of query/export.ts's `exportQuery`). */
@@ -17,7 +18,7 @@ export interface ExportOut {
 }
 
 /** Streams one statement's result in `format` to `out` (query/export.ts's `exportQuery`). */
-export type ExportQuery = (conn: DuckDBConnection, sql: string, format: string, out: ExportOut, opts: { csvRaw?: boolean; maxRows?: number }) => Promise<{ rows: number; shown?: number }>;
+export type ExportQuery = (conn: DuckDBConnection, sql: string, format: QueryFormat, out: ExportOut, opts: { csvRaw?: boolean; maxRows?: number }) => Promise<{ rows: number; shown?: number }>;
 
 /** Formats for a person: several results can follow one another, each under a header. */
 export const HUMAN_FORMATS: readonly string[] = ['table', 'line'];
@@ -27,7 +28,7 @@ export interface RunTarget {
   text: TextOut;
   /** Where results go. */
   out: ExportOut;
-  format: string;
+  format: QueryFormat;
   csvRaw?: boolean;
   exportQuery: ExportQuery;
 }

@@ -13,7 +13,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { UsageError, describe } from '../common/errors.js';
 import { terminalLines } from '../common/terminal.js';
 import { TABLES } from '../ingest/schema.js';
-import { QUERY_FORMATS } from '../query/finding.js';
+import { QUERY_FORMATS, type QueryFormat } from '../query/finding.js';
 import type { Out, TextOut } from './command.js';
 import { runStatements, type ExportQuery } from './query-run.js';
 import { textOut } from './terminal-io.js';
@@ -23,13 +23,13 @@ const CONTINUE = '   ...> ';
 /** Lines of history kept. */
 const HISTORY_SIZE = 1000;
 /** The formats `.mode` offers: text a terminal can show (arrow is binary). */
-export const SHELL_FORMATS: readonly string[] = ['table', 'line', 'csv', 'json', 'ndjson'].filter((f) => (QUERY_FORMATS as readonly string[]).includes(f));
+export const SHELL_FORMATS: readonly QueryFormat[] = QUERY_FORMATS.filter((f) => ['table', 'line', 'csv', 'json', 'ndjson'].includes(f));
 
 export interface ShellOptions {
   conn: DuckDBConnection;
   input: Readable;
   output: Out;
-  format: string;
+  format: QueryFormat;
   csvRaw?: boolean;
   /** The history file; none: no history kept. One that cannot be read or written is passed over. */
   historyFile?: string;
@@ -122,7 +122,7 @@ function escaping(out: Out): Out {
 }
 
 /** Run a dot-command; returns the output format (`.mode` changes it). */
-async function dotCommand(conn: DuckDBConnection, line: string, format: string, text: TextOut): Promise<string> {
+async function dotCommand(conn: DuckDBConnection, line: string, format: QueryFormat, text: TextOut): Promise<QueryFormat> {
   const [word, ...args] = line.split(/\s+/);
   try {
     switch (word) {
@@ -137,8 +137,11 @@ async function dotCommand(conn: DuckDBConnection, line: string, format: string, 
         break;
       case '.mode':
         if (args[0] === undefined) text.line(`mode: ${format}`);
-        else if (SHELL_FORMATS.includes(args[0])) return args[0];
-        else text.line(`error: .mode takes one of ${SHELL_FORMATS.join(', ')} (got ${args[0]})`);
+        else {
+          const chosen = SHELL_FORMATS.find((f) => f === args[0]);
+          if (chosen) return chosen;
+          text.line(`error: .mode takes one of ${SHELL_FORMATS.join(', ')} (got ${args[0]})`);
+        }
         break;
       default:
         text.line(`error: unknown command ${word ?? ''}: .help lists them`);

@@ -14,7 +14,7 @@ import type { ExportOut } from '../query-run.js';
  * One statement's result in `format` to `out.stream` (the table escaped for a terminal, every other format byte for byte).
  * The shape of query/export.ts's exportQuery, which takes its place when it lands.
  */
-async function exportQuery(conn: DuckDBConnection, sql: string, format: string, out: ExportOut, opts: { csvRaw?: boolean; maxRows?: number }): Promise<{ rows: number; shown?: number }> {
+async function exportQuery(conn: DuckDBConnection, sql: string, format: QueryFormat, out: ExportOut, opts: { csvRaw?: boolean; maxRows?: number }): Promise<{ rows: number; shown?: number }> {
   const [{ rowsOf }, { formatRows }] = await Promise.all([import('../../query/rows.js'), import('../../query/format.js')]);
   let result;
   try {
@@ -22,7 +22,7 @@ async function exportQuery(conn: DuckDBConnection, sql: string, format: string, 
   } catch (err) {
     throw new QueryError(describe(err));
   }
-  const text = await formatRows(result, format as QueryFormat, { raw: opts.csvRaw });
+  const text = await formatRows(result, format, { raw: opts.csvRaw });
   out.stream.write(typeof text === 'string' && format === 'table' ? terminalLines(text) : text);
   return { rows: result.rows.length };
 }

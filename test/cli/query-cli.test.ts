@@ -228,7 +228,8 @@ describe('the shell', () => {
 
   it('refuses a format a terminal cannot show', async () => {
     const r = await run(['query', '--shell', '--format', 'arrow', '--data', data], 'SELECT 1;\n');
-    expect([r.code, r.err.split('\n')[0]]).toEqual([2, 'error: the shell shows table, csv, json, ndjson (got --format arrow): give the SQL to write arrow']);
+    expect(r.code).toBe(2);
+    expect(r.err.split('\n')[0]).toMatch(/^error: the shell shows table, .*json.* \(got --format arrow\): give the SQL to write arrow$/);
   });
 
   it('says when a statement holds nothing, and goes on', async () => {
