@@ -1,13 +1,64 @@
-import { QueryError, UsageError, describe } from '../../common/errors.js';
-import { QUERY_FORMATS } from '../../query/finding.js';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { InputError, QueryError, UsageError, describe } from '../../common/errors.js';
+import { terminalLines } from '../../common/terminal.js';
+import { QUERY_FORMATS, type QueryFormat } from '../../query/finding.js';
 import { defineCommand, EXIT } from '../command.js';
 import { checkCsvRaw, csvRawFlag, dataFlag } from '../common-flags.js';
-import { choice } from '../flags.js';
+import { bool, choice, text } from '../flags.js';
+import type { ExportOut } from '../query-run.js';
+
+/**
+ * One statement's result in `format` to `out.stream` (the table escaped for a terminal, every other format byte for byte).
+ * The shape of query/export.ts's exportQuery, which takes its place when it lands.
+ */
+async function exportQuery(conn: DuckDBConnection, sql: string, format: QueryFormat, out: ExportOut, opts: { csvRaw?: boolean; maxRows?: number }): Promise<{ rows: number; shown?: number }> {
+  const [{ rowsOf }, { formatRows }] = await Promise.all([import('../../query/rows.js'), import('../../query/format.js')]);
+  let result;
+  try {
+    result = rowsOf(await conn.runAndReadAll(sql));
+  } catch (err) {
+    throw new QueryError(describe(err));
+  }
+  const text = await formatRows(result, format, { raw: opts.csvRaw });
+  out.stream.write(typeof text === 'string' && format === 'table' ? terminalLines(text) : text);
+  return { rows: result.rows.length };
+}
+
+/** All of a stream, as text. */
+async function readAll(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const isTerminal = (s: unknown): boolean => (s as { isTTY?: boolean }).isTTY === true;
+
+/** The SQL to run: the argument, the --file, or stdin (`-`, or no SQL with stdin not a terminal); undefined: start the shell. */
+async function sqlToRun(f: { file: string | undefined; shell: boolean }, positionals: readonly string[], stdin: Readable): Promise<string | undefined> {
+  const given = positionals.join(' ').trim();
+  if (f.shell) {
+    if (given || f.file !== undefined) throw new UsageError('--shell reads its SQL from the terminal: give no SQL and no --file');
+    return undefined;
+  }
+  if (f.file !== undefined) {
+    if (given) throw new UsageError('give the SQL either as an argument or with --file, not both');
+    try {
+      return await readFile(f.file, 'utf8');
+    } catch (err) {
+      throw new InputError(`cannot read the SQL file ${f.file}: ${describe(err)}`);
+    }
+  }
+  if (given === '-' || (!given && !isTerminal(stdin))) return readAll(stdin);
+  return given || undefined;
+}
 
 export const queryCommand = defineCommand({
   name: 'query',
   summary: 'ad-hoc SQL over the dataset',
-  usage: '[options] SQL',
+  usage: '[options] [SQL | -]',
   description: `
 Run SQL (DuckDB's dialect) over the dataset. The tables:
   access_log    one row per S3 server access log record
@@ -15,38 +66,77 @@ Run SQL (DuckDB's dialect) over the dataset. The tables:
   s3_requests   both in one shape: source, event_time, bucket, key, operation
                 (CloudTrail API names), principal, principal_account, source_ip, ...
 A table nothing was ingested into is empty, never an error. Times are UTC.
-Columns and their meaning: docs/dataset.md.`,
+Columns and their meaning: docs/dataset.md.
+
+The SQL comes from the argument, from --file, or from stdin (SQL given as -,
+or no SQL while stdin is not a terminal). It may hold several statements
+(CREATE TEMP TABLE ...; SELECT ...): they run in order, and a table shows
+each result under a line naming its statement. json, ndjson, csv and arrow
+hold one result: only the last statement may return rows there. A failing
+statement stops the run; the error names it and how many ran before it.
+
+With no SQL and stdin a terminal (or with --shell), an interactive shell:
+a statement ends with ; (it may span lines), .help lists the dot-commands
+(.tables, .schema [TABLE], .mode FORMAT, .quit), Ctrl-C cancels the
+statement running or being typed, Ctrl-D leaves. Its history is kept in
+~/.s3sift_history ($S3SIFT_HISTORY: another file).
+
+--print-views prints the SQL that gives any DuckDB client (the duckdb CLI,
+Python) the same tables, views and macros, with the dataset's absolute
+paths.`,
   flags: {
     data: dataFlag,
     format: choice({ choices: QUERY_FORMATS, default: 'table', value: 'F', help: 'table, json, ndjson, csv, or arrow (an Arrow IPC stream)' }),
     'csv-raw': csvRawFlag,
+    file: text({ short: 'f', value: 'FILE', help: 'read the SQL from FILE' }),
+    shell: bool({ help: 'start the interactive shell (the default with no SQL and stdin a terminal)' }),
+    'print-views': bool({ help: 'print the SQL that makes the same tables and views in another DuckDB client' }),
   },
   examples: [
     's3sift query "SELECT operation, count(*) FROM s3_requests GROUP BY ALL ORDER BY 2 DESC"',
     '# plain HTTP (records older than the TLS field, 24th, cannot tell: field_count < 24)',
     's3sift query --format csv "SELECT * FROM access_log WHERE tls_version IS NULL AND field_count >= 24 AND remote_ip IS NOT NULL"',
     's3sift query --format arrow "SELECT * FROM cloudtrail WHERE event_source = \'s3.amazonaws.com\'" > s3-events.arrows',
+    's3sift query -f hunt.sql             # several statements, each result shown',
+    'echo "SELECT count(*) FROM s3_requests" | s3sift query -',
+    's3sift query                         # the interactive shell',
+    's3sift query --print-views > views.sql && duckdb -init views.sql',
   ],
   async run({ flags: f, positionals }, io) {
-    const sql = positionals.join(' ').trim();
-    if (!sql) throw new UsageError('query needs the SQL to run, as one argument (quote it)');
     checkCsvRaw(f);
-    const [{ openDataset }, { rowsOf }, { formatRows }] = await Promise.all([import('../../query/dataset.js'), import('../../query/rows.js'), import('../../query/format.js')]);
+    if (f['print-views']) {
+      if (positionals.length || f.file !== undefined || f.shell) throw new UsageError('--print-views prints the views only: give no SQL, --file or --shell');
+      const [{ openDataset }, { viewsSql }] = await Promise.all([import('../../query/dataset.js'), import('../../query/views-sql.js')]);
+      // Absolute paths: the views must read the same files from wherever the other client runs.
+      const ds = await openDataset(resolve(f.data));
+      try {
+        io.raw.stdout.write(await viewsSql(ds));
+      } finally {
+        ds.close();
+      }
+      return EXIT.ok;
+    }
+    const sql = await sqlToRun(f, positionals, io.stdin);
+    if (sql !== undefined && !sql.trim()) throw new UsageError(`query needs the SQL to run: as one argument (quote it), with --file${f.file === undefined ? '' : ` (${f.file} is empty)`}, or on stdin`);
+    const [{ openDataset }, { runStatements }] = await Promise.all([import('../../query/dataset.js'), import('../query-run.js')]);
     const ds = await openDataset(f.data);
     try {
-      let result;
-      try {
-        result = rowsOf(await ds.conn.runAndReadAll(sql));
-      } catch (err) {
-        throw new QueryError(describe(err));
+      if (sql === undefined) {
+        const { runShell } = await import('../query-shell.js');
+        await runShell({ conn: ds.conn, input: io.stdin, output: io.raw.stdout, format: f.format, csvRaw: f['csv-raw'], historyFile: historyFile(io.env), exportQuery });
+      } else {
+        await runStatements(ds.conn, sql, { text: io.stdout, out: { stream: io.raw.stdout, isTTY: isTerminal(io.raw.stdout) }, format: f.format, csvRaw: f['csv-raw'], exportQuery });
       }
-      const out = await formatRows(result, f.format, { raw: f['csv-raw'] });
-      // The table is for a person; every other format is written byte for byte.
-      if (typeof out === 'string' && f.format === 'table') io.stdout.write(out);
-      else io.raw.stdout.write(out);
     } finally {
       ds.close();
     }
     return EXIT.ok;
   },
 });
+
+/** Where the shell keeps its history: $S3SIFT_HISTORY, else ~/.s3sift_history (none without a home). */
+function historyFile(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.S3SIFT_HISTORY) return env.S3SIFT_HISTORY;
+  const home = env.HOME ?? env.USERPROFILE;
+  return home ? resolve(home, '.s3sift_history') : undefined;
+}

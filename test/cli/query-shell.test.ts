@@ -1,0 +1,72 @@
+/**
+ * The query shell at a terminal, without one: a stream that says it is a
+ * TTY, so readline reads keys (Ctrl-C, Ctrl-D) as it does at a terminal.
+ */
+import { PassThrough } from 'node:stream';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { ExportQuery } from '../../cli/query-run.js';
+import { runShell } from '../../cli/query-shell.js';
+
+// The shell needs a connection only (the CLI test runs it over a dataset).
+let instance: DuckDBInstance;
+let conn: DuckDBConnection;
+
+beforeAll(async () => {
+  instance = await DuckDBInstance.create(':memory:');
+  conn = await instance.connect();
+});
+afterAll(() => {
+  conn.closeSync();
+  instance.closeSync();
+});
+
+/** A stand-in for query/export.ts: each result as JSON rows on a line. */
+const exportQuery: ExportQuery = async (conn, sql, _format, out) => {
+  const r = await conn.runAndReadAll(sql);
+  out.stream.write(`rows ${JSON.stringify(r.getRowsJson())}\n`);
+  return { rows: r.currentRowCount };
+};
+
+function terminal(): { input: PassThrough; output: PassThrough; text(): string; done: Promise<void> } {
+  const input = Object.assign(new PassThrough(), { isTTY: true });
+  const output = Object.assign(new PassThrough(), { isTTY: true, columns: 80 });
+  const chunks: string[] = [];
+  output.on('data', (b: Buffer) => chunks.push(b.toString('utf8')));
+  const done = runShell({ conn, input, output, format: 'table', exportQuery });
+  return { input, output, text: () => chunks.join(''), done };
+}
+
+/** Wait until the shell has printed `what` (polled: no time limit of our own). */
+async function until(t: { text(): string }, what: string, poke?: () => void): Promise<void> {
+  while (!t.text().includes(what)) {
+    poke?.();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+it('Ctrl-C drops the statement being typed, lines and all, and the shell goes on; Ctrl-D leaves', async () => {
+  const t = terminal();
+  t.input.write('SELECT 1\r');
+  t.input.write('AS dropped');
+  t.input.write('\x03');
+  t.input.write('SELECT 2 AS kept;\r');
+  await until(t, 'rows [[2]]');
+  t.input.write('\x04');
+  await t.done;
+  expect(t.text()).toContain('^C');
+  expect(t.text()).not.toContain('rows [[1]]');
+  expect(t.text()).not.toContain('error');
+});
+
+it('Ctrl-C stops the statement running, and the shell goes on', async () => {
+  const t = terminal();
+  t.input.write('SELECT count(*) FROM range(10000000000) a, range(10) b;\r');
+  // Ctrl-C until the statement stops: the first may come before it starts.
+  await until(t, 'Interrupted', () => t.input.write('\x03'));
+  t.input.write('SELECT 3 AS after;\r');
+  await until(t, 'rows [[3]]');
+  t.input.write('\x04');
+  await t.done;
+  expect(t.text()).toMatch(/error: statement|error: INTERRUPT/);
+});
