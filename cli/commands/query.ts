@@ -31,14 +31,14 @@ Columns and their meaning: docs/dataset.md.`,
     const sql = positionals.join(' ').trim();
     if (!sql) throw new UsageError('query needs the SQL to run, as one argument (quote it)');
     checkCsvRaw(f);
-    const [{ openDataset }, { rowsOf }, { formatRows }] = await Promise.all([import('../../query/dataset.js'), import('../../query/rows.js'), import('../../query/format.js')]);
+    const [{ openDataset, datasetReadError }, { rowsOf }, { formatRows }] = await Promise.all([import('../../query/dataset.js'), import('../../query/rows.js'), import('../../query/format.js')]);
     const ds = await openDataset(f.data);
     try {
       let result;
       try {
         result = rowsOf(await ds.conn.runAndReadAll(sql));
       } catch (err) {
-        throw new QueryError(describe(err));
+        throw (await datasetReadError(ds, err)) ?? new QueryError(describe(err));
       }
       const out = await formatRows(result, f.format, { raw: f['csv-raw'] });
       // The table is for a person; every other format is written byte for byte.
