@@ -7,9 +7,12 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { DatasetError } from '../../common/errors.js';
 import { ingest } from '../../ingest/ingest.js';
 import { openDataset } from '../../query/dataset.js';
+import { createApp } from '../../server/app.js';
+import { Sandbox, SandboxError } from '../../server/sandbox.js';
 import { SAMPLES, tempDir } from '../helpers/dataset.js';
 
 const BIN = new URL('../../bin/s3sift', import.meta.url).pathname;
@@ -41,6 +44,24 @@ async function sampleDataset(): Promise<string> {
 function parquetFiles(data: string, table = 'access_log'): string[] {
   const root = join(data, table);
   return readdirSync(root, { recursive: true }).map(String).filter((f) => f.endsWith('.parquet')).map((f) => join(root, f)).sort();
+}
+
+/** Overwrite the first column chunk of a Parquet file (page header and data), keeping its footer: found by its metadata. */
+async function damageFirstColumn(file: string): Promise<void> {
+  const inst = await DuckDBInstance.create(':memory:');
+  const conn = await inst.connect();
+  let at: number;
+  let size: number;
+  try {
+    const meta = (await conn.runAndReadAll(`SELECT data_page_offset, total_compressed_size FROM parquet_metadata('${file}') ORDER BY data_page_offset LIMIT 1`)).getRows()[0] as [bigint, bigint];
+    [at, size] = meta.map(Number) as [number, number];
+  } finally {
+    conn.closeSync();
+    inst.closeSync();
+  }
+  const bytes = readFileSync(file);
+  bytes.fill(0xff, at, at + size);
+  writeFileSync(file, bytes);
 }
 
 async function rows(data: string): Promise<number> {
@@ -156,19 +177,7 @@ describe('a table that cannot be read', () => {
   it('fails the query and detect, naming the file, when a data page is damaged (the footer intact): never fewer rows', async () => {
     const data = await sampleDataset();
     const [first] = parquetFiles(data) as [string];
-    // Where the first column chunk lies, from the footer; overwrite it (page header and data), keep the footer.
-    const ds = await openDataset(data);
-    let at: number;
-    let size: number;
-    try {
-      const meta = (await ds.conn.runAndReadAll(`SELECT data_page_offset, total_compressed_size FROM parquet_metadata('${first}') ORDER BY data_page_offset LIMIT 1`)).getRows()[0] as [bigint, bigint];
-      [at, size] = meta.map(Number) as [number, number];
-    } finally {
-      ds.close();
-    }
-    const bytes = readFileSync(first);
-    bytes.fill(0xff, at, at + size);
-    writeFileSync(first, bytes);
+    await damageFirstColumn(first);
     const q = cli(['query', 'SELECT count(bucket_owner) AS n, max(bucket_owner) AS m FROM access_log', '--data', data, '--format', 'json']);
     expect(q.code).toBe(2);
     expect(q.stdout).toBe('');
@@ -181,6 +190,22 @@ describe('a table that cannot be read', () => {
     const typo = cli(['query', 'SELECT nosuchcol FROM access_log', '--data', data]);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toMatch(/^error: Binder Error/);
+  });
+
+  it('serve meets a damaged file: it does not start (its findings name the file), and a query that reads it is a 400 with the message, not rows', async () => {
+    const data = await sampleDataset();
+    const [first] = parquetFiles(data) as [string];
+    await damageFirstColumn(first);
+    await expect(createApp({ data })).rejects.toThrow(`${first}: cannot read this Parquet file`);
+    const sb = await Sandbox.open(data, { timeoutMs: 10_000, rowCap: 100, byteCap: 1 << 20, maxConcurrent: 1 });
+    try {
+      const err = await sb.query('SELECT count(bucket_owner) AS n, max(bucket_owner) AS m FROM access_log').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SandboxError);
+      expect((err as SandboxError).status).toBe(400);
+      expect((err as Error).message).toMatch(/Error/);
+    } finally {
+      sb.close();
+    }
   });
 
   it('serve refuses to start on it, with the message', async () => {
