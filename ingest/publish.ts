@@ -152,7 +152,7 @@ export async function publish(data: string, uri: string, client: S3Client, onFil
     }
   } finally {
     // Even after a failed upload: what went up is this dataset's, so a later publish may delete it once stale.
-    if (summary.uploaded.length || summary.unchanged || earlier === undefined) await savePublished(data, dest, ours);
+    if (ours.size) await savePublished(data, dest, ours);
   }
   for (const k of remote.keys()) if (!local.has(k) && !ours.has(k)) summary.foreign.push(k);
   // Stale: published from here, no longer in the dataset. One the record has that is gone already is just forgotten.

@@ -192,6 +192,17 @@ describe('a table that cannot be read', () => {
     expect(typo.stderr).toMatch(/^error: Binder Error/);
   });
 
+  it('posture names a damaged CloudTrail file it meets: exit 2, not an internal error', async () => {
+    const data = join(tmp.dir, 'trail');
+    await ingest([new URL('cloudtrail/', SAMPLES).pathname], { data, format: 'auto', force: false, strict: false });
+    const files = parquetFiles(data, 'cloudtrail');
+    for (const f of files) await damageFirstColumn(f);
+    const r = cli(['posture', '--data', data]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: \S+\.parquet: cannot read this Parquet file/);
+    expect(files.some((f) => r.stderr.includes(f))).toBe(true);
+  });
+
   it('serve meets a damaged file: it does not start (its findings name the file), and a query that reads it is a 400 with the message, not rows', async () => {
     const data = await sampleDataset();
     const [first] = parquetFiles(data) as [string];
