@@ -2,7 +2,8 @@
  * Opens a dataset folder in DuckDB: each declared table becomes a view over
  * its Parquet files (the `date` partition comes back as a column), or an
  * empty table of the declared shape when nothing was ingested yet, so
- * queries never fail for want of data.
+ * queries never fail for want of data. A folder that is no dataset, or a
+ * table that cannot be read, is an error naming it, never empty tables.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -94,7 +95,7 @@ async function schemasIn(conn: DuckDBConnection, glob: string): Promise<number> 
 }
 
 /** DuckDB errors that may come from a file it could not read (not SQL the user got wrong: parser, binder, catalog, conversion). */
-const READ_ERROR = /^(IO|Invalid|Invalid Input|Internal|Serialization) Error\b/;
+const READ_ERROR = /(^|: )(IO|Invalid|Invalid Input|Internal|Serialization) Error\b/;
 
 /**
  * Reading the dataset failed with `err`: when a Parquet file of its tables
@@ -105,8 +106,7 @@ const READ_ERROR = /^(IO|Invalid|Invalid Input|Internal|Serialization) Error\b/;
  */
 export async function datasetReadError(ds: Pick<OpenDataset, 'conn' | 'dir'>, err: unknown): Promise<DatasetError | null> {
   if (err instanceof DatasetError) return err;
-  const text = describe(err).replace(/^.*?\(.*?\): /, '');
-  if (!READ_ERROR.test(text)) return null;
+  if (!READ_ERROR.test(describe(err))) return null;
   for (const t of TABLES) {
     const root = join(ds.dir, t.name);
     let files: string[];
