@@ -59,6 +59,28 @@ export function newRunId(now = new Date()): string {
   return `${ts}-${randomBytes(3).toString('hex')}`;
 }
 
+/**
+ * Throw unless `dir` holds an s3sift dataset. Every ingest writes
+ * `_manifest.json`, one that read nothing too, and every version always has
+ * alongside its Parquet files: a folder without one is a wrong --data, and
+ * opening it as empty would answer "0 findings" for data never looked at.
+ */
+export async function checkDataset(dir: string): Promise<void> {
+  const manifest = join(dir, MANIFEST);
+  let err: NodeJS.ErrnoException;
+  try {
+    if ((await stat(manifest)).isFile()) return;
+    throw new DatasetError(`${manifest}: not a file; is ${dir} an s3sift dataset? check --data`);
+  } catch (e) {
+    if (e instanceof DatasetError) throw e;
+    err = e as NodeJS.ErrnoException;
+  }
+  if (err.code !== 'ENOENT' && err.code !== 'ENOTDIR') throw new DatasetError(`${manifest}: cannot read (${describe(err)})`, { cause: err });
+  const folder = await stat(dir).then((st) => (st.isDirectory() ? 'folder' : 'not a folder'), () => 'no such folder');
+  const why = folder === 'folder' ? `no s3sift dataset here (no ${MANIFEST})` : `${folder}, so no s3sift dataset here`;
+  throw new DatasetError(`${dir}: ${why}; ingest logs first with \`s3sift ingest LOGS --data ${dir}\`, or check --data`);
+}
+
 export async function loadManifest(dir: string): Promise<Manifest> {
   let text: string;
   try {
@@ -73,6 +95,24 @@ export async function loadManifest(dir: string): Promise<Manifest> {
     return m;
   } catch (err) {
     throw new DatasetError(`${join(dir, MANIFEST)}: not a valid s3sift manifest (${(err as Error).message}); move it aside to start the dataset afresh`, { cause: err });
+  }
+}
+
+/**
+ * Give a folder that holds no dataset yet its (empty) manifest: what makes
+ * it a dataset to the commands that read one, so an ingest that found
+ * nothing to read leaves "ingested, nothing there", not "no dataset here".
+ * Needs the lock.
+ */
+export async function ensureManifest(dir: string): Promise<void> {
+  const path = join(dir, MANIFEST);
+  if (await exists(path)) return;
+  const empty: Manifest = { version: 1, sources: {} };
+  try {
+    await writeAtomic(path, JSON.stringify(empty, null, 1) + '\n');
+  } catch (err) {
+    await rm(`${path}.tmp-${process.pid}`, { force: true });
+    throw writeError(dir, err);
   }
 }
 

@@ -13,7 +13,7 @@ import { AccessLogScan, text } from './access-log/scan.js';
 import { readCloudTrail, type CloudTrailSink } from './cloudtrail/read.js';
 import { cloudTrailRowBound, spanRowBound, stageCloudTrailRow } from './cloudtrail/stage-row.js';
 import { rowBound, stageAccessLogRow } from './access-log/stage-row.js';
-import { commit, loadManifest, lock, newRunId, recover, REJECTS, STAGING, type Journal, type Manifest, type SourceEntry } from './dataset.js';
+import { commit, ensureManifest, loadManifest, lock, newRunId, recover, REJECTS, STAGING, type Journal, type Manifest, type SourceEntry } from './dataset.js';
 import { detectFormat, type Format } from './detect.js';
 import { isBlank, MAX_LINE_BYTES, readLines } from './lines.js';
 import { keepRaw, MAX_REJECTS, RAW_KEEP, RejectsFile, type RejectRecord } from './reject.js';
@@ -188,9 +188,11 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
         for (const e of entries) if (e.rejected > 0) e.rejects = rejectsRel;
       }
       if ((opts.strict && summary.rejected > 0) || entries.length === 0) {
-        // Nothing to commit: drop what was staged.
+        // Nothing to commit: drop what was staged. A run that read nothing still leaves a dataset (an empty one);
+        // one --strict refused commits nothing at all.
         summary.strictFailed = opts.strict && summary.rejected > 0;
         await rm(work, { recursive: true, force: true });
+        if (!summary.strictFailed) await ensureManifest(dir);
         summary.seconds = (performance.now() - started) / 1000;
         return summary;
       }

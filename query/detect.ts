@@ -13,7 +13,7 @@ import { checkCandidates, scanCandidates, type Candidates } from './candidates.j
 import { coverageRelationsIn, sharedCoverageRelations } from './coverage-relations.js';
 import { SOURCES, type Detection, type ParamValue } from './detection.js';
 import { COVERAGE_COLUMNS, FINDING_COLUMNS, SEVERITIES, SEVERITY_COLUMN, type CoverageGap, type Finding, type Severity } from './finding.js';
-import type { OpenDataset } from './dataset.js';
+import { datasetReadError, type OpenDataset } from './dataset.js';
 import { aggregateFindingId, eventFindingId, evidenceOf, groupMinutes, shapeFindings } from './finding-groups.js';
 import { rowsOf, type Rows } from './rows.js';
 import { lockToTables, notOneSelect, notSelectKind } from './untrusted-sql.js';
@@ -347,6 +347,16 @@ export function compareFindings(a: Finding, b: Finding): number {
  * it reads is empty) and its `coverage:` SQL's.
  */
 export async function runDetections(ds: OpenDataset, detections: readonly Detection[], overrides: ParamOverrides = {}, onRun?: (r: DetectionRun) => void, opts: RunOptions = {}): Promise<DetectResult> {
+  try {
+    return await runAll(ds, detections, overrides, onRun, opts);
+  } catch (err) {
+    // A Parquet file that cannot be read fails whichever statement reads it first: say which file.
+    if (err instanceof DetectionError) throw err;
+    throw (await datasetReadError(ds, err)) ?? err;
+  }
+}
+
+async function runAll(ds: OpenDataset, detections: readonly Detection[], overrides: ParamOverrides, onRun: ((r: DetectionRun) => void) | undefined, opts: RunOptions): Promise<DetectResult> {
   checkOverrides(detections, overrides);
   const start = performance.now();
   const params = new Map(detections.map((d) => [d.id, paramsFor(d, overrides)]));

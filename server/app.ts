@@ -4,6 +4,7 @@
  * contract's envelope `{"ok": false, "error", "status"}`; no stack reaches a client.
  */
 import { posture, SETTINGS } from '../query/posture.js';
+import { datasetReadError } from '../query/dataset.js';
 import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -285,7 +286,10 @@ export async function createApp(cfg: ServerConfig): Promise<App> {
     const unknown = Object.keys(q).filter((k) => k !== 'bucket' && k !== 'at');
     if (unknown.length) fail(400, `unknown parameter ${unknown.join(', ')} (posture takes bucket and at)`);
     const at = q.at ? new Date(Number((paramValue('at', q.at, 'timestamp') as DuckDBTimestampValue).micros / 1000n)) : new Date();
-    const buckets = await sandbox.withConnection((conn) => posture({ conn }, { bucket: q.bucket || undefined, at }));
+    // A Parquet file that cannot be read is named (400), not an internal error.
+    const buckets = await sandbox.withConnection((conn) => posture({ conn }, { bucket: q.bucket || undefined, at }).catch(async (err: unknown) => {
+      throw (await datasetReadError({ conn, dir: cfg.data }, err)) ?? err;
+    }));
     // Rows: one per bucket and setting (what CSV, NDJSON and Arrow carry), of the bucket's current life (for a deleted
     // bucket, as they were when it was deleted: `deleted` says when); the JSON adds the timeline, the windows and the lives.
     const rows = buckets.flatMap((b) => SETTINGS.map((n) => {

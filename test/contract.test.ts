@@ -17,7 +17,7 @@ import { BASE_NAMES, RECORD_KEYS } from '../query/test-records.js';
 import { COVERAGE_FIELDS, FINDING_FIELDS, findingFieldsTable, SEVERITIES } from '../query/finding.js';
 import { createApp } from '../server/app.js';
 import { captureIo } from './helpers/io.js';
-import { SAMPLES, tempDir } from './helpers/dataset.js';
+import { emptyDataset, SAMPLES, tempDir } from './helpers/dataset.js';
 
 const doc = readFileSync(new URL('../docs/contract.md', import.meta.url), 'utf8');
 
@@ -63,7 +63,7 @@ describe('docs/contract.md holds', () => {
 
   it('the s3_requests columns, in order', async () => {
     const tmp = tempDir();
-    const ds = await openDataset(tmp.dir);
+    const ds = await openDataset(await emptyDataset(tmp.dir));
     try {
       const cols = (await ds.conn.runAndReadAll('DESCRIBE s3_requests')).getRows().map((r) => String(r[0]));
       inOrder(nameList('### `s3_requests` (a view over both)'), cols);
@@ -110,7 +110,7 @@ describe('docs/contract.md holds', () => {
 
   it('every HTTP route it lists, and no other', async () => {
     const tmp = tempDir();
-    const app = await createApp({ data: tmp.dir });
+    const app = await createApp({ data: await emptyDataset(tmp.dir) });
     try {
       const served = app.app.routes.filter((r) => r.method !== 'ALL' && !r.path.startsWith('/assets/')).map((r) => `${r.method} ${r.path}`);
       const listed = tableRows('## HTTP API (`s3sift serve`)').map(([m, p]) => `${m} ${(p ?? '').replaceAll('`', '')}`);

@@ -9,7 +9,7 @@ import { dirname, join, normalize, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadDetections } from '../query/detection.js';
 import { openDataset } from '../query/dataset.js';
-import { tempDir } from './helpers/dataset.js';
+import { emptyDataset, tempDir } from './helpers/dataset.js';
 import { REPO_ROOT, repoFiles } from './helpers/repo.js';
 
 const ROOT = REPO_ROOT;
@@ -116,7 +116,7 @@ describe('docs/dataset.md', () => {
   it('lists the columns of the s3_requests view, in order and with their types', async () => {
     const tmp = tempDir();
     try {
-      const ds = await openDataset(tmp.dir);
+      const ds = await openDataset(await emptyDataset(tmp.dir));
       let described: string[][];
       try {
         described = (await ds.conn.runAndReadAll('DESCRIBE s3_requests')).getRows().map((r) => [String(r[0]), String(r[1])]);

@@ -74,7 +74,9 @@ their first and latest event, and who set the status and why.`,
   examples: ['s3sift findings list --status open', 's3sift findings list --format ndjson | jq -r .finding_id'],
   async run({ flags: f, positionals }, io) {
     if (positionals.length) throw new UsageError(`findings list takes no arguments (got ${positionals.join(' ')})`);
-    const [{ loadState }, { csv, textTable }] = await Promise.all([import('../../query/findings-state.js'), import('../../query/format.js')]);
+    const [{ loadState }, { csv, textTable }, { checkDataset }] = await Promise.all([import('../../query/findings-state.js'), import('../../query/format.js'), import('../../ingest/dataset.js')]);
+    // "No findings recorded" is an answer only about a dataset: a wrong --data is said as such.
+    await checkDataset(f.data);
     const entries = Object.values((await loadState(f.data)).findings)
       .filter((e) => f.status === undefined || e.status === f.status)
       .sort((a, b) => b.first_seen.localeCompare(a.first_seen) || SEVERITY_ORDER.indexOf(a.severity) - SEVERITY_ORDER.indexOf(b.severity) || a.finding_id.localeCompare(b.finding_id));
@@ -112,7 +114,8 @@ one stays acknowledged.`,
     async run({ flags: f, positionals }, io) {
       if (positionals.length !== 1) throw new UsageError(`findings ${name} takes one finding ID (got ${positionals.length})`);
       if (f.reason === undefined || !f.reason.trim()) throw new UsageError(`findings ${name} needs --reason TEXT: say why`);
-      const { setStatus } = await import('../../query/findings-state.js');
+      const [{ setStatus }, { checkDataset }] = await Promise.all([import('../../query/findings-state.js'), import('../../ingest/dataset.js')]);
+      await checkDataset(f.data);
       const e: StateEntry = await setStatus(f.data, positionals[0] as string, status, f.by ?? osUser(io), f.reason);
       io.stdout.line(`${e.finding_id} ${e.status} by ${e.status_by ?? ''}: ${e.detection_id}${e.bucket ? ` on ${e.bucket}` : ''}`);
       return EXIT.ok;

@@ -42,10 +42,13 @@ differs). Calls on the name between the two are listed, not applied.`,
   async run({ flags: f, positionals }, io) {
     if (positionals.length) throw new UsageError(`posture takes no arguments (got ${positionals.join(' ')}); use --bucket`);
     const at = f.at ?? new Date();
-    const [{ openDataset }, { posture }, { renderPosture }] = await Promise.all([import('../../query/dataset.js'), import('../../query/posture.js'), import('../posture-report.js')]);
+    const [{ openDataset, datasetReadError }, { posture }, { renderPosture }] = await Promise.all([import('../../query/dataset.js'), import('../../query/posture.js'), import('../posture-report.js')]);
     const ds = await openDataset(f.data);
     try {
-      const buckets = await posture(ds, { bucket: f.bucket, at });
+      // A Parquet file that cannot be read is named, not an internal error.
+      const buckets = await posture(ds, { bucket: f.bucket, at }).catch(async (err: unknown) => {
+        throw (await datasetReadError(ds, err)) ?? err;
+      });
       stdoutFor(io, f.format).write(f.format === 'json' ? JSON.stringify({ at: at.toISOString(), buckets }, null, 1) + '\n' : renderPosture(buckets, at));
     } finally {
       ds.close();

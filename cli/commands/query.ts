@@ -118,14 +118,19 @@ paths.`,
     }
     const sql = await sqlToRun(f, positionals, io.stdin);
     if (sql !== undefined && !sql.trim()) throw new UsageError(`query needs the SQL to run: as one argument (quote it), with --file${f.file === undefined ? '' : ` (${f.file} is empty)`}, or on stdin`);
-    const [{ openDataset }, { runStatements }] = await Promise.all([import('../../query/dataset.js'), import('../query-run.js')]);
+    const [{ openDataset, datasetReadError }, { runStatements }] = await Promise.all([import('../../query/dataset.js'), import('../query-run.js')]);
     const ds = await openDataset(f.data);
     try {
       if (sql === undefined) {
         const { runShell } = await import('../query-shell.js');
         await runShell({ conn: ds.conn, input: io.stdin, output: io.raw.stdout, format: f.format, csvRaw: f['csv-raw'], historyFile: historyFile(io.env), exportQuery });
       } else {
-        await runStatements(ds.conn, sql, { text: io.stdout, out: { stream: io.raw.stdout, isTTY: isTerminal(io.raw.stdout) }, format: f.format, csvRaw: f['csv-raw'], exportQuery });
+        try {
+          await runStatements(ds.conn, sql, { text: io.stdout, out: { stream: io.raw.stdout, isTTY: isTerminal(io.raw.stdout) }, format: f.format, csvRaw: f['csv-raw'], exportQuery });
+        } catch (err) {
+          // A Parquet file DuckDB could not read: name it, rather than the statement's bare read error.
+          throw (await datasetReadError(ds, err)) ?? err;
+        }
       }
     } finally {
       ds.close();

@@ -33,7 +33,7 @@ function duckdbLiteral(v: ParamValue, itemType: ListItemType): string {
  */
 export async function resultShapes(detections: readonly Detection[], params: (d: Detection) => Record<string, ParamValue>, listTypes: (d: Detection) => Record<string, ListItemType>): Promise<Map<string, ResultColumn[] | DetectionError>> {
   const empty = await mkdtemp(join(tmpdir(), 's3sift-shape-'));
-  const ds = await openDataset(empty);
+  const ds = await openDataset(empty, { noDataset: true });
   try {
     const out = new Map<string, ResultColumn[] | DetectionError>();
     for (const d of detections) {

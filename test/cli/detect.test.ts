@@ -123,6 +123,13 @@ describe('s3sift detect', () => {
     }
   });
 
+  it('detections test --only with an unknown id: exit 2 naming it, no test run', () => {
+    const r = run(['detections', 'test', '--only', 'no-such-id']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: --only: unknown detection no-such-id/);
+    expect(r.stdout).toBe('');
+  });
+
   it('analyze checks its detection flags before it ingests: a typo commits nothing', () => {
     const fresh = join(tmp.dir, 'untouched');
     const log = new URL('access-logs/logs-archive/2025-03-12.log', SAMPLES).pathname;

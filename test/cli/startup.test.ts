@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../cli/commands/index.js';
-import { tempDir } from '../helpers/dataset.js';
+import { emptyDataset, tempDir } from '../helpers/dataset.js';
 
 const BIN = fileURLToPath(new URL('../../bin/s3sift', import.meta.url));
 const HOOK = new URL('../helpers/trace-imports.mjs', import.meta.url).href;
@@ -44,8 +44,8 @@ describe('start-up', () => {
     expect(loaded(['query', '--data', tmp.dir, 'SELECT 1']).libs).toContain('duckdb');
   });
 
-  it('loads only what each command needs', () => {
-    const q = loaded(['query', '--data', tmp.dir, 'SELECT 42']);
+  it('loads only what each command needs', async () => {
+    const q = loaded(['query', '--data', await emptyDataset(join(tmp.dir, 'empty')), 'SELECT 42']);
     expect(q).toEqual({ code: 0, libs: ['duckdb', 'csv'] });
     const ddl = loaded(['athena', 'ddl', '--location', 's3://sec-data/s3sift']);
     expect(ddl).toEqual({ code: 0, libs: [] });

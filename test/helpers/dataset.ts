@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { timestampText } from '../../common/time.js';
+import { ensureManifest } from '../../ingest/dataset.js';
 import { openDataset } from '../../query/dataset.js';
 import type { TableSpec } from '../../ingest/schema.js';
 
@@ -9,6 +10,13 @@ import type { TableSpec } from '../../ingest/schema.js';
 export function tempDir(prefix = 's3sift-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** An empty dataset at `dir` (made if need be), as an ingest that read nothing leaves it: the folder and its manifest. */
+export async function emptyDataset(dir: string): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  await ensureManifest(dir);
+  return dir;
 }
 
 /** Rows of a table of the dataset, as plain JS values (timestamps as ISO strings). */

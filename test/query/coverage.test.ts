@@ -22,7 +22,7 @@ import type { CoverageGap } from '../../query/finding.js';
 import { coverageNotice, formatFindings } from '../../query/format.js';
 import { DetectionError } from '../../common/errors.js';
 import { duckdbAnswers, startFakeAthena } from '../helpers/fake-athena.js';
-import { tempDir } from '../helpers/dataset.js';
+import { emptyDataset, tempDir } from '../helpers/dataset.js';
 
 const library = await loadDetections();
 const OWNER = '79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be';
@@ -523,7 +523,7 @@ describe('the coverage key of a detection file', () => {
   });
 
   it('refuses, before reading data, coverage SQL that does not run or does not select scope and reason', async () => {
-    const ds = await openDataset(join(tmp.dir, 'none'));
+    const ds = await openDataset(await emptyDataset(join(tmp.dir, 'none')));
     try {
       const bad = (coverage: string): Detection => ({ ...good, coverage });
       await expect(runDetections(ds, [bad('SELECT nope AS scope, 1 AS reason FROM access_log')])).rejects.toThrow(/weak-tls-request\.yaml: the coverage SQL does not run on the dataset's tables: .*nope/);

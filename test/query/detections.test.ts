@@ -8,7 +8,7 @@ import { openDataset } from '../../query/dataset.js';
 import { runDetections, selectDetections } from '../../query/detect.js';
 import { runDetectionTest } from '../../query/detection-tests.js';
 import { loadDetections, validateDetection } from '../../query/detection.js';
-import { CONFORMANCE, tempDir } from '../helpers/dataset.js';
+import { CONFORMANCE, emptyDataset, tempDir } from '../helpers/dataset.js';
 import { REQUESTER_ACCOUNT_PATTERN } from '../../query/views.js';
 import { sqlString } from '../../common/sql.js';
 
@@ -126,7 +126,7 @@ describe('detection files are validated on load', () => {
     const yaml = readFileSync(good.file, 'utf8').replace("event_name = 'DeleteBucketEncryption'", "evnt_name = 'DeleteBucketEncryption'");
     writeFileSync(join(rules, 'default-encryption-removed.yaml'), yaml);
     const detections = selectDetections(await loadDetections([rules]), ['default-encryption-removed']);
-    const ds = await openDataset(join(tmp.dir, 'empty'));
+    const ds = await openDataset(await emptyDataset(join(tmp.dir, 'empty')));
     try {
       await expect(runDetections(ds, detections)).rejects.toThrow(/default-encryption-removed\.yaml: the SQL does not run on the dataset's tables: .*evnt_name/);
     } finally {
@@ -152,7 +152,7 @@ describe('running detections', () => {
   it('binds parameters as values: text meant to break the SQL is only a value', async () => {
     // (Account lists take 12-digit IDs only, so a list of text: the principals a detection lets through.)
     const d = library.find((x) => x.id === 'offensive-tool-user-agent')!;
-    const ds = await openDataset(join(tmp.dir, 'empty'));
+    const ds = await openDataset(await emptyDataset(join(tmp.dir, 'empty')));
     try {
       const r = await runDetections(ds, [d], { allowed_principals: "1'); DROP TABLE x; --,2" });
       expect(r.findings).toEqual([]);
@@ -162,7 +162,7 @@ describe('running detections', () => {
   });
 
   it('runs the whole library over an empty dataset without an error', async () => {
-    const ds = await openDataset(join(tmp.dir, 'nothing-here'));
+    const ds = await openDataset(await emptyDataset(join(tmp.dir, 'nothing-here')));
     try {
       const r = await runDetections(ds, library);
       expect(r.findings).toEqual([]);
@@ -224,7 +224,7 @@ describe('s3_requests', () => {
   });
 
   it('is an empty view, never an error, when nothing was ingested', async () => {
-    const ds = await openDataset(join(tmp.dir, 'none'));
+    const ds = await openDataset(await emptyDataset(join(tmp.dir, 'none')));
     try {
       expect((await ds.conn.runAndReadAll('SELECT count(*)::INTEGER FROM s3_requests')).getRows()).toEqual([[0]]);
     } finally {

@@ -4,7 +4,7 @@
  * posture (over HTTP or not) nor reach the operator's terminal raw when an
  * internal error quotes them.
  */
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest } from '../../ingest/ingest.js';
@@ -51,10 +51,11 @@ describe('a bucket name holding a NUL and terminal escapes', () => {
     const logged: string[] = [];
     const open = await createApp({ data, log: (l) => logged.push(l) });
     try {
-      // Break a Parquet file under the dataset (whose folder name holds an escape): the next query fails inside DuckDB.
+      // Take the Parquet file away under the running server (the dataset's folder name holds an escape): the next
+      // query fails inside DuckDB, and no damaged file is there to name (a damaged one is a 400 naming it: below).
       const dir = join(data, 'cloudtrail');
       const part = readdirSync(dir, { recursive: true }).map(String).find((f) => f.endsWith('.parquet')) as string;
-      writeFileSync(join(dir, part), 'not parquet');
+      renameSync(join(dir, part), join(tmp.dir, 'moved-away'));
       const r = await open.app.request(`/api/posture?at=2025-03-11T00:00:00Z`);
       expect(r.status).toBe(500);
       expect(await r.json()).toEqual({ ok: false, error: 'internal error (see the server log)', status: 500 });
@@ -62,6 +63,25 @@ describe('a bucket name holding a NUL and terminal escapes', () => {
       expect(logged[0]).toMatch(/^internal error on GET \/api\/posture: /);
       expect(logged[0]).toContain('data-\\u001bc');
       for (const line of (logged[0] as string).split('\n')) expect(line).not.toMatch(RAW);
+    } finally {
+      renameSync(join(tmp.dir, 'moved-away'), join(data, 'cloudtrail', readdirSync(join(data, 'cloudtrail'))[0] as string, 'back.parquet'));
+      await open.close();
+    }
+  });
+
+  it('a damaged Parquet file is a 400 naming it (the escape JSON-encoded), not an internal error, and nothing is logged', async () => {
+    const logged: string[] = [];
+    const open = await createApp({ data, log: (l) => logged.push(l) });
+    try {
+      const dir = join(data, 'cloudtrail');
+      const part = readdirSync(dir, { recursive: true }).map(String).find((f) => f.endsWith('.parquet')) as string;
+      writeFileSync(join(dir, part), 'not parquet');
+      const r = await open.app.request(`/api/posture?at=2025-03-11T00:00:00Z`);
+      expect(r.status).toBe(400);
+      const text = await r.text();
+      expect(text).not.toMatch(RAW);
+      expect((JSON.parse(text) as { error: string }).error).toContain(`${join(dir, part)}: cannot read this Parquet file`);
+      expect(logged).toEqual([]);
     } finally {
       await open.close();
     }
