@@ -65,3 +65,30 @@ describe('readBack: CloudTrail', () => {
     expect((await readBack('cloudtrail', p, 3)).note).toMatch(/fewer than 3 lines/);
   });
 });
+
+describe('GET /api/findings/:finding_id when a log file is gone since ingest', () => {
+  it('still gives the records from the dataset, and says the file no longer exists', async () => {
+    const { cpSync, rmSync } = await import('node:fs');
+    const { ingest } = await import('../../ingest/ingest.js');
+    const { createApp } = await import('../../server/app.js');
+    const { SAMPLES } = await import('../helpers/dataset.js');
+    const logs = join(tmp.dir, 'logs');
+    cpSync(new URL('.', SAMPLES).pathname, logs, { recursive: true });
+    const data = join(tmp.dir, 'data');
+    await ingest([logs], { data, format: 'auto', force: false, strict: false });
+    const app = await createApp({ data });
+    try {
+      const list = (await (await app.app.request('/api/findings?detection=mass-delete')).json()) as { rows: Array<{ finding_id: string; source_file: string }> };
+      const f = list.rows[0] as { finding_id: string; source_file: string };
+      expect(f.source_file.startsWith(logs)).toBe(true);
+      rmSync(f.source_file);
+      const e = (await (await app.app.request(`/api/findings/${f.finding_id}`)).json()) as { events: { access_log: { rows: unknown[] } }; raw: Array<{ source_file: string; text: string | null; note: string | null }> };
+      expect(e.events.access_log.rows.length).toBeGreaterThan(0);
+      expect(e.raw.find((r) => r.source_file === f.source_file)).toMatchObject({ text: null, note: 'file no longer exists' });
+      // The other source's file is still there and still read.
+      expect(e.raw.some((r) => r.source_file !== f.source_file && r.text !== null)).toBe(true);
+    } finally {
+      app.close();
+    }
+  }, 120_000);
+});
