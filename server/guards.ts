@@ -106,10 +106,24 @@ export function crossSiteGuard(): MiddlewareHandler {
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
 
-/** Refuse (401) a request without `Authorization: Bearer <token>`; compares in constant time (equal-length digests). */
-export function tokenGuard(token: string): MiddlewareHandler {
+/**
+ * Paths a GET may fetch without the token: the dashboard page and its
+ * static assets hold no data, so a browser can load the page, which then
+ * asks for the token; /health says only that the server is up. Everything
+ * else (every /api/* route, and any route added later) needs the token.
+ */
+export function openWithoutToken(method: string, path: string): boolean {
+  return (method === 'GET' || method === 'HEAD') && (path === '/' || path === '/health' || /^\/assets\/[A-Za-z0-9._-]+$/.test(path));
+}
+
+/**
+ * Refuse (401) a request without `Authorization: Bearer <token>`, but for
+ * those `open` lets through; compares in constant time (equal-length digests).
+ */
+export function tokenGuard(token: string, open: (method: string, path: string) => boolean = () => false): MiddlewareHandler {
   const expected = digest(`Bearer ${token}`);
   return async (c, next) => {
+    if (open(c.req.method, c.req.path)) return next();
     if (!timingSafeEqual(digest(c.req.header('authorization') ?? ''), expected)) refuse(401, 'missing or wrong bearer token (Authorization: Bearer T)');
     await next();
   };

@@ -5,6 +5,7 @@
  */
 import { INTEGER, TIMESTAMP, VARCHAR, type DuckDBType } from '@duckdb/node-api';
 import { SEVERITIES } from '../query/finding.js';
+import { binMinutesSql } from './bins.js';
 
 export type ParamType = 'timestamp' | 'text' | 'integer';
 
@@ -26,15 +27,38 @@ const window = {
 const where = (t = 'event_time'): string =>
   `($since IS NULL OR ${t} >= $since) AND ($until IS NULL OR ${t} < $until) AND ($bucket IS NULL OR bucket = $bucket)`;
 
+const bins = { bin_minutes: { type: 'integer', description: 'Width of a time bin in minutes (default: chosen from since/until, else from the data\'s span, for about 120 bins: 1, 5, 15, 60, 360 or 1440).' } } as const;
+
+/** Requests an error code says were refused for want of permission (the access log's 403s as well). */
+export const DENIED_SQL = `(error_code IN ('AccessDenied', 'AllAccessDisabled', 'AccountProblem', 'InvalidAccessKeyId', 'SignatureDoesNotMatch') OR http_status = 403)`;
+
+/**
+ * `SELECT ... FROM rel, b`: `b.m` is the bin width, `$bin_minutes` or the
+ * one chosen from the range asked about (`$since`, `$until`), else from the
+ * data's own span.
+ */
+const binned = (rel: string): string =>
+  `b AS (SELECT coalesce($bin_minutes, ${binMinutesSql('epoch(coalesce($until, max(event_time)) - coalesce($since, min(event_time))) / 60')}) AS m FROM ${rel})`;
+
 /** The severities, least first, as a SQL list: a severity's rank is its position. */
 const SEVERITY_LIST = `[${SEVERITIES.map((s) => `'${s}'`).join(', ')}]`;
 
 export const SAVED_QUERIES: readonly SavedQuery[] = [
   {
     name: 'findings_over_time',
-    description: 'Findings per day and severity.',
-    params: window,
-    sql: `SELECT date_trunc('day', event_time) AS day, severity, count(*) AS findings FROM findings WHERE ${where()} GROUP BY ALL ORDER BY day, severity`,
+    description: 'Findings per time bin and severity: `time` the bin\'s start, `day` its day, `bin_minutes` its width.',
+    params: { ...window, ...bins },
+    sql: `WITH f AS (SELECT event_time, severity FROM findings WHERE ${where()}), ${binned('f')}
+      SELECT date_trunc('day', time_bucket(to_minutes(b.m), event_time)) AS day, time_bucket(to_minutes(b.m), event_time) AS time, severity, count(*) AS findings, b.m AS bin_minutes
+      FROM f, b GROUP BY ALL ORDER BY time, severity`,
+  },
+  {
+    name: 'requests_over_time',
+    description: 'Requests per time bin and source, with errors and denied requests: `time` the bin\'s start, `bin_minutes` its width.',
+    params: { ...window, ...bins },
+    sql: `WITH r AS (SELECT event_time, source, error_code, http_status FROM s3_requests WHERE ${where()}), ${binned('r')}
+      SELECT time_bucket(to_minutes(b.m), event_time) AS time, source, count(*) AS requests, count(error_code) AS errors, count(*) FILTER (WHERE ${DENIED_SQL}) AS denied, b.m AS bin_minutes
+      FROM r, b GROUP BY ALL ORDER BY time, source`,
   },
   {
     name: 'top_detections',
