@@ -147,6 +147,7 @@ function askedBin() { const r = range(); return r.since !== null && r.until !== 
 function bins(rows, bin, key) {
   const timeOf = (r) => { const v = r.time ?? r.day ?? r.bin; const ms = v ? Date.parse(v) : NaN; return Number.isNaN(ms) ? null : ms; };
   const times = rows.map(timeOf).filter((t) => t !== null);
+  bin = bin || Number(rows.find((r) => r.bin_minutes)?.bin_minutes) || null;
   if (!bin) {
     // The server chose: the smallest gap between bins (one bin: a day, the old default).
     const u = [...new Set(times)].sort((a, b) => a - b);
@@ -163,7 +164,7 @@ function bins(rows, bin, key) {
   const starts = [];
   if (lo !== null && hi !== null) {
     lo = Math.floor(lo / step) * step;
-    for (let t = lo; t <= hi && starts.length < 2000; t += step) starts.push(t);
+    for (let t = lo; t <= hi && starts.length < 5000; t += step) starts.push(t);
   }
   const index = new Map(starts.map((t, i) => [t, i]));
   const untimed = rows.some((x) => timeOf(x) === null);
@@ -409,13 +410,15 @@ async function renderPosture(bucket) {
 }
 
 // ---- the evidence of one finding ----
-const COMPACT = ['event_time', 'source', 'operation', 'event_name', 'principal', 'source_ip', 'bucket', 'key', 'http_status', 'error_code', 'request_id', 'event_id'];
+const COMPACT = ['event_time', 'operation', 'event_name', 'requester', 'user_arn', 'remote_ip', 'source_ip', 'bucket', 'key', 'http_status', 'error_code', 'request_id', 'event_id'];
+/** Columns of the two tables that name a principal or an address: they open its pivot. */
+const PIVOT_COLUMNS = { requester: 'principal', user_arn: 'principal', principal: 'principal', remote_ip: 'source_ip', source_ip: 'source_ip', bucket: 'bucket' };
 function eventsTable(source, table, all) {
   const names = table.columns.map((c) => c.name);
   const shown = all ? names : COMPACT.filter((n) => names.includes(n));
   const cell = (n, r) => {
     const v = r[n];
-    if (['principal', 'source_ip', 'bucket'].includes(n)) return pivotLink(n, v, null, 40);
+    if (PIVOT_COLUMNS[n] && (typeof v === 'string' || v === null)) return pivotLink(PIVOT_COLUMNS[n], v, null, 40);
     if (n === 'key') return pivotLink('key', v, r.bucket, 40);
     return shortText(v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : v, all ? 80 : 44);
   };
@@ -485,7 +488,8 @@ async function renderPivot(s) {
     box.replaceChildren(el('p', { class: 'err', text: e.message }));
     return false;
   }
-  const keyBucket = (r) => r.bucket ?? (kind === 'bucket' ? value : s.get('pbucket'));
+  // A key names an object only within its bucket: the pivot's bucket, or the one bucket it touched.
+  const keyBucket = (r) => r.bucket ?? (kind === 'bucket' ? value : s.get('pbucket') ?? (j.top?.buckets?.length === 1 ? j.top.buckets[0].bucket : null));
   const topCell = (pk, col, r) => pk ? pivotLink(pk, r[col], pk === 'key' ? keyBucket(r) : null, 40) : shortText(r[col] ?? 'none', 40);
   const topTable = (k, col, pk) => j.top[k].length
     ? el('table', {}, j.top[k].map((r) => el('tr', {}, el('td', {}, topCell(pk, col, r)), el('td', { class: 'num', text: fmt(r.requests) }))))
