@@ -74,6 +74,8 @@ function go(changes, replace) {
   const s = state();
   for (const [k, v] of Object.entries(changes)) { if (v === null || v === undefined || v === '') s.delete(k); else s.set(k, String(v)); }
   const h = '#' + s.toString();
+  // Not ready from now: hashchange comes a task later, and the view must not look drawn until then.
+  document.body.dataset.ready = 'false';
   if (h === location.hash) return render();
   if (replace) { history.replaceState(null, '', h); render(); } else location.hash = h;
 }
@@ -236,7 +238,7 @@ const pie = (id, rows, label) => draw(id, { type: 'doughnut', data: { labels: ro
 /** A stacked time chart of binned rows, with the brush. */
 function timeChart(id, rows, bin, key, groupKey, groups, colors) {
   const b = bins(rows, bin, key);
-  const datasets = groups.map((g) => ({ label: g, backgroundColor: colors[g] || '#8fa3b8', data: b.series((r) => (r[groupKey] ?? 'none') === g), barPercentage: 1, categoryPercentage: 0.9 })).filter((d) => d.data.some((x) => x > 0));
+  const datasets = groups.map((g) => ({ label: g, backgroundColor: colors[g] || '#8fa3b8', data: b.series((r) => !groupKey || (r[groupKey] ?? 'none') === g), barPercentage: 1, categoryPercentage: 0.9 })).filter((d) => d.data.some((x) => x > 0));
   const chart = draw(id, {
     type: 'bar',
     data: { labels: b.labels, datasets },
@@ -374,7 +376,7 @@ async function renderList() {
     panel('top_addresses', async () => bars('top_addresses', (await saved('top_addresses')).rows, 'source_ip', 'requests', 'source_ip')),
     panel('tls_versions', async () => pie('tls_versions', (await saved('tls_versions')).rows, 'tls_version')),
     panel('signature_versions', async () => pie('signature_versions', (await saved('signature_versions')).rows, 'signature_version')),
-    panel('presigned_use', async () => { const { rows, bin } = await saved('presigned_use'); timeChart('presigned_use', rows, bin, 'requests', 'x', ['presigned'], { presigned: '#4c9be8' }); }),
+    panel('presigned_use', async () => { const { rows, bin } = await saved('presigned_use'); timeChart('presigned_use', rows, bin, 'requests', null, ['pre-signed requests'], { 'pre-signed requests': '#4c9be8' }); }),
     panel('findings', renderFindings),
     panel('posture', () => renderPosture(p)),
   ]);
