@@ -20,7 +20,7 @@ export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--
 
 /** Wait until the page has drawn the view it was asked for. */
 export async function settled(page: Page): Promise<void> {
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+  await page.waitForFunction("document.body.dataset.ready === 'true' && document.body.dataset.rendered === location.hash", undefined, { timeout: 30_000 });
 }
 
 /** A view of the page as a viewport-sized PNG (the top of it: what a reader sees first). */

@@ -542,6 +542,8 @@ async function render() {
   if (seq !== renderSeq) return;
   status.textContent = ok ? 'ready' : status.textContent === 'loading\u2026' ? 'some panels could not be drawn' : status.textContent;
   status.className = ok ? '' : 'err';
+  // What was drawn, for a test (or a script) to know the view in the address is the one on screen.
+  document.body.dataset.rendered = location.hash;
   document.body.dataset.ready = 'true';
 }
 

@@ -212,7 +212,8 @@ describe.skipIf(!CHROMIUM)(`the dashboard page in headless Chromium${CHROMIUM ? 
     await page.screenshot({ path: join(SHOT_DIR, 'dashboard-evidence.png'), fullPage: true });
     // Back (the column toggle replaced its entry, not added one): the list as it was, filter and scroll.
     await page.goBack();
-    await page.waitForSelector('body[data-view="list"][data-ready="true"]');
+    await settled(page);
+    expect(await page.getAttribute('body', 'data-view')).toBe('list');
     expect(view(page).get('detection')).toBe('plaintext-http-request');
     expect(await page.inputValue('#f-detection')).toBe('plaintext-http-request');
     expect(await rowsShown(page)).toEqual(wanted.map((f) => f.finding_id));
@@ -248,7 +249,7 @@ describe.skipIf(!CHROMIUM)(`the dashboard page in headless Chromium${CHROMIUM ? 
     // And from a pivot's finding to its evidence.
     await page.goBack();
     await page.waitForFunction('location.hash.includes("kind=principal")');
-    await page.waitForSelector('body[data-view="pivot"][data-ready="true"]');
+    await settled(page);
     await page.click(`#pivot-findings tr[data-finding="${f.finding_id}"] a.finding-link`);
     await page.waitForFunction('location.hash.includes("view=finding")');
     await settled(page);
