@@ -57,11 +57,13 @@ export async function dashboardScreenshots(dir: string): Promise<string[]> {
     // The findings list, high and up.
     await page.goto(`${server.url}/#severity=high`);
     await settled(page);
-        const list = join(dir, 'dashboard-findings.png');
+        // The header stays on top when scrolling: not over the element shot.
+    await page.addStyleTag({ content: 'header { position: static !important; }' });
+    const list = join(dir, 'dashboard-findings.png');
     await (await page.$('#findings-section'))?.screenshot({ path: list });
     out.push(list);
-    // The timeline on top.
-    await page.goto(`${server.url}/#`);
+    // The timelines on top, over the samples' three days (the samples also hold two requests of 2019).
+    await page.goto(`${server.url}/#since=2025-03-10T00:00:00Z&until=2025-03-13T00:00:00Z`);
     await settled(page);
     out.push(await shot(page, dir, 'overview', 760));
     // A finding both sources logged: its evidence.

@@ -97,6 +97,7 @@ function askToken(message) {
       sessionStorage.setItem(TOKEN_KEY, t);
       $('token-input').value = '';
       box.hidden = true;
+      document.body.dataset.token = 'given';
       tokenWaiter = null;
       showForget();
       resolve();
@@ -316,7 +317,7 @@ function findingsTable(rows, opts) {
   const body = rows.map((f) => el('tr', { 'data-finding': f.finding_id, class: 'sev-' + f.severity },
     el('td', {}, el('span', { class: 'sev', style: 'background:' + (SEV[f.severity] || '#888'), text: f.severity }), el('br'),
       el('span', { class: 'det status', title: f.status_by ? f.status + ' by ' + f.status_by + ': ' + (f.status_reason ?? '') : '', text: f.status ?? 'status unknown' })),
-    el('td', {}, el('a', { class: 'finding-link', href: findingHref(f.finding_id), title: f.title }, short(f.title, 36)), el('br'), el('span', { class: 'det', title: f.detection_id, text: short(f.detection_id, 36) })),
+    el('td', { class: 'finding' }, el('a', { class: 'finding-link', href: findingHref(f.finding_id), title: f.title }, short(f.title, 120)), el('br'), el('span', { class: 'det', title: f.detection_id, text: short(f.detection_id, 36) })),
     el('td', { class: 'time', title: (f.event_time ?? 'no time') + (f.last_time && f.last_time !== f.event_time ? ' to ' + f.last_time : '') },
       f.event_time ? whenShort(f.event_time) : 'no time', f.last_time && f.last_time !== f.event_time ? '–' + whenShort(f.last_time, f.event_time) : ''),
     el('td', { class: 'num', text: fmt(f.count ?? 1) }),
@@ -337,9 +338,12 @@ async function renderFindings() {
     j.more ? el('button', { id: 'next', onclick: () => go({ offset: j.next_offset }) }, 'next \u203a') : null,
     j.truncated ? el('span', { class: 'err', text: ' the answer was cut at the server\'s cap (' + (j.truncated_by ?? '') + ')' }) : null,
   );
-  const gaps = (j.coverage ?? []).length ? el('p', { class: 'note', text: 'Not checked in this dataset: ' + [...new Set(j.coverage.map((g) => g.detection_id))].join(', ') + ' (missing source or columns).' }) : null;
-  const supp = (j.suppressed?.events ?? j.suppressed?.count ?? 0) ? el('p', { class: 'note', text: 'Suppressed by the config: ' + (j.suppressed.events ?? j.suppressed.count) + ' event(s).' }) : null;
-  box.replaceChildren(pager, j.rows.length ? findingsTable(j.rows, { sortable: true }) : el('p', { text: 'no finding to show' }), gaps, supp);
+  // What the detections could not judge: said, so that no finding never reads as checked.
+  const gaps = (j.coverage ?? []).length ? el('details', { class: 'note coverage' }, el('summary', { text: 'Not everything could be checked: ' + j.coverage.length + ' coverage gap(s)' }),
+    el('ul', {}, j.coverage.map((g) => el('li', { text: g.detection_id + ' (' + g.scope + '): ' + g.reason + (g.records !== undefined ? ', ' + fmt(g.records) + ' record(s)' : '') })))) : null;
+  const suppressed = Number(j.suppressed?.events ?? j.suppressed?.count ?? (Array.isArray(j.suppressed) ? j.suppressed.length : 0)) || 0;
+  const supp = suppressed ? el('p', { class: 'note', text: 'Suppressed by the config: ' + suppressed + ' event(s) (not listed).' }) : null;
+  box.replaceChildren(...[pager, j.rows.length ? findingsTable(j.rows, { sortable: true }) : el('p', { text: 'no finding to show' }), gaps, supp].filter(Boolean));
 }
 function filterBar() {
   const s = state();

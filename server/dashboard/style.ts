@@ -30,6 +30,7 @@ export const DASHBOARD_STYLE = `
   th.sorted { text-decoration: underline; }
   table.findings { font-size: 12.5px; }
   table.findings td, table.findings th { white-space: nowrap; padding: 3px 6px; }
+  table.findings td.finding { white-space: normal; min-width: 200px; max-width: 300px; }
   .det { color: #6b7585; font-size: 12px; }
   td.time { white-space: nowrap; font-variant-numeric: tabular-nums; }
   td.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -56,5 +57,6 @@ export const DASHBOARD_STYLE = `
   .top { background: #fff; border-radius: 6px; padding: 8px 12px; box-shadow: 0 1px 2px #0002; }
   .pivot-value { font-family: ui-monospace, monospace; word-break: break-all; }
   #token-box { max-width: 520px; margin: 40px auto; background: #fff; padding: 16px 20px; border-radius: 6px; box-shadow: 0 1px 4px #0003; }
+  body[data-token="asked"] #list-view, body[data-token="asked"] #finding-view, body[data-token="asked"] #pivot-view { display: none; }
   #token-message { font-weight: 600; }
 `;

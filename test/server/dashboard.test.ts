@@ -114,6 +114,7 @@ describe.skipIf(!CHROMIUM)(`the dashboard page in headless Chromium${CHROMIUM ? 
     expect(open.length).toBeGreaterThan(20);
     expect(await showing(page)).toBe(`showing 1\u2013${open.length} of ${open.length}`);
     expect(await rowsShown(page)).toEqual(open.map((f) => f.finding_id));
+    expect(await page.$$eval('#findings tbody .status', (ss) => [...new Set(ss.map((x) => x.textContent))])).toEqual(['open']);
     // The posture view: a settings table per bucket, with its exposure windows.
     const postureBuckets = await page.$$eval('#posture table.settings', (ts) => ts.map((t) => t.getAttribute('data-bucket')));
     expect(postureBuckets).toEqual(expect.arrayContaining(['prod-data', 'web-assets']));
