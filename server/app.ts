@@ -56,6 +56,8 @@ export async function createApp(cfg: ServerConfig, assets: Record<string, Asset>
   if (cfg.token) app.use('*', tokenGuard(cfg.token, openWithoutToken));
   app.use('*', bodyLimit({ maxSize: opts.bodyLimit, onError: () => fail(413, `request body larger than ${opts.bodyLimit} bytes`) }));
 
+  // The route modules set no onError or notFound of their own: hono calls only the top-level notFound, and a
+  // sub-app's onError would take priority over this boundary (hono.dev/api/hono, "Error Handling").
   app.route('/', tablesRoutes(ctx));
   app.route('/', findingsRoutes(ctx));
   app.route('/', queriesRoutes(ctx));

@@ -29,7 +29,8 @@ export function mapError(err: unknown): Mapped {
   // The dataset cannot be used now (locked, its manifest unreadable, a file gone): the server's, not the request's; try again later.
   if (err instanceof DatasetError) return { status: 503, message: `the dataset cannot be read now: ${describe(err)}`, log: true };
   if (err instanceof S3siftError) return { status: 400, message: describe(err), log: false };
-  if (err instanceof Error && IO_ERROR.test(err.message)) return { status: 503, message: `the dataset cannot be read now (a file changed or removed under the server?): ${describe(err)}`, log: true };
+  // DuckDB's text names a file of the server's (a path, a bucket's name in a folder): the log has it, the client only the status.
+  if (err instanceof Error && IO_ERROR.test(err.message)) return { status: 503, message: 'the dataset cannot be read now: a file of it changed or was damaged under the server (the server log names it)', log: true };
   return { status: 500, message: 'internal error (see the server log)', log: true };
 }
 

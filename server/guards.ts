@@ -113,7 +113,7 @@ const digest = (text: string): Buffer => createHash('sha256').update(text).diges
  * else (every /api/* route, and any route added later) needs the token.
  */
 export function openWithoutToken(method: string, path: string): boolean {
-  return (method === 'GET' || method === 'HEAD') && (path === '/' || path === '/health' || /^\/assets\/[A-Za-z0-9._-]+$/.test(path));
+  return (method === 'GET' || method === 'HEAD') && (path === '/' || path === '/health' || /^\/assets\/[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(path));
 }
 
 /**

@@ -20,9 +20,18 @@ application/vnd.apache.arrow.stream for the other formats):
   GET  /health                         {"ok":true}
   GET  /api/tables                     tables, columns, types, row counts
   GET  /api/detections                 the detection library
-  GET  /api/findings?detection=&since=&until=&severity=
+  GET  /api/findings?detection=&since=&until=&severity=&bucket=&principal=
+       &source_ip=&status=&q=&sort=&order=&limit=&offset=
+                                       findings, a page at a time (total,
+                                       more, next_offset; x-total-count, link)
+  GET  /api/findings/ID                one finding's evidence: its records in
+                                       both tables, their original lines, the
+                                       bucket's posture then
+  GET  /api/pivot?kind=principal|source_ip|bucket|key&value=&bucket=&since=&until=&bin_minutes=
+                                       activity over time, tops, findings
   POST /api/query  {"sql": "SELECT ...", "params": {...}}   one read-only SELECT
-  GET  /api/queries, /api/queries/NAME?since=&until=&bucket=   saved queries
+  GET  /api/queries, /api/queries/NAME?since=&until=&bucket=&bin_minutes=
+                                       saved queries
   GET  /api/posture?bucket=&at=        bucket posture
 
 User SQL runs in a sandbox: one SELECT over the tables, no other file,
@@ -38,8 +47,11 @@ params and intel lists reach the detections, and /api/findings leaves out
 what its suppress rules silence, counted in the x-suppressed header and in
 JSON's "suppressed".
 
-Give the token in S3SIFT_TOKEN rather than --token: other users of the
-machine can read a command line (ps), not your environment.
+With a token, every route but /health, the page / and its /assets/* needs
+Authorization: Bearer T. Give the token in S3SIFT_TOKEN rather than
+--token: other users of the machine can read a command line (ps), not your
+environment. A port in use, an address not of this machine or a port that
+needs privileges: one line saying so, exit 2.
 Details: docs/http-api.md.`,
   flags: {
     data: dataFlag,

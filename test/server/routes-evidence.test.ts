@@ -1,0 +1,94 @@
+/** Reading a record back from its log file (server/evidence.ts readBack): bounded, and saying why when it cannot. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+import { RAW_LINE_BYTES, readBack } from '../../server/evidence.js';
+import { tempDir } from '../helpers/dataset.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+const file = (name: string, body: string | Buffer): string => {
+  const p = join(tmp.dir, name);
+  writeFileSync(p, body);
+  return p;
+};
+const lines = ['first line', 'second "line" with \u00e9', 'third\r', 'fourth'].join('\n');
+
+describe('readBack: access logs', () => {
+  it('reads the n-th line of a plain or gzipped file, without its CR', async () => {
+    const plain = file('a.log', lines);
+    const gz = file('a.log.gz', gzipSync(lines));
+    for (const p of [plain, gz]) {
+      expect(await readBack('access_log', p, 1)).toEqual({ text: 'first line', note: null });
+      expect(await readBack('access_log', p, 2)).toEqual({ text: 'second "line" with \u00e9', note: null });
+      expect(await readBack('access_log', p, 3)).toEqual({ text: 'third', note: null });
+      expect(await readBack('access_log', p, 4)).toEqual({ text: 'fourth', note: null });
+    }
+    // A gzipped file whose name does not say so is still read (the bytes say).
+    expect(await readBack('access_log', file('a-no-ext', gzipSync(lines)), 4)).toEqual({ text: 'fourth', note: null });
+  });
+
+  it('says so past the last line, for a line 0, for a file gone, a folder, s3:// and standard input', async () => {
+    const p = file('b.log', lines);
+    expect(await readBack('access_log', p, 5)).toEqual({ text: null, note: expect.stringMatching(/fewer than 5 lines/) });
+    expect(await readBack('access_log', p, 0)).toEqual({ text: null, note: 'no line number recorded' });
+    expect(await readBack('access_log', join(tmp.dir, 'gone.log'), 1)).toEqual({ text: null, note: 'file no longer exists' });
+    expect((await readBack('access_log', 'relative/gone.log', 1)).note).toMatch(/^file no longer exists \(a relative name, looked for in /);
+    expect((await readBack('access_log', tmp.dir, 1)).note).toBe('not a regular file: not read back');
+    expect(await readBack('access_log', 's3://bucket/key.log', 1)).toEqual({ text: null, note: 's3:// source: not read back' });
+    expect(await readBack('access_log', '-', 1)).toEqual({ text: null, note: 'read from standard input: not read back' });
+    // A file that is not gzip after all: said, not thrown.
+    expect((await readBack('access_log', file('bad.gz', Buffer.from([0x1f, 0x8b, 0, 1, 2, 3])), 1)).note).toMatch(/^file cannot be read/);
+  });
+
+  it('cuts a line longer than the cap and says so', async () => {
+    const long = 'x'.repeat(RAW_LINE_BYTES + 10);
+    const r = await readBack('access_log', file('long.log', `a\n${long}\nb`), 2);
+    expect([r.text?.length, r.note]).toEqual([RAW_LINE_BYTES, expect.stringMatching(/line longer than .* cut there/)]);
+    expect(await readBack('access_log', join(tmp.dir, 'long.log'), 3)).toEqual({ text: 'b', note: null });
+  });
+});
+
+describe('readBack: CloudTrail', () => {
+  const records = [{ eventID: 'e1', eventName: 'GetObject' }, { eventID: 'e2', eventName: "Put'Object\u202e" }];
+  it('gives the n-th record of a Records file (plain or gzipped) or a JSON array', async () => {
+    for (const p of [file('ct.json', JSON.stringify({ Records: records })), file('ct.json.gz', gzipSync(JSON.stringify({ Records: records }))), file('arr.json', JSON.stringify(records))]) {
+      expect(JSON.parse((await readBack('cloudtrail', p, 2)).text as string)).toEqual(records[1]);
+      expect((await readBack('cloudtrail', p, 3)).note).toMatch(/holds 2 records now, not 3/);
+    }
+  });
+
+  it('gives the n-th line of NDJSON', async () => {
+    const p = file('ct.ndjson', records.map((r) => JSON.stringify(r)).join('\n'));
+    expect(JSON.parse((await readBack('cloudtrail', p, 2)).text as string)).toEqual(records[1]);
+    expect((await readBack('cloudtrail', p, 3)).note).toMatch(/fewer than 3 lines/);
+  });
+});
+
+describe('GET /api/findings/:finding_id when a log file is gone since ingest', () => {
+  it('still gives the records from the dataset, and says the file no longer exists', async () => {
+    const { cpSync, rmSync } = await import('node:fs');
+    const { ingest } = await import('../../ingest/ingest.js');
+    const { createApp } = await import('../../server/app.js');
+    const { SAMPLES } = await import('../helpers/dataset.js');
+    const logs = join(tmp.dir, 'logs');
+    cpSync(new URL('.', SAMPLES).pathname, logs, { recursive: true });
+    const data = join(tmp.dir, 'data');
+    await ingest([logs], { data, format: 'auto', force: false, strict: false });
+    const app = await createApp({ data });
+    try {
+      const list = (await (await app.app.request('/api/findings?detection=mass-delete')).json()) as { rows: Array<{ finding_id: string; source_file: string }> };
+      const f = list.rows[0] as { finding_id: string; source_file: string };
+      expect(f.source_file.startsWith(logs)).toBe(true);
+      rmSync(f.source_file);
+      const e = (await (await app.app.request(`/api/findings/${f.finding_id}`)).json()) as { events: { access_log: { rows: unknown[] } }; raw: Array<{ source_file: string; text: string | null; note: string | null }> };
+      expect(e.events.access_log.rows.length).toBeGreaterThan(0);
+      expect(e.raw.find((r) => r.source_file === f.source_file)).toMatchObject({ text: null, note: 'file no longer exists' });
+      // The other source's file is still there and still read.
+      expect(e.raw.some((r) => r.source_file !== f.source_file && r.text !== null)).toBe(true);
+    } finally {
+      app.close();
+    }
+  }, 120_000);
+});
