@@ -156,6 +156,21 @@ describe.skipIf(!CHROMIUM)(`the dashboard page in headless Chromium${CHROMIUM ? 
     await page.waitForFunction('location.hash.includes("order=asc")');
     await settled(page);
     expect(await page.textContent('#findings tbody tr .sev')).toBe('high');
+    // A principal (exact) and a status: the table follows, the count is the server's.
+    const alice = 'arn:aws:iam::111122223333:user/alice';
+    await page.goto(`${server.url}/`);
+    await settled(page);
+    await page.fill('#f-principal', alice);
+    await page.click('#list-filters button');
+    await page.waitForFunction('location.hash.includes("principal=")');
+    await settled(page);
+    const hers = open.filter((f) => f.principal === alice);
+    expect(hers.length).toBeGreaterThan(0);
+    expect(await rowsShown(page)).toEqual(hers.map((f) => f.finding_id));
+    await page.selectOption('#f-status', 'resolved');
+    await page.waitForFunction('location.hash.includes("status=resolved")');
+    await settled(page);
+    expect(await showing(page)).toBe('no finding matches these filters (checked)');
     // Pages of 10 (limit in the address): next and previous.
     await page.goto(`${server.url}/#limit=10`);
     await settled(page);
@@ -247,6 +262,20 @@ describe.skipIf(!CHROMIUM)(`the dashboard page in headless Chromium${CHROMIUM ? 
     await page.waitForFunction('location.hash.includes("kind=source_ip")');
     await settled(page);
     expect(await page.$$eval('.top[data-top="principals"] a.pivot', (as) => as.map((a) => a.getAttribute('title')))).toContain(f.principal);
+    // A key pivots within its bucket.
+    await page.goto(`${server.url}/#detection=plaintext-http-request`);
+    await settled(page);
+    await page.click('#findings a.pivot[data-kind="key"]');
+    await page.waitForFunction('location.hash.includes("kind=key")');
+    await settled(page);
+    expect(view(page).get('value')).toBe(f.key);
+    expect(view(page).get('pbucket')).toBe(f.bucket);
+    expect(Number(await page.getAttribute('#pivot_activity', 'data-points'))).toBeGreaterThan(0);
+    expect(await page.$$eval('#pivot-findings tbody tr', (rs) => rs.map((r) => r.getAttribute('data-finding')))).toContain(f.finding_id);
+    await page.goBack();
+    await settled(page);
+    await page.goBack();
+    await settled(page);
     // And from a pivot's finding to its evidence.
     await page.goBack();
     await page.waitForFunction('location.hash.includes("kind=principal")');
