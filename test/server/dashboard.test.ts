@@ -351,7 +351,20 @@ describe.skipIf(!CHROMIUM)(`the dashboard page in headless Chromium${CHROMIUM ? 
     expect(problems).toEqual([]);
   }, 90_000);
 
-  it('draws every chart when a finding has no event time (a "no time" bar), instead of stopping the page', async () => {
+  it('says so when the finding in the address no longer exists, and when a pivot is refused', async () => {
+    const { page, problems } = await newPage();
+    await page.goto(`${server.url}/#view=finding&id=00000000000000000000`);
+    await settled(page);
+    expect(await page.textContent('#finding-detail p.err')).toMatch(/^No current finding has the ID 00000000000000000000/);
+    expect(await page.textContent('#status')).not.toBe('ready');
+    // A key without its bucket: the server's 400, shown.
+    await page.goto(`${server.url}/#view=pivot&kind=key&value=legacy%2Fexport.csv`);
+    await settled(page);
+    expect(await page.textContent('#pivot-detail p.err')).toMatch(/bucket/);
+    expect(problems).toEqual([]);
+  }, 60_000);
+
+    it('draws every chart when a finding has no event time (a "no time" bar), instead of stopping the page', async () => {
     const { page, problems } = await newPage();
     await page.goto(`${untimed.url}/`);
     await settled(page);
