@@ -47,6 +47,6 @@ describe('GET /api/findings shows each finding\'s status from the findings state
 
   it('the dashboard has a findings panel that shows the status', () => {
     expect(dashboardHtml()).toContain('id="findings"');
-    expect(dashboardHtml()).toContain("panel('findings', findingsTable)");
+    expect(dashboardHtml()).toContain("panel('findings', renderFindings)");
   });
 });
