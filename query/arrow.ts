@@ -3,9 +3,9 @@
  * application/vnd.apache.arrow.stream`), in a module of its own so that
  * Arrow's library loads only when Arrow is asked for.
  */
-import { Bool, Float64, Int32, Table, TimestampMillisecond, Utf8, vectorFromArray, tableToIPC, type DataType, type Vector } from 'apache-arrow';
+import { Bool, Field, Float64, Int32, RecordBatch, Schema, Table, TimestampMillisecond, Utf8, vectorFromArray, tableToIPC, type DataType, type Vector } from 'apache-arrow';
 import { cellText } from './format.js';
-import type { Rows } from './rows.js';
+import type { Column, Rows } from './rows.js';
 
 function arrowType(duckType: string): DataType {
   if (duckType === 'BOOLEAN') return new Bool();
@@ -15,8 +15,22 @@ function arrowType(duckType: string): DataType {
   return new Utf8();
 }
 
+/** The Arrow schema of a result: every field nullable, so that every batch of one result has the same schema. */
+export function arrowSchema(columns: readonly Column[]): Schema {
+  return new Schema(columns.map((c) => new Field(c.name, arrowType(c.type), true)));
+}
+
+/** Rows of a result as record batches of `schema` (query/export.ts writes them one by one). */
+export function arrowBatches(schema: Schema, columns: readonly Column[], rows: ReadonlyArray<Record<string, unknown>>): RecordBatch[] {
+  return arrowTable({ columns: [...columns], rows: rows as Array<Record<string, unknown>> }).batches.map((b) => new RecordBatch(schema, b.data));
+}
+
 /** Arrow IPC stream of a result: numbers, booleans and times typed; the rest as text (JSON for nested values). */
 export function arrowStream(result: Rows): Uint8Array {
+  return tableToIPC(arrowTable(result), 'stream');
+}
+
+function arrowTable(result: Rows): Table {
   const vectors: Record<string, Vector> = {};
   for (const c of result.columns) {
     const type = arrowType(c.type);
@@ -30,6 +44,6 @@ export function arrowStream(result: Rows): Uint8Array {
     });
     vectors[c.name] = vectorFromArray(values as unknown[], type as DataType) as Vector;
   }
-  return tableToIPC(new Table(vectors), 'stream');
+  return new Table(vectors);
 }
 
