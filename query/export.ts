@@ -14,9 +14,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { once, type EventEmitter } from 'node:events';
-import { createReadStream, openSync, closeSync, constants as fsConstants } from 'node:fs';
-import { mkdtemp, rename, rm, open as openFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream, openSync, closeSync, constants as fsConstants } from 'node:fs';
+import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { StringDecoder } from 'node:string_decoder';
 import { basename, dirname, join } from 'node:path';
 import { DuckDBTypeId, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBType } from '@duckdb/node-api';
 import { QueryError, UsageError, WriteError, describe } from '../common/errors.js';
@@ -74,18 +75,18 @@ export async function exportQuery(conn: DuckDBConnection, sql: string, format: E
     if (format === 'parquet' || ((format === 'csv' || format === 'ndjson') && copyable(q, format, opts))) {
       result = { rows: await copyTo(q, format, tmp, opts) };
     } else {
-      const file = await openFile(tmp, 'w');
+      const stream = createWriteStream(tmp);
+      let failed: Error | undefined;
+      // A write error (a full disk) is kept and thrown once the export stops, not left to crash the process.
+      stream.on('error', (err) => (failed ??= err));
       try {
-        const stream = file.createWriteStream({ autoClose: false });
-        let failed: Error | undefined;
-        // A write error (a full disk) is kept and thrown once the export stops, not left to crash the process.
-        stream.on('error', (err) => (failed ??= err));
         result = await exportTo(q, format, stream, opts);
-        if (!failed) await new Promise<void>((resolve) => stream.end(resolve));
-        if (failed) throw failed;
+        if (!failed) await new Promise<void>((resolve) => stream.end(() => resolve()));
       } finally {
-        await file.close().catch(() => undefined);
+        stream.destroy();
+        if (!stream.closed) await new Promise<void>((resolve) => stream.once('close', () => resolve()));
       }
+      if (failed) throw failed;
     }
     await rename(tmp, out.path);
     return result;
@@ -187,27 +188,44 @@ async function put(stream: Writable, chunk: string | Uint8Array): Promise<void> 
   if (!stream.write(chunk) && stream.once && !state.destroyed) await once(stream as unknown as EventEmitter, 'drain');
 }
 
-/** Every chunk of the result as converted row objects, a chunk at a time. */
+/**
+ * Every row of the result, converted as rows.ts does, a chunk at a time.
+ *
+ * Not from a streaming result (`conn.stream`): when a query fails part way,
+ * DuckDB's C API ends a streaming result as if it were complete (the error
+ * is never read: duckdb/duckdb-rs#664), so a failure would pass for a
+ * shorter answer. COPY reports it: the rows come from COPY's NDJSON (which
+ * writes what rows.ts makes of them, copyColumn), parsed line by line. A
+ * result COPY cannot write exactly is read materialised: correct, but held
+ * by DuckDB whole.
+ */
 async function* rowChunks(q: Q): AsyncGenerator<Array<Record<string, unknown>>> {
-  const { names, types } = q;
-  const row = rowConverter(names, types);
+  if (copyable(q, 'ndjson', {})) {
+    let rest = '';
+    // A character can be cut between two reads: the decoder keeps its first bytes for the next.
+    const utf8 = new StringDecoder('utf8');
+    for await (const b of copyBytes(q, 'ndjson', {}, { rows: 0 })) {
+      const text = rest + utf8.write(b);
+      const end = text.lastIndexOf('\n');
+      if (end < 0) {
+        rest = text;
+        continue;
+      }
+      rest = text.slice(end + 1);
+      yield text.slice(0, end).split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    }
+    rest += utf8.end();
+    if (rest.trim()) yield [JSON.parse(rest) as Record<string, unknown>];
+    return;
+  }
+  const row = rowConverter(q.names, q.types);
   let result;
   try {
-    result = q.st.prepared ? await q.st.prepared.stream() : await q.conn.stream(q.st.sql as string);
+    result = q.st.prepared ? await q.st.prepared.run() : await q.conn.run(q.st.sql as string);
   } catch (err) {
     throw new QueryError(describe(err));
   }
-  const chunks = result.yieldRowObjectJson();
-  for (;;) {
-    let next;
-    try {
-      next = await chunks.next();
-    } catch (err) {
-      throw new QueryError(describe(err));
-    }
-    if (next.done) return;
-    if (next.value.length) yield next.value.map((r) => row(r as Record<string, unknown>));
-  }
+  for await (const rows of result.yieldRowObjectJson()) if (rows.length) yield rows.map((r) => row(r as Record<string, unknown>));
 }
 
 // ---- the formats a person reads ----
@@ -253,7 +271,7 @@ async function lines(q: Q, stream: Writable): Promise<number> {
 
 async function arrow(q: Q, stream: Writable): Promise<number> {
   const { names, types } = q;
-  const [{ RecordBatch, RecordBatchStreamWriter }, { arrowBatches, arrowSchema }] = await Promise.all([import('apache-arrow'), import('./arrow.js')]);
+  const [{ RecordBatch, RecordBatchStreamWriter, Table }, { arrowBatches, arrowSchema }] = await Promise.all([import('apache-arrow'), import('./arrow.js')]);
   const columns = columnsOf(names, types);
   const schema = arrowSchema(columns);
   const writer = new RecordBatchStreamWriter();
@@ -276,7 +294,11 @@ async function arrow(q: Q, stream: Writable): Promise<number> {
     }
   }
   // An empty result is still a stream with its schema.
-  await send(pending.length ? arrowBatches(schema, columns, pending) : rows === 0 ? [new RecordBatch(schema)] : []);
+  if (pending.length) await send(arrowBatches(schema, columns, pending));
+  if (rows === 0) {
+    writer.write(new Table(schema));
+    await bytes.queued();
+  }
   writer.close();
   await bytes.all();
   return rows;
@@ -481,6 +503,13 @@ async function copyTo(q: Q, format: CopyFormat, file: string, opts: ExportOption
  * writes a temporary file and then copies it.
  */
 async function copyThrough(q: Q, format: CopyFormat, stream: Writable, opts: ExportOptions): Promise<number> {
+  const copied = { rows: 0 };
+  for await (const b of copyBytes(q, format, opts, copied)) await put(stream, b);
+  return copied.rows;
+}
+
+/** The bytes DuckDB's COPY writes, as they come; a failed COPY is thrown after the bytes it wrote. `copied.rows` is set at the end. */
+async function* copyBytes(q: Q, format: CopyFormat, opts: ExportOptions, copied: { rows: number }): AsyncGenerator<Buffer> {
   const dir = await mkdtemp(join(tmpdir(), 's3sift-export-'));
   const path = join(dir, `out.${format}`);
   try {
@@ -491,31 +520,25 @@ async function copyThrough(q: Q, format: CopyFormat, stream: Writable, opts: Exp
       fifo = false;
     }
     if (!fifo) {
-      const rows = await copyTo(q, format, path, opts);
-      for await (const b of createReadStream(path)) await put(stream, b as Buffer);
-      return rows;
+      copied.rows = await copyTo(q, format, path, opts);
+      for await (const b of createReadStream(path)) yield b as Buffer;
+      return;
     }
     const reader = createReadStream(path);
     let ended = false;
-    const forwarded = (async () => {
-      try {
-        for await (const b of reader) await put(stream, b as Buffer);
-      } finally {
-        ended = true;
-      }
-    })();
-    forwarded.catch(() => undefined);
-    let rows: number;
+    const copying = copyTo(q, format, path, opts).then((rows) => ({ rows }), (err: unknown) => ({ err }));
+    // A COPY that fails before it opens the FIFO leaves the reader waiting for a writer.
+    void copying.then((r) => ('err' in r ? unblock(path, () => ended) : undefined));
     try {
-      rows = await copyTo(q, format, path, opts);
-    } catch (err) {
-      await unblock(path, () => ended);
+      for await (const b of reader) yield b as Buffer;
+    } finally {
+      ended = true;
+      // The reader gone (the consumer stopped), DuckDB's next write fails and the COPY ends.
       reader.destroy();
-      await forwarded.catch(() => undefined);
-      throw err;
     }
-    await forwarded;
-    return rows;
+    const r = await copying;
+    if ('err' in r) throw r.err;
+    copied.rows = r.rows;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
