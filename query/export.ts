@@ -52,7 +52,7 @@ export interface ExportOptions {
 export const DEFAULT_MAX_ROWS = 40;
 
 /** Rows a chunked format converts at once: one Arrow batch. */
-const BATCH_ROWS = 65_536;
+const BATCH_ROWS = 16_384;
 
 /**
  * Run one SQL statement and write its result to `out` in `format`. Returns
@@ -381,9 +381,14 @@ const JS_SPACE = '\\t\\n\\x{0b}\\f\\r \\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{202
 const SQL_FORMULA_START = `^[${JS_SPACE}\\x{a0}\\x{200b}\\x{3000}\\x{feff}]*[=+\\-@\\t\\r\\x{ff1d}\\x{ff0b}\\x{ff0d}\\x{ff20}]`;
 const SQL_PLAIN_NUMBER = '^-?[0-9]+(\\.[0-9]+)?$';
 
+/** The code points a cell that csvSafeText neutralises can start with: JS_SPACE's, the extra spaces, and the formula characters. */
+const FORMULA_FIRST = [0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0xa0, 0x1680, ...Array.from({ length: 11 }, (_, i) => 0x2000 + i), 0x2028, 0x2029, 0x202f, 0x205f,
+  0x3000, 0xfeff, 0x200b, 0x3d, 0x2b, 0x2d, 0x40, 0xff1d, 0xff0b, 0xff0d, 0xff20];
+
 /** A VARCHAR expression neutralised as csvSafeText does. */
 export function sqlCsvSafe(expr: string): string {
-  return `CASE WHEN regexp_matches(${expr}, ${sqlString(SQL_FORMULA_START)}) AND NOT regexp_matches(${expr}, ${sqlString(SQL_PLAIN_NUMBER)}) THEN '''' || ${expr} ELSE ${expr} END`;
+  // The first character first: most cells start with none of them, and a comparison costs far less than the regular expressions.
+  return `CASE WHEN ord(${expr}) IN (${FORMULA_FIRST.join(', ')}) AND regexp_matches(${expr}, ${sqlString(SQL_FORMULA_START)}) AND NOT regexp_matches(${expr}, ${sqlString(SQL_PLAIN_NUMBER)}) THEN '''' || ${expr} ELSE ${expr} END`;
 }
 
 const TIMES = new Set([DuckDBTypeId.TIMESTAMP, DuckDBTypeId.TIMESTAMP_MS, DuckDBTypeId.TIMESTAMP_S, DuckDBTypeId.TIMESTAMP_NS]);
