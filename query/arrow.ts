@@ -67,13 +67,16 @@ function validity(values: ReadonlyArray<unknown>): { nullBitmap: Uint8Array; nul
  * minutes for a million wide rows.
  */
 function utf8Vector(values: ReadonlyArray<string | null>): Vector {
+  const text = values.map((v) => v ?? '').join('');
+  const data = new Uint8Array(Buffer.from(text, 'utf8'));
+  // All ASCII (as many bytes as characters): each value's length is its byte length, no need to ask for it.
+  const ascii = data.length === text.length;
   const valueOffsets = new Int32Array(values.length + 1);
   let at = 0;
   values.forEach((v, i) => {
-    if (v !== null) at += Buffer.byteLength(v, 'utf8');
+    if (v !== null) at += ascii ? v.length : Buffer.byteLength(v, 'utf8');
     valueOffsets[i + 1] = at;
   });
-  const data = new Uint8Array(Buffer.from(values.map((v) => v ?? '').join(''), 'utf8'));
   return makeVector(makeData({ type: new Utf8(), length: values.length, ...validity(values), valueOffsets, data }));
 }
 
