@@ -19,7 +19,7 @@ import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import { basename, dirname, join } from 'node:path';
-import { DuckDBTypeId, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBType } from '@duckdb/node-api';
+import { DuckDBTypeId, StatementType, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBType } from '@duckdb/node-api';
 import { QueryError, UsageError, WriteError, describe } from '../common/errors.js';
 import { sqlIdentifier, sqlString } from '../common/sql.js';
 import { terminalSafe } from '../common/terminal.js';
@@ -66,7 +66,7 @@ export async function exportQuery(conn: DuckDBConnection, sql: string, format: E
   }
   const st = await lastStatement(conn, sql);
   const q: Q = { conn, st, ...(await describeQuery(conn, st)) };
-  if (format === 'parquet' && st.sql === null) throw new UsageError('--format parquet takes one SQL statement (DuckDB writes it with COPY)');
+  if (format === 'parquet' && (st.sql === null || !q.select)) throw new UsageError('--format parquet takes one query (SELECT ...): DuckDB writes it with COPY');
   if (!out.path) return exportTo(q, format, out.stream, opts);
   // Beside the target, so the rename is atomic (same file system).
   const tmp = join(dirname(out.path), `.${basename(out.path)}.s3sift-${process.pid}.tmp`);
@@ -103,6 +103,8 @@ interface Q {
   st: Statement;
   names: string[];
   types: DuckDBType[];
+  /** A query (SELECT, VALUES, FROM, DESCRIBE, SHOW, SUMMARIZE): COPY can wrap it. Not PRAGMA, EXPLAIN, CREATE, ... */
+  select: boolean;
 }
 
 /** A file --output could not write, and why, in words (the temporary name is not the user's). */
@@ -135,7 +137,8 @@ async function lastStatement(conn: DuckDBConnection, sql: string): Promise<State
   } catch (err) {
     throw new QueryError(describe(err));
   }
-  if (count <= 1) return { sql };
+  // A trailing `;` cannot stand inside COPY's parentheses (a trailing comment can: the wrapping starts a new line).
+  if (count <= 1) return { sql: sql.replace(/[\s;]+$/, '') };
   try {
     for (let i = 0; i < count - 1; i++) await (await extracted.prepare(i)).run();
     return { sql: null, prepared: await extracted.prepare(count - 1) };
@@ -144,13 +147,24 @@ async function lastStatement(conn: DuckDBConnection, sql: string): Promise<State
   }
 }
 
+/** Whether the statement can be a subquery (`PRAGMA version` says SELECT, yet cannot): COPY writes only what can. */
+async function wraps(conn: DuckDBConnection, st: Statement): Promise<boolean> {
+  if (st.sql === null) return false;
+  try {
+    (await conn.prepare(`SELECT * FROM (${st.sql}\n) AS q`)).destroySync();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The result's column names and types, without running it; failing SQL is a QueryError. */
-async function describeQuery(conn: DuckDBConnection, st: Statement): Promise<{ names: string[]; types: DuckDBType[] }> {
+async function describeQuery(conn: DuckDBConnection, st: Statement): Promise<{ names: string[]; types: DuckDBType[]; select: boolean }> {
   try {
     const prepared = st.prepared ?? (await conn.prepare(st.sql as string));
     try {
       const names = Array.from({ length: prepared.columnCount }, (_, i) => prepared.columnName(i));
-      return { names, types: names.map((_, i) => prepared.columnType(i)) };
+      return { names, types: names.map((_, i) => prepared.columnType(i)), select: prepared.statementType === StatementType.SELECT && (await wraps(conn, st)) };
     } finally {
       if (!st.prepared) prepared.destroySync();
     }
@@ -439,7 +453,7 @@ function copyColumn(c: string, t: DuckDBType, format: CopyFormat, opts: ExportOp
 
 /** Whether DuckDB's COPY can write this result in `format` as query/format.ts would. */
 function copyable(q: Q, format: CopyFormat, opts: ExportOptions): boolean {
-  return q.st.sql !== null && copyPlan(q.names, q.types, format, opts) !== null;
+  return q.st.sql !== null && q.select && copyPlan(q.names, q.types, format, opts) !== null;
 }
 
 /** The wrapped query COPY writes, and which output columns are text (CSV quotes them all), or null when a column has no exact SQL form. */
@@ -450,7 +464,7 @@ function copyPlan(names: string[], types: DuckDBType[], format: CopyFormat, opts
   const outNames = names.map((n) => (format === 'csv' && !opts.csvRaw ? csvHeaderName(n) : n));
   const text = outNames.filter((_, i) => format === 'csv' && !opts.csvRaw && (types[i]?.typeId === DuckDBTypeId.VARCHAR || types[i]?.alias === 'JSON'));
   // The statement's own column names are renamed positionally: any name (a duplicate, a quote) is safe.
-  const select = (sql: string): string => `SELECT ${exprs.map((e, i) => `${e} AS ${sqlIdentifier(outNames[i] as string)}`).join(', ')} FROM (${sql}) AS q(${cols.map((_, i) => sqlIdentifier(`c${i}`)).join(', ')})`;
+  const select = (sql: string): string => `SELECT ${exprs.map((e, i) => `${e} AS ${sqlIdentifier(outNames[i] as string)}`).join(', ')} FROM (${sql}\n) AS q(${cols.map((_, i) => sqlIdentifier(`c${i}`)).join(', ')})`;
   return { select, text };
 }
 

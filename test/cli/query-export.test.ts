@@ -233,6 +233,28 @@ describe('s3sift query', () => {
     }
   });
 
+  it('writes what a statement that is not a query returns (PRAGMA, EXPLAIN, CREATE), and DESCRIBE and SHOW', async () => {
+    for (const f of ['csv', 'table', 'json']) {
+      const p = await run(['query', '--data', data, '--format', f, 'PRAGMA version']);
+      expect([f, p.code, p.out]).toEqual([f, 0, expect.stringContaining('library_version')]);
+      const e = await run(['query', '--data', data, '--format', f, 'EXPLAIN SELECT 1']);
+      expect([f, e.code, e.out]).toEqual([f, 0, expect.stringContaining('physical_plan')]);
+      const d = await run(['query', '--data', data, '--format', f, 'DESCRIBE SELECT 1 AS a']);
+      expect([f, d.code, d.out]).toEqual([f, 0, expect.stringContaining('column_name')]);
+    }
+    const c = await run(['query', '--data', data, '--format', 'csv', 'CREATE TEMP TABLE t AS SELECT 1 AS a']);
+    expect([c.code, c.out]).toEqual([0, 'Count\n1\n']);
+    const p = await run(['query', '--data', data, '--format', 'parquet', '-o', join(tmp.dir, 'p.parquet'), 'PRAGMA version']);
+    expect([p.code, p.err.split('\n')[0]]).toEqual([2, 'error: --format parquet takes one query (SELECT ...): DuckDB writes it with COPY']);
+  });
+
+  it('takes a statement with a trailing semicolon or comment', async () => {
+    for (const sql of ['SELECT 1 AS a;', 'SELECT 1 AS a -- one\n', 'SELECT 1 AS a -- one']) {
+      const r = await run(['query', '--data', data, '--format', 'csv', sql]);
+      expect([r.code, r.out]).toEqual([0, 'a\n1\n']);
+    }
+  });
+
   it('runs several statements and exports the last one', async () => {
     const r = await run(['query', '--data', data, '--format', 'csv', "CREATE TEMP TABLE t AS SELECT 'x' AS a; SELECT a, a || 'y' AS b FROM t"]);
     expect([r.code, r.out]).toEqual([0, 'a,b\nx,xy\n']);
