@@ -7,10 +7,12 @@
  *   JavaScript. The query is wrapped so that DuckDB writes what
  *   query/format.ts writes (times as RFC 3339 UTC, integers past 2^53 as
  *   text in JSON, nested values as JSON in CSV, formula cells neutralised);
- *   a result with a type the wrapping does not cover is converted chunk by
- *   chunk in JavaScript instead (slower, same output).
- * - Arrow IPC is written batch by batch; the table and `line` formats read
- *   chunk by chunk, the table keeping only the rows it shows.
+ *   a result with a type the wrapping does not cover, or a statement that
+ *   cannot be a subquery (PRAGMA, EXPLAIN), is converted in JavaScript
+ *   instead (same output; DuckDB holds that result whole).
+ * - Arrow IPC is written batch by batch, and the table and `line` formats
+ *   row by row, from COPY's NDJSON (rowChunks says why not a streaming
+ *   result); the table keeps only the rows it shows.
  */
 import { execFileSync } from 'node:child_process';
 import { once, type EventEmitter } from 'node:events';
