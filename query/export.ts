@@ -304,9 +304,10 @@ async function arrow(q: Q, stream: Writable): Promise<number> {
   for await (const chunk of rowChunks(q)) {
     pending.push(...chunk);
     rows += chunk.length;
-    if (pending.length >= BATCH_ROWS) {
-      await send(arrowBatches(schema, columns, pending));
-      pending = [];
+    // Batches of exactly BATCH_ROWS rows: the same result is the same bytes, however the reads were cut.
+    while (pending.length >= BATCH_ROWS) {
+      await send(arrowBatches(schema, columns, pending.slice(0, BATCH_ROWS)));
+      pending = pending.slice(BATCH_ROWS);
     }
   }
   // An empty result is still a stream with its schema.

@@ -148,6 +148,9 @@ describe('any number of rows', () => {
     const r = await exported(BIG, 'arrow');
     const t = tableFromIPC(r.bytes);
     expect([t.numRows, t.batches.length > 1, t.get(199999)?.toJSON()]).toEqual([200000, true, { i: 199999, s: '199999' }]);
+    // Batches of a fixed size: the same result gives the same bytes.
+    expect(t.batches.map((b) => b.numRows)).toEqual([...Array(12).fill(16384), 200000 - 12 * 16384]);
+    expect((await exported(BIG, 'arrow')).bytes.equals(r.bytes)).toBe(true);
     const empty = tableFromIPC((await exported('SELECT 1 AS a WHERE false', 'arrow')).bytes);
     expect([empty.numRows, empty.schema.fields.map((f) => f.name)]).toEqual([0, ['a']]);
   });
