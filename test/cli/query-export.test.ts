@@ -4,7 +4,8 @@
  * (DuckDB's COPY path and the JavaScript path), hostile cells, binary
  * formats, --output, and the refusals.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
@@ -168,6 +169,32 @@ describe('line format', () => {
   it('one column a line, names right-aligned, a blank line between rows, NULL and hostile text escaped', async () => {
     const text = (await exported(`SELECT * FROM (VALUES (1, 'x'), (2, NULL), (3, '\u001b[2Ja\nb')) AS t(id, long_name)`, 'line')).bytes.toString();
     expect(text).toBe('       id = 1\nlong_name = x\n\n       id = 2\nlong_name = NULL\n\n       id = 3\nlong_name = \\u001b[2Ja\\u000ab\n');
+  });
+});
+
+describe('bin/s3sift query, standard output a pipe or a file', () => {
+  const BIN = new URL('../../bin/s3sift', import.meta.url).pathname;
+  const SQL = "SELECT range AS i, 'v' || range AS s FROM range(100000)";
+
+  it('a pipe: the header Node writes, the rows DuckDB writes, and the end, in order', () => {
+    const r = spawnSync(process.execPath, [BIN, 'query', '--data', data, '--format', 'json', SQL], { encoding: 'utf8', maxBuffer: 2 ** 28 });
+    const json = JSON.parse(r.stdout) as { columns: unknown[]; rows: Array<{ i: number }> };
+    expect([r.status, json.columns.length, json.rows.length, json.rows[99999]]).toEqual([0, 2, 100000, { i: 99999, s: 'v99999' }]);
+  });
+
+  it('a file, appended to (>>): what was there stays, the export follows it', () => {
+    const file = join(tmp.dir, 'appended.json');
+    writeFileSync(file, 'before\n');
+    const fd = openSync(file, 'a');
+    try {
+      const r = spawnSync(process.execPath, [BIN, 'query', '--data', data, '--format', 'json', SQL], { stdio: ['ignore', fd, 'pipe'] });
+      expect(r.status).toBe(0);
+    } finally {
+      closeSync(fd);
+    }
+    const text = readFileSync(file, 'utf8');
+    expect(text.startsWith('before\n{"columns":')).toBe(true);
+    expect((JSON.parse(text.slice('before\n'.length)) as { rows: unknown[] }).rows).toHaveLength(100000);
   });
 });
 
