@@ -7,7 +7,7 @@
  */
 import { ResultReturnType, type DuckDBConnection } from '@duckdb/node-api';
 import { QueryError, UsageError, describe } from '../common/errors.js';
-import type { QueryFormat } from '../query/finding.js';
+import type { ExportFormat } from '../query/finding.js';
 import type { Out, TextOut } from './command.js';
 
 /** Where one statement's result goes (the shape of query/export.ts's `exportQuery`). */
@@ -18,7 +18,7 @@ export interface ExportOut {
 }
 
 /** Streams one statement's result in `format` to `out` (query/export.ts's `exportQuery`). */
-export type ExportQuery = (conn: DuckDBConnection, sql: string, format: QueryFormat, out: ExportOut, opts: { csvRaw?: boolean; maxRows?: number }) => Promise<{ rows: number; shown?: number }>;
+export type ExportQuery = (conn: DuckDBConnection, sql: string, format: ExportFormat, out: ExportOut, opts: { csvRaw?: boolean; maxRows?: number }) => Promise<{ rows: number; shown?: number }>;
 
 /** Formats for a person: several results can follow one another, each under a header. */
 export const HUMAN_FORMATS: readonly string[] = ['table', 'line'];
@@ -28,8 +28,10 @@ export interface RunTarget {
   text: TextOut;
   /** Where results go. */
   out: ExportOut;
-  format: QueryFormat;
+  format: ExportFormat;
   csvRaw?: boolean;
+  /** The table's rows at most (--max-rows). */
+  maxRows?: number;
   exportQuery: ExportQuery;
 }
 
@@ -37,13 +39,14 @@ export interface RunTarget {
 export async function runStatements(conn: DuckDBConnection, sql: string, t: RunTarget): Promise<number> {
   const { firstWords, returnsRows, splitStatements } = await import('../query/statements.js');
   const statements = await splitStatements(conn, sql);
-  const opts = { csvRaw: t.csvRaw };
+  const opts = { csvRaw: t.csvRaw, ...(t.maxRows !== undefined ? { maxRows: t.maxRows } : {}) };
   const [only] = statements;
   if (statements.length === 1 && only !== undefined) {
     await t.exportQuery(conn, only, t.format, t.out, opts);
     return 1;
   }
-  const human = HUMAN_FORMATS.includes(t.format);
+  // A file (--output) holds one result whatever its format: each result would replace the one before.
+  const human = HUMAN_FORMATS.includes(t.format) && t.out.path === undefined;
   const total = statements.length;
   for (const [i, sql] of statements.entries()) {
     const n = i + 1;
@@ -62,7 +65,7 @@ export async function runStatements(conn: DuckDBConnection, sql: string, t: RunT
         else if (rows) {
           // Two results in one JSON document or CSV file would pass for one: refuse before writing anything.
           throw new UsageError(
-            `--format ${t.format} holds one result, so only the last statement may return rows: statement ${n} of ${total} (${firstWords(sql)}) returns rows; ` +
+            `${t.out.path === undefined ? `--format ${t.format}` : '--output'} holds one result, so only the last statement may return rows: statement ${n} of ${total} (${firstWords(sql)}) returns rows; ` +
               `nothing was written: run the queries one at a time, or use --format table`,
           );
         }

@@ -9,11 +9,12 @@
 import { appendFile, readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { UsageError, describe } from '../common/errors.js';
 import { terminalLines } from '../common/terminal.js';
 import { TABLES } from '../ingest/schema.js';
-import { QUERY_FORMATS, type QueryFormat } from '../query/finding.js';
+import { EXPORT_FORMATS, type ExportFormat } from '../query/finding.js';
 import type { Out, TextOut } from './command.js';
 import { runStatements, type ExportQuery } from './query-run.js';
 import { textOut } from './terminal-io.js';
@@ -22,14 +23,14 @@ const PROMPT = 's3sift> ';
 const CONTINUE = '   ...> ';
 /** Lines of history kept. */
 const HISTORY_SIZE = 1000;
-/** The formats `.mode` offers: text a terminal can show (arrow is binary). */
-export const SHELL_FORMATS: readonly QueryFormat[] = QUERY_FORMATS.filter((f) => ['table', 'line', 'csv', 'json', 'ndjson'].includes(f));
+/** The formats `.mode` offers: text a terminal can show (arrow and parquet are binary). */
+export const SHELL_FORMATS: readonly ExportFormat[] = EXPORT_FORMATS.filter((f) => ['table', 'line', 'csv', 'json', 'ndjson'].includes(f));
 
 export interface ShellOptions {
   conn: DuckDBConnection;
   input: Readable;
   output: Out;
-  format: QueryFormat;
+  format: ExportFormat;
   csvRaw?: boolean;
   /** The history file; none: no history kept. One that cannot be read or written is passed over. */
   historyFile?: string;
@@ -118,11 +119,15 @@ export async function runShell(o: ShellOptions): Promise<void> {
 
 /** A stream that escapes what a terminal would act on, for results shown in the shell. */
 function escaping(out: Out): Out {
-  return { write: (chunk) => out.write(terminalLines(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'))), isTTY: out.isTTY };
+  // Bytes come in chunks (DuckDB's writers) that may end inside a character: decode across them.
+  const utf8 = new StringDecoder('utf8');
+  // Tabs stay too (DuckDB indents JSON with them): a tab moves the cursor, it cannot command the terminal.
+  const safe = (text: string): string => text.split('\t').map(terminalLines).join('\t');
+  return { write: (chunk) => out.write(safe(typeof chunk === 'string' ? chunk : utf8.write(Buffer.from(chunk)))), isTTY: out.isTTY };
 }
 
 /** Run a dot-command; returns the output format (`.mode` changes it). */
-async function dotCommand(conn: DuckDBConnection, line: string, format: QueryFormat, text: TextOut): Promise<QueryFormat> {
+async function dotCommand(conn: DuckDBConnection, line: string, format: ExportFormat, text: TextOut): Promise<ExportFormat> {
   const [word, ...args] = line.split(/\s+/);
   try {
     switch (word) {

@@ -149,6 +149,14 @@ export type FindingFormat = (typeof FINDING_FORMATS)[number];
 export const QUERY_FORMATS = ['table', 'json', 'ndjson', 'csv', 'arrow'] as const;
 export type QueryFormat = (typeof QUERY_FORMATS)[number];
 
+/**
+ * What `s3sift query` can write: the HTTP API's formats, and Parquet (a
+ * file) and `line` (one column a line, for a person). The HTTP API keeps
+ * QUERY_FORMATS: these two are the command line's only.
+ */
+export const EXPORT_FORMATS = [...QUERY_FORMATS, 'parquet', 'line'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
 /** The finding fields as the markdown table of docs/contract.md ("## Findings"): a test holds the page to it. */
 export function findingFieldsTable(): string {
   const cell = (s: string): string => s.replaceAll('|', '\\|');

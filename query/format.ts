@@ -35,7 +35,8 @@ export function textTable(columns: readonly string[], rows: ReadonlyArray<Record
   const cut = (s: string): string => (s.length > max ? s.slice(0, max - 1) + '…' : s);
   const names = columns.map(terminalSafe);
   const cells = rows.map((r) => columns.map((c) => cut(terminalSafe(cell(r[c])))));
-  const widths = names.map((c, i) => Math.max(c.length, ...cells.map((row) => (row[i] as string).length)));
+  // A loop, not Math.max(...cells): spreading many rows into arguments overflows the stack.
+  const widths = names.map((c, i) => cells.reduce((w, row) => Math.max(w, (row[i] as string).length), c.length));
   const line = (vals: readonly string[]): string => vals.map((v, i) => v.padEnd(widths[i] as number)).join('  ').trimEnd();
   return [line(names), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
 }

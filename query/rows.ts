@@ -66,15 +66,24 @@ function convert(v: unknown, t: DuckDBType): unknown {
   }
 }
 
+/** A result's columns, named and typed as Rows says. */
+export function columnsOf(names: readonly string[], types: readonly DuckDBType[]): Column[] {
+  return names.map((name, i) => ({ name, type: (types[i] as DuckDBType).alias ?? (types[i] as DuckDBType).toString() }));
+}
+
+/** Converts rows as DuckDB gives them in JSON form (getRowObjectsJson), one at a time: results read chunk by chunk use it too (query/export.ts). */
+export function rowConverter(names: readonly string[], types: readonly DuckDBType[]): (r: Record<string, unknown>) => Record<string, unknown> {
+  return (r) => {
+    const out: Record<string, unknown> = {};
+    names.forEach((n, i) => (out[n] = convert(r[n], types[i] as DuckDBType)));
+    return out;
+  };
+}
+
 /** Every row of a materialised result, converted. */
 export function rowsOf(reader: DuckDBResultReader): Rows {
   const names = reader.columnNames();
   const types = reader.columnTypes();
-  const columns = names.map((name, i) => ({ name, type: (types[i] as DuckDBType).alias ?? (types[i] as DuckDBType).toString() }));
-  const rows = reader.getRowObjectsJson().map((r) => {
-    const out: Record<string, unknown> = {};
-    names.forEach((n, i) => (out[n] = convert((r as Record<string, unknown>)[n], types[i] as DuckDBType)));
-    return out;
-  });
-  return { columns, rows };
+  const row = rowConverter(names, types);
+  return { columns: columnsOf(names, types), rows: reader.getRowObjectsJson().map((r) => row(r as Record<string, unknown>)) };
 }

@@ -1,31 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { DuckDBConnection } from '@duckdb/node-api';
-import { InputError, QueryError, UsageError, describe } from '../../common/errors.js';
-import { terminalLines } from '../../common/terminal.js';
-import { QUERY_FORMATS, type QueryFormat } from '../../query/finding.js';
+import { InputError, UsageError, describe } from '../../common/errors.js';
+import { EXPORT_FORMATS } from '../../query/finding.js';
 import { defineCommand, EXIT } from '../command.js';
 import { checkCsvRaw, csvRawFlag, dataFlag } from '../common-flags.js';
-import { bool, choice, text } from '../flags.js';
-import type { ExportOut } from '../query-run.js';
-
-/**
- * One statement's result in `format` to `out.stream` (the table escaped for a terminal, every other format byte for byte).
- * The shape of query/export.ts's exportQuery, which takes its place when it lands.
- */
-async function exportQuery(conn: DuckDBConnection, sql: string, format: QueryFormat, out: ExportOut, opts: { csvRaw?: boolean; maxRows?: number }): Promise<{ rows: number; shown?: number }> {
-  const [{ rowsOf }, { formatRows }] = await Promise.all([import('../../query/rows.js'), import('../../query/format.js')]);
-  let result;
-  try {
-    result = rowsOf(await conn.runAndReadAll(sql));
-  } catch (err) {
-    throw new QueryError(describe(err));
-  }
-  const text = await formatRows(result, format, { raw: opts.csvRaw });
-  out.stream.write(typeof text === 'string' && format === 'table' ? terminalLines(text) : text);
-  return { rows: result.rows.length };
-}
+import { bool, choice, integer, text } from '../flags.js';
 
 /** All of a stream, as text. */
 async function readAll(stream: Readable): Promise<string> {
@@ -55,6 +35,9 @@ async function sqlToRun(f: { file: string | undefined; shell: boolean }, positio
   return given || undefined;
 }
 
+/** Rows the table shows unless told (query/export.ts DEFAULT_MAX_ROWS: not imported, so --help loads no DuckDB). */
+const DEFAULT_MAX_ROWS = 40;
+
 export const queryCommand = defineCommand({
   name: 'query',
   summary: 'ad-hoc SQL over the dataset',
@@ -83,10 +66,18 @@ statement running or being typed, Ctrl-D leaves. Its history is kept in
 
 --print-views prints the SQL that gives any DuckDB client (the duckdb CLI,
 Python) the same tables, views and macros, with the dataset's absolute
-paths.`,
+paths.
+
+Any size of result: the table shows the first --max-rows rows and says how
+many there were; csv, json, ndjson and parquet are written by DuckDB's own
+writers, arrow batch by batch, all in flat memory. parquet and arrow are
+binary: not to a terminal (use --output FILE or redirect). --output FILE is
+written beside FILE first and renamed, so a failed run leaves no partial file.`,
   flags: {
     data: dataFlag,
-    format: choice({ choices: QUERY_FORMATS, default: 'table', value: 'F', help: 'table, json, ndjson, csv, or arrow (an Arrow IPC stream)' }),
+    format: choice({ choices: EXPORT_FORMATS, default: 'table', value: 'F', help: 'table, line (one column a line), json, ndjson, csv, arrow (an Arrow IPC\nstream) or parquet' }),
+    output: text({ short: 'o', value: 'FILE', help: 'write the result to FILE (any format) instead of standard output' }),
+    'max-rows': integer({ min: 1, max: 1_000_000, value: 'N', help: `with --format table: show the first N rows (default ${DEFAULT_MAX_ROWS})` }),
     'csv-raw': csvRawFlag,
     file: text({ short: 'f', value: 'FILE', help: 'read the SQL from FILE' }),
     shell: bool({ help: 'start the interactive shell (the default with no SQL and stdin a terminal)' }),
@@ -101,6 +92,8 @@ paths.`,
     'echo "SELECT count(*) FROM s3_requests" | s3sift query -',
     's3sift query                         # the interactive shell',
     's3sift query --print-views > views.sql && duckdb -init views.sql',
+    's3sift query --format parquet -o requests.parquet "SELECT * FROM s3_requests WHERE event_time >= now() - INTERVAL 7 DAY"',
+    's3sift query --format line "SELECT * FROM cloudtrail LIMIT 3"',
   ],
   async run({ flags: f, positionals }, io) {
     checkCsvRaw(f);
@@ -116,17 +109,20 @@ paths.`,
       }
       return EXIT.ok;
     }
+    if (f['max-rows'] !== undefined && f.format !== 'table') throw new UsageError(`--max-rows goes with --format table (got --format ${f.format})`);
     const sql = await sqlToRun(f, positionals, io.stdin);
     if (sql !== undefined && !sql.trim()) throw new UsageError(`query needs the SQL to run: as one argument (quote it), with --file${f.file === undefined ? '' : ` (${f.file} is empty)`}, or on stdin`);
-    const [{ openDataset, datasetReadError }, { runStatements }] = await Promise.all([import('../../query/dataset.js'), import('../query-run.js')]);
+    const [{ openDataset, datasetReadError }, { runStatements }, { exportQuery }] = await Promise.all([import('../../query/dataset.js'), import('../query-run.js'), import('../../query/export.js')]);
     const ds = await openDataset(f.data);
     try {
       if (sql === undefined) {
+        if (f.output) throw new UsageError('--output goes with SQL to run (the shell writes to the terminal)');
         const { runShell } = await import('../query-shell.js');
         await runShell({ conn: ds.conn, input: io.stdin, output: io.raw.stdout, format: f.format, csvRaw: f['csv-raw'], historyFile: historyFile(io.env), exportQuery });
       } else {
         try {
-          await runStatements(ds.conn, sql, { text: io.stdout, out: { stream: io.raw.stdout, isTTY: isTerminal(io.raw.stdout) }, format: f.format, csvRaw: f['csv-raw'], exportQuery });
+          await runStatements(ds.conn, sql, { text: io.stdout, out: { stream: io.raw.stdout, isTTY: isTerminal(io.raw.stdout), ...(f.output ? { path: f.output } : {}) }, format: f.format, csvRaw: f['csv-raw'],
+            ...(f['max-rows'] !== undefined ? { maxRows: f['max-rows'] } : {}), exportQuery });
         } catch (err) {
           // A Parquet file DuckDB could not read: name it, rather than the statement's bare read error.
           throw (await datasetReadError(ds, err)) ?? err;
