@@ -66,7 +66,7 @@ export async function runStatements(conn: DuckDBConnection, sql: string, t: RunT
           // Two results in one JSON document or CSV file would pass for one: refuse before writing anything.
           throw new UsageError(
             `${t.out.path === undefined ? `--format ${t.format}` : '--output'} holds one result, so only the last statement may return rows: statement ${n} of ${total} (${firstWords(sql)}) returns rows; ` +
-              `nothing was written: run the queries one at a time, or use --format table`,
+              `nothing was written: run the queries one at a time${t.out.path === undefined ? ', or use --format table' : ''}`,
           );
         }
       }

@@ -134,6 +134,18 @@ SELECT s FROM t /* ; */; SELECT $$x;y$$ AS d, "odd;name" FROM (SELECT 1 AS "odd;
     }
   });
 
+  it('--output holds one result in any format: the table too takes only the last statement\'s rows, and a second result is refused', async () => {
+    const file = join(tmp.dir, 'out.txt');
+    const ok = await run(['query', '--data', data, '--output', file, 'CREATE TEMP TABLE t AS SELECT 5 AS a; SELECT a FROM t']);
+    expect([ok.code, ok.out]).toEqual([0, '']);
+    expect(readFileSync(file, 'utf8')).toContain('5');
+    const two = await run(['query', '--data', data, '--output', join(tmp.dir, 'two.txt'), 'SELECT 1 AS first; SELECT 2 AS second']);
+    expect(two.code).toBe(2);
+    expect(two.err.split('\n')[0]).toBe(
+      'error: --output holds one result, so only the last statement may return rows: statement 1 of 2 (SELECT 1 AS first;) returns rows; nothing was written: run the queries one at a time',
+    );
+  });
+
   it('a failing statement stops the run, naming its number and how many ran', async () => {
     const r = await run(['query', '--data', data, 'SELECT 1 AS one; SELECT 2 AS two; SELECT nope; SELECT 4 AS never']);
     expect(r.code).toBe(2);
