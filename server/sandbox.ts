@@ -78,6 +78,24 @@ export async function prepareReadOnlySelect(conn: DuckDBConnection, sql: string)
   return prepared;
 }
 
+/**
+ * The user's SELECT, checked as prepareReadOnlySelect checks it, then as
+ * `SELECT * FROM (it) LIMIT n`, checked again: what runs is at most `n`
+ * rows, and still one read-only SELECT whatever the text held. A text that
+ * cannot be wrapped (a trailing `;` and comment, say) runs as it is, whole.
+ */
+async function boundedSelect(conn: DuckDBConnection, sql: string, n: number): Promise<{ prepared: DuckDBPreparedStatement; plain: DuckDBPreparedStatement | null }> {
+  const plain = await prepareReadOnlySelect(conn, sql);
+  let end = sql.length;
+  while (end > 0 && (sql[end - 1] === ';' || /\s/.test(sql[end - 1] as string))) end--;
+  try {
+    // New lines around the text: a trailing line comment cannot swallow the `)`.
+    return { prepared: await prepareReadOnlySelect(conn, `SELECT * FROM (\n${sql.slice(0, end)}\n) LIMIT ${n}`), plain };
+  } catch {
+    return { prepared: plain, plain: null };
+  }
+}
+
 /** One row of a chunk as `rowsOf` converts rows (times as RFC 3339, JSON parsed, ...). */
 function converter(names: string[], types: DuckDBType[]): { columns: Column[]; row(values: unknown[]): Record<string, unknown> } {
   // rowsOf reads these three methods of a reader: give it one row at a time.
@@ -130,20 +148,27 @@ export class Sandbox {
   }
 
   private async run(c: DuckDBConnection, deadline: Deadline, sql: string, params: Record<string, DuckDBValue>, types?: Record<string, DuckDBType>): Promise<QueryResult> {
-    const prepared = await prepareReadOnlySelect(c, sql);
+    const { prepared, plain } = await boundedSelect(c, sql, this.opts.rowCap + 1);
     try {
       if (Object.keys(params).length) {
         try {
           prepared.bind(params, types);
+          plain?.bind(params, types);
         } catch (err) {
           throw new SandboxError(`params: ${describe(err)}`, 400);
         }
       }
+      // The names as the user's SELECT gives them: the wrapping renames a repeated one (a, a_1). A statement whose
+      // parameters' types DuckDB learns only when it runs says one column `unknown` until then: the result's names.
+      const own = plain ? Array.from({ length: plain.columnCount }, (_, i) => plain.columnName(i)) : [];
       const budget = new RowBudget(this.opts.rowCap, this.opts.byteCap);
       let columns: Column[];
       try {
-        const result = await prepared.stream();
-        const conv = converter(result.columnNames(), result.columnTypes());
+        // Materialised, never streamed: DuckDB ends a streaming result that fails part way as if it were complete
+        // (a short answer given as whole); a materialised one throws. boundedSelect keeps it to the row cap.
+        const result = await prepared.run();
+        const names = own.length === result.columnCount && !(own.length === 1 && own[0] === 'unknown') ? own : result.columnNames();
+        const conv = converter(names, result.columnTypes());
         columns = conv.columns;
         read: while (!deadline.passed) {
           const chunk = await result.fetchChunk();
@@ -158,6 +183,7 @@ export class Sandbox {
       return { columns, rows: budget.rows, truncated: budget.truncatedBy !== null, ...(budget.truncatedBy ? { truncatedBy: budget.truncatedBy } : {}) };
     } finally {
       prepared.destroySync();
+      plain?.destroySync();
     }
   }
 

@@ -101,3 +101,26 @@ describe('prepareReadOnlySelect and lockToTables (for SQL from other places, e.g
     }
   });
 });
+
+describe('an answer is whole or refused, never cut short as if whole', () => {
+  it('a query that fails part way is a 400, not the rows before the failure (DuckDB ends a streaming result that fails as if complete)', async () => {
+    const big = await Sandbox.open(data, { timeoutMs: 30_000, rowCap: 1_000_000, byteCap: 1 << 30, maxConcurrent: 1 });
+    try {
+      const err = await big.query("SELECT CASE WHEN i = 150000 THEN error('boom') ELSE i END AS x FROM range(300000) t(i)").then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(SandboxError);
+      expect((err as SandboxError).status).toBe(400);
+      expect((err as SandboxError).message).toContain('boom');
+    } finally {
+      big.close();
+    }
+  }, 60_000);
+
+  it('stops at the row cap with truncated, keeps the order of ORDER BY, the names as the SELECT gives them, a trailing ; and comment', async () => {
+    const r = await sb.query('SELECT i, i AS i FROM range(100000) t(i) ORDER BY i DESC; -- newest first\n');
+    expect(r.columns.map((c) => c.name)).toEqual(['i', 'i']);
+    expect([r.rows.length, r.truncated, r.truncatedBy]).toEqual([100, true, 'row_cap']);
+    expect(Object.values(r.rows[0] as object)[0]).toBe(99999);
+    const whole = await sb.query('SELECT 1 AS a -- a comment at the end');
+    expect([whole.rows, whole.truncated]).toEqual([[{ a: 1 }], false]);
+  });
+});
