@@ -11,7 +11,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createGunzip } from 'node:zlib';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { BIGINT, DuckDBTimestampValue, TIMESTAMP, VARCHAR, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { posture, SETTINGS } from '../query/posture.js';
 import type { Column } from '../query/rows.js';
@@ -112,7 +112,11 @@ async function openBytes(path: string): Promise<Readable> {
   });
   const gz = head.length === 2 && head[0] === 0x1f && head[1] === 0x8b;
   const raw = createReadStream(path);
-  return gz ? raw.pipe(createGunzip()) : raw;
+  if (!gz) return raw;
+  // pipe() would leave the file open when the reader stops early (a line mid-file): pipeline closes it with the gunzip.
+  const gunzip = createGunzip();
+  pipeline(raw, gunzip, () => {});
+  return gunzip;
 }
 
 /** The `n`-th line (1-based) of a stream, reading no further than it and at most RAW_SCAN_BYTES. */
@@ -140,6 +144,8 @@ async function nthLine(stream: Readable, n: number): Promise<{ text: string | nu
         line++;
         start = nl + 1;
       }
+      // The line asked for started within the cap: what was kept of it is given, cut.
+      if (read > RAW_SCAN_BYTES && line === n && kept > 0) return (cut = true), finish();
       if (read > RAW_SCAN_BYTES && line <= n) return { text: null, note: `line ${n} is past the first ${RAW_SCAN_BYTES / 1024 / 1024} MiB of the file: not read back` };
     }
   } finally {

@@ -1,9 +1,9 @@
 /** Reading a record back from its log file (server/evidence.ts readBack): bounded, and saying why when it cannot. */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RAW_LINE_BYTES, readBack } from '../../server/evidence.js';
+import { RAW_LINE_BYTES, RAW_SCAN_BYTES, readBack } from '../../server/evidence.js';
 import { tempDir } from '../helpers/dataset.js';
 
 const tmp = tempDir();
@@ -47,6 +47,23 @@ describe('readBack: access logs', () => {
     const r = await readBack('access_log', file('long.log', `a\n${long}\nb`), 2);
     expect([r.text?.length, r.note]).toEqual([RAW_LINE_BYTES, expect.stringMatching(/line longer than .* cut there/)]);
     expect(await readBack('access_log', join(tmp.dir, 'long.log'), 3)).toEqual({ text: 'b', note: null });
+  });
+
+  it('cuts a line that runs past the scan cap too (it starts within it: not "past the first MiB")', async () => {
+    const p = file('huge-line.log', Buffer.concat([Buffer.alloc(RAW_SCAN_BYTES + (1 << 20), 0x79), Buffer.from('\nsecond\n')]));
+    const r = await readBack('access_log', p, 1);
+    expect([r.text?.length, r.text?.slice(0, 3), r.note]).toEqual([RAW_LINE_BYTES, 'yyy', expect.stringMatching(/line longer than .* cut there/)]);
+    // The line after it does start past the cap: not read back, and said.
+    expect((await readBack('access_log', p, 2)).note).toMatch(/past the first 64 MiB/);
+  });
+
+  it.runIf(existsSync('/proc/self/fd'))('closes the file after reading a line from the middle of a gzipped one (no descriptor left open per request)', async () => {
+    const p = file('many.log.gz', gzipSync(Array.from({ length: 200_000 }, (_, i) => `line ${i} ${'x'.repeat(50)}`).join('\n')));
+    const open = (): number => readdirSync('/proc/self/fd').length;
+    const before = open();
+    for (let i = 0; i < 20; i++) expect(await readBack('access_log', p, 2)).toEqual({ text: `line 1 ${'x'.repeat(50)}`, note: null });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(open() - before).toBeLessThan(5);
   });
 });
 
