@@ -70,6 +70,15 @@ describe('GET /api/findings: filters and paging', () => {
     expect(((await json('/api/findings?bukket=x&limit=3')) as List).error).toMatch(/unknown parameter "bukket"/);
   });
 
+  it('refuses a parameter given twice (the second value was dropped: status=open&status=resolved answered open only), on every route', async () => {
+    const acked = '/api/findings?status=open&status=acknowledged';
+    for (const p of [acked, '/api/findings?bucket=a&bucket=b', '/api/pivot?kind=bucket&value=a&value=b', '/api/posture?bucket=a&bucket=b', '/api/queries/requests_over_time?bin_minutes=5&bin_minutes=60']) {
+      const r = await get(p);
+      expect([p, r.status]).toEqual([p, 400]);
+    }
+    expect(((await json(acked)) as List).error).toMatch(/parameter "status" given more than once: .*comma-separated/);
+  });
+
   it('filters by bucket, principal, source_ip and text, exactly', async () => {
     const all = (await json('/api/findings?limit=50')).rows.concat((await json('/api/findings?limit=50&offset=50')).rows);
     const count = (pred: (r: Row) => boolean): number => all.filter(pred).length;
