@@ -38,7 +38,7 @@ export function dashboardHtml(): string {
   <section><h2>Requests by TLS version</h2><canvas id="tls_versions"></canvas></section>
   <section><h2>Requests by signature version</h2><canvas id="signature_versions"></canvas></section>
   <section><h2>Pre-signed URL use</h2><canvas id="presigned_use"></canvas></section>
-  <section id="findings-section"><h2>Findings not resolved (status from 's3sift findings'; newest 50)</h2><div id="findings"></div></section>
+  <section id="findings-section"><h2>Findings not resolved (status from 's3sift findings'; newest 50, filtered by the server)</h2><div id="findings"></div></section>
   <section id="posture-section"><h2>Bucket posture (at the end of the time range; settings read from CloudTrail, unknown when never set in the logs)</h2><div id="posture"></div></section>
 </main>
 <script src="/assets/chart.umd.js"></script>
@@ -103,14 +103,16 @@ const esc = (x) => String(x ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<
 async function findingsTable() {
   const p = new URLSearchParams();
   for (const id of ['since', 'until']) { const v = document.getElementById(id).value; if (v) p.set(id, new Date(v + 'Z').toISOString()); }
+  // The server filters and sorts (newest first): filtering its first page here would miss what is on the next ones.
+  const b = document.getElementById('bucket').value; if (b) p.set('bucket', b);
+  p.set('status', 'open,acknowledged');
   const r = await fetch('/api/findings?' + p, { headers: token ? { authorization: 'Bearer ' + token } : {} });
   const j = await r.json();
   if (!j.ok) throw new Error('findings: ' + j.error);
-  const b = document.getElementById('bucket').value;
-  const rows = j.rows.filter((f) => f.status !== 'resolved' && (!b || f.bucket === b)).sort((x, y) => String(y.event_time ?? '').localeCompare(String(x.event_time ?? ''))).slice(0, 50);
-  document.getElementById('findings').innerHTML = rows.length ? '<table class="findings"><tr><th>status</th><th>severity</th><th>detection</th><th>time</th><th>bucket</th><th>principal</th><th>finding_id</th></tr>' +
+  const rows = j.rows.slice(0, 50);
+  document.getElementById('findings').innerHTML = (rows.length < j.total ? '<p class="more">the newest ' + esc(rows.length) + ' of ' + esc(j.total) + '</p>' : '') + (rows.length ? '<table class="findings"><tr><th>status</th><th>severity</th><th>detection</th><th>time</th><th>bucket</th><th>principal</th><th>finding_id</th></tr>' +
     rows.map((f) => '<tr><td>' + esc(f.status ?? 'unknown') + (f.status_by ? ' (' + esc(f.status_by) + ': ' + esc(f.status_reason) + ')' : '') + '</td><td>' + esc(f.severity) + '</td><td>' + esc(f.detection_id) + '</td><td>' + esc(f.event_time) + '</td><td>' + esc(f.bucket) + '</td><td>' + esc(f.principal) + '</td><td>' + esc(f.finding_id) + '</td></tr>').join('') + '</table>'
-    : '<p>no finding to act on</p>';
+    : '<p>no finding to act on</p>');
 }
 async function posture() {
   const p = new URLSearchParams();

@@ -96,4 +96,27 @@ describe.skipIf(!CHROMIUM)(`the dashboard page in headless Chromium${CHROMIUM ? 
     expect(days.rows.some((r) => r.day === null)).toBe(true);
     expect(failed).toEqual([]);
   }, 60_000);
+
+  it("lists a bucket's unresolved findings when there are more findings than one page (the filters are the server's, not applied to its first page)", async () => {
+    // A row cap of 10: one page of /api/findings holds 10 of the 79 findings.
+    const capped = await serve({ data: join(tmp.dir, 'data'), host: '127.0.0.1', port: 0, rowCap: 10 });
+    try {
+      const all = (await (await fetch(`${capped.url}/api/findings?bucket=web-assets&status=open,acknowledged&limit=10`)).json()) as { total: number };
+      expect(all.total).toBeGreaterThan(0);
+      const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
+      await page.goto(`${capped.url}/`);
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+      await page.selectOption('#bucket', 'web-assets');
+      await page.evaluate("delete document.body.dataset.ready");
+      await page.click('#apply');
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+      const buckets = await page.$$eval('#findings table.findings tr td:nth-child(5)', (tds) => tds.map((td) => td.textContent));
+      expect(buckets.length).toBe(Math.min(all.total, 10));
+      expect(new Set(buckets)).toEqual(new Set(['web-assets']));
+      // Fewer shown than there are: said, with how many.
+      if (all.total > 10) expect(await page.textContent('#findings')).toContain(`the newest 10 of ${all.total}`);
+    } finally {
+      await capped.close();
+    }
+  }, 60_000);
 });
