@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import type { Finding } from '../../query/finding.js';
 import { mergeFindings, setStatus, updateState } from '../../query/findings-state.js';
 import { samplesDataset } from './samples.js';
+import { ingest } from '../../ingest/ingest.js';
+import { SAMPLES, tempDir } from '../helpers/dataset.js';
 
 let tmp: { dir: string; data: string; cleanup: () => void };
 let open: App;
@@ -287,4 +289,40 @@ describe('GET /api/pivot', () => {
     expect((await get('/api/pivot?kind=bucket&value=prod-data', {}, locked)).status).toBe(401);
     expect((await get('/api/pivot?kind=bucket&value=prod-data', { authorization: 'Bearer s3cret' }, locked)).status).toBe(200);
   });
+});
+
+describe('a table ingested into for the first time while the server runs', () => {
+  it('is read: its findings and rows appear, as on a server started after the ingest (it stayed the empty table of the start)', async () => {
+    const t = tempDir();
+    const data = join(t.dir, 'data');
+    await ingest([new URL('access-logs/', SAMPLES).pathname], { data, format: 'auto', force: false, strict: false });
+    const running = await createApp({ data });
+    try {
+      const before = await json('/api/findings?limit=1', running);
+      const rows = async (a: App): Promise<Record<string, number>> =>
+        Object.fromEntries(((await (await a.app.request('/api/tables')).json()) as { tables: Array<{ name: string; rows: number }> }).tables.map((x) => [x.name, x.rows]));
+      expect((await rows(running)).cloudtrail).toBe(0);
+      await ingest([new URL('cloudtrail/', SAMPLES).pathname], { data, format: 'auto', force: false, strict: false });
+      const fresh = await createApp({ data });
+      try {
+        // Asked first of the tables, the posture and user SQL (no findings request yet): each reads the new table.
+        expect((await rows(running)).cloudtrail).toBeGreaterThan(0);
+        const posture = async (a: App): Promise<unknown> => ((await (await a.app.request('/api/posture')).json()) as { rows: unknown[] }).rows;
+        expect(await posture(running)).toEqual(await posture(fresh));
+        const after = await json('/api/findings?limit=1', running);
+        expect(after.total).toBe((await json('/api/findings?limit=1', fresh)).total);
+        expect(after.total).toBeGreaterThan(before.total);
+        expect((await rows(running)).cloudtrail).toBe((await rows(fresh)).cloudtrail);
+        expect((await rows(running)).cloudtrail).toBeGreaterThan(0);
+        // User SQL sees it too.
+        const r = await running.app.request('/api/query', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sql: 'SELECT count(*) AS n FROM cloudtrail' }) });
+        expect(Number(((await r.json()) as { rows: Array<{ n: number }> }).rows[0]?.n)).toBe((await rows(fresh)).cloudtrail);
+      } finally {
+        fresh.close();
+      }
+    } finally {
+      running.close();
+      t.cleanup();
+    }
+  }, 120_000);
 });
