@@ -4,7 +4,9 @@
  * already there with the same size are left alone; large files go up in
  * parts. Files this dataset published to the same place earlier and no
  * longer has (rows an ingest replaced) are deleted, so Athena never counts a
- * row twice; what it published where is kept in `_published.json`. Anything
+ * row twice; what it published where (and its size) is kept in
+ * `_published.json`: one overwritten there since (another size) is not ours
+ * any more, and left alone. Anything
  * else under the prefix is left alone, and counted. A dataset folder that
  * cannot be read stops the run before anything is uploaded or deleted.
  */
@@ -154,6 +156,9 @@ export async function publish(data: string, uri: string, client: S3Client, onFil
     // Even after a failed upload: what went up is this dataset's, so a later publish may delete it once stale.
     if (ours.size) await savePublished(data, dest, ours);
   }
+  // One the record has whose size there is no longer the one published was overwritten since by someone else: theirs now.
+  const replaced = [...ours].filter(([k, size]) => !local.has(k) && remote.has(k) && remote.get(k) !== size).map(([k]) => k);
+  for (const k of replaced) ours.delete(k);
   for (const k of remote.keys()) if (!local.has(k) && !ours.has(k)) summary.foreign.push(k);
   // Stale: published from here, no longer in the dataset. One the record has that is gone already is just forgotten.
   const stale = [...ours.keys()].filter((k) => !local.has(k));
@@ -181,7 +186,7 @@ export async function publish(data: string, uri: string, client: S3Client, onFil
       }
     }
   } finally {
-    if (stale.length) await savePublished(data, dest, ours);
+    if (stale.length || replaced.length) await savePublished(data, dest, ours);
   }
   if (failed.length) {
     throw new InputError(`${failed.length} stale file(s) could not be deleted, so Athena counts their rows twice until they are: ${failed[0]}${failed.length > 1 ? ` (and ${failed.length - 1} more)` : ''}; run publish again`);

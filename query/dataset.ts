@@ -24,6 +24,12 @@ export interface OpenDataset {
   dir: string;
   /** The window every view holds (none: all of it). */
   window?: OpenOptions;
+  /**
+   * Read the tables that were empty when the dataset was opened and have
+   * Parquet files now (an ingest since): a long-running reader (serve)
+   * would otherwise answer from their empty table for ever.
+   */
+  refreshTables(): Promise<void>;
   close(): void;
 }
 
@@ -143,6 +149,16 @@ async function unreadableFooter(conn: DuckDBConnection, root: string): Promise<s
 
 /** The view `all` over the Parquet files of the table `t` under `root`; reads every file's footer. */
 async function createTableView(conn: DuckDBConnection, t: TableSpec, root: string, all: string): Promise<void> {
+  try {
+    await createTableViewOf(conn, t, root, all);
+  } catch (err) {
+    // A truncated or damaged footer, a file DuckDB may not open: its error does not always name the file.
+    const file = await unreadableFooter(conn, root);
+    throw new DatasetError(`${root}: cannot read the table's Parquet files: ${file ? `${file}: ` : ''}${describe(err)}`, { cause: err });
+  }
+}
+
+async function createTableViewOf(conn: DuckDBConnection, t: TableSpec, root: string, all: string): Promise<void> {
   const glob = sqlString(join(root, '*', '*.parquet'));
   // union_by_name only when files differ (several versions wrote them): it binds several times slower.
   // Without it, columns are still matched by name, and a file written later without one is an error, never a wrong answer.
@@ -165,6 +181,7 @@ export async function openDataset(dir: string, opts: OpenOptions = {}): Promise<
   if (!opts.noDataset) await checkDataset(dir);
   const instance = await DuckDBInstance.create(':memory:');
   const conn = await instance.connect();
+  const empty = new Set<TableSpec>();
   try {
     await installDialect(conn, opts.intel);
     // Every query binds the tables' views, which reads each file's footer: keep them (an entry is dropped when its file changes).
@@ -173,14 +190,9 @@ export async function openDataset(dir: string, opts: OpenOptions = {}): Promise<
       const root = join(dir, t.name);
       const all = sqlIdentifier(`_all_${t.name}`);
       if (await hasParquet(root)) {
-        try {
-          await createTableView(conn, t, root, all);
-        } catch (err) {
-          // A truncated or damaged footer, a file DuckDB may not open: its error does not always name the file.
-          const file = await unreadableFooter(conn, root);
-          throw new DatasetError(`${root}: cannot read the table's Parquet files: ${file ? `${file}: ` : ''}${describe(err)}`, { cause: err });
-        }
+        await createTableView(conn, t, root, all);
       } else {
+        empty.add(t);
         await conn.run(duckdbCreateTable(t, `_all_${t.name}`).replace(/\n\)$/, ',\n  "date" DATE\n)'));
       }
       const where: string[] = [];
@@ -204,6 +216,23 @@ export async function openDataset(dir: string, opts: OpenOptions = {}): Promise<
     conn,
     dir: resolve(dir),
     window: { since: opts.since, until: opts.until },
+    async refreshTables() {
+      for (const t of [...empty]) {
+        const root = join(dir, t.name);
+        if (!(await hasParquet(root))) continue;
+        // In one transaction: a query running meanwhile sees the empty table or the files, never no table.
+        await conn.run('BEGIN TRANSACTION');
+        try {
+          await conn.run(`DROP TABLE ${sqlIdentifier(`_all_${t.name}`)}`);
+          await createTableView(conn, t, root, sqlIdentifier(`_all_${t.name}`));
+          await conn.run('COMMIT');
+        } catch (err) {
+          await conn.run('ROLLBACK');
+          throw err;
+        }
+        empty.delete(t);
+      }
+    },
     close() {
       conn.closeSync();
       instance.closeSync();

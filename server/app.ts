@@ -54,6 +54,12 @@ export async function createApp(cfg: ServerConfig, assets: Record<string, Asset>
   app.get('/health', (c) => c.json({ ok: true }));
   // Every route but the page, its assets and /health needs the token: a route added later is closed until said otherwise.
   if (cfg.token) app.use('*', tokenGuard(cfg.token, openWithoutToken));
+  // A parameter given twice: hono's query() keeps the first value only, so status=open&status=resolved would answer open alone.
+  app.use('*', async (c, next) => {
+    const twice = Object.entries(c.req.queries()).filter(([, v]) => v.length > 1).map(([k]) => JSON.stringify(k.slice(0, 60)));
+    if (twice.length) fail(400, `parameter ${twice.join(', ')} given more than once: give it once (several values comma-separated where the parameter takes them)`);
+    await next();
+  });
   app.use('*', bodyLimit({ maxSize: opts.bodyLimit, onError: () => fail(413, `request body larger than ${opts.bodyLimit} bytes`) }));
 
   // The route modules set no onError or notFound of their own: hono calls only the top-level notFound, and a

@@ -11,7 +11,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createGunzip } from 'node:zlib';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { BIGINT, DuckDBTimestampValue, TIMESTAMP, VARCHAR, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { posture, SETTINGS } from '../query/posture.js';
 import type { Column } from '../query/rows.js';
@@ -40,8 +40,8 @@ export interface RawRecord {
 interface Lookup {
   requestIds: Set<string>;
   eventIds: Set<string>;
-  /** (file, line) pairs per table. */
-  places: Record<'access_log' | 'cloudtrail', Map<string, { file: string; line: number }>>;
+  /** (file, line) pairs per table, with the record's CloudTrail event ID when known. */
+  places: Record<'access_log' | 'cloudtrail', Map<string, { file: string; line: number; eventId?: string }>>;
   /** The evidence's time range, ms (null when some record has no time: no date pruning). */
   range: { from: number; to: number } | null;
 }
@@ -55,7 +55,8 @@ function lookupOf(f: Finding): Lookup {
     if (e.request_id) l.requestIds.add(e.request_id);
     if (e.event_id) l.eventIds.add(e.event_id);
     if (e.source_file && e.source_line !== null && e.source_line !== undefined && (e.source === 'access_log' || e.source === 'cloudtrail')) {
-      l.places[e.source].set(`${e.source_line}\u0000${e.source_file}`, { file: e.source_file, line: Number(e.source_line) });
+      const eventId = e.source === 'cloudtrail' && e.event_id ? e.event_id : undefined;
+      l.places[e.source].set(`${e.source_line}\u0000${e.source_file}\u0000${eventId ?? ''}`, { file: e.source_file, line: Number(e.source_line), ...(eventId ? { eventId } : {}) });
     }
     times.push(e.event_time ? Date.parse(e.event_time) : null);
   }
@@ -83,7 +84,9 @@ function matchSql(table: 'access_log' | 'cloudtrail', l: Lookup): { where: strin
       ors.push(`event_id = $e${i}`);
     });
   }
-  [...l.places[table].values()].forEach((p, i) => {
+  // A CloudTrail place whose event ID is known is matched by that ID (above): a file of several Records documents
+  // numbers each document's records from 1, so the place alone may name another event too.
+  [...l.places[table].values()].filter((p) => p.eventId === undefined).forEach((p, i) => {
     params[`f${i}`] = p.file;
     params[`l${i}`] = p.line;
     types[`f${i}`] = VARCHAR;
@@ -112,7 +115,11 @@ async function openBytes(path: string): Promise<Readable> {
   });
   const gz = head.length === 2 && head[0] === 0x1f && head[1] === 0x8b;
   const raw = createReadStream(path);
-  return gz ? raw.pipe(createGunzip()) : raw;
+  if (!gz) return raw;
+  // pipe() would leave the file open when the reader stops early (a line mid-file): pipeline closes it with the gunzip.
+  const gunzip = createGunzip();
+  pipeline(raw, gunzip, () => {});
+  return gunzip;
 }
 
 /** The `n`-th line (1-based) of a stream, reading no further than it and at most RAW_SCAN_BYTES. */
@@ -140,6 +147,8 @@ async function nthLine(stream: Readable, n: number): Promise<{ text: string | nu
         line++;
         start = nl + 1;
       }
+      // The line asked for started within the cap: what was kept of it is given, cut.
+      if (read > RAW_SCAN_BYTES && line === n && kept > 0) return (cut = true), finish();
       if (read > RAW_SCAN_BYTES && line <= n) return { text: null, note: `line ${n} is past the first ${RAW_SCAN_BYTES / 1024 / 1024} MiB of the file: not read back` };
     }
   } finally {
@@ -197,8 +206,24 @@ async function cloudTrailRecord(path: string, n: number): Promise<{ text: string
   return text.length > RAW_LINE_BYTES ? { text: text.slice(0, RAW_LINE_BYTES), note: `line longer than ${RAW_LINE_BYTES / 1024} KiB: cut there` } : { text, note: null };
 }
 
+/**
+ * The record read back, unless it is another event than `eventId`: a file
+ * that changed, or holds several Records documents (each numbered from 1).
+ */
+function sameEvent(r: { text: string | null; note: string | null }, eventId: string | undefined): { text: string | null; note: string | null } {
+  if (eventId === undefined || r.text === null) return r;
+  let found: unknown;
+  try {
+    found = (JSON.parse(r.text) as { eventID?: unknown } | null)?.eventID;
+  } catch {
+    return r; // Cut, or a CloudTrail Lake CSV line: nothing to compare.
+  }
+  if (found === eventId) return r;
+  return { text: null, note: `the record at this place in the file is not this event (its eventID is ${JSON.stringify(typeof found === 'string' ? found.slice(0, 80) : (found ?? null))}): the file changed since it was ingested, or holds several documents` };
+}
+
 /** Read one record back from its file, or say why not. Never throws: a file that cannot be read is a note. */
-export async function readBack(source: 'access_log' | 'cloudtrail', file: string, line: number): Promise<{ text: string | null; note: string | null }> {
+export async function readBack(source: 'access_log' | 'cloudtrail', file: string, line: number, eventId?: string): Promise<{ text: string | null; note: string | null }> {
   if (/^s3:\/\//i.test(file)) return { text: null, note: 's3:// source: not read back' };
   if (file === '-') return { text: null, note: 'read from standard input: not read back' };
   if (!Number.isInteger(line) || line < 1) return { text: null, note: 'no line number recorded' };
@@ -208,7 +233,7 @@ export async function readBack(source: 'access_log' | 'cloudtrail', file: string
   if (st instanceof Error) return { text: null, note: st.code === 'ENOENT' ? `file no longer exists${file === path ? '' : ` (a relative name, looked for in ${process.cwd()})`}` : `file cannot be read (${st.code ?? describe(st)})` };
   if (!st.isFile()) return { text: null, note: 'not a regular file: not read back' };
   try {
-    return source === 'cloudtrail' ? await cloudTrailRecord(path, line) : await nthLine(await openBytes(path), line);
+    return source === 'cloudtrail' ? sameEvent(await cloudTrailRecord(path, line), eventId) : await nthLine(await openBytes(path), line);
   } catch (err) {
     return { text: null, note: `file cannot be read (${(err as NodeJS.ErrnoException).code ?? describe(err)})` };
   }
@@ -236,14 +261,18 @@ export async function evidence(ctx: Ctx, f: Finding): Promise<EvidenceAnswer> {
   }
   const found = f.bucket && at ? await ctx.sandbox.withConnection((conn) => posture({ conn }, { bucket: f.bucket as string, at })) : null;
   // The records read back: those found, and the finding's own places (a record no longer in the dataset is still said).
-  const places = new Map<string, { source: 'access_log' | 'cloudtrail'; file: string; line: number }>();
+  const places = new Map<string, { source: 'access_log' | 'cloudtrail'; file: string; line: number; eventId?: string }>();
   for (const table of ['access_log', 'cloudtrail'] as const) {
-    for (const r of events[table].rows) if (typeof r.source_file === 'string' && r.source_line !== null) places.set(`${table}\u0000${r.source_line}\u0000${r.source_file}`, { source: table, file: r.source_file, line: Number(r.source_line) });
-    for (const p of l.places[table].values()) places.set(`${table}\u0000${p.line}\u0000${p.file}`, { source: table, ...p });
+    for (const r of events[table].rows) {
+      if (typeof r.source_file !== 'string' || r.source_line === null) continue;
+      const eventId = table === 'cloudtrail' && typeof r.event_id === 'string' ? r.event_id : undefined;
+      places.set(`${table}\u0000${r.source_line}\u0000${r.source_file}\u0000${eventId ?? ''}`, { source: table, file: r.source_file, line: Number(r.source_line), ...(eventId ? { eventId } : {}) });
+    }
+    for (const p of l.places[table].values()) places.set(`${table}\u0000${p.line}\u0000${p.file}\u0000${p.eventId ?? ''}`, { source: table, ...p });
   }
   const raw: RawRecord[] = [];
   for (const p of [...places.values()].slice(0, RAW_RECORDS)) {
-    raw.push({ source_file: p.file, source_line: p.line, source: p.source, ...(await readBack(p.source, p.file, p.line)) });
+    raw.push({ source_file: p.file, source_line: p.line, source: p.source, ...(await readBack(p.source, p.file, p.line, p.eventId)) });
   }
   const b = found?.[0];
   // A bucket no call in the logs set anything on: every setting unknown (null), not a guess.

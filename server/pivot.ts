@@ -35,6 +35,8 @@ export async function pivot(ctx: Ctx, q: Record<string, string>): Promise<Record
   const until = timeParam('until', q.until);
   const binGiven = q.bin_minutes ? intParam('bin_minutes', q.bin_minutes, 0, 1, MAX_BIN_MINUTES) : null;
 
+  // First the findings: they follow the dataset (a table ingested into for the first time since the start is read).
+  const all = await ctx.findings.get();
   // The filter: column names are ours, every value a bound parameter.
   const params: Record<string, DuckDBValue> = { value: q.value };
   const types: Record<string, DuckDBType> = { value: VARCHAR };
@@ -76,7 +78,7 @@ export async function pivot(ctx: Ctx, q: Record<string, string>): Promise<Record
     top[name] = (await run(`SELECT ${col} AS ${col}, count(*) AS requests FROM s3_requests WHERE ${w} GROUP BY ALL ORDER BY requests DESC, ${col} NULLS LAST LIMIT ${PIVOT_TOP}`)).rows;
   }
 
-  const involved = (await ctx.findings.get()).filter((f) => {
+  const involved = all.filter((f) => {
     const t = f.event_time ? Date.parse(f.event_time) : null;
     return f[kind] === q.value && (!q.bucket || f.bucket === q.bucket) && (since === null || (t !== null && t >= since)) && (until === null || (t !== null && t < until));
   }).sort((a, b) => (b.event_time ?? '').localeCompare(a.event_time ?? '') || a.finding_id.localeCompare(b.finding_id));

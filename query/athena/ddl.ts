@@ -6,6 +6,7 @@
  * projection on account, region and date).
  */
 import { readdir } from 'node:fs/promises';
+import { DatasetError, describe } from '../../common/errors.js';
 import { join } from 'node:path';
 import { TABLES, type ColumnSpec, type SqlType, type TableSpec } from '../../ingest/schema.js';
 import { NULL_PARTITION } from '../../ingest/staging.js';
@@ -59,8 +60,10 @@ export async function datasetDays(dir: string): Promise<DatasetDays> {
     let names: string[];
     try {
       names = await readdir(join(dir, t.name));
-    } catch {
-      continue;
+    } catch (err) {
+      // No folder: nothing ingested into the table. Any other failure hides days that may be the first.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw new DatasetError(`${join(dir, t.name)}: cannot read (${describe(err)}); the first day of its records is not known until it can be (the projection would start after them)`, { cause: err });
     }
     for (const n of names) {
       const day = n.startsWith('date=') ? n.slice(5) : undefined;

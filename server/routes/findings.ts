@@ -19,7 +19,7 @@ export const FINDING_SORTS = ['event_time', 'last_time', 'severity', 'detection_
 type Sort = (typeof FINDING_SORTS)[number];
 
 /** The query parameters /api/findings takes (`csv` is the answer format's, answer.ts). */
-export const FINDINGS_PARAMS = ['detection', 'severity', 'since', 'until', 'bucket', 'principal', 'source_ip', 'status', 'q', 'sort', 'order', 'limit', 'offset', 'csv'] as const;
+export const FINDINGS_PARAMS = ['detection', 'severity', 'since', 'until', 'bucket', 'principal', 'source_ip', 'status', 'q', 'sort', 'order', 'limit', 'offset', 'as_of', 'csv'] as const;
 
 /** How many findings one page holds when `limit` is not given (at most the row cap). */
 export const DEFAULT_FINDINGS_LIMIT = 100;
@@ -77,6 +77,10 @@ export function findingsRoutes(ctx: Ctx): Hono {
     const text = (v: unknown): boolean => typeof v === 'string' && v.toLowerCase().includes(needle as string);
 
     const all = await findings.get();
+    // Which findings these are (the dataset's manifest when they were computed): a page asked for with the as_of of an
+    // earlier page, after an ingest changed them, would skip or repeat findings; refuse it instead.
+    const asOf = findings.stamp;
+    if (q.as_of && q.as_of !== asOf) fail(409, 'as_of: the findings changed since that page (the dataset was ingested into): page again from offset 0');
     // What the filters of the detections' runs judge (time, detection, severity, bucket, principal, address, text):
     // the suppressed events are counted by these too. Status is the state's, not the event's.
     const isAsked = (f: Finding): boolean => {
@@ -114,10 +118,11 @@ export function findingsRoutes(ctx: Ctx): Hono {
       const next = new URL(c.req.url);
       next.searchParams.set('offset', String(nextOffset));
       if (!next.searchParams.has('limit')) next.searchParams.set('limit', String(limit));
+      next.searchParams.set('as_of', asOf);
       headers.link = `<${next.pathname}${next.search}>; rel="next"`;
     }
     return respond(c, { columns: [...FINDINGS_TABLE_COLUMNS, ...STATUS_COLUMNS], rows: kept.rows, truncated: more, ...(more && truncatedBy ? { truncatedBy } : {}) },
-      { json: { coverage, suppressed: suppressionJson(suppression, false), total, offset, limit, more, next_offset: nextOffset }, headers });
+      { json: { coverage, suppressed: suppressionJson(suppression, false), total, offset, limit, more, next_offset: nextOffset, as_of: asOf }, headers });
   });
 
   app.get('/api/findings/:finding_id', async (c) => {

@@ -10,7 +10,7 @@ const COLUMNS = [
   ['life', 'INTEGER'], ['deleted', 'TIMESTAMP'], ['deleted_by', 'VARCHAR'],
 ].map(([name, type]) => ({ name: name as string, type: type as string }));
 
-export function postureRoutes({ sandbox, cfg }: Ctx): Hono {
+export function postureRoutes({ sandbox, cfg, findings }: Ctx): Hono {
   const app = new Hono();
 
   app.get('/api/posture', async (c) => {
@@ -18,6 +18,8 @@ export function postureRoutes({ sandbox, cfg }: Ctx): Hono {
     onlyParams(q, ['bucket', 'at', 'csv'], '/api/posture');
     const atMs = timeParam('at', q.at);
     const at = atMs === null ? new Date() : new Date(atMs);
+    // The findings follow the dataset: CloudTrail ingested for the first time since the start is read.
+    await findings.get();
     // A Parquet file that cannot be read is named (a DatasetError: 503), not an internal error.
     const buckets = await sandbox.withConnection((conn) => posture({ conn }, { bucket: q.bucket || undefined, at }).catch(async (err: unknown) => {
       throw (await datasetReadError({ conn, dir: cfg.data }, err)) ?? err;

@@ -5,10 +5,12 @@ import { TABLES } from '../../ingest/schema.js';
 import { respond } from '../answer.js';
 import { fail, type Ctx } from '../context.js';
 
-export function tablesRoutes({ sandbox }: Ctx): Hono {
+export function tablesRoutes({ sandbox, findings }: Ctx): Hono {
   const app = new Hono();
 
   app.get('/api/tables', async (c) => {
+    // The findings follow the dataset: a table ingested into for the first time since the start is read (and the findings table is current).
+    await findings.get();
     const counts = await sandbox.withConnection(async (conn) => {
       const out: Record<string, number> = {};
       for (const t of [...TABLES.map((x) => x.name), 's3_requests']) {
@@ -38,6 +40,7 @@ export function tablesRoutes({ sandbox }: Ctx): Hono {
       if (!(v === null || ['string', 'number', 'boolean'].includes(typeof v))) fail(400, `params.${k}: a text, number, boolean or null`);
       values[k] = v as DuckDBValue;
     }
+    await findings.get();
     return respond(c, await sandbox.query(sql, values));
   });
 

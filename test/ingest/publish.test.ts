@@ -95,6 +95,19 @@ describe('publish deletes', () => {
     expect(Object.keys(after.destinations[`s3://lake/${prefix}/`].files).sort()).toEqual([...second.uploaded].sort());
   });
 
+  it('not a file it published that someone else has since overwritten (its size is no longer the one recorded): left alone, counted, forgotten', async () => {
+    const first = await publish(data, `s3://lake/${prefix}`, client);
+    const [theirs, ...mine] = [...first.uploaded].sort();
+    await client.send(new PutObjectCommand({ Bucket: 'lake', Key: `${prefix}/${theirs}`, Body: 'PAR1 another writer put this here since' }));
+    await ingest([accessLogs], { data, format: 'auto', force: true, strict: false });
+    const second = await publish(data, `s3://lake/${prefix}`, client);
+    expect([...second.deleted].sort()).toEqual(mine);
+    expect(second.foreign).toEqual([theirs]);
+    expect(await remoteKeys()).toContain(`${prefix}/${theirs}`);
+    const record = JSON.parse(readFileSync(join(data, PUBLISHED), 'utf8'));
+    expect(Object.keys(record.destinations[`s3://lake/${prefix}/`].files)).not.toContain(theirs);
+  });
+
   it('nothing on the first publish to a destination (no record): files already there are left alone and counted', async () => {
     const stale = `${prefix}/access_log/date=2019-03-14/from-before.parquet`;
     await client.send(new PutObjectCommand({ Bucket: 'lake', Key: stale, Body: 'PAR1 old' }));

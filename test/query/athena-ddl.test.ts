@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { DatasetError } from '../../common/errors.js';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAccessLogLine, type AccessLogRecord } from '../../ingest/access-log/parse.js';
@@ -83,6 +84,18 @@ describe('datasetDays', () => {
       for (const d of ['access_log/date=2025-03-11', 'access_log/date=2025-03-09', 'cloudtrail/date=2025-03-10', 'cloudtrail/date=__HIVE_DEFAULT_PARTITION__']) mkdirSync(join(tmp.dir, d), { recursive: true });
       expect(await datasetDays(tmp.dir)).toEqual({ first: '2025-03-09', undated: ['cloudtrail'] });
       expect(await datasetDays(join(tmp.dir, 'nothing-here'))).toEqual({ undated: [] });
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it('refuses a table folder it cannot read (its days might be the earliest: the projection would start after them, and Athena never read them)', async () => {
+    const tmp = tempDir();
+    try {
+      mkdirSync(join(tmp.dir, 'access_log/date=2025-03-09'), { recursive: true });
+      writeFileSync(join(tmp.dir, 'cloudtrail'), 'not a folder');
+      await expect(datasetDays(tmp.dir)).rejects.toThrow(DatasetError);
+      await expect(datasetDays(tmp.dir)).rejects.toThrow(`${join(tmp.dir, 'cloudtrail')}: cannot read (ENOTDIR`);
     } finally {
       tmp.cleanup();
     }

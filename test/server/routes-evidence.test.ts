@@ -1,9 +1,9 @@
 /** Reading a record back from its log file (server/evidence.ts readBack): bounded, and saying why when it cannot. */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RAW_LINE_BYTES, readBack } from '../../server/evidence.js';
+import { RAW_LINE_BYTES, RAW_SCAN_BYTES, readBack } from '../../server/evidence.js';
 import { tempDir } from '../helpers/dataset.js';
 
 const tmp = tempDir();
@@ -48,6 +48,23 @@ describe('readBack: access logs', () => {
     expect([r.text?.length, r.note]).toEqual([RAW_LINE_BYTES, expect.stringMatching(/line longer than .* cut there/)]);
     expect(await readBack('access_log', join(tmp.dir, 'long.log'), 3)).toEqual({ text: 'b', note: null });
   });
+
+  it('cuts a line that runs past the scan cap too (it starts within it: not "past the first MiB")', async () => {
+    const p = file('huge-line.log', Buffer.concat([Buffer.alloc(RAW_SCAN_BYTES + (1 << 20), 0x79), Buffer.from('\nsecond\n')]));
+    const r = await readBack('access_log', p, 1);
+    expect([r.text?.length, r.text?.slice(0, 3), r.note]).toEqual([RAW_LINE_BYTES, 'yyy', expect.stringMatching(/line longer than .* cut there/)]);
+    // The line after it does start past the cap: not read back, and said.
+    expect((await readBack('access_log', p, 2)).note).toMatch(/past the first 64 MiB/);
+  });
+
+  it.runIf(existsSync('/proc/self/fd'))('closes the file after reading a line from the middle of a gzipped one (no descriptor left open per request)', async () => {
+    const p = file('many.log.gz', gzipSync(Array.from({ length: 200_000 }, (_, i) => `line ${i} ${'x'.repeat(50)}`).join('\n')));
+    const open = (): number => readdirSync('/proc/self/fd').length;
+    const before = open();
+    for (let i = 0; i < 20; i++) expect(await readBack('access_log', p, 2)).toEqual({ text: `line 1 ${'x'.repeat(50)}`, note: null });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(open() - before).toBeLessThan(5);
+  });
 });
 
 describe('readBack: CloudTrail', () => {
@@ -63,6 +80,17 @@ describe('readBack: CloudTrail', () => {
     const p = file('ct.ndjson', records.map((r) => JSON.stringify(r)).join('\n'));
     expect(JSON.parse((await readBack('cloudtrail', p, 2)).text as string)).toEqual(records[1]);
     expect((await readBack('cloudtrail', p, 3)).note).toMatch(/fewer than 3 lines/);
+  });
+
+  it('gives no record that is not the event asked for: two Records documents in one file number their records from 1 each', async () => {
+    // Ingest numbers e3 as record 1 too (of the second document): the place alone names e1 as well.
+    const p = file('two-docs.json', `${JSON.stringify({ Records: records })}\n${JSON.stringify({ Records: [{ eventID: 'e3', eventName: 'GetObject' }] })}\n`);
+    const r = await readBack('cloudtrail', p, 1, 'e3');
+    expect(r).toEqual({ text: null, note: expect.stringMatching(/^the record at this place in the file is not this event/) });
+    // The event the place does hold, and a file whose record is the one asked for, are given.
+    const ct = file('ct-one.json', JSON.stringify({ Records: records }));
+    expect(JSON.parse((await readBack('cloudtrail', ct, 2, 'e2')).text as string)).toEqual(records[1]);
+    expect((await readBack('cloudtrail', ct, 2, 'e1')).text).toBeNull();
   });
 });
 
@@ -87,6 +115,54 @@ describe('GET /api/findings/:finding_id when a log file is gone since ingest', (
       expect(e.raw.find((r) => r.source_file === f.source_file)).toMatchObject({ text: null, note: 'file no longer exists' });
       // The other source's file is still there and still read.
       expect(e.raw.some((r) => r.source_file !== f.source_file && r.text !== null)).toBe(true);
+    } finally {
+      app.close();
+    }
+  }, 120_000);
+});
+
+describe('GET /api/findings/:finding_id for a CloudTrail file of two Records documents', () => {
+  it('lists the finding\'s own event, not the other document\'s record at the same place, and reads back only its own record', async () => {
+    const { mkdirSync } = await import('node:fs');
+    const { ingest } = await import('../../ingest/ingest.js');
+    const { createApp } = await import('../../server/app.js');
+    const rec = (i: number): Record<string, unknown> => ({
+      eventVersion: '1.08', eventTime: `2025-03-12T08:00:0${i}Z`, eventSource: 's3.amazonaws.com', eventName: 'GetObject', awsRegion: 'us-east-1', sourceIPAddress: `10.0.0.${i}`,
+      requestID: `REQ${i}`, eventID: `ev${i}`, userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::111122223333:user/u' }, requestParameters: { bucketName: 'b', key: `k${i}` }, eventType: 'AwsApiCall', recipientAccountId: '111122223333',
+    });
+    const logs = join(tmp.dir, 'two-doc-logs');
+    mkdirSync(logs);
+    file('two-doc-logs/two.json', `${JSON.stringify({ Records: [rec(1), rec(2)] })}\n${JSON.stringify({ Records: [rec(3)] })}\n`);
+    const rules = join(tmp.dir, 'two-doc-rules');
+    mkdirSync(rules);
+    file('two-doc-rules/ev3-only.yaml', `id: ev3-only
+title: "The third event"
+description: The event ev3.
+severity: low
+sources: [cloudtrail]
+sql: |
+  SELECT event_time, source, bucket, "key", principal, source_ip, request_id, event_id, source_file, source_line
+  FROM s3_requests WHERE source = 'cloudtrail' AND event_id = 'ev3'
+tests:
+  - name: fires
+    records:
+      - base: s3-data-event
+        eventID: ev3
+    fires: [1]
+  - name: quiet
+    records:
+      - base: access-log
+    expect: 0
+`);
+    const data = join(tmp.dir, 'two-doc-data');
+    await ingest([logs], { data, format: 'auto', force: false, strict: false });
+    const app = await createApp({ data, rules: [rules] });
+    try {
+      const list = (await (await app.app.request('/api/findings?detection=ev3-only')).json()) as { rows: Array<{ finding_id: string; source_line: number }> };
+      expect(list.rows.map((r) => r.source_line)).toEqual([1]);
+      const e = (await (await app.app.request(`/api/findings/${list.rows[0]?.finding_id}`)).json()) as { events: { cloudtrail: { rows: Array<{ event_id: string }> } }; raw: Array<{ text: string | null; note: string | null }> };
+      expect(e.events.cloudtrail.rows.map((r) => r.event_id)).toEqual(['ev3']);
+      expect(e.raw).toEqual([expect.objectContaining({ text: null, note: expect.stringMatching(/^the record at this place in the file is not this event/) })]);
     } finally {
       app.close();
     }

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import type { Finding } from '../../query/finding.js';
 import { mergeFindings, setStatus, updateState } from '../../query/findings-state.js';
 import { samplesDataset } from './samples.js';
+import { ingest } from '../../ingest/ingest.js';
+import { SAMPLES, tempDir } from '../helpers/dataset.js';
 
 let tmp: { dir: string; data: string; cleanup: () => void };
 let open: App;
@@ -25,7 +27,7 @@ afterAll(() => {
 });
 
 type Row = Record<string, unknown> & { finding_id: string; detection_id: string; severity: string; event_time: string | null; bucket: string | null; principal: string | null; source_ip: string | null; status: string | null };
-type List = { ok: boolean; rows: Row[]; total: number; offset: number; limit: number; more: boolean; next_offset: number | null; truncated: boolean; truncated_by?: string; error?: string };
+type List = { ok: boolean; rows: Row[]; total: number; offset: number; limit: number; more: boolean; next_offset: number | null; truncated: boolean; truncated_by?: string; error?: string; as_of: string };
 const get = (path: string, headers: Record<string, string> = {}, app = open): Promise<Response> => Promise.resolve(app.app.request(path, { headers }));
 const json = async <T = List>(path: string, app = open, headers: Record<string, string> = {}): Promise<T> => (await (await get(path, headers, app)).json()) as T;
 
@@ -35,7 +37,7 @@ describe('GET /api/findings: filters and paging', () => {
     const a = (await first.json()) as List;
     expect([a.rows.length, a.total, a.offset, a.limit, a.more, a.next_offset, a.truncated]).toEqual([30, 79, 0, 30, true, 30, true]);
     expect(first.headers.get('x-total-count')).toBe('79');
-    expect(first.headers.get('link')).toBe('</api/findings?limit=30&offset=30>; rel="next"');
+    expect(first.headers.get('link')).toBe(`</api/findings?limit=30&offset=30&as_of=${encodeURIComponent(a.as_of)}>; rel="next"`);
     const seen = new Set(a.rows.map((r) => r.finding_id));
     let next: number | null = a.next_offset;
     while (next !== null) {
@@ -50,6 +52,22 @@ describe('GET /api/findings: filters and paging', () => {
     expect([last.headers.get('link'), ((await last.json()) as List).rows.length]).toEqual([null, 19]);
     // Past the end: an empty page that says so, not an error.
     expect(await json('/api/findings?offset=500')).toMatchObject({ rows: [], total: 79, more: false, next_offset: null });
+  });
+
+  it('refuses (409) a next page asked for with the as_of of findings that changed since (an ingest): pages would skip or repeat', async () => {
+    const a = await json('/api/findings?limit=30');
+    expect(a.as_of).toMatch(/./);
+    // The same findings: the next page with as_of is served.
+    expect((await get(`/api/findings?limit=30&offset=30&as_of=${encodeURIComponent(a.as_of)}`)).status).toBe(200);
+    // The dataset changes (its manifest is written again): the findings are recomputed and the old as_of is refused.
+    const manifest = join(tmp.data, '_manifest.json');
+    writeFileSync(manifest, readFileSync(manifest, 'utf8') + ' ');
+    const r = await get(`/api/findings?limit=30&offset=30&as_of=${encodeURIComponent(a.as_of)}`);
+    expect([r.status, ((await r.json()) as List).error]).toEqual([409, expect.stringMatching(/^as_of: the findings changed since that page.*offset 0/)]);
+    // Without as_of, or with the new one, it answers.
+    const b = await json('/api/findings?limit=30');
+    expect(b.as_of).not.toBe(a.as_of);
+    expect((await get(`/api/findings?limit=30&offset=30&as_of=${encodeURIComponent(b.as_of)}`)).status).toBe(200);
   });
 
   it('defaults to the newest first, at most 100 (here the row cap, 50), and says more remain', async () => {
@@ -68,6 +86,15 @@ describe('GET /api/findings: filters and paging', () => {
       expect([bad, r.status]).toEqual([bad, 400]);
     }
     expect(((await json('/api/findings?bukket=x&limit=3')) as List).error).toMatch(/unknown parameter "bukket"/);
+  });
+
+  it('refuses a parameter given twice (the second value was dropped: status=open&status=resolved answered open only), on every route', async () => {
+    const acked = '/api/findings?status=open&status=acknowledged';
+    for (const p of [acked, '/api/findings?bucket=a&bucket=b', '/api/pivot?kind=bucket&value=a&value=b', '/api/posture?bucket=a&bucket=b', '/api/queries/requests_over_time?bin_minutes=5&bin_minutes=60']) {
+      const r = await get(p);
+      expect([p, r.status]).toEqual([p, 400]);
+    }
+    expect(((await json(acked)) as List).error).toMatch(/parameter "status" given more than once: .*comma-separated/);
   });
 
   it('filters by bucket, principal, source_ip and text, exactly', async () => {
@@ -136,7 +163,7 @@ describe('GET /api/findings: filters and paging', () => {
 
   it('gives the paging headers in CSV and NDJSON too', async () => {
     const csv = await get('/api/findings?limit=5&offset=5', { accept: 'text/csv' });
-    expect([csv.headers.get('x-total-count'), csv.headers.get('link')]).toEqual(['79', '</api/findings?limit=5&offset=10>; rel="next"']);
+    expect([csv.headers.get('x-total-count'), csv.headers.get('link')]).toEqual(['79', expect.stringMatching(/^<\/api\/findings\?limit=5&offset=10&as_of=[^>&]+>; rel="next"$/)]);
     expect((await csv.text()).trim().split('\n')).toHaveLength(6);
     const nd = await get('/api/findings?limit=5&offset=75', { accept: 'application/x-ndjson' });
     expect([nd.headers.get('x-total-count'), nd.headers.get('link'), (await nd.text()).trim().split('\n').length]).toEqual(['79', null, 4]);
@@ -262,4 +289,40 @@ describe('GET /api/pivot', () => {
     expect((await get('/api/pivot?kind=bucket&value=prod-data', {}, locked)).status).toBe(401);
     expect((await get('/api/pivot?kind=bucket&value=prod-data', { authorization: 'Bearer s3cret' }, locked)).status).toBe(200);
   });
+});
+
+describe('a table ingested into for the first time while the server runs', () => {
+  it('is read: its findings and rows appear, as on a server started after the ingest (it stayed the empty table of the start)', async () => {
+    const t = tempDir();
+    const data = join(t.dir, 'data');
+    await ingest([new URL('access-logs/', SAMPLES).pathname], { data, format: 'auto', force: false, strict: false });
+    const running = await createApp({ data });
+    try {
+      const before = await json('/api/findings?limit=1', running);
+      const rows = async (a: App): Promise<Record<string, number>> =>
+        Object.fromEntries(((await (await a.app.request('/api/tables')).json()) as { tables: Array<{ name: string; rows: number }> }).tables.map((x) => [x.name, x.rows]));
+      expect((await rows(running)).cloudtrail).toBe(0);
+      await ingest([new URL('cloudtrail/', SAMPLES).pathname], { data, format: 'auto', force: false, strict: false });
+      const fresh = await createApp({ data });
+      try {
+        // Asked first of the tables, the posture and user SQL (no findings request yet): each reads the new table.
+        expect((await rows(running)).cloudtrail).toBeGreaterThan(0);
+        const posture = async (a: App): Promise<unknown> => ((await (await a.app.request('/api/posture')).json()) as { rows: unknown[] }).rows;
+        expect(await posture(running)).toEqual(await posture(fresh));
+        const after = await json('/api/findings?limit=1', running);
+        expect(after.total).toBe((await json('/api/findings?limit=1', fresh)).total);
+        expect(after.total).toBeGreaterThan(before.total);
+        expect((await rows(running)).cloudtrail).toBe((await rows(fresh)).cloudtrail);
+        expect((await rows(running)).cloudtrail).toBeGreaterThan(0);
+        // User SQL sees it too.
+        const r = await running.app.request('/api/query', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sql: 'SELECT count(*) AS n FROM cloudtrail' }) });
+        expect(Number(((await r.json()) as { rows: Array<{ n: number }> }).rows[0]?.n)).toBe((await rows(fresh)).cloudtrail);
+      } finally {
+        fresh.close();
+      }
+    } finally {
+      running.close();
+      t.cleanup();
+    }
+  }, 120_000);
 });
