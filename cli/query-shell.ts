@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { UsageError, describe } from '../common/errors.js';
-import { terminalLines } from '../common/terminal.js';
+import { terminalLines, terminalSafe } from '../common/terminal.js';
 import { TABLES } from '../ingest/schema.js';
 import { QUERY_FORMATS, type QueryFormat } from '../query/finding.js';
 import type { Out, TextOut } from './command.js';
@@ -130,7 +130,8 @@ async function dotCommand(conn: DuckDBConnection, line: string, format: QueryFor
         text.write(HELP + '\n');
         break;
       case '.tables':
-        text.write((await tableNames(conn)).join('\n') + '\n');
+        // A name may hold a line break (a table made by a PIVOT of values): one line per name, escaped.
+        text.write((await tableNames(conn)).map(terminalSafe).join('\n') + '\n');
         break;
       case '.schema':
         text.write(await schema(conn, args[0]));
@@ -169,10 +170,11 @@ async function schema(conn: DuckDBConnection, table?: string): Promise<string> {
       parts.push(`${spec.name}: ${spec.doc}\n${spec.columns.map((c) => `  ${c.name.padEnd(width)}  ${c.type.padEnd(9)}  ${c.doc}`).join('\n')}\n  ${'date'.padEnd(width)}  DATE       the date partition (UTC)`);
       continue;
     }
-    const cols = await columnsOf(conn, name);
+    // Names may come from data (a PIVOT's columns are its values): each escaped before it is padded, so a line break cannot forge a line.
+    const cols = (await columnsOf(conn, name)).map(([c, t]) => [terminalSafe(c), terminalSafe(t)] as const);
     if (!cols.length) throw new Error(`no table or view named ${name} (.tables lists them)`);
     const width = Math.max(...cols.map(([c]) => c.length));
-    parts.push(`${name}\n${cols.map(([c, t]) => `  ${c.padEnd(width)}  ${t}`).join('\n')}`);
+    parts.push(`${terminalSafe(name)}\n${cols.map(([c, t]) => `  ${c.padEnd(width)}  ${t}`).join('\n')}`);
   }
   return parts.join('\n\n') + '\n';
 }

@@ -70,3 +70,24 @@ it('Ctrl-C stops the statement running, and the shell goes on', async () => {
   await t.done;
   expect(t.text()).toMatch(/error: statement|error: INTERRUPT/);
 });
+
+it('.schema and .tables show names made from data (a PIVOT of hostile values) escaped, on one line each', async () => {
+  // A column named by a value (PIVOT), a table named with a line break: neither may act on the terminal or forge a line.
+  await conn.run(`CREATE TABLE "made` + '\n' + `up" AS PIVOT (SELECT chr(27) || '[31mRED' || chr(10) || '  forged  VARCHAR' AS a, 1 AS b) ON a USING sum(b)`);
+  try {
+    const t = terminal();
+    t.input.write('.tables\r');
+    t.input.write('.schema\r');
+    await until(t, 'forged  VARCHAR');
+    t.input.write('\x04');
+    await t.done;
+    const text = t.text();
+    expect(text).not.toContain('\x1b[31m');
+    expect(text).not.toMatch(/made\r?\nup/);
+    expect(text).not.toMatch(/RED\r?\n {2}forged/);
+    expect(text).toContain('made\\u000aup');
+    expect(text).toContain('\\u001b[31mRED\\u000a  forged  VARCHAR');
+  } finally {
+    await conn.run(`DROP TABLE "made` + '\n' + `up"`);
+  }
+});
