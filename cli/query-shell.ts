@@ -8,6 +8,7 @@
  */
 import { appendFile, readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { UsageError, describe } from '../common/errors.js';
@@ -116,9 +117,16 @@ export async function runShell(o: ShellOptions): Promise<void> {
   text.write('\n');
 }
 
-/** A stream that escapes what a terminal would act on, for results shown in the shell. */
+/**
+ * A stream that escapes what a terminal would act on, for results shown in the shell. Bytes are decoded across
+ * chunks: a streamed result may end a chunk inside a character, which decoded alone would be garbled.
+ */
 function escaping(out: Out): Out {
-  return { write: (chunk) => out.write(terminalLines(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'))), isTTY: out.isTTY };
+  const decoder = new StringDecoder('utf8');
+  return {
+    write: (chunk) => out.write(terminalLines(typeof chunk === 'string' ? decoder.end() + chunk : decoder.write(Buffer.from(chunk)))),
+    isTTY: out.isTTY,
+  };
 }
 
 /** Run a dot-command; returns the output format (`.mode` changes it). */

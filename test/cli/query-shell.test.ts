@@ -28,12 +28,12 @@ const exportQuery: ExportQuery = async (conn, sql, _format, out) => {
   return { rows: r.currentRowCount };
 };
 
-function terminal(): { input: PassThrough; output: PassThrough; text(): string; done: Promise<void> } {
+function terminal(exporter: ExportQuery = exportQuery): { input: PassThrough; output: PassThrough; text(): string; done: Promise<void> } {
   const input = Object.assign(new PassThrough(), { isTTY: true });
   const output = Object.assign(new PassThrough(), { isTTY: true, columns: 80 });
   const chunks: string[] = [];
   output.on('data', (b: Buffer) => chunks.push(b.toString('utf8')));
-  const done = runShell({ conn, input, output, format: 'table', exportQuery });
+  const done = runShell({ conn, input, output, format: 'table', exportQuery: exporter });
   return { input, output, text: () => chunks.join(''), done };
 }
 
@@ -90,4 +90,21 @@ it('.schema and .tables show names made from data (a PIVOT of hostile values) es
   } finally {
     await conn.run(`DROP TABLE "made` + '\n' + `up"`);
   }
+});
+
+it('a result streamed in chunks that split a character shows the character whole', async () => {
+  // query/export.ts streams: a chunk may end inside a UTF-8 character, and escaping each chunk alone would garble it.
+  const bytes = Buffer.from('café ☃\n', 'utf8');
+  const split: ExportQuery = async (_conn, _sql, _format, out) => {
+    for (let i = 0; i < bytes.length; i++) out.stream.write(bytes.subarray(i, i + 1));
+    out.stream.write('END\n');
+    return { rows: 1 };
+  };
+  const t = terminal(split);
+  t.input.write('SELECT 1;\r');
+  await until(t, 'END');
+  t.input.write('\x04');
+  await t.done;
+  expect(t.text()).toContain('café ☃');
+  expect(t.text()).not.toContain('\ufffd');
 });
