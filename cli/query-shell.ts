@@ -114,6 +114,14 @@ export async function runShell(o: ShellOptions): Promise<void> {
     rl.prompt();
   }
   rl.close();
+  // The input ended inside a statement (a piped script whose last statement has no ;, Ctrl-D): it did not run, and that is said.
+  if (buffer.trim()) {
+    const { firstWords, holdsStatement } = await import('../query/statements.js');
+    if (await holdsStatement(o.conn, buffer)) {
+      text.write('\n');
+      text.line(`not run: it has no ; at its end (${firstWords(buffer)})`);
+    }
+  }
   text.write('\n');
 }
 

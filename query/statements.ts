@@ -82,6 +82,12 @@ export async function inputComplete(conn: DuckDBConnection, text: string): Promi
   return count === 0 || (await endsStatement(conn, text, count));
 }
 
+/** Whether `text` holds anything to run: a statement, or SQL the parser refuses (an open string); not only blanks and comments. */
+export async function holdsStatement(conn: DuckDBConnection, text: string): Promise<boolean> {
+  const count = await countStatements(conn, text);
+  return count instanceof Error || count > 0;
+}
+
 /** The statements whose result is rows to show (a query, EXPLAIN, CALL, PRAGMA); the rest (CREATE, INSERT, SET, ...) only report success. */
 const ROW_STATEMENTS: ReadonlySet<StatementType> = new Set([StatementType.SELECT, StatementType.EXPLAIN, StatementType.CALL, StatementType.PRAGMA, StatementType.RELATION]);
 

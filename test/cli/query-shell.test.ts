@@ -108,3 +108,37 @@ it('a result streamed in chunks that split a character shows the character whole
   expect(t.text()).toContain('café ☃');
   expect(t.text()).not.toContain('\ufffd');
 });
+
+it('a statement left without its ; when the input ends is said not to have run, never dropped in silence', async () => {
+  const t = terminal();
+  t.input.write('SELECT 5 AS never\r');
+  t.input.write('\x04');
+  await t.done;
+  expect(t.text()).not.toContain('rows [[5]]');
+  expect(t.text()).toContain('not run: it has no ; at its end (SELECT 5 AS never)');
+});
+
+it('a piped script (no terminal) runs its statements, and says so of one left without its ;', async () => {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const chunks: string[] = [];
+  output.on('data', (b: Buffer) => chunks.push(b.toString('utf8')));
+  const done = runShell({ conn, input, output, format: 'table', exportQuery });
+  input.end('SELECT 6 AS ran;\nSELECT 7 AS never\n');
+  await done;
+  expect(chunks.join('')).toContain('rows [[6]]');
+  expect(chunks.join('')).not.toContain('rows [[7]]');
+  expect(chunks.join('')).toContain('\nnot run: it has no ; at its end (SELECT 7 AS never)');
+});
+
+it('input ending in a comment after the last ; ends the shell without a word about it', async () => {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const chunks: string[] = [];
+  output.on('data', (b: Buffer) => chunks.push(b.toString('utf8')));
+  const done = runShell({ conn, input, output, format: 'table', exportQuery });
+  input.end('SELECT 8 AS ran;\n-- the end\n');
+  await done;
+  expect(chunks.join('')).toContain('rows [[8]]');
+  expect(chunks.join('')).not.toContain('not run');
+});
