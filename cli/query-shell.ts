@@ -59,6 +59,8 @@ export async function runShell(o: ShellOptions): Promise<void> {
   let format = o.format;
   let buffer = '';
   let running = false;
+  // A Ctrl-C while a run is on, also one that comes between two of its statements (DuckDB then has nothing to interrupt).
+  let interrupted = false;
   // Lines and Ctrl-C in the order they came: a Ctrl-C drops the lines typed before it, not after.
   const events: ShellEvent[] = [];
   let wake: (() => void) | undefined;
@@ -70,7 +72,10 @@ export async function runShell(o: ShellOptions): Promise<void> {
   rl.on('close', () => push('end'));
   // Ctrl-C stops the statement running at once; else it drops what is typed. It never leaves.
   rl.on('SIGINT', () => {
-    if (running) return o.conn.interrupt();
+    if (running) {
+      interrupted = true;
+      return o.conn.interrupt();
+    }
     // The part of a line typed so far goes too (the end, then delete to its start).
     rl.write(null, { ctrl: true, name: 'e' });
     rl.write(null, { ctrl: true, name: 'u' });
@@ -101,8 +106,9 @@ export async function runShell(o: ShellOptions): Promise<void> {
         const sql = buffer;
         buffer = '';
         running = true;
+        interrupted = false;
         try {
-          await runStatements(o.conn, sql, { text, out: { stream: escaping(o.output), isTTY: terminal }, format, csvRaw: o.csvRaw, exportQuery: o.exportQuery });
+          await runStatements(o.conn, sql, { text, out: { stream: escaping(o.output), isTTY: terminal }, format, csvRaw: o.csvRaw, exportQuery: o.exportQuery, interrupted: () => interrupted });
         } catch (err) {
           text.line(`error: ${describe(err)}`);
         } finally {

@@ -142,3 +142,24 @@ it('input ending in a comment after the last ; ends the shell without a word abo
   expect(chunks.join('')).toContain('rows [[8]]');
   expect(chunks.join('')).not.toContain('not run');
 });
+
+it('Ctrl-C between two statements of one input (none running at that moment) stops the ones after it', async () => {
+  let t: ReturnType<typeof terminal> | undefined;
+  // The first statement's result is shown, then Ctrl-C comes before the second starts: DuckDB has nothing to interrupt.
+  const ctrlCAfterFirst: ExportQuery = async (c, sql, format, out, opts) => {
+    const r = await exportQuery(c, sql, format, out, opts);
+    const input = t?.input;
+    // Readline has seen the key when a listener added after its own hears it.
+    if (sql.includes('first') && input) await new Promise<void>((resolve) => (input.once('data', () => setImmediate(resolve)), input.write('\x03')));
+    return r;
+  };
+  t = terminal(ctrlCAfterFirst);
+  t.input.write('SELECT 1 AS first; SELECT 2 AS second;\r');
+  const shown = t;
+  while (!/rows \[\[2\]\]|interrupted/.test(shown.text())) await new Promise((resolve) => setTimeout(resolve, 50));
+  t.input.write('\x04');
+  await t.done;
+  expect(t.text()).toContain('rows [[1]]');
+  expect(t.text()).not.toContain('rows [[2]]');
+  expect(t.text()).toContain('interrupted: statement 2 of 2 and those after it were not run, 1 statement before it ran');
+});
