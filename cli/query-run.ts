@@ -62,7 +62,7 @@ export async function runStatements(conn: DuckDBConnection, sql: string, t: RunT
       } else if (!human && n === total) {
         await t.exportQuery(conn, sql, t.format, t.out, opts);
       } else {
-        // DuckDB says what a statement returned once it ran (INSERT ... RETURNING returns rows).
+        // DuckDB says what a statement returned once it ran: one returnsRows did not expect to is said, never dropped.
         const rows = (await conn.run(sql)).returnType === ResultReturnType.QUERY_RESULT;
         if (human) t.text.line(`${label} (done${rows ? '; it returns rows: run it alone to see them' : ''})`);
         else if (rows) {
