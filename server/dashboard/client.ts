@@ -83,9 +83,30 @@ function go(changes, replace) {
 
 // ---- the token ----
 let tokenWaiter = null;
+let tokenGiven = null; // resolves tokenWaiter: the prompt answered, or a token came in the address
 const token = () => sessionStorage.getItem(TOKEN_KEY);
+/** Keep a token for the tab, and let the requests waiting for one go on. */
+function useToken(t) {
+  sessionStorage.setItem(TOKEN_KEY, t);
+  $('token-box').hidden = true;
+  showForget();
+  if (tokenGiven) { document.body.dataset.token = 'given'; tokenWaiter = null; const resume = tokenGiven; tokenGiven = null; resume(); }
+}
+/**
+ * The old way in: #token=T in the address, on load or pasted into an open page (hashchange). Kept as a way in:
+ * stored, then taken out of the address at once (never carried into the links the page makes from its address).
+ */
+function tokenFromAddress() {
+  const h = state();
+  if (!h.get('token')) return;
+  const t = h.get('token');
+  h.delete('token');
+  history.replaceState(null, '', '#' + h.toString());
+  useToken(t);
+}
 function askToken(message) {
   tokenWaiter ??= new Promise((resolve) => {
+    tokenGiven = resolve;
     const box = $('token-box');
     $('token-message').textContent = message;
     box.hidden = false;
@@ -95,13 +116,8 @@ function askToken(message) {
       ev.preventDefault();
       const t = $('token-input').value.trim();
       if (!t) return;
-      sessionStorage.setItem(TOKEN_KEY, t);
       $('token-input').value = '';
-      box.hidden = true;
-      document.body.dataset.token = 'given';
-      tokenWaiter = null;
-      showForget();
-      resolve();
+      useToken(t);
     };
   });
   return tokenWaiter;
@@ -544,13 +560,7 @@ async function render() {
 }
 
 (() => {
-  // The old way in: #token=T in the address. Kept as a way in: stored, then taken out of the address.
-  const h = state();
-  if (h.get('token')) {
-    sessionStorage.setItem(TOKEN_KEY, h.get('token'));
-    h.delete('token');
-    history.replaceState(null, '', '#' + h.toString());
-  }
+  tokenFromAddress();
   showForget();
   $('forget').onclick = (ev) => { ev.preventDefault(); sessionStorage.removeItem(TOKEN_KEY); location.reload(); };
   const time = (id) => { const v = $(id).value; return v ? new Date(v + 'Z').toISOString().replace('.000Z', 'Z') : null; };
@@ -562,7 +572,7 @@ async function render() {
   };
   for (const id of ['f-severity', 'f-detection', 'f-status']) $(id).onchange = () => $('list-filters').requestSubmit();
   for (const id of ['back', 'back2']) $(id).onclick = (ev) => { ev.preventDefault(); go({ view: null, id: null, kind: null, value: null, pbucket: null, columns: null }); };
-  window.addEventListener('hashchange', render);
+  window.addEventListener('hashchange', () => { tokenFromAddress(); render(); });
   render();
 })();
 `;
