@@ -6,7 +6,7 @@
  * prints is for a person at a terminal: all of it, results in any format
  * too, is escaped (log content is hostile).
  */
-import { appendFile, readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
@@ -216,11 +216,20 @@ async function loadHistory(file?: string): Promise<string[]> {
   }
 }
 
-/** Add an entry to the history file; one that cannot be written is passed over (the shell works without it). */
+/**
+ * Add an entry to the history file, readable by its owner alone: SQL typed here may hold a secret (CREATE SECRET), so
+ * a history others can read (made before, or by hand) is made 0600 too. One that cannot be written is passed over.
+ */
 async function remember(file: string | undefined, entry: string): Promise<void> {
   if (!file) return;
   try {
-    await appendFile(file, entry + '\n', { mode: 0o600 });
+    const fh = await open(file, 'a', 0o600);
+    try {
+      if ((await fh.stat()).mode & 0o077) await fh.chmod(0o600);
+      await fh.appendFile(entry + '\n');
+    } finally {
+      await fh.close();
+    }
   } catch {
     // No history then: a read-only home is no reason to stop.
   }

@@ -4,7 +4,7 @@
  * one), the interactive shell fed through a stream, and --print-views
  * read back by a fresh DuckDB.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -230,6 +230,19 @@ describe('the shell', () => {
     expect(readFileSync(file, 'utf8')).toBe('SELECT 1 -- one\n AS h;\n.tables\n');
     const r = await shell('SELECT 8 AS ok;\n', { S3SIFT_HISTORY: join(tmp.dir, 'no-such-folder', 'history') });
     expect([r.code, r.out]).toEqual([0, expect.stringMatching(/ok\n-+\n8\n/)]);
+  });
+
+  it('keeps its history readable by you alone (0600): a new file, and one that was readable by others', async () => {
+    const fresh = join(tmp.dir, 'history-new');
+    await shell('SELECT 1 AS a;\n', { S3SIFT_HISTORY: fresh });
+    expect((statSync(fresh).mode & 0o777).toString(8)).toBe('600');
+    // A history may hold a CREATE SECRET typed in the shell: one left readable by others is made yours alone.
+    const old = join(tmp.dir, 'history-old');
+    writeFileSync(old, 'SELECT 0;\n', { mode: 0o644 });
+    chmodSync(old, 0o644);
+    await shell('SELECT 2 AS b;\n', { S3SIFT_HISTORY: old });
+    expect((statSync(old).mode & 0o777).toString(8)).toBe('600');
+    expect(readFileSync(old, 'utf8')).toBe('SELECT 0;\nSELECT 2 AS b;\n');
   });
 
   it('refuses a format a terminal cannot show', async () => {
