@@ -33,12 +33,15 @@ export interface RunTarget {
   /** The table's rows at most (--max-rows). */
   maxRows?: number;
   exportQuery: ExportQuery;
+  /** True once the person asked to stop (the shell's Ctrl-C): no statement starts after that, even when none was running to interrupt. */
+  interrupted?: () => boolean;
 }
 
 /** Run every statement of `sql`; returns how many ran. A failing statement stops the run: a QueryError with its number and how many ran before it. */
 export async function runStatements(conn: DuckDBConnection, sql: string, t: RunTarget): Promise<number> {
   const { firstWords, returnsRows, splitStatements } = await import('../query/statements.js');
   const statements = await splitStatements(conn, sql);
+  if (t.interrupted?.()) throw new QueryError('interrupted: nothing was run');
   const opts = { csvRaw: t.csvRaw, ...(t.maxRows !== undefined ? { maxRows: t.maxRows } : {}) };
   const [only] = statements;
   if (statements.length === 1 && only !== undefined) {
@@ -50,6 +53,9 @@ export async function runStatements(conn: DuckDBConnection, sql: string, t: RunT
   const total = statements.length;
   for (const [i, sql] of statements.entries()) {
     const n = i + 1;
+    if (t.interrupted?.()) {
+      throw new QueryError(`interrupted: statement ${n} of ${total} and those after it were not run, ${i} statement${i === 1 ? '' : 's'} before it ran`);
+    }
     const label = `-- statement ${n} of ${total}: ${firstWords(sql)}`;
     if (human && i > 0) t.text.write('\n');
     try {
@@ -59,7 +65,7 @@ export async function runStatements(conn: DuckDBConnection, sql: string, t: RunT
       } else if (!human && n === total) {
         await t.exportQuery(conn, sql, t.format, t.out, opts);
       } else {
-        // DuckDB says what a statement returned once it ran (INSERT ... RETURNING returns rows).
+        // DuckDB says what a statement returned once it ran: one returnsRows did not expect to is said, never dropped.
         const rows = (await conn.run(sql)).returnType === ResultReturnType.QUERY_RESULT;
         if (human) t.text.line(`${label} (done${rows ? '; it returns rows: run it alone to see them' : ''})`);
         else if (rows) {

@@ -6,13 +6,13 @@
  * prints is for a person at a terminal: all of it, results in any format
  * too, is escaped (log content is hostile).
  */
-import { appendFile, readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import type { Readable } from 'node:stream';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { UsageError, describe } from '../common/errors.js';
-import { terminalLines } from '../common/terminal.js';
+import { terminalLines, terminalSafe } from '../common/terminal.js';
 import { TABLES } from '../ingest/schema.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../query/finding.js';
 import type { Out, TextOut } from './command.js';
@@ -59,6 +59,8 @@ export async function runShell(o: ShellOptions): Promise<void> {
   let format = o.format;
   let buffer = '';
   let running = false;
+  // A Ctrl-C while a run is on, also one that comes between two of its statements (DuckDB then has nothing to interrupt).
+  let interrupted = false;
   // Lines and Ctrl-C in the order they came: a Ctrl-C drops the lines typed before it, not after.
   const events: ShellEvent[] = [];
   let wake: (() => void) | undefined;
@@ -70,7 +72,10 @@ export async function runShell(o: ShellOptions): Promise<void> {
   rl.on('close', () => push('end'));
   // Ctrl-C stops the statement running at once; else it drops what is typed. It never leaves.
   rl.on('SIGINT', () => {
-    if (running) return o.conn.interrupt();
+    if (running) {
+      interrupted = true;
+      return o.conn.interrupt();
+    }
     // The part of a line typed so far goes too (the end, then delete to its start).
     rl.write(null, { ctrl: true, name: 'e' });
     rl.write(null, { ctrl: true, name: 'u' });
@@ -101,8 +106,9 @@ export async function runShell(o: ShellOptions): Promise<void> {
         const sql = buffer;
         buffer = '';
         running = true;
+        interrupted = false;
         try {
-          await runStatements(o.conn, sql, { text, out: { stream: escaping(o.output), isTTY: terminal }, format, csvRaw: o.csvRaw, exportQuery: o.exportQuery });
+          await runStatements(o.conn, sql, { text, out: { stream: escaping(o.output), isTTY: terminal }, format, csvRaw: o.csvRaw, exportQuery: o.exportQuery, interrupted: () => interrupted });
         } catch (err) {
           text.line(`error: ${describe(err)}`);
         } finally {
@@ -114,16 +120,29 @@ export async function runShell(o: ShellOptions): Promise<void> {
     rl.prompt();
   }
   rl.close();
+  // The input ended inside a statement (a piped script whose last statement has no ;, Ctrl-D): it did not run, and that is said.
+  if (buffer.trim()) {
+    const { firstWords, holdsStatement } = await import('../query/statements.js');
+    if (await holdsStatement(o.conn, buffer)) {
+      text.write('\n');
+      text.line(`not run: it has no ; at its end (${firstWords(buffer)})`);
+    }
+  }
   text.write('\n');
 }
 
-/** A stream that escapes what a terminal would act on, for results shown in the shell. */
+/**
+ * A stream that escapes what a terminal would act on, for results shown in the shell. Bytes are decoded across
+ * chunks: a streamed result may end a chunk inside a character, which decoded alone would be garbled.
+ */
 function escaping(out: Out): Out {
-  // Bytes come in chunks (DuckDB's writers) that may end inside a character: decode across them.
-  const utf8 = new StringDecoder('utf8');
-  // Tabs stay too (DuckDB indents JSON with them): a tab moves the cursor, it cannot command the terminal.
-  const safe = (text: string): string => text.split('\t').map(terminalLines).join('\t');
-  return { write: (chunk) => out.write(safe(typeof chunk === 'string' ? chunk : utf8.write(Buffer.from(chunk)))), isTTY: out.isTTY };
+  const decoder = new StringDecoder('utf8');
+  // Tabs stay (DuckDB indents JSON with them): a tab moves the cursor, it cannot command the terminal.
+  const safe = (text: string): string => text.split('	').map(terminalLines).join('	');
+  return {
+    write: (chunk) => out.write(safe(typeof chunk === 'string' ? decoder.end() + chunk : decoder.write(Buffer.from(chunk)))),
+    isTTY: out.isTTY,
+  };
 }
 
 /** Run a dot-command; returns the output format (`.mode` changes it). */
@@ -135,7 +154,8 @@ async function dotCommand(conn: DuckDBConnection, line: string, format: ExportFo
         text.write(HELP + '\n');
         break;
       case '.tables':
-        text.write((await tableNames(conn)).join('\n') + '\n');
+        // A name may hold a line break (a table made by a PIVOT of values): one line per name, escaped.
+        text.write((await tableNames(conn)).map(terminalSafe).join('\n') + '\n');
         break;
       case '.schema':
         text.write(await schema(conn, args[0]));
@@ -174,10 +194,11 @@ async function schema(conn: DuckDBConnection, table?: string): Promise<string> {
       parts.push(`${spec.name}: ${spec.doc}\n${spec.columns.map((c) => `  ${c.name.padEnd(width)}  ${c.type.padEnd(9)}  ${c.doc}`).join('\n')}\n  ${'date'.padEnd(width)}  DATE       the date partition (UTC)`);
       continue;
     }
-    const cols = await columnsOf(conn, name);
+    // Names may come from data (a PIVOT's columns are its values): each escaped before it is padded, so a line break cannot forge a line.
+    const cols = (await columnsOf(conn, name)).map(([c, t]) => [terminalSafe(c), terminalSafe(t)] as const);
     if (!cols.length) throw new Error(`no table or view named ${name} (.tables lists them)`);
     const width = Math.max(...cols.map(([c]) => c.length));
-    parts.push(`${name}\n${cols.map(([c, t]) => `  ${c.padEnd(width)}  ${t}`).join('\n')}`);
+    parts.push(`${terminalSafe(name)}\n${cols.map(([c, t]) => `  ${c.padEnd(width)}  ${t}`).join('\n')}`);
   }
   return parts.join('\n\n') + '\n';
 }
@@ -197,11 +218,20 @@ async function loadHistory(file?: string): Promise<string[]> {
   }
 }
 
-/** Add an entry to the history file; one that cannot be written is passed over (the shell works without it). */
+/**
+ * Add an entry to the history file, readable by its owner alone: SQL typed here may hold a secret (CREATE SECRET), so
+ * a history others can read (made before, or by hand) is made 0600 too. One that cannot be written is passed over.
+ */
 async function remember(file: string | undefined, entry: string): Promise<void> {
   if (!file) return;
   try {
-    await appendFile(file, entry + '\n', { mode: 0o600 });
+    const fh = await open(file, 'a', 0o600);
+    try {
+      if ((await fh.stat()).mode & 0o077) await fh.chmod(0o600);
+      await fh.appendFile(entry + '\n');
+    } finally {
+      await fh.close();
+    }
   } catch {
     // No history then: a read-only home is no reason to stop.
   }

@@ -82,8 +82,19 @@ export async function inputComplete(conn: DuckDBConnection, text: string): Promi
   return count === 0 || (await endsStatement(conn, text, count));
 }
 
-/** The statements whose result is rows to show (a query, EXPLAIN, CALL, PRAGMA); the rest (CREATE, INSERT, SET, ...) only report success. */
-const ROW_STATEMENTS: ReadonlySet<StatementType> = new Set([StatementType.SELECT, StatementType.EXPLAIN, StatementType.CALL, StatementType.PRAGMA, StatementType.RELATION]);
+/** Whether `text` holds anything to run: a statement, or SQL the parser refuses (an open string); not only blanks and comments. */
+export async function holdsStatement(conn: DuckDBConnection, text: string): Promise<boolean> {
+  const count = await countStatements(conn, text);
+  return count instanceof Error || count > 0;
+}
+
+/**
+ * The statements whose result is rows to show (a query, EXPLAIN, CALL, PRAGMA, the EXECUTE of a prepared statement,
+ * which shows a count when that is all it returns); the rest (CREATE, SET, ...) only report success.
+ */
+const ROW_STATEMENTS: ReadonlySet<StatementType> = new Set([StatementType.SELECT, StatementType.EXPLAIN, StatementType.CALL, StatementType.PRAGMA, StatementType.RELATION, StatementType.EXECUTE]);
+/** Changes whose result is one `Count` column, or, with RETURNING, the rows returned. */
+const CHANGES: ReadonlySet<StatementType> = new Set([StatementType.INSERT, StatementType.UPDATE, StatementType.DELETE]);
 
 /**
  * Whether `sql` (one statement) returns rows, before it runs: binding it is the only way to know (`PRAGMA table_info`
@@ -99,6 +110,7 @@ export async function returnsRows(conn: DuckDBConnection, sql: string): Promise<
     throw err;
   }
   try {
+    if (CHANGES.has(prepared.statementType)) return !(prepared.columnCount === 1 && prepared.columnName(0) === 'Count');
     return ROW_STATEMENTS.has(prepared.statementType);
   } finally {
     prepared.destroySync();

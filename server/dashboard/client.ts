@@ -15,6 +15,7 @@ const SOURCE_COLOR = { access_log: '#4c9be8', cloudtrail: '#8e5bd0' };
 const TOKEN_KEY = 's3sift.token';
 const PAGE = 100; // rows a page by default; #limit=N in the address sets it
 const BINS = [1, 5, 15, 60, 360, 1440];
+const MAX_BARS = 5000; // bins a timeline draws at most; a wider range gets wider bins
 const SORTABLE = ['event_time', 'last_time', 'severity', 'detection_id', 'bucket', 'principal', 'count'];
 const LIST_KEYS = ['since', 'until', 'bucket', 'severity', 'detection', 'principal', 'source_ip', 'status', 'sort', 'order', 'offset', 'limit'];
 const charts = {};
@@ -82,9 +83,30 @@ function go(changes, replace) {
 
 // ---- the token ----
 let tokenWaiter = null;
+let tokenGiven = null; // resolves tokenWaiter: the prompt answered, or a token came in the address
 const token = () => sessionStorage.getItem(TOKEN_KEY);
+/** Keep a token for the tab, and let the requests waiting for one go on. */
+function useToken(t) {
+  sessionStorage.setItem(TOKEN_KEY, t);
+  $('token-box').hidden = true;
+  showForget();
+  if (tokenGiven) { document.body.dataset.token = 'given'; tokenWaiter = null; const resume = tokenGiven; tokenGiven = null; resume(); }
+}
+/**
+ * The old way in: #token=T in the address, on load or pasted into an open page (hashchange). Kept as a way in:
+ * stored, then taken out of the address at once (never carried into the links the page makes from its address).
+ */
+function tokenFromAddress() {
+  const h = state();
+  if (!h.get('token')) return;
+  const t = h.get('token');
+  h.delete('token');
+  history.replaceState(null, '', '#' + h.toString());
+  useToken(t);
+}
 function askToken(message) {
   tokenWaiter ??= new Promise((resolve) => {
+    tokenGiven = resolve;
     const box = $('token-box');
     $('token-message').textContent = message;
     box.hidden = false;
@@ -94,13 +116,8 @@ function askToken(message) {
       ev.preventDefault();
       const t = $('token-input').value.trim();
       if (!t) return;
-      sessionStorage.setItem(TOKEN_KEY, t);
       $('token-input').value = '';
-      box.hidden = true;
-      document.body.dataset.token = 'given';
-      tokenWaiter = null;
-      showForget();
-      resolve();
+      useToken(t);
     };
   });
   return tokenWaiter;
@@ -158,16 +175,19 @@ function bins(rows, bin, key) {
     for (let i = 1; i < u.length; i++) gap = Math.min(gap, u[i] - u[i - 1]);
     bin = Number.isFinite(gap) ? BINS.slice().reverse().find((b) => gap >= b * 60000) ?? 1 : 1440;
   }
-  const step = bin * 60000;
   const r = range();
   let lo = times.length ? Math.min(...times) : r.since;
   let hi = times.length ? Math.max(...times) : r.until;
-  if (r.since !== null) lo = Math.min(lo ?? r.since, Math.floor(r.since / step) * step);
+  if (r.since !== null) lo = Math.min(lo ?? r.since, r.since);
   if (r.until !== null) hi = Math.max(hi ?? r.until, r.until - 1);
+  // More bins than the page draws (a range of decades): wider ones, each the sum of whole bins of the
+  // answer (bins start at multiples of their width), so no row falls outside the axis.
+  if (lo !== null && hi !== null && (hi - lo) / (bin * 60000) > MAX_BARS - 2) bin *= Math.ceil((hi - lo) / (bin * 60000) / (MAX_BARS - 2));
+  const step = bin * 60000;
   const starts = [];
   if (lo !== null && hi !== null) {
     lo = Math.floor(lo / step) * step;
-    for (let t = lo; t <= hi && starts.length < 5000; t += step) starts.push(t);
+    for (let t = lo; t <= hi; t += step) starts.push(t);
   }
   const index = new Map(starts.map((t, i) => [t, i]));
   const untimed = rows.some((x) => timeOf(x) === null);
@@ -247,7 +267,7 @@ function timeChart(id, rows, bin, key, groupKey, groups, colors) {
   });
   $(id).dataset.bin = String(b.bin);
   const note = $(id).closest('section').querySelector('.bin');
-  if (note) note.textContent = b.bin >= 1440 ? 'bins of ' + b.bin / 1440 + ' day' : b.bin >= 60 ? 'bins of ' + b.bin / 60 + ' h' : 'bins of ' + b.bin + ' min';
+  if (note) note.textContent = b.bin >= 1440 ? 'bins of ' + b.bin / 1440 + (b.bin > 1440 ? ' days' : ' day') : b.bin >= 60 ? 'bins of ' + b.bin / 60 + ' h' : 'bins of ' + b.bin + ' min';
   brush(id, () => ({ chart, starts: b.starts, bin: b.bin }));
 }
 /** A saved query with the header's filters, and bin_minutes where the query takes it. */
@@ -540,13 +560,7 @@ async function render() {
 }
 
 (() => {
-  // The old way in: #token=T in the address. Kept as a way in: stored, then taken out of the address.
-  const h = state();
-  if (h.get('token')) {
-    sessionStorage.setItem(TOKEN_KEY, h.get('token'));
-    h.delete('token');
-    history.replaceState(null, '', '#' + h.toString());
-  }
+  tokenFromAddress();
   showForget();
   $('forget').onclick = (ev) => { ev.preventDefault(); sessionStorage.removeItem(TOKEN_KEY); location.reload(); };
   const time = (id) => { const v = $(id).value; return v ? new Date(v + 'Z').toISOString().replace('.000Z', 'Z') : null; };
@@ -558,7 +572,7 @@ async function render() {
   };
   for (const id of ['f-severity', 'f-detection', 'f-status']) $(id).onchange = () => $('list-filters').requestSubmit();
   for (const id of ['back', 'back2']) $(id).onclick = (ev) => { ev.preventDefault(); go({ view: null, id: null, kind: null, value: null, pbucket: null, columns: null }); };
-  window.addEventListener('hashchange', render);
+  window.addEventListener('hashchange', () => { tokenFromAddress(); render(); });
   render();
 })();
 `;

@@ -4,7 +4,7 @@
  * one), the interactive shell fed through a stream, and --print-views
  * read back by a fresh DuckDB.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,9 +105,15 @@ SELECT s FROM t /* ; */; SELECT $$x;y$$ AS d, "odd;name" FROM (SELECT 1 AS "odd;
     expect([r.code, JSON.parse(r.out).rows]).toEqual([0, [{ n: 1 }]]);
   });
 
-  it('a statement classed as no result that returns rows says so (INSERT ... RETURNING), and shows them when run alone', async () => {
-    const r = await run(['query', '--data', data, 'CREATE TEMP TABLE z (a INTEGER); INSERT INTO z VALUES (6) RETURNING a']);
-    expect(r.out).toContain('-- statement 2 of 2: INSERT INTO z VALUES (6) RETURNING a (done; it returns rows: run it alone to see them)');
+  it('shows the rows of INSERT/UPDATE/DELETE ... RETURNING and of EXECUTE (alone they could not run: what they need was made before them)', async () => {
+    const r = await run(['query', '--data', data, 'CREATE TEMP TABLE z (a INTEGER); INSERT INTO z VALUES (6) RETURNING a; UPDATE z SET a = 7 RETURNING a * 10 AS b; PREPARE p AS SELECT 42 AS answer; EXECUTE p; INSERT INTO z VALUES (8); DELETE FROM z RETURNING a']);
+    expect(r.code).toBe(0);
+    expect(r.out).not.toContain('run it alone');
+    expect(r.out).toMatch(/-- statement 2 of 7: INSERT INTO z VALUES \(6\) RETURNING a;\na\n-\n6\n/);
+    expect(r.out).toMatch(/-- statement 3 of 7: UPDATE z SET a = 7 RETURNING a \* 10 AS b;\nb\n-+\n70\n/);
+    expect(r.out).toMatch(/-- statement 5 of 7: EXECUTE p;\nanswer\n-+\n42\n/);
+    expect(r.out).toContain('-- statement 6 of 7: INSERT INTO z VALUES (8); (done)');
+    expect(r.out).toMatch(/-- statement 7 of 7: DELETE FROM z RETURNING a\na\n-\n7\n8\n/);
     const json = await run(['query', '--data', data, '--format', 'json', 'CREATE TEMP TABLE z (a INTEGER); INSERT INTO z VALUES (6) RETURNING a']);
     expect(JSON.parse(json.out).rows).toEqual([{ a: 6 }]);
   });
@@ -237,6 +243,19 @@ describe('the shell', () => {
     expect(readFileSync(file, 'utf8')).toBe('SELECT 1 -- one\n AS h;\n.tables\n');
     const r = await shell('SELECT 8 AS ok;\n', { S3SIFT_HISTORY: join(tmp.dir, 'no-such-folder', 'history') });
     expect([r.code, r.out]).toEqual([0, expect.stringMatching(/ok\n-+\n8\n/)]);
+  });
+
+  it('keeps its history readable by you alone (0600): a new file, and one that was readable by others', async () => {
+    const fresh = join(tmp.dir, 'history-new');
+    await shell('SELECT 1 AS a;\n', { S3SIFT_HISTORY: fresh });
+    expect((statSync(fresh).mode & 0o777).toString(8)).toBe('600');
+    // A history may hold a CREATE SECRET typed in the shell: one left readable by others is made yours alone.
+    const old = join(tmp.dir, 'history-old');
+    writeFileSync(old, 'SELECT 0;\n', { mode: 0o644 });
+    chmodSync(old, 0o644);
+    await shell('SELECT 2 AS b;\n', { S3SIFT_HISTORY: old });
+    expect((statSync(old).mode & 0o777).toString(8)).toBe('600');
+    expect(readFileSync(old, 'utf8')).toBe('SELECT 0;\nSELECT 2 AS b;\n');
   });
 
   it('refuses a format a terminal cannot show', async () => {

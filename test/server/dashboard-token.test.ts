@@ -60,6 +60,10 @@ describe.skipIf(!CHROMIUM)(`the dashboard with --token, in headless Chromium${CH
     expect(await page.textContent('#status')).toBe('ready');
     expect(await page.isHidden('#token-box')).toBe(true);
     expect(await page.evaluate("sessionStorage.getItem('s3sift.token')")).toBe(TOKEN);
+    // The requests that waited at the prompt went on with it: the page is drawn, the prompt gone.
+    expect(await page.textContent('#status')).toBe('ready');
+    expect(await page.isHidden('#token-box')).toBe(true);
+    expect(await page.$$eval('#findings tbody tr', (rs) => rs.length)).toBe(1);
     expect(await page.$$eval('#findings tbody tr', (rs) => rs.length)).toBeGreaterThan(0);
     expect(await page.$$eval('#findings tbody tr .sev', (ss) => [...new Set(ss.map((s) => s.textContent))].sort())).toEqual(['critical', 'high']);
     // The token never went into the address.
@@ -85,6 +89,24 @@ describe.skipIf(!CHROMIUM)(`the dashboard with --token, in headless Chromium${CH
     expect(page.url()).not.toContain(TOKEN);
     expect(new URL(page.url()).hash).toBe('#detection=mass-delete');
     expect(await page.$$eval('#findings tbody tr', (rs) => rs.length)).toBe(1);
+    expect(problems).toEqual([]);
+  }, 60_000);
+
+  it('takes #token=T pasted into the address of a page already open (no reload) too: stored, out of the address, not carried into links', async () => {
+    const { page, problems } = await newPage();
+    await page.goto(`${server.url}/`);
+    await tokenAsked(page);
+    // A pasted address that differs in its hash only: the page is not loaded again, only hashchange.
+    await page.evaluate(`location.hash = '#token=${TOKEN}&detection=mass-delete'`);
+    await page.waitForFunction('!location.hash.includes("token")');
+    await settled(page);
+    expect(page.url()).not.toContain(TOKEN);
+    expect(await page.evaluate("sessionStorage.getItem('s3sift.token')")).toBe(TOKEN);
+    // The requests that waited at the prompt went on with it: the page is drawn, the prompt gone.
+    expect(await page.textContent('#status')).toBe('ready');
+    expect(await page.isHidden('#token-box')).toBe(true);
+    expect(await page.$$eval('#findings tbody tr', (rs) => rs.length)).toBe(1);
+    expect(await page.$$eval('a[href^="#"]', (as) => as.map((a) => a.getAttribute('href') ?? '').filter((h) => h.includes('token=')))).toEqual([]);
     expect(problems).toEqual([]);
   }, 60_000);
 });

@@ -322,6 +322,29 @@ describe.skipIf(!CHROMIUM)(`the dashboard page in headless Chromium${CHROMIUM ? 
     expect(problems).toEqual([]);
   }, 90_000);
 
+  it('a range wider than the bins can show (a shared link since 2000) draws every request and finding in wider bins, none dropped', async () => {
+    const { page, problems } = await newPage();
+    /** What each timeline adds up to, and its bin in minutes. */
+    const totals = () =>
+      page.evaluate(() =>
+        ['requests_over_time', 'findings_over_time'].map((id) => {
+          const c = (globalThis as unknown as { Chart: { getChart(id: string): { data: { datasets: Array<{ data: number[] }> } } } }).Chart.getChart(id);
+          return [id, c.data.datasets.reduce((n, d) => n + d.data.reduce((a, x) => a + x, 0), 0)] as const;
+        }),
+      );
+    await page.goto(`${server.url}/`);
+    await settled(page);
+    const all = await totals();
+    for (const [id, n] of all) expect([id, n > 0]).toEqual([id, true]);
+    // 26 years: at one day a bin, more bins than the page draws.
+    await page.goto(`${server.url}/#since=2000-01-01T00:00:00Z&until=2026-01-01T00:00:00Z`);
+    await settled(page);
+    expect(await page.textContent('#status')).toBe('ready');
+    expect(await totals()).toEqual(all);
+    expect(Number(await page.getAttribute('#requests_over_time', 'data-bin'))).toBeGreaterThan(1440);
+    expect(problems).toEqual([]);
+  }, 90_000);
+
   it('shows markup and javascript: from the logs as text: no script runs, links are encoded', async () => {
     const { page, problems } = await newPage();
     await page.goto(`${untimed.url}/#detection=hostile-values`);
