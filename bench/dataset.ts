@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { sqlIdentifier, sqlString } from '../common/sql.js';
 import { ACCESS_LOG, CLOUDTRAIL, type TableSpec } from '../ingest/schema.js';
+import { ensureManifest } from '../ingest/dataset.js';
 
 /** Generator expressions by column (`i` is the row number); unnamed columns are NULL. */
 const ACCESS_EXPR: Record<string, string> = {
@@ -108,10 +109,16 @@ async function generateTable(dir: string, table: TableSpec, exprs: Record<string
 
 /** Make `events` events under `data` unless it already holds them. */
 export async function generateDataset(data: string, events: number): Promise<void> {
-  if (existsSync(join(data, 'cloudtrail'))) return;
+  if (existsSync(join(data, 'cloudtrail'))) {
+    // Made before a manifest was what makes a folder a dataset: the files are the same.
+    await ensureManifest(data);
+    return;
+  }
   rmSync(data, { recursive: true, force: true });
   mkdirSync(data, { recursive: true });
   process.stderr.write(`generating ${events.toLocaleString('en-US')} events...\n`);
   await generateTable(data, ACCESS_LOG, ACCESS_EXPR, Math.round(events * 0.6));
   await generateTable(data, CLOUDTRAIL, CLOUDTRAIL_EXPR, events - Math.round(events * 0.6));
+  // A manifest makes the folder a dataset (query/dataset.ts refuses a folder without one).
+  await ensureManifest(data);
 }

@@ -8,7 +8,6 @@
  */
 import { open, readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { UsageError, describe } from '../common/errors.js';
@@ -17,7 +16,7 @@ import { TABLES } from '../ingest/schema.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../query/finding.js';
 import type { Out, TextOut } from './command.js';
 import { runStatements, type ExportQuery } from './query-run.js';
-import { textOut } from './terminal-io.js';
+import { escapingOut, textOut } from './terminal-io.js';
 
 const PROMPT = 's3sift> ';
 const CONTINUE = '   ...> ';
@@ -108,7 +107,7 @@ export async function runShell(o: ShellOptions): Promise<void> {
         running = true;
         interrupted = false;
         try {
-          await runStatements(o.conn, sql, { text, out: { stream: escaping(o.output), isTTY: terminal }, format, csvRaw: o.csvRaw, exportQuery: o.exportQuery, interrupted: () => interrupted });
+          await runStatements(o.conn, sql, { text, out: { stream: escapingOut(o.output), isTTY: terminal }, format, csvRaw: o.csvRaw, exportQuery: o.exportQuery, interrupted: () => interrupted });
         } catch (err) {
           text.line(`error: ${describe(err)}`);
         } finally {
@@ -129,20 +128,6 @@ export async function runShell(o: ShellOptions): Promise<void> {
     }
   }
   text.write('\n');
-}
-
-/**
- * A stream that escapes what a terminal would act on, for results shown in the shell. Bytes are decoded across
- * chunks: a streamed result may end a chunk inside a character, which decoded alone would be garbled.
- */
-function escaping(out: Out): Out {
-  const decoder = new StringDecoder('utf8');
-  // Tabs stay (DuckDB indents JSON with them): a tab moves the cursor, it cannot command the terminal.
-  const safe = (text: string): string => text.split('	').map(terminalLines).join('	');
-  return {
-    write: (chunk) => out.write(safe(typeof chunk === 'string' ? decoder.end() + chunk : decoder.write(Buffer.from(chunk)))),
-    isTTY: out.isTTY,
-  };
 }
 
 /** Run a dot-command; returns the output format (`.mode` changes it). */

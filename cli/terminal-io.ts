@@ -5,6 +5,7 @@
  * acts on comes out escaped; machine formats take `raw.stdout` and stay
  * byte for byte.
  */
+import { StringDecoder } from 'node:string_decoder';
 import { terminalLines, terminalSafe } from '../common/terminal.js';
 import type { Io, Out, Streams, TextOut } from './command.js';
 
@@ -13,6 +14,22 @@ export function textOut(out: Out): TextOut {
   return {
     write: (text) => void out.write(terminalLines(text)),
     line: (text) => void out.write(terminalSafe(text) + '\n'),
+  };
+}
+
+/**
+ * `out` with what a terminal would act on escaped, for a result in a machine format (CSV, JSON) shown on a
+ * terminal: byte for byte it would let log content command the terminal. Newlines and tabs stay (they move
+ * the cursor, nothing more); bytes are decoded across chunks, which may end inside a character.
+ */
+export function escapingOut(out: Out): Out & { once?(event: 'drain', listener: () => void): unknown } {
+  const decoder = new StringDecoder('utf8');
+  const safe = (text: string): string => text.split('\t').map(terminalLines).join('\t');
+  const drains = out as Out & { once?(event: 'drain', listener: () => void): unknown };
+  return {
+    write: (chunk) => out.write(safe(typeof chunk === 'string' ? decoder.end() + chunk : decoder.write(Buffer.from(chunk)))),
+    isTTY: out.isTTY,
+    ...(drains.once ? { once: (event: 'drain', listener: () => void) => drains.once?.(event, listener) } : {}),
   };
 }
 

@@ -6,6 +6,7 @@ import { EXPORT_FORMATS } from '../../query/finding.js';
 import { defineCommand, EXIT } from '../command.js';
 import { checkCsvRaw, csvRawFlag, dataFlag } from '../common-flags.js';
 import { bool, choice, integer, text } from '../flags.js';
+import { escapingOut } from '../terminal-io.js';
 
 /** All of a stream, as text. */
 async function readAll(stream: Readable): Promise<string> {
@@ -120,8 +121,10 @@ written beside FILE first and renamed, so a failed run leaves no partial file.`,
         const { runShell } = await import('../query-shell.js');
         await runShell({ conn: ds.conn, input: io.stdin, output: io.raw.stdout, format: f.format, csvRaw: f['csv-raw'], historyFile: historyFile(io.env), exportQuery });
       } else {
+        // CSV or JSON on a terminal is read by a person: what the terminal would act on is escaped (to a pipe or file, byte for byte).
+        const toTerminal = isTerminal(io.raw.stdout);
         try {
-          await runStatements(ds.conn, sql, { text: io.stdout, out: { stream: io.raw.stdout, isTTY: isTerminal(io.raw.stdout), ...(f.output ? { path: f.output } : {}) }, format: f.format, csvRaw: f['csv-raw'],
+          await runStatements(ds.conn, sql, { text: io.stdout, out: { stream: toTerminal ? escapingOut(io.raw.stdout) : io.raw.stdout, isTTY: toTerminal, ...(f.output ? { path: f.output } : {}) }, format: f.format, csvRaw: f['csv-raw'],
             ...(f['max-rows'] !== undefined ? { maxRows: f['max-rows'] } : {}), exportQuery });
         } catch (err) {
           // A Parquet file DuckDB could not read: name it, rather than the statement's bare read error.

@@ -284,6 +284,18 @@ describe('s3sift query', () => {
     }
   });
 
+  it('escapes what a terminal would act on in CSV, JSON and NDJSON shown on a terminal, and keeps them byte for byte to a pipe', async () => {
+    const sql = "SELECT chr(27) || ']0;owned' || chr(7) || 'x' || chr(9) || 'y' AS v";
+    for (const format of ['csv', 'json', 'ndjson']) {
+      const tty = await run(['query', '--data', data, '--format', format, sql], true);
+      expect([format, tty.code, tty.out.includes('\u001b'), tty.out.includes('\u0007')]).toEqual([format, 0, false, false]);
+      // JSON writes the escape as \u001b itself; CSV and NDJSON on a terminal as the same text.
+      expect(tty.out.toLowerCase()).toContain('\\u001b]0;owned');
+    }
+    const piped = await run(['query', '--data', data, '--format', 'csv', sql]);
+    expect(piped.out).toContain('\u001b]0;owned\u0007x\ty');
+  });
+
   it('runs several statements and exports the last one', async () => {
     const r = await run(['query', '--data', data, '--format', 'csv', "CREATE TEMP TABLE t AS SELECT 'x' AS a; SELECT a, a || 'y' AS b FROM t"]);
     // DuckDB's CSV writer quotes every text cell (docs/contract.md); the header too.
