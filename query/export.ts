@@ -368,13 +368,14 @@ function csvHeader(names: string[], opts: ExportOptions): string {
 /** `{"columns":[...],"rows":[...]}`, streamed: the header, the rows, then `]}`. */
 async function json(q: Q, stream: Writable, opts: ExportOptions): Promise<number> {
   const { names, types } = q;
-  await put(stream, `{"columns":${JSON.stringify(columnsOf(names, types))},"rows":`);
+  const header = `{"columns":${JSON.stringify(columnsOf(names, types))},"rows":`;
   let rows: number;
   if (copyable(q, 'json', opts)) {
-    rows = await copyThrough(q, 'json', stream, opts);
+    rows = await copyThrough(q, 'json', stream, opts, header);
     await put(stream, '}\n');
     return rows;
   }
+  await put(stream, header);
   rows = 0;
   for await (const chunk of rowChunks(q)) {
     await put(stream, (rows ? ',' : '[') + chunk.map((r) => JSON.stringify(r)).join(','));
@@ -531,11 +532,30 @@ async function copyTo(q: Q, format: CopyFormat, file: string, opts: ExportOption
  * its start, over what Node wrote.) Where there are no FIFOs (Windows) it
  * writes a temporary file and then copies it.
  */
-async function copyThrough(q: Q, format: CopyFormat, stream: Writable, opts: ExportOptions): Promise<number> {
+async function copyThrough(q: Q, format: CopyFormat, stream: Writable, opts: ExportOptions, prefix = ''): Promise<number> {
   const copied = { rows: 0 };
-  for await (const b of copyBytes(q, format, opts, copied)) await put(stream, b);
+  // The first HOLD bytes (and `prefix`, JSON's header) wait: a query that fails before it has written that much
+  // (most do: an error binding a file, a bad cast in an aggregate) writes nothing at all, not a start of a document.
+  let held: Buffer[] | null = [Buffer.from(prefix)];
+  let size = 0;
+  for await (const b of copyBytes(q, format, opts, copied)) {
+    if (held === null) {
+      await put(stream, b);
+      continue;
+    }
+    held.push(b);
+    size += b.length;
+    if (size >= HOLD) {
+      await put(stream, Buffer.concat(held));
+      held = null;
+    }
+  }
+  if (held !== null) await put(stream, Buffer.concat(held));
   return copied.rows;
 }
+
+/** How many bytes of COPY's output wait before any is written (copyThrough). */
+const HOLD = 1 << 20;
 
 /** The bytes DuckDB's COPY writes, as they come; a failed COPY is thrown after the bytes it wrote. `copied.rows` is set at the end. */
 async function* copyBytes(q: Q, format: CopyFormat, opts: ExportOptions, copied: { rows: number }): AsyncGenerator<Buffer> {

@@ -152,7 +152,9 @@ describe('machine formats keep the characters exactly', () => {
     const json = await run(['query', '--data', data, '--format', 'json', sql]);
     expect((JSON.parse(json.out) as { rows: unknown[] }).rows).toEqual([{ key: KEY, user_agent: ATTACK, referrer: ATTACK }]);
     const nd = await run(['query', '--data', data, '--format', 'ndjson', sql]);
-    expect(nd.out).toBe(JSON.stringify({ key: KEY, user_agent: ATTACK, referrer: ATTACK }) + '\n');
+    // One record, the values exactly (DuckDB's JSON writer spells an escape \u001B, JSON.stringify \u001b: the same JSON).
+    expect(nd.out.split('\n')).toHaveLength(2);
+    expect(JSON.parse(nd.out)).toEqual({ key: KEY, user_agent: ATTACK, referrer: ATTACK });
     const posture = await run(['posture', '--data', data, '--format', 'json']);
     expect(posture.out).toContain(JSON.stringify(`arn:aws:iam::111122223333:user/${ATTACK}`));
   });

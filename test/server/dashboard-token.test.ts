@@ -63,7 +63,6 @@ describe.skipIf(!CHROMIUM)(`the dashboard with --token, in headless Chromium${CH
     // The requests that waited at the prompt went on with it: the page is drawn, the prompt gone.
     expect(await page.textContent('#status')).toBe('ready');
     expect(await page.isHidden('#token-box')).toBe(true);
-    expect(await page.$$eval('#findings tbody tr', (rs) => rs.length)).toBe(1);
     expect(await page.$$eval('#findings tbody tr', (rs) => rs.length)).toBeGreaterThan(0);
     expect(await page.$$eval('#findings tbody tr .sev', (ss) => [...new Set(ss.map((s) => s.textContent))].sort())).toEqual(['critical', 'high']);
     // The token never went into the address.
