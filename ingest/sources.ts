@@ -177,6 +177,11 @@ export async function openContent(src: Source, onRaw: (n: number) => void): Prom
   return decode(counted(raw, onRaw));
 }
 
+/** A local file's content as openContent gives a source's: gunzipped when gzip; breaking off closes the file. */
+export function fileContent(path: string): AsyncIterable<Buffer> {
+  return decode(counted(createReadStream(path, { highWaterMark: 1 << 20 }), () => {}));
+}
+
 async function* counted(chunks: AsyncIterable<Buffer>, onRaw: (n: number) => void): AsyncGenerator<Buffer> {
   for await (const c of chunks) {
     onRaw(c.length);

@@ -7,17 +7,15 @@
  * SQL text, and a file is read only as far as the line asked for, within a
  * size cap.
  */
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { createGunzip } from 'node:zlib';
-import { pipeline, type Readable } from 'node:stream';
 import { BIGINT, DuckDBTimestampValue, TIMESTAMP, VARCHAR, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { posture, SETTINGS } from '../query/posture.js';
 import type { Column } from '../query/rows.js';
 import type { Finding } from '../query/finding.js';
 import { describe } from '../common/errors.js';
 import type { Ctx } from './context.js';
+import { fileContent } from '../ingest/sources.js';
 
 /** Most records per table the evidence lists. */
 export const EVIDENCE_ROWS = 100;
@@ -106,53 +104,34 @@ function matchSql(table: 'access_log' | 'cloudtrail', l: Lookup): { where: strin
   return { where, params, types };
 }
 
-/** Iterate a file's bytes: plain, or gunzipped when its name ends in .gz (or its bytes start like gzip). */
-async function openBytes(path: string): Promise<Readable> {
-  const head = await new Promise<Buffer>((res, rej) => {
-    const s = createReadStream(path, { start: 0, end: 1 });
-    const parts: Buffer[] = [];
-    s.on('data', (b) => parts.push(b as Buffer)).on('end', () => res(Buffer.concat(parts))).on('error', rej);
-  });
-  const gz = head.length === 2 && head[0] === 0x1f && head[1] === 0x8b;
-  const raw = createReadStream(path);
-  if (!gz) return raw;
-  // pipe() would leave the file open when the reader stops early (a line mid-file): pipeline closes it with the gunzip.
-  const gunzip = createGunzip();
-  pipeline(raw, gunzip, () => {});
-  return gunzip;
-}
-
 /** The `n`-th line (1-based) of a stream, reading no further than it and at most RAW_SCAN_BYTES. */
-async function nthLine(stream: Readable, n: number): Promise<{ text: string | null; note: string | null }> {
+async function nthLine(stream: AsyncIterable<Buffer>, n: number): Promise<{ text: string | null; note: string | null }> {
   let line = 1;
   let read = 0;
   const parts: Buffer[] = [];
   let kept = 0;
   let cut = false;
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      let start = 0;
-      read += chunk.length;
-      while (start < chunk.length) {
-        const nl = chunk.indexOf(0x0a, start);
-        const end = nl === -1 ? chunk.length : nl;
-        if (line === n) {
-          const piece = chunk.subarray(start, Math.min(end, start + Math.max(0, RAW_LINE_BYTES - kept)));
-          parts.push(piece);
-          kept += piece.length;
-          if (end - start > piece.length) cut = true;
-        }
-        if (nl === -1) break;
-        if (line === n) return finish();
-        line++;
-        start = nl + 1;
+  // Leaving the loop early (a return) closes the file and the gunzip: fileContent's generators end there.
+  for await (const chunk of stream) {
+    let start = 0;
+    read += chunk.length;
+    while (start < chunk.length) {
+      const nl = chunk.indexOf(0x0a, start);
+      const end = nl === -1 ? chunk.length : nl;
+      if (line === n) {
+        const piece = chunk.subarray(start, Math.min(end, start + Math.max(0, RAW_LINE_BYTES - kept)));
+        parts.push(piece);
+        kept += piece.length;
+        if (end - start > piece.length) cut = true;
       }
-      // The line asked for started within the cap: what was kept of it is given, cut.
-      if (read > RAW_SCAN_BYTES && line === n && kept > 0) return (cut = true), finish();
-      if (read > RAW_SCAN_BYTES && line <= n) return { text: null, note: `line ${n} is past the first ${RAW_SCAN_BYTES / 1024 / 1024} MiB of the file: not read back` };
+      if (nl === -1) break;
+      if (line === n) return finish();
+      line++;
+      start = nl + 1;
     }
-  } finally {
-    stream.destroy();
+    // The line asked for started within the cap: what was kept of it is given, cut.
+    if (read > RAW_SCAN_BYTES && line === n && kept > 0) return (cut = true), finish();
+    if (read > RAW_SCAN_BYTES && line <= n) return { text: null, note: `line ${n} is past the first ${RAW_SCAN_BYTES / 1024 / 1024} MiB of the file: not read back` };
   }
   if (line === n && parts.length) return finish();
   return { text: null, note: `the file has fewer than ${n} lines now (changed since it was ingested?)` };
@@ -164,17 +143,13 @@ async function nthLine(stream: Readable, n: number): Promise<{ text: string | nu
 }
 
 /** The whole stream as text, or null past RAW_SCAN_BYTES. */
-async function wholeText(stream: Readable): Promise<string | null> {
+async function wholeText(stream: AsyncIterable<Buffer>): Promise<string | null> {
   const parts: Buffer[] = [];
   let read = 0;
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      read += chunk.length;
-      if (read > RAW_SCAN_BYTES) return null;
-      parts.push(chunk);
-    }
-  } finally {
-    stream.destroy();
+  for await (const chunk of stream) {
+    read += chunk.length;
+    if (read > RAW_SCAN_BYTES) return null;
+    parts.push(chunk);
   }
   return Buffer.concat(parts).toString('utf8');
 }
@@ -184,7 +159,7 @@ async function wholeText(stream: Readable): Promise<string | null> {
  * JSON array (1-based), else the n-th line (NDJSON, CloudTrail Lake CSV).
  */
 async function cloudTrailRecord(path: string, n: number): Promise<{ text: string | null; note: string | null }> {
-  const whole = await wholeText(await openBytes(path));
+  const whole = await wholeText(fileContent(path));
   if (whole === null) return { text: null, note: `file larger than ${RAW_SCAN_BYTES / 1024 / 1024} MiB: not read back` };
   const body = whole.replace(/^\uFEFF/, '');
   let doc: unknown;
@@ -233,7 +208,7 @@ export async function readBack(source: 'access_log' | 'cloudtrail', file: string
   if (st instanceof Error) return { text: null, note: st.code === 'ENOENT' ? `file no longer exists${file === path ? '' : ` (a relative name, looked for in ${process.cwd()})`}` : `file cannot be read (${st.code ?? describe(st)})` };
   if (!st.isFile()) return { text: null, note: 'not a regular file: not read back' };
   try {
-    return source === 'cloudtrail' ? sameEvent(await cloudTrailRecord(path, line), eventId) : await nthLine(await openBytes(path), line);
+    return source === 'cloudtrail' ? sameEvent(await cloudTrailRecord(path, line), eventId) : await nthLine(fileContent(path), line);
   } catch (err) {
     return { text: null, note: `file cannot be read (${(err as NodeJS.ErrnoException).code ?? describe(err)})` };
   }

@@ -1,19 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import { text as readText } from 'node:stream/consumers';
 import { InputError, UsageError, describe } from '../../common/errors.js';
 import { EXPORT_FORMATS } from '../../query/finding.js';
 import { defineCommand, EXIT } from '../command.js';
 import { checkCsvRaw, csvRawFlag, dataFlag } from '../common-flags.js';
 import { bool, choice, integer, text } from '../flags.js';
 import { escapingOut } from '../terminal-io.js';
-
-/** All of a stream, as text. */
-async function readAll(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 const isTerminal = (s: unknown): boolean => (s as { isTTY?: boolean }).isTTY === true;
 
@@ -32,7 +26,7 @@ async function sqlToRun(f: { file: string | undefined; shell: boolean }, positio
       throw new InputError(`cannot read the SQL file ${f.file}: ${describe(err)}`);
     }
   }
-  if (given === '-' || (!given && !isTerminal(stdin))) return readAll(stdin);
+  if (given === '-' || (!given && !isTerminal(stdin))) return readText(stdin);
   return given || undefined;
 }
 
