@@ -28,6 +28,7 @@ import { terminalSafe } from '../common/terminal.js';
 import type { ExportFormat } from './finding.js';
 import { csv, queryCellText, textTable } from './format.js';
 import { columnsOf, rowConverter, type Column } from './rows.js';
+import { withoutTrailingSemicolons } from './statements.js';
 
 /** Where an export goes: a stream (stdout), and whether it is a terminal; or a file (`--output`). */
 export interface ExportSink {
@@ -140,7 +141,7 @@ async function lastStatement(conn: DuckDBConnection, sql: string): Promise<State
     throw new QueryError(describe(err));
   }
   // A trailing `;` cannot stand inside COPY's parentheses (a trailing comment can: the wrapping starts a new line).
-  if (count <= 1) return { sql: sql.replace(/[\s;]+$/, '') };
+  if (count <= 1) return { sql: withoutTrailingSemicolons(sql) };
   try {
     for (let i = 0; i < count - 1; i++) await (await extracted.prepare(i)).run();
     return { sql: null, prepared: await extracted.prepare(count - 1) };

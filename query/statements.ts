@@ -125,3 +125,14 @@ export function firstWords(sql: string, max = 60): string {
     .trim();
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
+
+/**
+ * The SQL without the `;` and spaces at its end, which cannot stand inside
+ * a subquery's parentheses (a trailing comment can, on its own line). A
+ * loop, in time linear in the text: `/[\s;]+$/` backtracks on a long run.
+ */
+export function withoutTrailingSemicolons(sql: string): string {
+  let end = sql.length;
+  while (end > 0 && (sql[end - 1] === ';' || /\s/.test(sql[end - 1] as string))) end--;
+  return sql.slice(0, end);
+}

@@ -17,6 +17,7 @@ import { describe } from '../common/errors.js';
 import { openDataset, type OpenDataset } from '../query/dataset.js';
 import type { IntelSet } from '../query/intel.js';
 import { rowsOf, type Column, type Rows } from '../query/rows.js';
+import { withoutTrailingSemicolons } from '../query/statements.js';
 import { checkOneSelect, lockToTables, notSelectKind } from '../query/untrusted-sql.js';
 import { RowBudget, type TruncatedBy } from './budget.js';
 import { ConnectionPool, SandboxError, type Deadline } from './pool.js';
@@ -86,11 +87,9 @@ export async function prepareReadOnlySelect(conn: DuckDBConnection, sql: string)
  */
 async function boundedSelect(conn: DuckDBConnection, sql: string, n: number): Promise<{ prepared: DuckDBPreparedStatement; plain: DuckDBPreparedStatement | null }> {
   const plain = await prepareReadOnlySelect(conn, sql);
-  let end = sql.length;
-  while (end > 0 && (sql[end - 1] === ';' || /\s/.test(sql[end - 1] as string))) end--;
   try {
     // New lines around the text: a trailing line comment cannot swallow the `)`.
-    return { prepared: await prepareReadOnlySelect(conn, `SELECT * FROM (\n${sql.slice(0, end)}\n) LIMIT ${n}`), plain };
+    return { prepared: await prepareReadOnlySelect(conn, `SELECT * FROM (\n${withoutTrailingSemicolons(sql)}\n) LIMIT ${n}`), plain };
   } catch {
     return { prepared: plain, plain: null };
   }
