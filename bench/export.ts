@@ -7,7 +7,7 @@
  * no Arrow writer of its own). Wall time and peak RSS of each process.
  * Writes bench/out/export.md.
  *
- *   node dist/bench/export.js --rows 200000,1000000 --runs 3
+ *   node dist/bench/export.js --rows 200000,1000000 --runs 3 [--formats csv,json]
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, rmSync, statSync } from 'node:fs';
@@ -39,7 +39,6 @@ const TABLE_ROWS = 1_000_000;
 
 /** The reference, in a child process: open the dataset as s3sift does and COPY the query. */
 async function reference(data: string, format: Format, rows: number, out: string): Promise<void> {
-  const t0 = performance.now();
   const ds = await openDataset(data);
   try {
     // As s3sift's export runs it (query/export.ts): no insertion order kept without ORDER BY, which lets DuckDB write as it goes.
@@ -48,7 +47,6 @@ async function reference(data: string, format: Format, rows: number, out: string
   } finally {
     ds.close();
   }
-  process.stdout.write(JSON.stringify({ seconds: (performance.now() - t0) / 1000, rssMb: process.resourceUsage().maxRSS / 1024 }) + '\n');
 }
 
 /** One side, in a fresh process: s3sift through bin/s3sift with standard output to `out` (wall and peak RSS from /usr/bin/time), or the reference. */
@@ -56,9 +54,11 @@ function measureOne(side: 's3sift' | 'reference', data: string, format: Format, 
   rmSync(out, { force: true });
   let m: Measure;
   if (side === 'reference') {
-    const r = spawnSync(process.execPath, [SCRIPT, '--child', format, '--data', data, '--rows', String(rows), '--out', out], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`reference ${format} failed: ${r.stderr}`);
-    m = JSON.parse(r.stdout.trim().split('\n').pop() as string) as Measure;
+    // Timed as s3sift is: the whole process (Node and DuckDB starting, the dataset opened, the COPY), by GNU time.
+    const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %M', process.execPath, SCRIPT, '--child', format, '--data', data, '--rows', String(rows), '--out', out], { encoding: 'utf8' });
+    const line = /TIME ([\d.]+) (\d+)/.exec(r.stderr ?? '');
+    if (r.status !== 0 || !line) throw new Error(`reference ${format} failed: ${r.stderr}`);
+    m = { seconds: Number(line[1]), rssMb: Number(line[2]) / 1024 };
   } else {
     const fd = openSync(out, 'w');
     try {
@@ -77,7 +77,7 @@ function measureOne(side: 's3sift' | 'reference', data: string, format: Format, 
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { child: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, rows: { type: 'string', default: '200000,1000000' }, runs: { type: 'string', default: '3' } } });
+  const { values } = parseArgs({ options: { child: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, rows: { type: 'string', default: '200000,1000000' }, formats: { type: 'string', default: FORMATS.join(',') }, runs: { type: 'string', default: '3' } } });
   if (values.child) return reference(values.data as string, values.child as Format, Number(values.rows), values.out as string);
   const sizes = String(values.rows).split(',').map(Number);
   for (const n of sizes) if (n > TABLE_ROWS || TABLE_ROWS % n !== 0) throw new Error(`--rows ${n}: a divisor of ${TABLE_ROWS}`);
@@ -89,7 +89,8 @@ async function main(): Promise<void> {
   const figures: Figure[] = [];
   const notes: string[] = [];
   for (const rows of sizes) {
-    for (const format of FORMATS) {
+    for (const format of String(values.formats).split(',') as Format[]) {
+      if (!FORMATS.includes(format)) throw new Error(`--formats ${format}: one of ${FORMATS.join(', ')}`);
       const us: Measure[] = [];
       const ref: Measure[] = [];
       let bytes = 0;
