@@ -92,9 +92,12 @@ export const SAVED_QUERIES: readonly SavedQuery[] = [
   },
   {
     name: 'presigned_use',
-    description: 'Requests made with pre-signed URLs per day, and the longest expiry seen.',
-    params: window,
-    sql: `SELECT date_trunc('day', event_time) AS day, count(*) AS requests, max(presigned_expires_s) AS longest_expiry_s FROM s3_requests WHERE auth_type = 'QueryString' AND ${where()} GROUP BY ALL ORDER BY day`,
+    description: 'Requests made with pre-signed URLs per time bin, and the longest expiry seen: `time` the bin\'s start, `day` its day, `bin_minutes` its width.',
+    params: { ...window, ...bins },
+    sql: `WITH p AS (SELECT event_time, presigned_expires_s FROM s3_requests WHERE auth_type = 'QueryString' AND ${where()}), ${binned('p')}
+      SELECT date_trunc('day', time_bucket(to_minutes(b.m), event_time)) AS day, time_bucket(to_minutes(b.m), event_time) AS time, count(*) AS requests,
+        max(presigned_expires_s) AS longest_expiry_s, b.m AS bin_minutes
+      FROM p, b GROUP BY ALL ORDER BY time`,
   },
   {
     name: 'buckets',

@@ -327,7 +327,7 @@ describe.skipIf(!CHROMIUM)(`the dashboard page in headless Chromium${CHROMIUM ? 
     /** What each timeline adds up to, and its bin in minutes. */
     const totals = () =>
       page.evaluate(() =>
-        ['requests_over_time', 'findings_over_time'].map((id) => {
+        ['requests_over_time', 'findings_over_time', 'presigned_use'].map((id) => {
           const c = (globalThis as unknown as { Chart: { getChart(id: string): { data: { datasets: Array<{ data: number[] }> } } } }).Chart.getChart(id);
           return [id, c.data.datasets.reduce((n, d) => n + d.data.reduce((a, x) => a + x, 0), 0)] as const;
         }),

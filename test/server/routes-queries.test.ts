@@ -76,3 +76,20 @@ describe('requests_over_time', () => {
     expect((await get('/api/queries/requests_over_time', locked, { authorization: 'Bearer s3cret' })).status).toBe(200);
   });
 });
+
+describe('presigned_use', () => {
+  it('bins pre-signed requests as the timelines do: every one in the range once, with the longest expiry', async () => {
+    const n = await sql("SELECT count(*) AS n FROM s3_requests WHERE auth_type = 'QueryString'");
+    expect(n).toBeGreaterThan(0);
+    const { status, body } = await get('/api/queries/presigned_use');
+    expect(status).toBe(200);
+    expect(body.columns.map((c) => c.name)).toEqual(['day', 'time', 'requests', 'longest_expiry_s', 'bin_minutes']);
+    expect(new Set(body.rows.map((r) => r.bin_minutes)).size).toBe(1);
+    expect(body.rows.reduce((t, r) => t + (r.requests as number), 0)).toBe(n);
+    const longest = await sql("SELECT max(presigned_expires_s) AS n FROM s3_requests WHERE auth_type = 'QueryString'");
+    expect(Math.max(...body.rows.map((r) => Number(r.longest_expiry_s ?? 0)))).toBe(longest);
+    const narrow = (await get('/api/queries/presigned_use?bin_minutes=5')).body.rows;
+    expect(narrow.every((r) => r.bin_minutes === 5 && /T\d\d:\d[05]:00\.000Z$/.test(r.time as string))).toBe(true);
+    expect(narrow.reduce((t, r) => t + (r.requests as number), 0)).toBe(n);
+  });
+});
