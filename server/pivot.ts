@@ -75,7 +75,9 @@ export async function pivot(ctx: Ctx, q: Record<string, string>): Promise<Record
   for (const [name, column] of TOPS) {
     if (column === kind) continue;
     const col = sqlIdentifier(column);
-    top[name] = (await run(`SELECT ${col} AS ${col}, count(*) AS requests FROM s3_requests WHERE ${w} GROUP BY ALL ORDER BY requests DESC, ${col} NULLS LAST LIMIT ${PIVOT_TOP}`)).rows;
+    // A key names an object only within its bucket: top keys are (bucket, key) pairs, so each links to its own pivot.
+    const cols = column === 'key' ? `bucket, ${col}` : `${col} AS ${col}`;
+    top[name] = (await run(`SELECT ${cols}, count(*) AS requests FROM s3_requests WHERE ${w} GROUP BY ALL ORDER BY requests DESC, ${col} NULLS LAST, 1 NULLS LAST LIMIT ${PIVOT_TOP}`)).rows;
   }
 
   const involved = all.filter((f) => {

@@ -237,6 +237,14 @@ describe('GET /api/pivot', () => {
     expect(p).toMatchObject({ ok: true, kind: 'principal', value: who });
     expect(Object.keys(p.top).sort()).toEqual(['buckets', 'keys', 'operations', 'source_ips']);
     expect(p.top.operations?.[0]).toEqual({ operation: 'DeleteObject', requests: 50 });
+    // Top keys carry their bucket: a key names an object only within it, and each links to its own pivot.
+    expect(p.top.keys?.length).toBeGreaterThan(0);
+    for (const k of p.top.keys ?? []) expect(Object.keys(k)).toEqual(['bucket', 'key', 'requests']);
+    // A request without a key (bucket calls) counts under a null key.
+    const first = p.top.keys?.find((k) => k.key !== null) as { bucket: string; key: string; requests: number };
+    const keyPivot = await json<Pivot>(`/api/pivot?kind=key&value=${encodeURIComponent(first.key)}&bucket=${encodeURIComponent(first.bucket)}`);
+    expect(keyPivot.requests).toBeGreaterThanOrEqual(first.requests);
+    expect(keyPivot.requests).toBeGreaterThan(0);
     // The bins hold every timed request of the principal.
     expect(p.activity.rows.reduce((n, r) => n + r.requests, 0)).toBe(p.requests);
     expect(p.activity.rows.some((r) => r.denied > 0)).toBe(true);
