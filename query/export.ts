@@ -167,7 +167,7 @@ async function describeQuery(conn: DuckDBConnection, st: Statement): Promise<{ n
   try {
     const prepared = st.prepared ?? (await conn.prepare(st.sql as string));
     try {
-      const names = Array.from({ length: prepared.columnCount }, (_, i) => prepared.columnName(i));
+      const names = uniqueNames(Array.from({ length: prepared.columnCount }, (_, i) => prepared.columnName(i)));
       return { names, types: names.map((_, i) => prepared.columnType(i)), select: prepared.statementType === StatementType.SELECT && (await wraps(conn, st)) };
     } finally {
       if (!st.prepared) prepared.destroySync();
@@ -175,6 +175,28 @@ async function describeQuery(conn: DuckDBConnection, st: Statement): Promise<{ n
   } catch (err) {
     throw new QueryError(describe(err));
   }
+}
+
+/**
+ * Column names made unique as DuckDB's CSV writer makes them (`a`, `a_1`;
+ * DuckDB's names ignore case): JSON rows and Arrow fields are keyed by
+ * name, and a repeated name would lose a column.
+ */
+export function uniqueNames(names: readonly string[]): string[] {
+  const taken = new Set(names.map((n) => n.toLowerCase()));
+  const seen = new Set<string>();
+  return names.map((n) => {
+    if (!seen.has(n.toLowerCase())) {
+      seen.add(n.toLowerCase());
+      return n;
+    }
+    let k = 1;
+    while (taken.has(`${n}_${k}`.toLowerCase())) k++;
+    const name = `${n}_${k}`;
+    taken.add(name.toLowerCase());
+    seen.add(name.toLowerCase());
+    return name;
+  });
 }
 
 async function exportTo(q: Q, format: ExportFormat, stream: Writable, opts: ExportOptions): Promise<{ rows: number; shown?: number }> {
@@ -243,7 +265,8 @@ async function* rowChunks(q: Q): AsyncGenerator<Array<Record<string, unknown>>> 
   } catch (err) {
     throw new QueryError(describe(err));
   }
-  for await (const rows of result.yieldRowObjectJson()) if (rows.length) yield rows.map((r) => row(r as Record<string, unknown>));
+  // Rows as arrays, keyed here by the unique names: the result's own objects would lose a repeated name's column.
+  for await (const rows of result.yieldRowsJson()) if (rows.length) yield rows.map((r) => row(Object.fromEntries(q.names.map((n, i) => [n, r[i]]))));
 }
 
 // ---- the formats a person reads ----
@@ -292,6 +315,8 @@ async function arrow(q: Q, stream: Writable): Promise<number> {
   const [{ RecordBatch, RecordBatchStreamWriter, Table }, { arrowBatches, arrowSchema }] = await Promise.all([import('apache-arrow'), import('./arrow.js')]);
   const columns = columnsOf(names, types);
   const schema = arrowSchema(columns);
+  const viaParquet = await arrowViaParquet(q, schema, stream);
+  if (viaParquet !== null && viaParquet > 0) return viaParquet;
   const writer = new RecordBatchStreamWriter();
   const bytes = drainer(writer[Symbol.asyncIterator](), stream);
   let rows = 0;
@@ -303,7 +328,8 @@ async function arrow(q: Q, stream: Writable): Promise<number> {
       await bytes.queued();
     }
   };
-  for await (const chunk of rowChunks(q)) {
+  // An empty result (known empty already, when Parquet wrote it) is still a stream with its schema.
+  for await (const chunk of viaParquet === 0 ? [] : rowChunks(q)) {
     pending.push(...chunk);
     rows += chunk.length;
     // Batches of exactly BATCH_ROWS rows: the same result is the same bytes, however the reads were cut.
@@ -321,6 +347,35 @@ async function arrow(q: Q, stream: Writable): Promise<number> {
   writer.close();
   await bytes.all();
   return rows;
+}
+
+/**
+ * The result as Arrow through DuckDB's Parquet writer and parquet-wasm
+ * (query/arrow-parquet.ts): how many rows were written, or null when a
+ * column has no exact Parquet form (then JavaScript builds it). With no
+ * rows nothing is written: the caller writes the schema alone.
+ */
+async function arrowViaParquet(q: Q, schema: import('apache-arrow').Schema, stream: Writable): Promise<number | null> {
+  if (q.st.sql === null || !q.select) return null;
+  const { arrowColumn, parquetToArrowStream, ARROW_ROW_GROUP } = await import('./arrow-parquet.js');
+  const cols = q.names.map((_, i) => `q.${sqlIdentifier(`c${i}`)}`);
+  const exprs = cols.map((c, i) => {
+    const t = q.types[i] as DuckDBType;
+    return arrowColumn(c, t, String(schema.fields[i]?.type), copyColumn(c, t, 'csv', { csvRaw: true }));
+  });
+  if (exprs.some((e) => e === null)) return null;
+  const select = `SELECT ${exprs.map((e, i) => `${e} AS ${sqlIdentifier(q.names[i] as string)}`).join(', ')} FROM (${q.st.sql}\n) AS q(${cols.map((_, i) => sqlIdentifier(`c${i}`)).join(', ')})`;
+  const dir = await mkdtemp(join(tmpdir(), 's3sift-arrow-'));
+  try {
+    const file = join(dir, 'result.parquet');
+    const copied = await runCopy(q, `COPY (${select}) TO ${sqlString(file)} (FORMAT PARQUET, COMPRESSION snappy, ROW_GROUP_SIZE ${ARROW_ROW_GROUP})`);
+    const rows = await parquetToArrowStream(file, schema, (b) => put(stream, b));
+    // Every row DuckDB wrote, or an error: never a shorter answer.
+    if (rows !== copied) throw new Error(`the Arrow export read ${rows} rows back of the ${copied} DuckDB wrote`);
+    return rows;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -515,7 +570,11 @@ function copyOptions(format: CopyFormat, text: string[]): string {
 async function copyTo(q: Q, format: CopyFormat, file: string, opts: ExportOptions): Promise<number> {
   const plan = copyPlan(q.names, q.types, format, opts);
   if (!plan || q.st.sql === null) throw new Error(`no COPY form for ${format}`);
-  const copy = `COPY (${plan.select(q.st.sql)}) TO ${sqlString(file)} (${copyOptions(format, plan.text)})`;
+  return runCopy(q, `COPY (${plan.select(q.st.sql)}) TO ${sqlString(file)} (${copyOptions(format, plan.text)})`);
+}
+
+/** Run a COPY statement; returns how many rows it wrote. DuckDB's failures are a QueryError, or a WriteError when it could not write. */
+async function runCopy(q: Q, copy: string): Promise<number> {
   let r;
   // Rows in the order DuckDB makes them, unless the query says ORDER BY (SQL promises no other order): a COPY
   // that keeps insertion order holds rows back while threads finish out of turn, and grows with the result
