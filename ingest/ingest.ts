@@ -20,7 +20,7 @@ import { keepRaw, MAX_REJECTS, RAW_KEEP, RejectsFile, type RejectRecord } from '
 import { planReplacements } from './replace.js';
 import { DIR_MODE } from './modes.js';
 import { ACCESS_LOG, CLOUDTRAIL, type TableSpec } from './schema.js';
-import { openContent, peekContent, resolveSources, type Source } from './sources.js';
+import { LocalReadAhead, openContent, peekContent, resolveSources, type Source } from './sources.js';
 import { Stage } from './staging.js';
 import type { S3Options } from './s3.js';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -128,6 +128,9 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
     // Only the S3 objects that are to be read are fetched, a few ahead of the reader.
     const remote = todo.filter((src) => src.s3);
     const fetcher = remote.length ? new (await import('./s3.js')).S3Fetcher(remote, await s3(), opts.s3?.concurrency, opts.s3?.prefetchMax) : undefined;
+    // Small local files are read whole a few ahead of the parser.
+    const local = todo.filter((src) => !src.s3);
+    const readAhead = local.length ? new LocalReadAhead(local) : undefined;
 
     const rejectsRel = join(REJECTS, `${run}.ndjson`);
     const rejectsOut = new RejectsFile(join(work, 'rejects.ndjson'));
@@ -166,6 +169,7 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
           const ctx = new SourceRun(src, idx, await stageOf(format), rejectsOut, summary, opts, run, addBytes, bytesTotal);
           await readers[format](ctx);
           fetcher?.done(src);
+          readAhead?.done(src);
           entries.push(ctx.done());
           summary.sources++;
         }

@@ -6,7 +6,7 @@
  * partial file visible.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -98,8 +98,10 @@ describe('sources that go away mid-run', () => {
     const dir = join(tmp.dir, 'vanishing-src');
     mkdirSync(dir);
     writeFileSync(join(dir, 'a.log'), lines(30_000, 5));
-    writeFileSync(join(dir, 'b.log'), lines(10, 6));
-    writeFileSync(join(dir, 'c.log'), lines(10, 7));
+    // Over 256 KiB each: smaller files are read whole ahead of the parser, before anything could strike them.
+    writeFileSync(join(dir, 'b.log'), lines(2_000, 6));
+    writeFileSync(join(dir, 'c.log'), lines(2_000, 7));
+    expect(statSync(join(dir, 'b.log')).size).toBeGreaterThan(256 << 10);
     let struck = false;
     const s = await ingest([dir], opts(data, {
       onProgress: () => {
@@ -118,11 +120,11 @@ describe('sources that go away mid-run', () => {
     expect(s.rows).toBe(30_000);
     // Back again: the next run reads them (and only them).
     rmSync(join(dir, 'c.log'), { recursive: true });
-    writeFileSync(join(dir, 'b.log'), lines(10, 6));
-    writeFileSync(join(dir, 'c.log'), lines(10, 7));
+    writeFileSync(join(dir, 'b.log'), lines(2_000, 6));
+    writeFileSync(join(dir, 'c.log'), lines(2_000, 7));
     const again = await ingest([dir], opts(data));
-    expect(again).toMatchObject({ sources: 2, rows: 20, unreadable: [] });
-    expect(await readRows(data)).toHaveLength(30_020);
+    expect(again).toMatchObject({ sources: 2, rows: 4_000, unreadable: [] });
+    expect(await readRows(data)).toHaveLength(34_000);
   });
 
   it('on the command line: one error line per source that failed, a closing line, and exit 2', () => {
