@@ -35,7 +35,10 @@ export function arrowColumn(c: string, t: DuckDBType, arrowType: string, text: s
     case 'Bool':
       return c;
     case 'Timestamp<MILLISECOND>':
-      return t.typeId === DuckDBTypeId.TIMESTAMP_TZ ? `timezone('UTC', ${c})::TIMESTAMP_MS` : `${c}::TIMESTAMP_MS`;
+      if (t.typeId === DuckDBTypeId.TIMESTAMP_TZ) return `timezone('UTC', ${c})::TIMESTAMP_MS`;
+      // DuckDB has no cast from nanoseconds to milliseconds; truncated to the millisecond below, as the JavaScript path does (before 1970 too).
+      if (t.typeId === DuckDBTypeId.TIMESTAMP_NS) return `epoch_ms(floor(epoch_ns(${c}) / 1000000)::BIGINT)::TIMESTAMP_MS`;
+      return `${c}::TIMESTAMP_MS`;
     case 'Utf8':
       return text === null ? null : `(${text})::VARCHAR`;
     default:

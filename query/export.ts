@@ -17,8 +17,7 @@
 import { execFileSync } from 'node:child_process';
 import { once, type EventEmitter } from 'node:events';
 import { createReadStream, createWriteStream, openSync, closeSync, constants as fsConstants } from 'node:fs';
-import { mkdtemp, rename, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rename, rm } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { basename, dirname, join } from 'node:path';
 import { DuckDBTypeId, StatementType, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBType } from '@duckdb/node-api';
@@ -30,6 +29,7 @@ import { csv, queryCellText, textTable } from './format.js';
 import { columnsOf, rowConverter, type Column } from './rows.js';
 import { fifoChunks } from './fifo.js';
 import { withoutTrailingSemicolons } from './statements.js';
+import { scratchDir } from '../common/scratch-dir.js';
 
 /** Where an export goes: a stream (stdout), and whether it is a terminal; or a file (`--output`). */
 export interface ExportSink {
@@ -365,16 +365,17 @@ async function arrowViaParquet(q: Q, schema: import('apache-arrow').Schema, stre
   });
   if (exprs.some((e) => e === null)) return null;
   const select = `SELECT ${exprs.map((e, i) => `${e} AS ${sqlIdentifier(q.names[i] as string)}`).join(', ')} FROM (${q.st.sql}\n) AS q(${cols.map((_, i) => sqlIdentifier(`c${i}`)).join(', ')})`;
-  const dir = await mkdtemp(join(tmpdir(), 's3sift-arrow-'));
+  // A copy of the result: removed however the run ends (common/scratch-dir.ts).
+  const dir = await scratchDir('s3sift-arrow-');
   try {
-    const file = join(dir, 'result.parquet');
+    const file = join(dir.path, 'result.parquet');
     const copied = await runCopy(q, `COPY (${select}) TO ${sqlString(file)} (FORMAT PARQUET, COMPRESSION snappy, ROW_GROUP_SIZE ${ARROW_ROW_GROUP})`);
     const rows = await parquetToArrowStream(file, schema, (b) => put(stream, b));
     // Every row DuckDB wrote, or an error: never a shorter answer.
     if (rows !== copied) throw new Error(`the Arrow export read ${rows} rows back of the ${copied} DuckDB wrote`);
     return rows;
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await dir.remove();
   }
 }
 
@@ -488,6 +489,13 @@ function plainNested(t: DuckDBType): boolean {
 const ISO = "'%Y-%m-%dT%H:%M:%S.%gZ'";
 /** JSON's whitespace: tab, line feed, carriage return, space (RFC 8259 section 2). */
 const JSON_SPACE = [9, 10, 13, 32];
+/**
+ * JSON text that parsing and writing again would change: an escape (`\u00e9`
+ * is `é`), or a number (at the start, or after `:`, `,` or `[`) with a
+ * fraction or an exponent (`1e2`, `1.0`), or `-0`. Text inside strings that
+ * looks so (`"a:1.5"`) is parsed too, which costs time only.
+ */
+const JSON_REWRITTEN = '\\\\|(^|[:,\\[])-?[0-9]+[.eE]|(^|[:,\\[])-0';
 const SAFE_INT = 9007199254740991;
 
 /**
@@ -501,11 +509,12 @@ function copyColumn(c: string, t: DuckDBType, format: CopyFormat, opts: ExportOp
     if (format !== 'csv') return c;
     // rows.ts parses JSON: null is NULL, a string is text (neutralised), anything else JSON, minified.
     const parsed = `CASE json_type(${c}) WHEN 'NULL' THEN NULL WHEN 'VARCHAR' THEN ${text(`(${c} ->> '$')`)} ELSE json(${c})::VARCHAR END`;
-    // JSON text without whitespace (as ingest writes it, and to_json) is minified already: it is told apart by its first
-    // character without parsing it, which costs a parse per cell (1M CloudTrail rows: over a second).
+    // JSON text as ingest and to_json write it (no whitespace, no escape to spell out, no number with a fraction or
+    // exponent to rewrite) is what parsing would give back: it is told apart by its first character without being parsed,
+    // which costs a parse per cell (1M CloudTrail rows: over a second). Any other text is parsed, whatever its whitespace.
     const s = `${c}::VARCHAR`;
     const minified = `CASE WHEN ${s} = 'null' THEN NULL WHEN ord(${s}) = 34 THEN ${text(`(${c} ->> '$')`)} ELSE ${s} END`;
-    return `CASE WHEN ${JSON_SPACE.map((ch) => `contains(${s}, chr(${ch}))`).join(' OR ')} THEN ${parsed} ELSE ${minified} END`;
+    return `CASE WHEN ${JSON_SPACE.map((ch) => `contains(${s}, chr(${ch}))`).join(' OR ')} OR regexp_matches(${s}, ${sqlString(JSON_REWRITTEN)}) THEN ${parsed} ELSE ${minified} END`;
   }
   if (TIMES.has(t.typeId)) return `strftime(${c}, ${ISO})`;
   if (t.typeId === DuckDBTypeId.TIMESTAMP_TZ) return `strftime(timezone('UTC', ${c}), ${ISO})`;
@@ -631,8 +640,8 @@ const HOLD = 1 << 20;
 
 /** The bytes DuckDB's COPY writes, as they come; a failed COPY is thrown after the bytes it wrote. `copied.rows` is set at the end. */
 async function* copyBytes(q: Q, format: CopyFormat, opts: ExportOptions, copied: { rows: number }): AsyncGenerator<Buffer> {
-  const dir = await mkdtemp(join(tmpdir(), 's3sift-export-'));
-  const path = join(dir, `out.${format}`);
+  const dir = await scratchDir('s3sift-export-');
+  const path = join(dir.path, `out.${format}`);
   try {
     let fifo = true;
     try {
@@ -660,7 +669,7 @@ async function* copyBytes(q: Q, format: CopyFormat, opts: ExportOptions, copied:
     if ('err' in r) throw r.err;
     copied.rows = r.rows;
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await dir.remove();
   }
 }
 
@@ -669,7 +678,8 @@ async function* copyBytes(q: Q, format: CopyFormat, opts: ExportOptions, copied:
  * open() for a writer: open and close it once for writing so it sees the end.
  */
 async function unblock(path: string, ended: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !ended(); i++) {
+  // Until the reader has opened it (its worker may start late on a loaded machine), opening for writing fails (ENXIO).
+  while (!ended()) {
     try {
       closeSync(openSync(path, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK));
       return;
