@@ -10,9 +10,13 @@
  *   a result with a type the wrapping does not cover, or a statement that
  *   cannot be a subquery (PRAGMA, EXPLAIN), is converted in JavaScript
  *   instead (same output; DuckDB holds that result whole).
- * - Arrow IPC is written batch by batch, and the table and `line` formats
- *   row by row, from COPY's NDJSON (rowChunks says why not a streaming
+ * - Arrow IPC: DuckDB writes the result to a temporary Parquet file that
+ *   parquet-wasm turns into Arrow batches (arrow-parquet.ts); a type
+ *   Parquet cannot carry exactly is built batch by batch in JavaScript.
+ * - The table and `line` formats are written row by row, and that Arrow
+ *   batch by batch, from COPY's NDJSON (rowChunks says why not a streaming
  *   result); the table keeps only the rows it shows.
+ * - Repeated column names are made unique (uniqueNames).
  */
 import { execFileSync } from 'node:child_process';
 import { once, type EventEmitter } from 'node:events';
@@ -487,8 +491,8 @@ function plainNested(t: DuckDBType): boolean {
 }
 
 const ISO = "'%Y-%m-%dT%H:%M:%S.%gZ'";
-/** JSON's whitespace: tab, line feed, carriage return, space (RFC 8259 section 2). A backslash (92) starts an escape. */
-const JSON_SPACE = [9, 10, 13, 32];
+/** Characters that send a JSON cell to be parsed: JSON's whitespace (tab, line feed, carriage return, space; RFC 8259 section 2) and the backslash that starts an escape. */
+const JSON_PARSED_IF = [9, 10, 13, 32, 92];
 const SAFE_INT = 9007199254740991;
 
 /**
@@ -508,7 +512,7 @@ function copyColumn(c: string, t: DuckDBType, format: CopyFormat, opts: ExportOp
     // (`1e2`), and take DuckDB's in parsed text (`100.0`): the same value; telling them apart cost 0.8 s a million rows.
     const s = `${c}::VARCHAR`;
     const minified = `CASE WHEN ${s} = 'null' THEN NULL WHEN ord(${s}) = 34 THEN ${text(`(${c} ->> '$')`)} ELSE ${s} END`;
-    return `CASE WHEN ${[...JSON_SPACE, 92].map((ch) => `contains(${s}, chr(${ch}))`).join(' OR ')} THEN ${parsed} ELSE ${minified} END`;
+    return `CASE WHEN ${JSON_PARSED_IF.map((ch) => `contains(${s}, chr(${ch}))`).join(' OR ')} THEN ${parsed} ELSE ${minified} END`;
   }
   if (TIMES.has(t.typeId)) return `strftime(${c}, ${ISO})`;
   if (t.typeId === DuckDBTypeId.TIMESTAMP_TZ) return `strftime(timezone('UTC', ${c}), ${ISO})`;
