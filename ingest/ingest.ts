@@ -20,7 +20,7 @@ import { keepRaw, MAX_REJECTS, RAW_KEEP, RejectsFile, type RejectRecord } from '
 import { planReplacements } from './replace.js';
 import { DIR_MODE } from './modes.js';
 import { ACCESS_LOG, CLOUDTRAIL, type TableSpec } from './schema.js';
-import { LocalReadAhead, openContent, peekContent, resolveSources, type Source } from './sources.js';
+import { localReadAhead, openContent, peekContent, resolveSources, type Source } from './sources.js';
 import { Stage } from './staging.js';
 import type { S3Options } from './s3.js';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -127,10 +127,10 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
     const todo = plan(sources, manifest, opts.force, summary);
     // Only the S3 objects that are to be read are fetched, a few ahead of the reader.
     const remote = todo.filter((src) => src.s3);
-    const fetcher = remote.length ? new (await import('./s3.js')).S3Fetcher(remote, await s3(), opts.s3?.concurrency, opts.s3?.prefetchMax) : undefined;
+    const fetcher = remote.length ? (await import('./s3.js')).s3ReadAhead(remote, await s3(), opts.s3?.concurrency, opts.s3?.prefetchMax) : undefined;
     // Small local files are read whole a few ahead of the parser.
     const local = todo.filter((src) => !src.s3);
-    const readAhead = local.length ? new LocalReadAhead(local) : undefined;
+    const readAhead = local.length ? localReadAhead(local) : undefined;
 
     const rejectsRel = join(REJECTS, `${run}.ndjson`);
     const rejectsOut = new RejectsFile(join(work, 'rejects.ndjson'));

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GetObjectCommand, ListObjectsCommand, S3Client, type _Object } from '@aws-sdk/client-s3';
 import { InputError } from '../common/errors.js';
 import { dayText } from '../common/time.js';
-import type { Source } from './sources.js';
+import { ReadAhead, type Source } from './sources.js';
 
 export interface S3Options {
   /** Any S3-compatible endpoint (path-style addressing is used then). */
@@ -196,51 +196,17 @@ export async function* objectBytes(client: S3Client, name: string, loc: { bucket
 export const PREFETCH_MAX = 8 << 20;
 
 /**
- * Reads S3 sources in the order given, fetching the small ones a few ahead of
- * the reader (at most `concurrency` objects of at most PREFETCH_MAX bytes in
- * memory at once, by default), so the network stays busy while the parser works and
- * memory stays bounded whatever the object count. Each source gets an `open`
- * that yields its bytes; `done(src)` lets the next fetch start.
+ * S3 sources read ahead (sources.ts ReadAhead): objects of at most
+ * `prefetchMax` bytes fetched whole, `concurrency` at a time, so the network
+ * stays busy while the parser works and memory stays bounded whatever the
+ * object count; larger ones stream when their turn comes.
  */
-export class S3Fetcher {
-  private readonly ahead = new Map<Source, Promise<Buffer>>();
-  private next = 0;
-
-  constructor(
-    private readonly sources: readonly Source[],
-    private readonly client: S3Client,
-    private readonly concurrency = 4,
-    private readonly prefetchMax = PREFETCH_MAX,
-  ) {
-    for (const src of sources) src.open = () => this.bytes(src);
-    this.fill();
-  }
-
-  private fill(): void {
-    while (this.next < this.sources.length && this.ahead.size < this.concurrency) {
-      const src = this.sources[this.next++] as Source;
-      if (src.size > this.prefetchMax) continue;
-      const fetched = this.fetch(src);
-      fetched.catch(() => {}); // reported when the source is read
-      this.ahead.set(src, fetched);
-    }
-  }
-
-  private async fetch(src: Source): Promise<Buffer> {
+export function s3ReadAhead(sources: readonly Source[], client: S3Client, concurrency = 4, prefetchMax = PREFETCH_MAX): ReadAhead {
+  const bytes = (src: Source): AsyncIterable<Buffer> => objectBytes(client, src.name, src.s3 as NonNullable<Source['s3']>);
+  const whole = async (src: Source): Promise<Buffer> => {
     const parts: Buffer[] = [];
-    for await (const chunk of objectBytes(this.client, src.name, src.s3 as NonNullable<Source['s3']>)) parts.push(chunk);
+    for await (const chunk of bytes(src)) parts.push(chunk);
     return Buffer.concat(parts);
-  }
-
-  private async *bytes(src: Source): AsyncGenerator<Buffer> {
-    const fetched = this.ahead.get(src);
-    if (fetched) yield await fetched;
-    else yield* objectBytes(this.client, src.name, src.s3 as NonNullable<Source['s3']>);
-  }
-
-  /** The reader is through with `src`: free its bytes and fetch further ahead. */
-  done(src: Source): void {
-    this.ahead.delete(src);
-    this.fill();
-  }
+  };
+  return new ReadAhead(sources, whole, bytes, concurrency, prefetchMax);
 }

@@ -215,32 +215,38 @@ function readChunk(size: number): number {
   return Math.min(1 << 20, Math.max(16 << 10, size + 1));
 }
 
-/** Local files at most this big are read whole, ahead of the reader (LocalReadAhead). */
+/** Local files at most this big are read whole, ahead of the reader (localReadAhead). */
 const SMALL_FILE = 256 << 10;
 /** Small files read ahead at most (at most 4 MiB held). */
 const READ_AHEAD = 16;
 
 /**
- * Reads small local files whole, up to READ_AHEAD of them ahead of the
- * source being parsed, as S3Fetcher does for objects. Read one after the
- * other, each small file's open, read and close left the parser idle: S3
- * delivers access logs as objects of a few KB, and 10,000 of them spent 40%
- * of the run waiting. Larger files are streamed as they are read.
+ * Reads sources in the order given, the small ones whole and a few ahead
+ * of the source being parsed (at most `atOnce` of at most `maxSize` bytes
+ * in memory), so the disk or the network stays busy while the parser works.
+ * Each source gets an `open` that yields its bytes (a large one streamed
+ * when its turn comes); `done(src)` frees them and reads further ahead.
  */
-export class LocalReadAhead {
+export class ReadAhead {
   private readonly ahead = new Map<Source, Promise<Buffer>>();
   private next = 0;
 
-  constructor(private readonly sources: readonly Source[]) {
-    for (const src of sources) if (src.size <= SMALL_FILE) src.open = () => this.bytes(src);
+  constructor(
+    private readonly sources: readonly Source[],
+    private readonly whole: (src: Source) => Promise<Buffer>,
+    private readonly stream: (src: Source) => AsyncIterable<Buffer>,
+    private readonly atOnce: number,
+    private readonly maxSize: number,
+  ) {
+    for (const src of sources) src.open = () => this.bytes(src);
     this.fill();
   }
 
   private fill(): void {
-    while (this.next < this.sources.length && this.ahead.size < READ_AHEAD) {
+    while (this.next < this.sources.length && this.ahead.size < this.atOnce) {
       const src = this.sources[this.next++] as Source;
-      if (src.size > SMALL_FILE) continue;
-      const read = readFile(src.path);
+      if (src.size > this.maxSize) continue;
+      const read = this.whole(src);
       read.catch(() => {}); // reported when the source is read
       this.ahead.set(src, read);
     }
@@ -249,7 +255,7 @@ export class LocalReadAhead {
   private async *bytes(src: Source): AsyncGenerator<Buffer> {
     const read = this.ahead.get(src);
     if (read) yield await read;
-    else yield* createReadStream(src.path, { highWaterMark: readChunk(src.size) }) as AsyncIterable<Buffer>;
+    else yield* this.stream(src);
   }
 
   /** The reader is through with `src`: free its bytes and read further ahead. */
@@ -257,6 +263,16 @@ export class LocalReadAhead {
     this.ahead.delete(src);
     this.fill();
   }
+}
+
+/**
+ * Local files read ahead: small ones whole, 16 ahead. Read one after the
+ * other, each small file's open, read and close left the parser idle: S3
+ * delivers access logs as objects of a few KB, and 10,000 of them spent 40%
+ * of the run waiting.
+ */
+export function localReadAhead(sources: readonly Source[]): ReadAhead {
+  return new ReadAhead(sources, (src) => readFile(src.path), (src) => createReadStream(src.path, { highWaterMark: readChunk(src.size) }), READ_AHEAD, SMALL_FILE);
 }
 
 /** A local file's content as openContent gives a source's: gunzipped when gzip; breaking off closes the file. */

@@ -82,7 +82,7 @@ export async function parquetToArrowStream(path: string, expected: Schema, put: 
         const start = schemaMessageLength(bytes);
         if (first) {
           const got = tableFromIPC(bytes).schema;
-          const differ = sameSchema(got, expected);
+          const differ = schemaDifference(got, expected);
           if (differ) throw new Error(`the Arrow export's Parquet came back as other types: ${differ}`);
         }
         await put(bytes.subarray(first ? 0 : start, bytes.length - EOS.length));
@@ -99,7 +99,7 @@ export async function parquetToArrowStream(path: string, expected: Schema, put: 
 }
 
 /** What differs between two schemas (names, types, nullability), or null. */
-function sameSchema(got: Schema, want: Schema): string | null {
+function schemaDifference(got: Schema, want: Schema): string | null {
   const show = (s: Schema): string => s.fields.map((f) => `${f.name}: ${String(f.type)}${f.nullable ? '' : ' not null'}`).join(', ');
   return show(got) === show(want) ? null : `${show(got)} where ${show(want)}`;
 }
