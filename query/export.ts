@@ -20,7 +20,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { once, type EventEmitter } from 'node:events';
-import { createReadStream, createWriteStream, openSync, closeSync, constants as fsConstants } from 'node:fs';
+import { createReadStream, createWriteStream, openSync, closeSync, fstatSync, constants as fsConstants } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { basename, dirname, join } from 'node:path';
@@ -31,7 +31,7 @@ import { terminalSafe } from '../common/terminal.js';
 import type { ExportFormat } from './finding.js';
 import { csv, queryCellText, textTable } from './format.js';
 import { columnsOf, rowConverter, type Column } from './rows.js';
-import { fifoChunks } from './fifo.js';
+import { fifoChunks, HandedOverWriteError } from './fifo.js';
 import { withoutTrailingSemicolons } from './statements.js';
 import { scratchDir } from '../common/scratch-dir.js';
 
@@ -617,27 +617,63 @@ async function copyThrough(q: Q, format: CopyFormat, stream: Writable, opts: Exp
   // (most do: an error binding a file, a bad cast in an aggregate) writes nothing at all, not a start of a document.
   let held: Buffer[] | null = [Buffer.from(prefix)];
   let size = 0;
-  for await (const b of copyBytes(q, format, opts, copied)) {
-    if (held === null) {
-      await put(stream, b);
-      continue;
+  const out = handOverFd(stream);
+  // Once the held bytes are out, standard output (a file or a pipe) is written by the worker reading DuckDB's pipe.
+  const handOver = (): number | null => (out !== null && held === null && process.stdout.writableLength === 0 ? out.fd : null);
+  try {
+    for await (const b of copyBytes(q, format, opts, copied, handOver)) {
+      if (held === null) {
+        await put(stream, b);
+        continue;
+      }
+      held.push(b);
+      size += b.length;
+      if (size >= HOLD) {
+        await put(stream, Buffer.concat(held));
+        held = null;
+      }
     }
-    held.push(b);
-    size += b.length;
-    if (size >= HOLD) {
-      await put(stream, Buffer.concat(held));
-      held = null;
-    }
+  } catch (err) {
+    if (!(err instanceof HandedOverWriteError)) throw err;
+    // As a write of the stream's own would: its error handler decides (bin/s3sift ends quietly on EPIPE: `| head`).
+    if (err.code === 'EPIPE') process.stdout.emit('error', Object.assign(new Error(err.message), { code: err.code }));
+    throw new WriteError(`cannot write standard output: ${err.message}`, { cause: err });
+  } finally {
+    out?.close();
   }
   if (held !== null) await put(stream, Buffer.concat(held));
   return copied.rows;
+}
+
+/**
+ * The file descriptor the FIFO's reader may write to itself (fifo.ts
+ * handOver), sparing the main thread a copy of every byte: standard output
+ * when it is a file or a pipe, and nothing it was given still waits (Node
+ * writes both at once on POSIX). Not a terminal, a socket, or any other
+ * stream. A pipe is opened again (Linux's /proc/self/fd/1): Node made
+ * standard output's descriptor non-blocking, and a worker writing to it
+ * would have to sleep whenever the pipe is full. A file is written through
+ * descriptor 1 itself, so at its offset.
+ */
+function handOverFd(stream: Writable): { fd: number; close(): void } | null {
+  if (stream !== process.stdout || process.platform !== 'linux') return null;
+  try {
+    const st = fstatSync(1);
+    if (st.isFile()) return { fd: 1, close: () => undefined };
+    if (!st.isFIFO()) return null;
+    const fd = openSync('/proc/self/fd/1', fsConstants.O_WRONLY);
+    return { fd, close: () => closeSync(fd) };
+  } catch {
+    return null;
+  }
 }
 
 /** How many bytes of COPY's output wait before any is written (copyThrough). */
 const HOLD = 1 << 20;
 
 /** The bytes DuckDB's COPY writes, as they come; a failed COPY is thrown after the bytes it wrote. `copied.rows` is set at the end. */
-async function* copyBytes(q: Q, format: CopyFormat, opts: ExportOptions, copied: { rows: number }): AsyncGenerator<Buffer> {
+async function* copyBytes(q: Q, format: CopyFormat, opts: ExportOptions, copied: { rows: number },
+  handOver: () => number | null = () => null): AsyncGenerator<Buffer> {
   const dir = await scratchDir('s3sift-export-');
   const path = join(dir.path, `out.${format}`);
   try {
@@ -659,7 +695,12 @@ async function* copyBytes(q: Q, format: CopyFormat, opts: ExportOptions, copied:
     void copying.then((r) => ('err' in r ? unblock(path, () => ended) : undefined));
     try {
       // The reader gone (the consumer stopped), DuckDB's next write fails and the COPY ends.
-      yield* reader;
+      let handedOver = false;
+      for await (const b of reader) {
+        yield b;
+        const fd = handedOver ? null : handOver();
+        if (fd !== null) handedOver = reader.handOver(fd);
+      }
     } finally {
       ended = true;
     }

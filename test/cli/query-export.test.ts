@@ -5,7 +5,7 @@
  * formats, --output, and the refusals.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
@@ -243,6 +243,34 @@ describe('bin/s3sift query, standard output a pipe or a file', () => {
     const text = readFileSync(file, 'utf8');
     expect(text.startsWith('before\n{"columns":')).toBe(true);
     expect((JSON.parse(text.slice('before\n'.length)) as { rows: unknown[] }).rows).toHaveLength(100000);
+  });
+
+  // Past the first MiB the worker reading DuckDB's pipe writes standard output itself (query/fifo.ts handOver).
+  const CSV_SQL = "SELECT range AS i, 'v' || range AS s, '=x' AS f FROM range(300000) ORDER BY i";
+
+  it('a file written at its offset (>): the same bytes as --output, after what the descriptor had written', () => {
+    const expected = join(tmp.dir, 'expected.csv');
+    expect(spawnSync(process.execPath, [BIN, 'query', '--data', data, '--format', 'csv', '--output', expected, CSV_SQL]).status).toBe(0);
+    const file = join(tmp.dir, 'offset.csv');
+    const fd = openSync(file, 'w');
+    try {
+      writeSync(fd, 'before\n');
+      const r = spawnSync(process.execPath, [BIN, 'query', '--data', data, '--format', 'csv', CSV_SQL], { stdio: ['ignore', fd, 'pipe'] });
+      expect([r.status, r.stderr.toString()]).toEqual([0, '']);
+    } finally {
+      closeSync(fd);
+    }
+    const bytes = readFileSync(file);
+    expect(bytes.length).toBeGreaterThan(4 << 20);
+    expect(bytes.equals(Buffer.concat([Buffer.from('before\n'), readFileSync(expected)]))).toBe(true);
+  });
+
+  it('a pipe: every byte in order, and a reader that goes away early ends the export quietly (exit 0)', () => {
+    const r = spawnSync(process.execPath, [BIN, 'query', '--data', data, '--format', 'csv', CSV_SQL], { maxBuffer: 2 ** 28 });
+    const lines = r.stdout.toString().trimEnd().split('\n');
+    expect([r.status, lines.length, lines[1], lines[300000]]).toEqual([0, 300001, '0,"v0","\'=x"', '299999,"v299999","\'=x"']);
+    const cut = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" query --data "${data}" --format csv "${CSV_SQL}" | head -c 2000000 | wc -c; echo "status \${PIPESTATUS[0]}"`], { encoding: 'utf8' });
+    expect([cut.stdout.trim().split(/\s+/), cut.stderr]).toEqual([['2000000', 'status', '0'], '']);
   });
 });
 
