@@ -16,6 +16,7 @@ import type { Finding } from '../query/finding.js';
 import { describe } from '../common/errors.js';
 import type { Ctx } from './context.js';
 import { fileContent } from '../ingest/sources.js';
+import { JsonSplitter, type Shape } from '../ingest/cloudtrail/split.js';
 
 /** Most records per table the evidence lists. */
 export const EVIDENCE_ROWS = 100;
@@ -155,35 +156,54 @@ async function wholeText(stream: AsyncIterable<Buffer>): Promise<string | null> 
 }
 
 /**
- * The CloudTrail record at `n`: the n-th of a `{"Records": [...]}` file or
- * JSON array (1-based), else the n-th line (NDJSON, CloudTrail Lake CSV).
+ * The CloudTrail record at `n`, numbered as ingest numbers it (the same
+ * JsonSplitter): the n-th of the file's `{"Records": [...]}` documents or
+ * JSON arrays, counted on from one document to the next; the record that
+ * starts on line n of NDJSON or of pretty-printed records; else line n
+ * (CloudTrail Lake CSV).
  */
 async function cloudTrailRecord(path: string, n: number): Promise<{ text: string | null; note: string | null }> {
   const whole = await wholeText(fileContent(path));
   if (whole === null) return { text: null, note: `file larger than ${RAW_SCAN_BYTES / 1024 / 1024} MiB: not read back` };
   const body = whole.replace(/^\uFEFF/, '');
-  let doc: unknown;
-  try {
-    doc = JSON.parse(body);
-  } catch {
-    doc = undefined;
-  }
-  const list = Array.isArray(doc) ? doc : doc && typeof doc === 'object' && Array.isArray((doc as { Records?: unknown }).Records) ? (doc as { Records: unknown[] }).Records : null;
-  if (list) {
-    if (n < 1 || n > list.length) return { text: null, note: `the file holds ${list.length} records now, not ${n} (changed since it was ingested?)` };
-    const text = JSON.stringify(list[n - 1]);
+  const json = nthJsonValue(body, n);
+  if (json.value !== null) {
+    let text = json.value;
+    try {
+      text = JSON.stringify(JSON.parse(text));
+    } catch {
+      // A line that is not JSON (ingest rejected it): as it is.
+    }
     return text.length > RAW_LINE_BYTES ? { text: text.slice(0, RAW_LINE_BYTES), note: `record longer than ${RAW_LINE_BYTES / 1024} KiB: cut there` } : { text, note: null };
   }
-  if (doc !== undefined && n === 1) return { text: JSON.stringify(doc).slice(0, RAW_LINE_BYTES), note: null };
+  if (json.shape === 'records' || json.shape === 'array') return { text: null, note: `the file holds ${json.count} records now, not ${n} (changed since it was ingested?)` };
   const lines = body.split('\n');
   if (n > lines.length) return { text: null, note: `the file has fewer than ${n} lines now (changed since it was ingested?)` };
   const text = (lines[n - 1] as string).replace(/\r$/, '');
   return text.length > RAW_LINE_BYTES ? { text: text.slice(0, RAW_LINE_BYTES), note: `line longer than ${RAW_LINE_BYTES / 1024} KiB: cut there` } : { text, note: null };
 }
 
+/** The JSON value numbered `n` in `body` by ingest's splitter, the file's shape, and how many values it holds. */
+function nthJsonValue(body: string, n: number): { value: string | null; shape: Shape | null; count: number } {
+  let value: string | null = null;
+  let count = 0;
+  const splitter = new JsonSplitter({
+    value: (b, start, end, where) => {
+      count++;
+      if (where === n && value === null) value = b.toString('utf8', start, end);
+    },
+    bad: () => undefined,
+    blank: () => undefined,
+  });
+  splitter.push(Buffer.from(body));
+  splitter.end();
+  return { value, shape: splitter.shape, count };
+}
+
 /**
  * The record read back, unless it is another event than `eventId`: a file
- * that changed, or holds several Records documents (each numbered from 1).
+ * that changed, or one of several Records documents ingested before their
+ * records were numbered on from one document to the next (each from 1).
  */
 function sameEvent(r: { text: string | null; note: string | null }, eventId: string | undefined): { text: string | null; note: string | null } {
   if (eventId === undefined || r.text === null) return r;

@@ -8,6 +8,8 @@
  * - `{"Records": [...]}` (a CloudTrail log file, usually one line): each
  *   element of `Records` is a value, numbered by its 1-based index;
  * - `[...]` (a bare array): each element is a value, numbered by index;
+ *   several documents of either kind in one file are numbered on from one
+ *   to the next, so a file and a number name one record;
  * - an object alone on its first line (NDJSON): each line is a value,
  *   numbered by line; a bad line is one reject and the next line goes on;
  * - anything else (pretty-printed objects, one after another): each
@@ -188,7 +190,6 @@ export class JsonSplitter {
           this.shape ??= 'records';
           this.depth = 2;
           this.level = 2;
-          this.index = 0;
           i += m[0].length;
           continue;
         }
@@ -212,7 +213,6 @@ export class JsonSplitter {
         this.shape ??= 'array';
         this.depth = 1;
         this.level = 1;
-        this.index = 0;
         i++;
         continue;
       }

@@ -82,12 +82,28 @@ describe('readBack: CloudTrail', () => {
     expect((await readBack('cloudtrail', p, 3)).note).toMatch(/fewer than 3 lines/);
   });
 
-  it('gives no record that is not the event asked for: two Records documents in one file number their records from 1 each', async () => {
-    // Ingest numbers e3 as record 1 too (of the second document): the place alone names e1 as well.
+  it('numbers the records of several Records documents in one file on from one to the next, as ingest does', async () => {
     const p = file('two-docs.json', `${JSON.stringify({ Records: records })}\n${JSON.stringify({ Records: [{ eventID: 'e3', eventName: 'GetObject' }] })}\n`);
+    expect(JSON.parse((await readBack('cloudtrail', p, 3, 'e3')).text as string)).toEqual({ eventID: 'e3', eventName: 'GetObject' });
+    expect((await readBack('cloudtrail', p, 4)).note).toMatch(/holds 3 records now, not 4/);
+  });
+
+  it('gives line n of a CloudTrail Lake CSV export (not JSON: the splitter finds no record there)', async () => {
+    const csv = ['eventid,eventname,requestparameters', 'e1,GetObject,"{""bucketName"":""b""}"', '"[x]",PutObject,"{}"'].join('\n');
+    const p = file('result_1.csv', csv);
+    expect(await readBack('cloudtrail', p, 2)).toEqual({ text: 'e1,GetObject,"{""bucketName"":""b""}"', note: null });
+    expect(await readBack('cloudtrail', p, 3)).toEqual({ text: '"[x]",PutObject,"{}"', note: null });
+  });
+
+  it('gives the record that starts on line n of pretty-printed records, whole', async () => {
+    const p = file('pretty.json', `${JSON.stringify(records[0], null, 2)}\n${JSON.stringify(records[1], null, 2)}\n`);
+    expect(JSON.parse((await readBack('cloudtrail', p, 5, 'e2')).text as string)).toEqual(records[1]);
+  });
+
+  it('gives no record that is not the event asked for (a file that changed, or numbered from 1 in each document by an earlier ingest)', async () => {
+    const p = file('two-docs-old.json', `${JSON.stringify({ Records: records })}\n${JSON.stringify({ Records: [{ eventID: 'e3', eventName: 'GetObject' }] })}\n`);
     const r = await readBack('cloudtrail', p, 1, 'e3');
     expect(r).toEqual({ text: null, note: expect.stringMatching(/^the record at this place in the file is not this event/) });
-    // The event the place does hold, and a file whose record is the one asked for, are given.
     const ct = file('ct-one.json', JSON.stringify({ Records: records }));
     expect(JSON.parse((await readBack('cloudtrail', ct, 2, 'e2')).text as string)).toEqual(records[1]);
     expect((await readBack('cloudtrail', ct, 2, 'e1')).text).toBeNull();
@@ -122,7 +138,7 @@ describe('GET /api/findings/:finding_id when a log file is gone since ingest', (
 });
 
 describe('GET /api/findings/:finding_id for a CloudTrail file of two Records documents', () => {
-  it('lists the finding\'s own event, not the other document\'s record at the same place, and reads back only its own record', async () => {
+  it('lists the finding\'s own event and reads back its own record, numbered on from the first document', async () => {
     const { mkdirSync } = await import('node:fs');
     const { ingest } = await import('../../ingest/ingest.js');
     const { createApp } = await import('../../server/app.js');
@@ -159,10 +175,11 @@ tests:
     const app = await createApp({ data, rules: [rules] });
     try {
       const list = (await (await app.app.request('/api/findings?detection=ev3-only')).json()) as { rows: Array<{ finding_id: string; source_line: number }> };
-      expect(list.rows.map((r) => r.source_line)).toEqual([1]);
+      expect(list.rows.map((r) => r.source_line)).toEqual([3]);
       const e = (await (await app.app.request(`/api/findings/${list.rows[0]?.finding_id}`)).json()) as { events: { cloudtrail: { rows: Array<{ event_id: string }> } }; raw: Array<{ text: string | null; note: string | null }> };
       expect(e.events.cloudtrail.rows.map((r) => r.event_id)).toEqual(['ev3']);
-      expect(e.raw).toEqual([expect.objectContaining({ text: null, note: expect.stringMatching(/^the record at this place in the file is not this event/) })]);
+      expect(e.raw).toHaveLength(1);
+      expect([JSON.parse(e.raw[0]?.text as string), e.raw[0]?.note]).toEqual([rec(3), null]);
     } finally {
       app.close();
     }

@@ -54,6 +54,14 @@ describe('JsonSplitter', () => {
     expect(seen.bad).toEqual([]);
   });
 
+  it('numbers the records of several documents in one file on from one to the next: a file and a number name one record', () => {
+    const records = split(`${JSON.stringify({ Records: [rec(1), rec(2)] })}\n${JSON.stringify({ Records: [rec(3)] })}\n`);
+    expect(records.values).toEqual([[1, rec(1)], [2, rec(2)], [3, rec(3)]]);
+    const arrays = split(`${JSON.stringify([rec(1)])}\n${JSON.stringify([rec(2), rec(3)])}`);
+    expect(arrays.values).toEqual([[1, rec(1)], [2, rec(2)], [3, rec(3)]]);
+    expect([records.bad, arrays.bad]).toEqual([[], []]);
+  });
+
   it('gives the elements of a bare array, numbered by index', () => {
     const seen = split(JSON.stringify([rec(1), rec(2)]));
     expect(seen.shape).toBe('array');
