@@ -127,7 +127,7 @@ export const CLOUDTRAIL: TableSpec = {
     col('user_identity', 'JSON', '`userIdentity`, whole.'),
     col('other_fields', 'JSON', 'Every other top-level field of the record (`tlsDetails`, `serviceEventDetails`, `sessionCredentialFromConsole`, fields added by later event versions), so nothing is lost.'),
     col('source_file', 'VARCHAR', 'File (or `-` for stdin) the record was read from.'),
-    col('source_line', 'BIGINT', '1-based line of the record in an NDJSON or CSV file; its 1-based index in a `Records` file or JSON array.'),
+    col('source_line', 'BIGINT', '1-based line of the record in an NDJSON or CSV file; its 1-based index in a `Records` file or JSON array (counted on through several documents in one file).'),
   ],
 };
 
