@@ -6,16 +6,19 @@
  */
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseAccessLogLine } from '../../../ingest/access-log/parse.js';
 import { AccessLogScan } from '../../../ingest/access-log/scan.js';
+import { ingest } from '../../../ingest/ingest.js';
+import { Reject, type RejectRecord } from '../../../ingest/reject.js';
 import { DASH_IS_NULL, PlainLines, stageAccessLogRow } from '../../../ingest/access-log/stage-row.js';
 import { ACCESS_LOG } from '../../../ingest/schema.js';
 import { stagingCopySql } from '../../../ingest/staging.js';
 import { TsvWriter } from '../../../ingest/tsv-writer.js';
 import { generateAccessLogLines } from '../../../scripts/gen-access-logs.js';
-import { CONFORMANCE, SAMPLES, tempDir } from '../../helpers/dataset.js';
+import { asDuckRow, CONFORMANCE, readRows, SAMPLES, tempDir } from '../../helpers/dataset.js';
 
 let tmp: { dir: string; cleanup: () => void };
 beforeEach(() => {
@@ -157,5 +160,45 @@ describe('staging access-log rows from their own bytes', () => {
     b.write('x\ty', 5);
     expect(p.plain(b, 5, 8)).toBe(false);
     expect(p.plain(Buffer.from('plain'), 0, 5)).toBe(true);
+  });
+
+  it('ingests hostile lines, plain and gzipped, exactly as the parser reads each: rows, rejects and counts', async () => {
+    const lines = [...hostileLines(), line({ 7: 'x'.repeat(4_300_000) }), ...generateAccessLogLines({ lines: 300, seed: 3, quirks: 0.5 })];
+    // Bytes that are not UTF-8 are read as U+FFFD, in that line only.
+    const [head, tail] = line({ 7: 'k@@k' }).split('@@') as [string, string];
+    const bad = Buffer.concat([Buffer.from(head), Buffer.from([0xff, 0xfe]), Buffer.from(tail)]);
+    const content = Buffer.concat([Buffer.from(lines.join('\n') + '\n'), bad, Buffer.from('\n')]);
+    const texts = [...lines, new TextDecoder().decode(bad)];
+    for (const [name, bytes] of [['hostile.log', content], ['hostile.log.gz', gzipSync(content)]] as const) {
+      const file = join(tmp.dir, name);
+      writeFileSync(file, bytes);
+      const data = join(tmp.dir, `data-${name}`);
+      const s = await ingest([file], { data, format: 'access-log', force: false, strict: false });
+      const rows = await readRows(data);
+      const rejects = readFileSync(join(data, s.rejectsFile as string), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as RejectRecord);
+      let r = 0;
+      let j = 0;
+      let skipped = 0;
+      texts.forEach((text, i) => {
+        const parsed = parseAccessLogLine(text);
+        if (parsed instanceof Reject) {
+          if (parsed.reason === 'blank line') skipped++;
+          else {
+            expect(rejects[j]?.line).toBe(i + 1);
+            expect(rejects[j++]?.reason).toBe(parsed.reason);
+          }
+          return;
+        }
+        const { source_file, source_line, date: _d, ...rest } = rows[r++] as Record<string, unknown>;
+        expect([source_file, source_line]).toEqual([file, String(i + 1)]);
+        expect(rest).toEqual(asDuckRow(ACCESS_LOG, parsed as unknown as Record<string, unknown>));
+      });
+      expect(rows).toHaveLength(r);
+      expect(rejects).toHaveLength(j);
+      expect([s.lines, s.rows, s.rejected, s.skipped]).toEqual([texts.length, r, j, skipped]);
+      expect(j).toBeGreaterThan(4);
+      expect(skipped).toBeGreaterThan(1);
+      expect(rows.at(-1)?.key).toBe('k\uFFFD\uFFFDk');
+    }
   });
 });
