@@ -4,11 +4,13 @@
  * is staged). The round-trip test checks that rows staged here read back
  * through DuckDB exactly as `parseAccessLogLine` returns them.
  *
- * A line holding no tab, carriage return or SOH (nearly every line) is
- * staged from its own bytes: runs of fields one space apart are copied in
- * one piece and the spaces between them overwritten with tabs; a field that
- * is `-` is staged as `-` and read back as NULL (`DASH_IS_NULL`). Other
- * lines are staged field by field, quoted where needed.
+ * A line whose fields hold no tab, carriage return or SOH (nearly every
+ * line) is staged from its own bytes: copied once, then compacted in place
+ * (runs of fields one space apart kept in one piece, the spaces between
+ * them made tabs); a field that is `-` is staged as `-` and read back as
+ * NULL (`DASH_IS_NULL`). Other lines are staged field by field, quoted
+ * where needed. Which way a line goes changes no value: the scanner alone
+ * decides what the line holds.
  */
 import type { TsvWriter } from '../tsv-writer.js';
 import { ACL_ABSENT, ACL_YES, type AccessLogScan, F, KNOWN_FIELDS } from './scan.js';
