@@ -112,6 +112,8 @@ export interface Bench {
   variants?: ReadonlyArray<{ name: string; target: string }>;
   /** The wall-time target without variants (default `≤ 1.5x`). */
   target?: string;
+  /** Paragraphs under the table: what was tried and what it cost. */
+  notes?: string[];
   /** Row label for one size (and kind). */
   label(n: number, variant?: string): string;
   /** Make (or find) the generated input of size n (and kind); returns its path. */
@@ -148,5 +150,5 @@ export async function runBench(script: string, b: Bench): Promise<void> {
       figures.push(...compare(script, b.label(n, v.name), input, runs, join(OUT, `run-${b.sizeFlag}`), v.target));
     }
   }
-  saveSection(b.name, { title: b.title, about: `Reference: ${b.referenceDoc}, in the same run; s3sift and the reference alternate, each in a fresh process.`, runs, figures });
+  saveSection(b.name, { title: b.title, about: `Reference: ${b.referenceDoc}, in the same run; s3sift and the reference alternate, each in a fresh process.`, runs, figures, notes: b.notes });
 }

@@ -12,7 +12,7 @@ import { describe, WriteError } from '../common/errors.js';
 import { AccessLogScan, text } from './access-log/scan.js';
 import { readCloudTrail, type CloudTrailSink } from './cloudtrail/read.js';
 import { cloudTrailRowBound, spanRowBound, stageCloudTrailRow } from './cloudtrail/stage-row.js';
-import { rowBound, stageAccessLogRow } from './access-log/stage-row.js';
+import { DASH_IS_NULL, PlainLines, rowBound, stageAccessLogRow } from './access-log/stage-row.js';
 import { commit, ensureManifest, loadManifest, lock, newRunId, recover, REJECTS, STAGING, type Journal, type Manifest, type SourceEntry } from './dataset.js';
 import { detectFormat, type Format } from './detect.js';
 import { isBlank, MAX_LINE_BYTES, readLines } from './lines.js';
@@ -155,7 +155,8 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
             const table = format === 'access-log' ? ACCESS_LOG : CLOUDTRAIL;
             const conn = await instance.connect();
             conns.push(conn);
-            t = { table, stage: await Stage.create(conn, table, join(work, 'tsv'), join(work, table.name), run, names) };
+            const dashIsNull = format === 'access-log' ? DASH_IS_NULL : [];
+            t = { table, stage: await Stage.create(conn, table, join(work, 'tsv'), join(work, table.name), run, names, { dashIsNull }) };
             tables.set(format, t);
           }
           return t;
@@ -401,13 +402,14 @@ async function readAccessLog(ctx: SourceRun): Promise<void> {
   const { entry, idx } = ctx;
   const stage = ctx.t.stage;
   const scan = new AccessLogScan();
+  const plain = new PlainLines();
   const onLine = (b: Buffer, s: number, e: number, lineNo: number): void => {
     if (isBlank(b, s, e)) {
       ctx.skip('blank line');
       return;
     }
     if (scan.scan(b, s, e)) {
-      stageAccessLogRow(stage.writerFor(scan.time, rowBound(e - s)), b, scan, idx, lineNo);
+      stageAccessLogRow(stage.writerFor(scan.time, rowBound(e - s)), b, scan, idx, lineNo, plain);
       entry.rows++;
     } else ctx.reject(lineNo, scan.reason, text(b, s, Math.min(e, s + RAW_BYTES)));
   };

@@ -12,7 +12,9 @@
  * - TIMESTAMP: epoch milliseconds (`epoch_ms`), so no time text is parsed twice;
  * - VARCHAR[]: the items joined by single spaces (items hold no spaces);
  * - `source_file`: the index of the source in this run, mapped back to its name;
- * - everything else as itself; an empty field is NULL.
+ * - everything else as itself; an empty field is NULL, and so is `-` in the
+ *   columns a table's stager names (`dashIsNull`: the access log's fields,
+ *   copied as logged), which are read as text and cast in the SELECT.
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -45,27 +47,35 @@ export const ROW_GROUP_ROWS = 10_000;
 export const ROW_GROUP_BYTES = `'4MB'`;
 
 /** Type DuckDB's CSV reader is told for a staged column. */
-function stagedType(c: ColumnSpec): string {
+function stagedType(c: ColumnSpec, dashIsNull: readonly string[]): string {
   if (c.name === 'source_file') return 'INTEGER';
+  if (dashIsNull.includes(c.name)) return 'VARCHAR';
   if (c.type === 'TIMESTAMP') return 'BIGINT';
   if (c.type === 'VARCHAR[]' || c.type === 'JSON') return 'VARCHAR';
   return c.type;
 }
 
 /** Expression that turns a staged column into the declared one. */
-function finalExpr(c: ColumnSpec): string {
+function finalExpr(c: ColumnSpec, dashIsNull: readonly string[]): string {
   const q = sqlIdentifier(c.name);
   if (c.name === 'source_file') return `src.name AS ${q}`;
+  if (dashIsNull.includes(c.name)) {
+    const v = `NULLIF(t.${q}, '-')`;
+    return c.type === 'VARCHAR' ? `${v} AS ${q}` : `CAST(${v} AS ${c.type}) AS ${q}`;
+  }
   if (c.type === 'TIMESTAMP') return `epoch_ms(t.${q}) AS ${q}`;
   if (c.type === 'VARCHAR[]') return `coalesce(string_split(t.${q}, ' '), []::VARCHAR[]) AS ${q}`;
   if (c.type === 'JSON') return `CAST(t.${q} AS JSON) AS ${q}`;
   return `t.${q}`;
 }
 
-/** The `COPY` that turns one staged file into one Parquet file. */
-export function stagingCopySql(table: TableSpec, input: string, output: string, sourcesTable: string): string {
-  const columns = table.columns.map((c) => `${sqlString(c.name)}: ${sqlString(stagedType(c))}`).join(', ');
-  const select = table.columns.map(finalExpr).join(',\n    ');
+/**
+ * The `COPY` that turns one staged file into one Parquet file. Columns in
+ * `dashIsNull` are staged as text where `-` stands for NULL.
+ */
+export function stagingCopySql(table: TableSpec, input: string, output: string, sourcesTable: string, dashIsNull: readonly string[] = []): string {
+  const columns = table.columns.map((c) => `${sqlString(c.name)}: ${sqlString(stagedType(c, dashIsNull))}`).join(', ');
+  const select = table.columns.map((c) => finalExpr(c, dashIsNull)).join(',\n    ');
   const quote = sqlString(String.fromCharCode(STAGING_QUOTE));
   return `COPY (
   SELECT
@@ -97,6 +107,8 @@ export interface StageOptions {
   idleRows?: number;
   /** Most date files open at once; the quietest is converted past it. */
   maxOpen?: number;
+  /** Columns staged as text where `-` stands for NULL (see `stagingCopySql`). */
+  dashIsNull?: readonly string[];
 }
 
 const DAY_MS = 86_400_000;
@@ -126,6 +138,7 @@ export class Stage {
   private readonly maxFileBytes: number;
   private readonly idleRows: number;
   private readonly maxOpen: number;
+  private readonly dashIsNull: readonly string[];
 
   constructor(
     private readonly conn: DuckDBConnection,
@@ -139,6 +152,7 @@ export class Stage {
     this.maxFileBytes = opts.maxFileBytes ?? 256 << 20;
     this.idleRows = opts.idleRows ?? 20_000;
     this.maxOpen = opts.maxOpen ?? 16;
+    this.dashIsNull = opts.dashIsNull ?? [];
     mkdirSync(workDir, { recursive: true, mode: DIR_MODE });
   }
 
@@ -232,7 +246,7 @@ export class Stage {
     } catch (err) {
       throw writeError(this.outDir, err);
     }
-    const sql = stagingCopySql(this.table, f.path, out, this.sourcesTable);
+    const sql = stagingCopySql(this.table, f.path, out, this.sourcesTable, this.dashIsNull);
     const bytes = f.bytes;
     this.queuedBytes += bytes;
     this.queue = this.queue.then(async () => {

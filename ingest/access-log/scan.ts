@@ -128,19 +128,12 @@ export class AccessLogScan {
     this.expires = NaN;
     this.num.fill(NaN);
     const { start: S, end: E } = this;
+    // No closure captures `p`, so it can stay in a register rather than a heap context.
     let p = from;
 
-    // A token runs to the next space; runs of spaces separate.
-    const token = (i: number): void => {
-      S[i] = p;
-      while (p < end && b[p] !== SPACE) p++;
-      E[i] = p;
-      while (p < end && b[p] === SPACE) p++;
-    };
-
-    token(F.bucket_owner);
+    p = token(b, p, end, S, E, F.bucket_owner);
     if (p >= end) return this.tooFew(1);
-    token(F.bucket);
+    p = token(b, p, end, S, E, F.bucket);
     if (p >= end) return this.tooFew(2);
 
     // [06/Feb/2019:00:00:38 +0000]
@@ -160,36 +153,36 @@ export class AccessLogScan {
 
     for (let i = F.remote_ip; i <= F.key; i++) {
       if (p >= end) return this.tooFew(i);
-      token(i);
+      p = token(b, p, end, S, E, i);
     }
     if (p >= end) return this.tooFew(F.request_uri);
 
     // request_uri: the closing quote is the one after `HTTP/x.y`, or else the
     // one followed by a status, so a raw quote inside the URI does not end it.
     if (b[p] === DOUBLE_QUOTE) {
-      const q = closeQuote(b, p, end, (c) => endsWithHttpVersion(b, p + 1, c) || statusAhead(b, c + 1, end));
+      const q = closeQuote(b, p, end, CLOSES_URI, -1);
       if (q < 0) return this.fail(`request_uri: quote opened at byte ${p - from + 1} never closes`);
       S[F.request_uri] = p + 1;
       E[F.request_uri] = q;
       p = q + 1;
       while (p < end && b[p] === SPACE) p++;
-    } else token(F.request_uri);
+    } else p = token(b, p, end, S, E, F.request_uri);
 
     for (let i = F.http_status; i <= F.turnaround_time_ms; i++) {
       if (p >= end) return this.tooFew(i);
-      token(i);
+      p = token(b, p, end, S, E, i);
     }
 
     // referrer: closes where the user agent's quote opens (`" "`).
     if (p >= end) return this.tooFew(F.referrer);
     if (b[p] === DOUBLE_QUOTE) {
-      const q = closeQuote(b, p, end, (c) => b[c + 2] === DOUBLE_QUOTE);
+      const q = closeQuote(b, p, end, CLOSES_REFERRER, -1);
       if (q < 0) return this.fail(`referrer: quote opened at byte ${p - from + 1} never closes`);
       S[F.referrer] = p + 1;
       E[F.referrer] = q;
       p = q + 1;
       while (p < end && b[p] === SPACE) p++;
-    } else token(F.referrer);
+    } else p = token(b, p, end, S, E, F.referrer);
 
     // user_agent: closes where the unquoted tail begins: at the first quote
     // whose tail reads as version_id host_id signature_version ... (so quotes
@@ -200,17 +193,17 @@ export class AccessLogScan {
       while (last > p && b[last] !== DOUBLE_QUOTE) last--;
       // The last quote, when it closes a field, is always accepted, so the
       // first-candidate fallback only applies when it does not.
-      const q = closeQuote(b, p, end, (c) => c === last || tailLooksRight(b, c + 1, end));
+      const q = closeQuote(b, p, end, CLOSES_AGENT, last);
       if (q < 0) return this.fail(`user_agent: quote opened at byte ${p - from + 1} never closes`);
       S[F.user_agent] = p + 1;
       E[F.user_agent] = q;
       p = q + 1;
       while (p < end && b[p] === SPACE) p++;
-    } else token(F.user_agent);
+    } else p = token(b, p, end, S, E, F.user_agent);
 
     if (p >= end) return this.tooFew(F.version_id);
     let n = F.version_id;
-    while (p < end && n < KNOWN_FIELDS) token(n++);
+    while (p < end && n < KNOWN_FIELDS) p = token(b, p, end, S, E, n++);
     this.fields = n;
     while (p < end) {
       const kept = this.extraFields++ < MAX_EXTRA_FIELDS;
@@ -275,16 +268,40 @@ function matchesExpires(b: Uint8Array, at: number, e: number): boolean {
 }
 
 /**
- * Index of the quote closing the field opened at `open`: the first quote
- * followed by a space or the line end that `accept` takes; when `accept`
- * takes none, the first such quote; -1 when there is none.
+ * Field `i` is the token at `p` (it runs to the next space; runs of spaces
+ * separate): its bounds go to S[i] and E[i]; returns where the next begins.
  */
-function closeQuote(b: Uint8Array, open: number, end: number, accept: (q: number) => boolean): number {
+function token(b: Uint8Array, p: number, end: number, S: Int32Array, E: Int32Array, i: number): number {
+  S[i] = p;
+  while (p < end && b[p] !== SPACE) p++;
+  E[i] = p;
+  while (p < end && b[p] === SPACE) p++;
+  return p;
+}
+
+/** Which quote `closeQuote` takes as the end of a field. */
+const CLOSES_URI = 0;
+const CLOSES_REFERRER = 1;
+const CLOSES_AGENT = 2;
+
+/**
+ * Index of the quote closing the field opened at `open`: the first quote
+ * followed by a space or the line end that the field's rule (`rule`) takes;
+ * when it takes none, the first such quote; -1 when there is none. The
+ * rules: request_uri closes after `HTTP/x.y` or before a status; referrer
+ * where the user agent's quote opens (`" "`); user_agent at the line's last
+ * quote (`last`) or where the tail after it reads right.
+ */
+function closeQuote(b: Uint8Array, open: number, end: number, rule: number, last: number): number {
   let first = -1;
   for (let q = open + 1; q < end; q++) {
     if (b[q] !== DOUBLE_QUOTE) continue;
     if (q + 1 === end || b[q + 1] === SPACE) {
-      if (accept(q)) return q;
+      const accepted =
+        rule === CLOSES_URI ? endsWithHttpVersion(b, open + 1, q) || statusAhead(b, q + 1, end)
+        : rule === CLOSES_REFERRER ? b[q + 2] === DOUBLE_QUOTE
+        : q === last || tailLooksRight(b, q + 1, end);
+      if (accepted) return q;
       if (first < 0) first = q;
     }
   }
