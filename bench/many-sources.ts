@@ -120,7 +120,7 @@ async function withKnown(data: string, extra: number, out: string): Promise<void
       };
     }
   }
-  const ref = await writeSegment(out, head.next, made());
+  const ref = await writeSegment(out, head.next, made(), extra);
   writeFileSync(join(out, MANIFEST), JSON.stringify({ ...head, sources: head.sources + extra, segments: [ref, ...head.segments], next: head.next + 1 }, null, 1) + '\n');
 }
 

@@ -21,7 +21,8 @@ import { keepRaw, MAX_REJECTS, RAW_KEEP, RejectsFile, type RejectRecord } from '
 import { planReplacements } from './replace.js';
 import { DIR_MODE } from './modes.js';
 import { ACCESS_LOG, CLOUDTRAIL, type TableSpec } from './schema.js';
-import { fingerprintBytes, localReadAhead, openContent, peekContent, resolveSources, type ReadAhead, type Source } from './sources.js';
+import { Planner } from './plan.js';
+import { localReadAhead, openContent, peekContent, resolveSources, type Source } from './sources.js';
 import { Stage } from './staging.js';
 import type { S3Options } from './s3.js';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -238,55 +239,6 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
   } finally {
     client?.destroy();
     await unlock();
-  }
-}
-
-/** Which sources to read; the rest go to `summary.passed` with a reason. */
-class Planner {
-  /** This run's sources by fingerprint. */
-  private readonly thisRun = new Map<string, Source>();
-
-  constructor(private readonly known: KnownSources, private readonly force: boolean, private readonly summary: IngestSummary) {}
-
-  /** The sources to read: those whose fingerprint is not known yet are decided when read (`fingerprinted`). */
-  async plan(sources: Source[]): Promise<Source[]> {
-    const todo: Source[] = [];
-    for (const src of sources) {
-      if (src.unchanged) this.summary.passed.push({ name: src.name, reason: 'already ingested' });
-      else if (src.fingerprint === '' || (await this.wanted(src))) todo.push(src);
-    }
-    return todo;
-  }
-
-  /**
-   * Fingerprint a small file from the bytes read ahead for parsing (read
-   * once), and say whether to read it after all. Bytes that could not be
-   * read leave a fingerprint that matches nothing: the read reports why.
-   */
-  async fingerprinted(src: Source, readAhead: ReadAhead | undefined): Promise<boolean> {
-    const bytes = await readAhead?.whole(src)?.catch(() => null);
-    src.fingerprint = bytes ? fingerprintBytes(bytes) : `${src.size}:unread:${src.key}`;
-    return this.wanted(src);
-  }
-
-  private async wanted(src: Source): Promise<boolean> {
-    const same = this.thisRun.get(src.fingerprint);
-    if (same) {
-      this.summary.passed.push({ name: src.name, reason: `same content as ${same.name}` });
-      return false;
-    }
-    this.thisRun.set(src.fingerprint, src);
-    if (this.force) return true;
-    if (this.known.same(src.key, src.fingerprint)) {
-      this.summary.passed.push({ name: src.name, reason: 'already ingested' });
-      return false;
-    }
-    const twin = await this.known.twin(src.fingerprint);
-    if (twin && twin.key !== src.key) {
-      this.summary.passed.push({ name: src.name, reason: `same content as ${twin.name}, already ingested` });
-      return false;
-    }
-    return true;
   }
 }
 

@@ -37,21 +37,43 @@ export function entryRecords(e: { key: string; fingerprint: string; stat?: strin
   return out;
 }
 
-/** Build an index of `records` (hash, offset in the segment). */
-export function buildIndex(records: ReadonlyArray<readonly [Buffer, number]>): Buffer {
-  const slots = Math.max(8, Math.ceil(records.length * SPREAD));
-  const buf = Buffer.alloc(HEADER + slots * SLOT);
-  buf.write(MAGIC, 0, 'latin1');
-  buf.writeUInt32LE(slots, 8);
-  buf.writeUInt32LE(records.length, 12);
-  for (const [hash, offset] of records) {
+/** Records at most per entry (entryRecords). */
+export const RECORDS_PER_ENTRY = 4;
+
+/** An index being built, sized for at most `records` records: they go straight into its slots. */
+export class IndexBuilder {
+  private readonly buf: Buffer;
+  private readonly slots: number;
+  private count = 0;
+
+  constructor(private readonly max: number) {
+    this.slots = Math.max(8, Math.ceil(max * SPREAD));
+    this.buf = Buffer.alloc(HEADER + this.slots * SLOT);
+    this.buf.write(MAGIC, 0, 'latin1');
+    this.buf.writeUInt32LE(this.slots, 8);
+  }
+
+  add(hash: Buffer, offset: number): void {
+    if (++this.count > this.max) throw new Error(`manifest index: more than the ${this.max} records it was sized for`);
+    const { buf, slots } = this;
     let s = hash.readUInt32LE(0) % slots;
     while (buf.readUIntLE(HEADER + s * SLOT + HASH, 6) !== 0) s = (s + 1) % slots;
     const at = HEADER + s * SLOT;
     hash.copy(buf, at, 0, HASH);
     buf.writeUIntLE(offset + 1, at + HASH, 6);
   }
-  return buf;
+
+  finish(): Buffer {
+    this.buf.writeUInt32LE(this.count, 12);
+    return this.buf;
+  }
+}
+
+/** An index of `records` (hash, offset in the segment). */
+export function buildIndex(records: ReadonlyArray<readonly [Buffer, number]>): Buffer {
+  const b = new IndexBuilder(records.length);
+  for (const [hash, offset] of records) b.add(hash, offset);
+  return b.finish();
 }
 
 /** A loaded index: the offsets of the entries filed under a hash. */

@@ -15,7 +15,7 @@ import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DatasetError } from '../common/errors.js';
-import { buildIndex, entryRecords, Index, recordHash } from './manifest-index.js';
+import { buildIndex, entryRecords, Index, IndexBuilder, recordHash, RECORDS_PER_ENTRY } from './manifest-index.js';
 import { FILE_MODE } from './modes.js';
 
 export const MANIFEST = '_manifest.json';
@@ -247,10 +247,15 @@ export class KnownSources {
 
 const segmentName = (n: number, ext: string): string => `_manifest.${String(n).padStart(6, '0')}.${ext}`;
 
-/** Write `entries` as segment number `n` into `work`: its entries file and index (`_manifest.NNNNNN.ndjson`, `.idx`). */
-export async function writeSegment(work: string, n: number, entries: AsyncIterable<SourceEntry> | Iterable<SourceEntry>): Promise<SegmentRef> {
+/**
+ * Write `entries` (at most `max` of them) as segment number `n` into `work`:
+ * its entries file and index (`_manifest.NNNNNN.ndjson`, `.idx`). The index
+ * is filled as the entries go by, in memory proportional to `max` (about
+ * 100 bytes an entry).
+ */
+export async function writeSegment(work: string, n: number, entries: AsyncIterable<SourceEntry> | Iterable<SourceEntry>, max: number): Promise<SegmentRef> {
   const ref: SegmentRef = { entries: segmentName(n, 'ndjson'), index: segmentName(n, 'idx'), lines: 0 };
-  const records: Array<[Buffer, number]> = [];
+  const index = new IndexBuilder(max * RECORDS_PER_ENTRY);
   const fh = await open(join(work, ref.entries), 'w', FILE_MODE);
   try {
     let offset = 0;
@@ -258,7 +263,7 @@ export async function writeSegment(work: string, n: number, entries: AsyncIterab
     let pendingBytes = 0;
     for await (const e of entries) {
       const line = JSON.stringify(e) + '\n';
-      for (const r of entryRecords(e, offset)) records.push(r);
+      for (const [hash, at] of entryRecords(e, offset)) index.add(hash, at);
       const bytes = Buffer.byteLength(line);
       offset += bytes;
       pending.push(line);
@@ -277,7 +282,7 @@ export async function writeSegment(work: string, n: number, entries: AsyncIterab
   }
   const ix = await open(join(work, ref.index), 'w', FILE_MODE);
   try {
-    await ix.writeFile(buildIndex(records));
+    await ix.writeFile(index.finish());
     await ix.sync();
   } finally {
     await ix.close();
@@ -302,8 +307,8 @@ export async function stageManifest(
   let next = known.head?.next ?? 1;
   const added = changed.filter((e) => !known.has(e.key)).length;
   const segments: Array<SegmentRef & { staged: boolean }> = (known.head?.segments ?? []).map((s) => ({ ...s, staged: false }));
-  if (known.legacy) segments.push({ ...(await writeSegment(work, next++, known.legacy)), staged: true });
-  segments.push({ ...(await writeSegment(work, next++, changed)), staged: true });
+  if (known.legacy) segments.push({ ...(await writeSegment(work, next++, known.legacy, known.legacy.length)), staged: true });
+  segments.push({ ...(await writeSegment(work, next++, changed, changed.length)), staged: true });
   // Merge from the newest back while the one before is no larger (a binary counter: about log2 of the sources' segments).
   for (;;) {
     const last = segments.at(-1);
@@ -318,7 +323,7 @@ export async function stageManifest(
       }
       for await (const { entry } of segmentLines(newerEntries)) yield entry;
     }
-    const ref = { ...(await writeSegment(work, next++, merged())), staged: true };
+    const ref = { ...(await writeSegment(work, next++, merged(), prev.lines + last.lines)), staged: true };
     for (const s of [prev, last]) {
       if (!s.staged) deletes.push(s.entries, s.index);
     }
