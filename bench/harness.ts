@@ -5,7 +5,7 @@
  * reference, because these 2-core machines are noisy.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -22,7 +22,22 @@ export async function reportChild(fn: () => Promise<void>): Promise<void> {
   const t0 = performance.now();
   await fn();
   const seconds = (performance.now() - t0) / 1000;
-  process.stdout.write(JSON.stringify({ seconds, rssMb: process.resourceUsage().maxRSS / 1024 }) + '\n');
+  process.stdout.write(JSON.stringify({ seconds, rssMb: peakRssKb() / 1024 }) + '\n');
+}
+
+/**
+ * This process's peak RSS in KB. Linux keeps getrusage's maxRSS across
+ * exec, so a child spawned by a large parent reported the parent's peak;
+ * /proc/self/status's VmHWM belongs to the process's own memory.
+ */
+function peakRssKb(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]);
+  } catch {
+    // Not Linux: getrusage's figure.
+  }
+  return process.resourceUsage().maxRSS;
 }
 
 /** Run `script --child kind --file input --out out` in a fresh process; remove `out` after. */

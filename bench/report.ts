@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { OUT, sectionMarkdown, TABLE_HEAD, type Figure, type Section } from './harness.js';
 
-const PARTS = ['startup', 'ingest-access-log', 'ingest-cloudtrail', 'detect', 'export', 'serve', 's3', 'policy'] as const;
+const PARTS = ['startup', 'ingest-access-log', 'ingest-cloudtrail', 'many-sources', 'detect', 'export', 'serve', 's3', 'policy'] as const;
 const HELP = `Usage: npm run bench [-- --only PART,...]
 
 Runs the benchmarks (${PARTS.join(', ')}), each against a reference measured

@@ -2,8 +2,9 @@
  * The dataset folder (docs/contract.md) and its one way of changing: a
  * journaled commit. Everything a run writes is staged under `_staging/`;
  * the commit writes `_journal.json` (the point of no return), moves the
- * staged files into place, rewrites `_manifest.json`, and removes the
- * journal. A run killed before the journal leaves nothing visible; one
+ * staged files into place (the run's manifest segment among them), rewrites
+ * the manifest's head `_manifest.json`, removes the files the run replaced,
+ * and removes the journal. A run killed before the journal leaves nothing visible; one
  * killed after it is finished by the next run (`recover`). Parquet files are
  * never written in place, so a reader never sees half a file.
  */
@@ -13,44 +14,28 @@ import { link, mkdir, open, readFile, rename, rm, stat, unlink, readdir, writeFi
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DatasetError, describe, writeError, WriteError } from '../common/errors.js';
+import { MANIFEST, type Manifest, type ManifestHead } from './manifest.js';
 import { DIR_MODE, FILE_MODE } from './modes.js';
 
-export const MANIFEST = '_manifest.json';
+export { MANIFEST, loadManifest, type Manifest, type ManifestHead, type SourceEntry } from './manifest.js';
+
 export const JOURNAL = '_journal.json';
 export const LOCK = '_lock';
 export const STAGING = '_staging';
 export const REJECTS = 'rejects';
 
-/** What the manifest remembers of one ingested source. */
-export interface SourceEntry {
-  key: string;
-  /** The `source_file` value its rows carry. */
-  name: string;
-  fingerprint: string;
-  table: string | null;
-  run: string;
-  ingested_at: string;
-  lines: number;
-  rows: number;
-  rejected: number;
-  skipped: number;
-  /** Parquet files (relative to the dataset) holding its rows, shared with the run's other sources. */
-  files: string[];
-  /** Rejects file (relative) holding its rejected lines, if any. */
-  rejects: string | null;
-}
-
-export interface Manifest {
-  version: 1;
-  sources: Record<string, SourceEntry>;
-}
-
-/** A commit: staged files to move in, files to remove, and the manifest after. */
+/**
+ * A commit: staged files to move in (the run's Parquet and rejects files,
+ * its manifest segment), the manifest head to write, then files to remove.
+ * A journal left by a version that wrote the whole manifest (version 1)
+ * carries `manifest` instead of `head`.
+ */
 export interface Journal {
   run: string;
   moves: Array<[from: string, to: string]>;
   deletes: string[];
-  manifest: Manifest;
+  head?: ManifestHead;
+  manifest?: Manifest;
 }
 
 /** A sortable, unique run id: `20250310T120000Z-1a2b3c`. */
@@ -81,23 +66,6 @@ export async function checkDataset(dir: string): Promise<void> {
   throw new DatasetError(`${dir}: ${why}; ingest logs first with \`s3sift ingest LOGS --data ${dir}\`, or check --data`);
 }
 
-export async function loadManifest(dir: string): Promise<Manifest> {
-  let text: string;
-  try {
-    text = await readFile(join(dir, MANIFEST), 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, sources: {} };
-    throw new DatasetError(`${join(dir, MANIFEST)}: cannot read (${(err as Error).message})`, { cause: err });
-  }
-  try {
-    const m = JSON.parse(text) as Manifest;
-    if (m.version !== 1 || typeof m.sources !== 'object') throw new Error('unknown manifest version');
-    return m;
-  } catch (err) {
-    throw new DatasetError(`${join(dir, MANIFEST)}: not a valid s3sift manifest (${(err as Error).message}); move it aside to start the dataset afresh`, { cause: err });
-  }
-}
-
 /**
  * Give a folder that holds no dataset yet its (empty) manifest: what makes
  * it a dataset to the commands that read one, so an ingest that found
@@ -107,7 +75,7 @@ export async function loadManifest(dir: string): Promise<Manifest> {
 export async function ensureManifest(dir: string): Promise<void> {
   const path = join(dir, MANIFEST);
   if (await exists(path)) return;
-  const empty: Manifest = { version: 1, sources: {} };
+  const empty: ManifestHead = { version: 2, sources: 0, run: '', segments: [], next: 1 };
   try {
     await writeAtomic(path, JSON.stringify(empty, null, 1) + '\n');
   } catch (err) {
@@ -162,8 +130,9 @@ export async function applyJournal(dir: string, j: Journal): Promise<void> {
       await rename(src, dst);
     }
   }
+  // The head names the moved segments and no longer the deleted ones: it is written between the two.
+  await writeAtomic(join(dir, MANIFEST), j.head ? JSON.stringify(j.head, null, 1) + '\n' : JSON.stringify(j.manifest, null, 1) + '\n');
   for (const d of j.deletes) await rm(join(dir, d), { force: true });
-  await writeAtomic(join(dir, MANIFEST), JSON.stringify(j.manifest, null, 1) + '\n');
   await unlink(join(dir, JOURNAL));
   await syncDir(dir);
   await rm(join(dir, STAGING, j.run), { recursive: true, force: true });

@@ -13,13 +13,15 @@ import { AccessLogScan, text } from './access-log/scan.js';
 import { readCloudTrail, type CloudTrailSink } from './cloudtrail/read.js';
 import { cloudTrailRowBound, spanRowBound, stageCloudTrailRow } from './cloudtrail/stage-row.js';
 import { DASH_IS_NULL, PlainLines, rowBound, stageAccessLogRow } from './access-log/stage-row.js';
-import { commit, ensureManifest, loadManifest, lock, newRunId, recover, REJECTS, STAGING, type Journal, type Manifest, type SourceEntry } from './dataset.js';
+import { commit, ensureManifest, lock, newRunId, recover, REJECTS, STAGING, type Journal } from './dataset.js';
+import { KnownSources, loadManifest, stageManifest, type SourceEntry } from './manifest.js';
 import { detectFormat, type Format } from './detect.js';
 import { isBlank, MAX_LINE_BYTES, readLines } from './lines.js';
 import { keepRaw, MAX_REJECTS, RAW_KEEP, RejectsFile, type RejectRecord } from './reject.js';
 import { planReplacements } from './replace.js';
 import { DIR_MODE } from './modes.js';
 import { ACCESS_LOG, CLOUDTRAIL, type TableSpec } from './schema.js';
+import { Planner } from './plan.js';
 import { localReadAhead, openContent, peekContent, resolveSources, type Source } from './sources.js';
 import { Stage } from './staging.js';
 import type { S3Options } from './s3.js';
@@ -115,16 +117,19 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
     const run = newRunId();
     const work = join(dir, STAGING, run);
     await mkdir(work, { recursive: true, mode: DIR_MODE });
-    const { sources, hidden, passedOver } = await resolveSources(args, work, opts.stdin, s3, opts.s3);
+    const known = await KnownSources.open(dir);
+    // A file whose recorded stat proves it unchanged is not read (sources.ts, statKey); --force reads everything.
+    const unchanged = opts.force ? undefined : (key: string, stat: string): boolean => known.unchanged(key, stat);
+    const { sources, hidden, passedOver } = await resolveSources(args, work, opts.stdin, s3, opts.s3, { unchanged });
     for (const h of hidden) opts.onWarning?.(`${h}: hidden, passed over`);
     for (const p of passedOver) opts.onWarning?.(p);
-    const manifest = await loadManifest(dir);
     const summary: IngestSummary = {
       run, sources: 0, passed: [], replaced: [], lines: 0, rows: 0, rejected: 0, rejectsNotKept: 0, skipped: 0, skippedWhy: {}, byTable: {},
       files: [], rejectsFile: null, firstRejects: [], strictFailed: false, unreadable: [], recovered: finished, seconds: 0,
     };
 
-    const todo = plan(sources, manifest, opts.force, summary);
+    const planner = new Planner(known, opts.force, summary);
+    const todo = await planner.plan(sources);
     // Only the S3 objects that are to be read are fetched, a few ahead of the reader.
     const remote = todo.filter((src) => src.s3);
     const fetcher = remote.length ? (await import('./s3.js')).s3ReadAhead(remote, await s3(), opts.s3?.concurrency, opts.s3?.prefetchMax) : undefined;
@@ -166,6 +171,10 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
         let bytesDone = 0;
         const addBytes = (n: number): number => (bytesDone += n);
         for (const [idx, src] of todo.entries()) {
+          if (src.fingerprint === '' && !(await planner.fingerprinted(src, readAhead))) {
+            readAhead?.done(src);
+            continue;
+          }
           const format = await formatOf(src, opts);
           const ctx = new SourceRun(src, idx, await stageOf(format), rejectsOut, summary, opts, run, addBytes, bytesTotal);
           await readers[format](ctx);
@@ -202,17 +211,20 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
         return summary;
       }
 
-      const next: Manifest = { version: 1, sources: { ...manifest.sources } };
-      const journal: Journal = { run, moves: [], deletes: [], manifest: next };
+      const journal: Journal = { run, moves: [], deletes: [] };
       const prefix = join(STAGING, run);
       for (const f of summary.files) journal.moves.push([join(prefix, f), f]);
       if (summary.rejectsFile) journal.moves.push([join(prefix, 'rejects.ndjson'), summary.rejectsFile]);
-      const replacedKeys = entries.map((e) => e.key).filter((k) => k in manifest.sources);
+      const replacedKeys = entries.map((e) => e.key).filter((k) => known.has(k));
+      // The manifest's new segment: the run's entries, and the staying sources' entries a replacement changes.
+      const changed = new Map<string, SourceEntry>();
       if (replacedKeys.length) {
-        summary.replaced = replacedKeys.map((k) => (manifest.sources[k] as SourceEntry).name);
-        await planReplacements(instance, dir, work, prefix, manifest, replacedKeys, journal);
+        const before = await loadManifest(dir);
+        summary.replaced = replacedKeys.map((k) => (before.sources[k] as SourceEntry).name);
+        await planReplacements(instance, dir, work, prefix, before, replacedKeys, journal, changed);
       }
-      for (const e of entries) next.sources[e.key] = e;
+      for (const e of entries) changed.set(e.key, e);
+      journal.head = await stageManifest(dir, work, prefix, run, known, [...changed.values()], journal.moves, journal.deletes);
       committing = true;
       await commit(dir, journal);
     } catch (err) {
@@ -229,38 +241,6 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
     client?.destroy();
     await unlock();
   }
-}
-
-/** Which sources to read; the rest go to `summary.passed` with a reason. */
-function plan(sources: Source[], manifest: Manifest, force: boolean, summary: IngestSummary): Source[] {
-  const byFingerprint = new Map<string, SourceEntry>();
-  for (const e of Object.values(manifest.sources)) byFingerprint.set(e.fingerprint, e);
-  const todo: Source[] = [];
-  const thisRun = new Map<string, Source>();
-  for (const src of sources) {
-    const same = thisRun.get(src.fingerprint);
-    if (same) {
-      summary.passed.push({ name: src.name, reason: `same content as ${same.name}` });
-      continue;
-    }
-    thisRun.set(src.fingerprint, src);
-    if (force) {
-      todo.push(src);
-      continue;
-    }
-    const prev = manifest.sources[src.key];
-    if (prev && prev.fingerprint === src.fingerprint) {
-      summary.passed.push({ name: src.name, reason: 'already ingested' });
-      continue;
-    }
-    const twin = byFingerprint.get(src.fingerprint);
-    if (twin && twin.key !== src.key) {
-      summary.passed.push({ name: src.name, reason: `same content as ${twin.name}, already ingested` });
-      continue;
-    }
-    todo.push(src);
-  }
-  return todo;
 }
 
 async function formatOf(src: Source, opts: IngestOptions): Promise<Format> {
@@ -305,6 +285,7 @@ class SourceRun {
       key: src.key, name: src.name, fingerprint: src.fingerprint, table: t.table.name, run,
       ingested_at: new Date().toISOString(), lines: 0, rows: 0, rejected: 0, skipped: 0, files: [], rejects: null,
     };
+    if (src.stat) this.entry.stat = src.stat;
   }
 
   skip(reason: string): void {
@@ -369,6 +350,7 @@ class SourceRun {
       return;
     }
     this.entry.fingerprint = `${INCOMPLETE}${this.entry.fingerprint}`;
+    delete this.entry.stat;
     this.summary.unreadable.push({ name: this.src.name, reason: `could not be read past ${unit} ${n}: ${describe(err)}` });
   }
 

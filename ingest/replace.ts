@@ -3,7 +3,8 @@
  * Parquet files hold many sources' rows, so a file that also holds rows of
  * sources staying is rewritten without the replaced ones; a file holding
  * nothing else is deleted. Rejects files are filtered the same way. All of
- * it is staged and joins the run's journal, so it commits with the run.
+ * it is staged and joins the run's journal, so it commits with the run; the
+ * staying sources' entries that change go into the run's manifest segment.
  */
 import { createReadStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -23,7 +24,14 @@ export async function planReplacements(
   before: Manifest,
   replacedKeys: readonly string[],
   journal: Journal,
+  /** Receives the staying sources whose entries change (their files or rejects file rewritten), by key. */
+  updated: Map<string, SourceEntry>,
 ): Promise<void> {
+  const next = (e: SourceEntry): SourceEntry => {
+    let u = updated.get(e.key);
+    if (!u) updated.set(e.key, (u = { ...e, files: [...e.files] }));
+    return u;
+  };
   const replaced = new Set(replacedKeys);
   const staying = Object.values(before.sources).filter((e) => !replaced.has(e.key));
   const dropNames = (sel: (e: SourceEntry) => boolean): string[] =>
@@ -55,8 +63,8 @@ export async function planReplacements(
       await ownerOnly(out);
       journal.moves.push([join(prefix, rel), rel]);
       for (const e of keepers) {
-        const next = journal.manifest.sources[e.key] as SourceEntry;
-        next.files = next.files.map((x) => (x === f ? rel : x));
+        const u = next(e);
+        u.files = u.files.map((x) => (x === f ? rel : x));
       }
     }
   } finally {
@@ -80,6 +88,6 @@ export async function planReplacements(
     await mkdir(dirname(join(work, rel)), { recursive: true, mode: DIR_MODE });
     await writeFile(join(work, rel), kept.join('\n') + '\n', { mode: FILE_MODE });
     journal.moves.push([join(prefix, rel), rel]);
-    for (const e of keepers) (journal.manifest.sources[e.key] as SourceEntry).rejects = rel;
+    for (const e of keepers) next(e).rejects = rel;
   }
 }

@@ -11,6 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_DEPTH } from '../../ingest/cloudtrail/depth.js';
 import { ingest, type IngestOptions, type IngestSummary } from '../../ingest/ingest.js';
+import { loadManifest } from '../../ingest/manifest.js';
 import { MAX_EXTRA_FIELDS } from '../../ingest/access-log/scan.js';
 import { RAW_KEEP, type RejectRecord } from '../../ingest/reject.js';
 import { generateAccessLogLines } from '../../scripts/gen-access-logs.js';
@@ -179,7 +180,7 @@ describe('rejects without a cap', () => {
     expect(rejects.slice(1001).map((r) => [r.source_file, r.line])).toEqual([[other, 1], [other, 2], [other, 3]]);
     // 1,000 short rejects, not 143 MB.
     expect(readFileSync(join(opts().data, s.rejectsFile as string)).length).toBeLessThan(200_000);
-    const manifest = JSON.parse(readFileSync(join(opts().data, '_manifest.json'), 'utf8')) as { sources: Record<string, { rejected: number }> };
+    const manifest = await loadManifest(opts().data);
     expect(manifest.sources[bomb]?.rejected).toBe(1_000_000);
   });
 

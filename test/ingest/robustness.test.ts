@@ -34,7 +34,7 @@ function visible(data: string): { parquet: string[]; other: string[] } {
     if (!e.isFile()) continue;
     const rel = join(e.parentPath, e.name).slice(data.length + 1);
     if (rel.endsWith('.parquet')) parquet.push(rel);
-    else if (rel !== '_manifest.json' && !rel.startsWith('rejects/')) other.push(rel);
+    else if (!/^_manifest\.(json|\d{6}\.(ndjson|idx))$/.test(rel) && !rel.startsWith('rejects/')) other.push(rel);
   }
   return { parquet: parquet.sort(), other };
 }

@@ -121,7 +121,7 @@ describe('an empty dataset that ingest made', () => {
       const data = join(tmp.dir, name);
       const s = await ingest([source], { data, format: 'auto', force: false, strict: false });
       expect(s.rows).toBe(0);
-      expect(JSON.parse(readFileSync(join(data, '_manifest.json'), 'utf8'))).toMatchObject({ version: 1 });
+      expect(JSON.parse(readFileSync(join(data, '_manifest.json'), 'utf8'))).toMatchObject({ version: 2 });
       expect(await rows(data)).toBe(0);
       const r = cli(['detect', '--data', data, '--fail-on', 'low', '--format', 'json']);
       expect(r.code).toBe(0);
