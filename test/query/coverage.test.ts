@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { athenaCoverageStatements, runDetectionsOnAthena } from '../../query/athena/run.js';
 import { ingest } from '../../ingest/ingest.js';
-import { withCoverageRelations } from '../../query/coverage-relations.js';
+import { COVERAGE_RELATIONS, sharedCoverageRelations, withCoverageRelations } from '../../query/coverage-relations.js';
 import { openDataset } from '../../query/dataset.js';
 import { posture } from '../../query/posture.js';
 import { compareCoverage, paramsFor, runCoverage, runDetections, selectDetections, type DetectResult } from '../../query/detect.js';
@@ -150,6 +150,25 @@ describe('a dataset with only CloudTrail, one bucket seen only in management eve
     expect(of(r.coverage, 'anonymous-access').filter((c) => c.scope.endsWith('o-bucket')).map((c) => [c.scope, c.reason.replace(/^.*so /, '')])).toEqual([
       ['ro-bucket', 'its anonymous writes are not in the data'], ['wo-bucket', 'its anonymous reads are not in the data'],
     ]);
+  });
+
+  it('the relations a DuckDB run computes once hold what the portable queries give', async () => {
+    const ds = await openDataset(data);
+    try {
+      const names = Object.keys(COVERAGE_RELATIONS);
+      const shared = sharedCoverageRelations(names);
+      for (const sql of shared.create) await ds.conn.run(sql);
+      try {
+        for (const name of names) {
+          const rows = async (sql: string): Promise<unknown[]> => (await ds.conn.runAndReadAll(`SELECT * FROM (${sql}) x ORDER BY ALL`)).getRows();
+          expect(await rows(`SELECT * FROM ${name}`), name).toEqual(await rows(COVERAGE_RELATIONS[name] as string));
+        }
+      } finally {
+        for (const sql of shared.drop) await ds.conn.run(sql);
+      }
+    } finally {
+      ds.close();
+    }
   });
 
   it('counts the DeleteObjects calls whose objects only an access log would count', () => {
