@@ -12,14 +12,17 @@ const S3_EVENTS = `SELECT bucket, recipient_account_id AS account, coalesce(mana
       FROM cloudtrail
       WHERE event_source = 's3.amazonaws.com' AND bucket IS NOT NULL AND coalesce(event_category, '') <> 'NetworkActivity'`;
 
+/** Where CloudTrail's S3 events with a request ID are. */
+const S3_REQUEST_ID_SOURCE = `FROM cloudtrail WHERE event_source = 's3.amazonaws.com' AND request_id IS NOT NULL`;
 /** The request IDs of CloudTrail's S3 events. */
-const S3_REQUEST_IDS = `SELECT DISTINCT request_id FROM cloudtrail WHERE event_source = 's3.amazonaws.com' AND request_id IS NOT NULL`;
+const S3_REQUEST_IDS = `SELECT DISTINCT request_id ${S3_REQUEST_ID_SOURCE}`;
 
 /**
  * The access-log records of requests CloudTrail has no S3 event of (no
  * event with the same request ID): what only the access log saw, whose
  * request headers (encryption, MFA, a versioning status) it does not keep.
- * `ids`: the relation of S3_REQUEST_IDS.
+ * `ids`: the relation of S3_REQUEST_IDS (or of the same IDs each as often
+ * as CloudTrail has it: a row with a partner is dropped however many it has).
  */
 function accessLogOnly(ids: string): string {
   return `SELECT a.* FROM access_log a
@@ -117,15 +120,18 @@ const SHARED_EVENT_KINDS = '_s3sift_s3_event_kinds';
  * DuckDB statements that make `names` temporary relations of the
  * connection, computed once for a whole run instead of once per coverage
  * query (`bucket_sources`, one row a bucket, from one read of CloudTrail,
- * and `access_log_only_counts`, one row a kind, as tables; `access_log_only` as a view over a table of
- * CloudTrail's request IDs, so no copy of the access log is held), and the
+ * and `access_log_only_counts`, one row a kind, as tables;
+ * `access_log_only` as a view over a table of CloudTrail's request IDs, so
+ * no copy of the access log is held), and the
  * statements that drop them again.
  */
 export function sharedCoverageRelations(names: readonly string[]): { create: string[]; drop: string[] } {
   const create: string[] = [];
   const drop: string[] = [];
   const ids = names.some((n) => n === 'access_log_only' || n === 'access_log_only_counts');
-  if (ids) create.push(`CREATE OR REPLACE TEMP TABLE ${SHARED_IDS} AS ${S3_REQUEST_IDS}`);
+  // Not DISTINCT: an anti-join's answer does not depend on how often an ID is there, and not hashing
+  // every ID one more time to drop the few repeated ones cost 0.25-0.35 s of CPU at 10M events against 0.7 s.
+  if (ids) create.push(`CREATE OR REPLACE TEMP TABLE ${SHARED_IDS} AS SELECT request_id ${S3_REQUEST_ID_SOURCE}`);
   for (const name of names) {
     if (name === 'access_log_only') {
       create.push(`CREATE OR REPLACE TEMP VIEW access_log_only AS ${accessLogOnly(SHARED_IDS)}`);
