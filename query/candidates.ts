@@ -5,25 +5,31 @@
  * a root caller, a delete) says which in its `candidates:` key: a condition
  * on the table's columns that every row its SQL needs meets. A DuckDB run
  * with at least MIN_DETECTIONS such detections on a table reads the table
- * once, keeping the rows any of them names (every column, and one flag a
- * detection), and runs each of those detections' SQL with the table's name
- * standing for its own rows only: a temporary view that shadows the table,
- * and so also `s3_requests`, which reads it. Coverage SQL and `with:`
+ * once, keeping the rows any of them names (the columns their SQL names,
+ * and one flag a detection), and runs each of those detections' SQL with the
+ * table's name standing for its own rows only: a temporary view that
+ * shadows the table, and so also `s3_requests`, which reads it. The view has
+ * every column of the table; one the scan left out fails the query when its
+ * value is read (through a `*` or a whole row), never reads as NULL: DuckDB
+ * leaves out of a query the columns of a view it does not read, so the
+ * error runs only for a value the answer would depend on. Coverage SQL and `with:`
  * queries always read the whole tables; Athena ignores the key. The answer
  * is the same either way (each detection's tests run both ways).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { VARCHAR } from '@duckdb/node-api';
 import { DetectionError } from '../common/errors.js';
+import { sqlIdentifier, sqlString } from '../common/sql.js';
 import { SOURCES, type Detection } from './detection.js';
+import { s3RequestsSql } from './views.js';
 
 type Source = (typeof SOURCES)[number];
 
 /** A table gets its candidate scan when this many of the run's detections name it (fewer: each reads the table itself). */
 export const MIN_DETECTIONS = 3;
 /**
- * Nor when the rows they name are more than this: the scan keeps every column
- * of them in memory (about 2 KB an access-log row), and a flood of failed
+ * Nor when the rows they name are more than this: the scan keeps them in
+ * memory (the columns named, up to about 2 KB an access-log row), and a flood of failed
  * requests must not make a run fail where reading the table per detection
  * would not.
  */
@@ -33,6 +39,25 @@ const tableOf = (t: Source): string => `_s3sift_candidates_${t}`;
 /** What a condition may be made of: columns, constants, and operators and functions over them (no *, no subquery, no parameter). */
 const EXPRESSION_CLASSES = new Set(['COLUMN_REF', 'CONSTANT', 'COMPARISON', 'CONJUNCTION', 'OPERATOR', 'FUNCTION', 'CAST', 'CASE', 'BETWEEN']);
 const flagOf = (i: number): string => `_s3sift_candidate_${i}`;
+
+/**
+ * The columns of `columns` that `users`' SQL may read by name: each that is
+ * a word of its text, or of the `s3_requests` view's for SQL that reads the
+ * view (more than it reads, never fewer). A column read without its name
+ * (`*`, a whole row) is left out all the same: the view fails on it.
+ */
+export function columnsNamed(users: readonly Detection[], columns: readonly string[]): Set<string> {
+  const text = users.map((d) => `${d.sql}\n${d.sqlAsWritten ?? ''}`).join('\n');
+  const all = /\bs3_requests\b/i.test(text) ? `${text}\n${s3RequestsSql()}` : text;
+  return new Set(columns.filter((c) => new RegExp(`\\b${c.replace(/[^A-Za-z0-9_]/g, '\\$&')}\\b`, 'i').test(all)));
+}
+
+/** The view of one detection's rows: every column of the table in its order, those the scan left out failing when read. */
+function viewSql(table: Source, d: Detection, columns: ReadonlyArray<{ name: string; type: string }>, kept: ReadonlySet<string>, flag: string): string {
+  const why = (c: string): string => sqlString(`${d.id} (${d.file}): its SQL reads the column ${c} of ${table} without naming it (a * or a whole row), and the candidate scan keeps only the columns named: name it`);
+  const select = columns.map((c) => (kept.has(c.name) ? sqlIdentifier(c.name) : `CAST(error(${why(c.name)}) AS ${c.type}) AS ${sqlIdentifier(c.name)}`));
+  return `SELECT ${select.join(', ')} FROM ${tableOf(table)} WHERE ${flag}`;
+}
 
 /**
  * Check `d`'s candidate conditions before anything runs: each must be one
@@ -95,16 +120,20 @@ export async function scanCandidates(conn: DuckDBConnection, detections: readonl
       // Counting reads only the columns the conditions test.
       const rows = Number((await conn.runAndReadAll(`SELECT count(*) FROM ${table} WHERE ${conds.join(' OR ')}`)).getRows()[0]?.[0] ?? 0);
       if (rows > maxRows) continue;
+      const describe = async (sql: string): Promise<Array<{ name: string; type: string }>> =>
+        (await conn.runAndReadAll(`DESCRIBE ${sql}`)).getRows().map((r) => ({ name: String(r[0]), type: String(r[1]) }));
+      const columns = await describe(table);
+      // Only the columns their SQL names: a Parquet scan pays for every column it decodes, and this one decodes every row.
+      const kept = columnsNamed(users, columns.map((c) => c.name));
       await conn.run(`CREATE OR REPLACE TEMP TABLE ${tableOf(table)} AS
-        SELECT *, ${conds.map((c, i) => `${c} AS ${flagOf(i)}`).join(', ')}
+        SELECT ${columns.filter((c) => kept.has(c.name)).map((c) => sqlIdentifier(c.name)).join(', ') || '1 AS _s3sift_none'}, ${conds.map((c, i) => `${c} AS ${flagOf(i)}`).join(', ')}
         FROM ${table} WHERE ${conds.join(' OR ')}`);
       made.push(table);
-      // Each condition made one column, its flag: the views below give the table's columns and nothing else.
-      const width = async (t: string): Promise<number> => (await conn.runAndReadAll(`DESCRIBE ${t}`)).getRows().length;
-      if ((await width(tableOf(table))) !== (await width(table)) + users.length) throw new DetectionError(`the candidate scan of ${table} made other columns than one flag a detection`);
-      const all = users.map((_, i) => flagOf(i)).join(', ');
       for (const [i, d] of users.entries()) {
-        views.set(d.id, [...(views.get(d.id) ?? []), [table, `SELECT * EXCLUDE (${all}) FROM ${tableOf(table)} WHERE ${flagOf(i)}`]]);
+        const sql = viewSql(table, d, columns, kept, flagOf(i));
+        // The view gives the table's columns, in its order, of its types, and nothing else.
+        if (JSON.stringify(await describe(sql)) !== JSON.stringify(columns)) throw new DetectionError(`the candidate scan of ${table} made a view of other columns than the table's (${d.id})`);
+        views.set(d.id, [...(views.get(d.id) ?? []), [table, sql]]);
       }
     }
   } catch (err) {

@@ -311,6 +311,11 @@ export interface DetectionRun {
   ms: number;
   /** Time taken by its coverage SQL (DuckDB runs; Athena runs both at once). */
   coverage_ms?: number;
+  /**
+   * CPU time of the process (every DuckDB thread) during its SQL and coverage
+   * SQL (DuckDB runs): what it cost, even where other work shares the cores.
+   */
+  cpu_ms?: number;
 }
 
 /** How a run shapes findings. */
@@ -326,6 +331,8 @@ export interface DetectResult {
   runs: DetectionRun[];
   /** Time taken before the first detection (DuckDB runs): checking every SQL, and the relations the run shares. */
   prepare_ms?: number;
+  /** CPU time of the process in that time (DuckDB runs). */
+  prepare_cpu_ms?: number;
   /** What the detections could not judge, and why (by detection, then scope). */
   coverage: CoverageGap[];
 }
@@ -359,6 +366,7 @@ export async function runDetections(ds: OpenDataset, detections: readonly Detect
 async function runAll(ds: OpenDataset, detections: readonly Detection[], overrides: ParamOverrides, onRun: ((r: DetectionRun) => void) | undefined, opts: RunOptions): Promise<DetectResult> {
   checkOverrides(detections, overrides);
   const start = performance.now();
+  const startCpu = process.cpuUsage();
   const params = new Map(detections.map((d) => [d.id, paramsFor(d, overrides)]));
   // Detection SQL, from any source, reads the tables and nothing else (a large run may still spill to disk).
   await lockToTables(ds.conn, ds.dir, { spill: true });
@@ -375,9 +383,11 @@ async function runAll(ds: OpenDataset, detections: readonly Detection[], overrid
     for (const sql of shared.create) await ds.conn.run(sql);
     candidates = await scanCandidates(ds.conn, detections);
     const prepare_ms = performance.now() - start;
+    const prepare_cpu_ms = cpuMs(startCpu);
     for (const d of detections) {
       const values = params.get(d.id) as Record<string, ParamValue>;
       let t0 = performance.now();
+      const cpu0 = process.cpuUsage();
       // Its with: queries once, for both its SQL and its coverage SQL (their time counts as the SQL's).
       const dropWith = d.with ? await materialiseWith(ds.conn, d, values) : undefined;
       let f: Finding[];
@@ -392,30 +402,39 @@ async function runAll(ds: OpenDataset, detections: readonly Detection[], overrid
       } finally {
         await dropWith?.();
       }
-      const run = { id: d.id, findings: f.length, ms, coverage_ms: performance.now() - t0 };
+      const run = { id: d.id, findings: f.length, ms, coverage_ms: performance.now() - t0, cpu_ms: cpuMs(cpu0) };
       runs.push(run);
       onRun?.(run);
     }
     findings.sort(compareFindings);
     coverage.sort(compareCoverage);
-    return { findings, runs, coverage, prepare_ms };
+    return { findings, runs, coverage, prepare_ms, prepare_cpu_ms };
   } finally {
     await candidates?.drop();
     for (const sql of shared.drop) await ds.conn.run(sql);
   }
 }
 
-/** `--timing`: each detection's time (its SQL, then its coverage SQL), slowest first, and the run's. */
-export function timingReport(result: Pick<DetectResult, 'runs' | 'prepare_ms'>): string {
+/** Milliseconds of CPU time the process has used since `since` (a process.cpuUsage()). */
+function cpuMs(since: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(since);
+  return (u.user + u.system) / 1000;
+}
+
+/** `--timing`: each detection's time (its SQL, then its coverage SQL, and the CPU time of both), slowest first, and the run's. */
+export function timingReport(result: Pick<DetectResult, 'runs' | 'prepare_ms' | 'prepare_cpu_ms'>): string {
   const ms = (n: number): string => `${Math.round(n).toLocaleString('en-US')} ms`;
   const all = (r: DetectionRun): number => r.ms + (r.coverage_ms ?? 0);
   const rows = [...result.runs].sort((a, b) => all(b) - all(a));
   const prepare = result.prepare_ms ?? 0;
   const total = prepare + rows.reduce((n, r) => n + all(r), 0);
   const width = Math.max(0, ...rows.map((r) => ms(all(r)).length));
+  // CPU time as well as wall time: on a busy machine the wall time of one detection is mostly the others' work.
+  const cpu = (n: number | undefined): string => (n === undefined ? '' : ` (CPU ${ms(n)})`);
+  const cpuTotal = result.prepare_cpu_ms === undefined ? undefined : result.prepare_cpu_ms + rows.reduce((n, r) => n + (r.cpu_ms ?? 0), 0);
   return [
-    `timing: ${ms(total)} in all; ${ms(prepare)} to check the SQL and compute the relations coverage SQL shares and the candidate rows`,
-    ...rows.map((r) => `  ${ms(all(r)).padStart(width)}  ${r.id} (SQL ${ms(r.ms)}, coverage ${ms(r.coverage_ms ?? 0)}; ${r.findings} finding${r.findings === 1 ? '' : 's'})`),
+    `timing: ${ms(total)}${cpu(cpuTotal)} in all; ${ms(prepare)}${cpu(result.prepare_cpu_ms)} to check the SQL and compute the relations coverage SQL shares and the candidate rows`,
+    ...rows.map((r) => `  ${ms(all(r)).padStart(width)}  ${r.id} (SQL ${ms(r.ms)}, coverage ${ms(r.coverage_ms ?? 0)}${r.cpu_ms === undefined ? '' : `, CPU ${ms(r.cpu_ms)}`}; ${r.findings} finding${r.findings === 1 ? '' : 's'})`),
   ].join('\n');
 }
 

@@ -15,7 +15,7 @@ import { ingestWithProgress, renderSummary, reportUnreadable } from './ingest.js
 
 const detectFlags = {
   data: dataFlag, ...findingFlags, intel: intelFlag, config: configFlag, 'show-suppressed': showSuppressedFlag,
-  timing: bool({ help: 'after the findings, print on stderr how long each detection took (its SQL\nand its coverage SQL), slowest first' }),
+  timing: bool({ help: 'after the findings, print on stderr how long each detection took (its SQL\nand its coverage SQL, and the CPU time of both), slowest first' }),
   new: bool({ help: "print only findings not seen before (by finding_id) in the dataset's findings\nstate, and those reopened; every run records what it found there ('s3sift findings')" }),
 } as const;
 

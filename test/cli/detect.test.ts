@@ -78,14 +78,14 @@ describe('s3sift detect', () => {
     expect(ungrouped.some((f) => (f.sources as string[]).length === 2)).toBe(true);
   });
 
-  it('--timing lists on stderr each detection it ran, slowest first, its SQL and coverage apart; stdout is unchanged', () => {
+  it('--timing lists on stderr each detection it ran, slowest first, its SQL and coverage apart and the CPU time of both; stdout is unchanged', () => {
     const plain = run(['detect', '--data', data, '--format', 'json', '--only', 'versioning-suspended,mass-delete']);
     const timed = run(['detect', '--data', data, '--format', 'json', '--only', 'versioning-suspended,mass-delete', '--timing']);
     expect(timed.code).toBe(0);
     expect(JSON.parse(timed.stdout)).toEqual(JSON.parse(plain.stdout));
     const lines = timed.stderr.trim().split('\n');
-    expect(lines[0]).toMatch(/^timing: [\d,]+ ms in all; [\d,]+ ms to check the SQL and compute the relations coverage SQL shares and the candidate rows$/);
-    expect(lines.slice(1).map((l) => /^ +([\d,]+) ms {2}([a-z-]+) \(SQL [\d,]+ ms, coverage [\d,]+ ms; (\d+) findings?\)$/.exec(l)?.slice(2)).sort()).toEqual([['mass-delete', '1'], ['versioning-suspended', '1']]);
+    expect(lines[0]).toMatch(/^timing: [\d,]+ ms \(CPU [\d,]+ ms\) in all; [\d,]+ ms \(CPU [\d,]+ ms\) to check the SQL and compute the relations coverage SQL shares and the candidate rows$/);
+    expect(lines.slice(1).map((l) => /^ +([\d,]+) ms {2}([a-z-]+) \(SQL [\d,]+ ms, coverage [\d,]+ ms, CPU [\d,]+ ms; (\d+) findings?\)$/.exec(l)?.slice(2)).sort()).toEqual([['mass-delete', '1'], ['versioning-suspended', '1']]);
     const ms = lines.slice(1).map((l) => Number(/^ +([\d,]+)/.exec(l)?.[1]?.replaceAll(',', '')));
     expect(ms[0]).toBeGreaterThanOrEqual(ms[1] as number);
     expect(plain.stderr).toBe('');

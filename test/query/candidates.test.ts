@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DetectionError } from '../../common/errors.js';
-import { MIN_DETECTIONS, scanCandidates } from '../../query/candidates.js';
+import { columnsNamed, MIN_DETECTIONS, scanCandidates } from '../../query/candidates.js';
 import { openDataset, type OpenDataset } from '../../query/dataset.js';
-import { checkDetectionSql, runDetections } from '../../query/detect.js';
+import { checkDetectionSql, runDetection, runDetections } from '../../query/detect.js';
 import { datasetFor, runDetectionTest } from '../../query/detection-tests.js';
 import { loadDetections, validateDetection, type Detection, type DetectionTest } from '../../query/detection.js';
 import { parseRecordSpec } from '../../query/test-records.js';
@@ -114,6 +114,29 @@ describe('candidates', () => {
       await expect(scan.narrowed(sigv2, () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
       expect(await rows(ds, 'SELECT count(*) FROM access_log')).toEqual([[48n]]);
       await scan.drop();
+    });
+  });
+
+  it('keep the columns the detections name; a value read without naming its column (a *, a whole row) fails the query, never reads as NULL', async () => {
+    await onData(async (ds) => {
+      const named = validateDetection(rule({ candidates: { access_log: "signature_version = 'SigV2'" } }), 'x.yaml');
+      const columns = (await rows(ds, 'DESCRIBE access_log')).map((r) => String((r as unknown[])[0]));
+      const kept = columnsNamed([named], columns);
+      expect([...kept].sort()).toEqual(['bucket', 'event_time', 'key', 'remote_ip', 'request_id', 'requester', 'signature_version', 'source_file', 'source_line']);
+      // Through s3_requests: every column the view names.
+      expect(columnsNamed([validateDetection(rule({ sql: named.sql.replace('FROM access_log', 'FROM s3_requests') }), 'x.yaml')], columns).has('user_agent')).toBe(true);
+      const whole = validateDetection(rule({ id: 'whole-row', title: 'whole-row', candidates: { access_log: "signature_version = 'SigV2'" }, sql: named.sql.replace(' FROM access_log', ', to_json(a) AS record FROM access_log a') }), 'whole-row.yaml');
+      const star = validateDetection(rule({ id: 'star', candidates: { access_log: "signature_version = 'SigV2'" }, sql: 'SELECT * FROM access_log WHERE signature_version = \'SigV2\'' }), 'star.yaml');
+      for (const d of [whole, star]) {
+        const scan = await scanCandidates(ds.conn, [d], 1);
+        try {
+          // The plain query over the view of its rows: the columns it does not read are never computed.
+          await scan.narrowed(d, async () => expect(await rows(ds, 'SELECT count(*), min(signature_version) FROM access_log')).toEqual([[1n, 'SigV2']]));
+          await expect(scan.narrowed(d, () => runDetection(ds.conn, d, {})), d.id).rejects.toThrow(/reads the column \w+ of access_log without naming it/);
+        } finally {
+          await scan.drop();
+        }
+      }
     });
   });
 

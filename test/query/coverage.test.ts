@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { athenaCoverageStatements, runDetectionsOnAthena } from '../../query/athena/run.js';
 import { ingest } from '../../ingest/ingest.js';
-import { withCoverageRelations } from '../../query/coverage-relations.js';
+import { COVERAGE_RELATIONS, sharedCoverageRelations, withCoverageRelations } from '../../query/coverage-relations.js';
 import { openDataset } from '../../query/dataset.js';
 import { posture } from '../../query/posture.js';
 import { compareCoverage, paramsFor, runCoverage, runDetections, selectDetections, type DetectResult } from '../../query/detect.js';
@@ -109,6 +109,48 @@ async function sameOnAthena(data: string, local: DetectResult): Promise<void> {
   }
 }
 
+/** Each relation a DuckDB run computes once (sharedCoverageRelations) holds, over `data`, what its portable query gives. */
+async function expectSharedAsPortable(data: string): Promise<void> {
+  const ds = await openDataset(data);
+  try {
+    const names = Object.keys(COVERAGE_RELATIONS);
+    const shared = sharedCoverageRelations(names);
+    for (const sql of shared.create) await ds.conn.run(sql);
+    try {
+      for (const name of names) {
+        const rows = async (sql: string): Promise<unknown[]> => (await ds.conn.runAndReadAll(`SELECT * FROM (${sql}) x ORDER BY ALL`)).getRows();
+        expect(await rows(`SELECT * FROM ${name}`), name).toEqual(await rows(COVERAGE_RELATIONS[name] as string));
+      }
+    } finally {
+      for (const sql of shared.drop) await ds.conn.run(sql);
+    }
+  } finally {
+    ds.close();
+  }
+}
+
+describe('the relations a DuckDB run computes once, over requests CloudTrail logged twice', () => {
+  it('hold what the portable queries give: access-log records with a partner once, twice or none', async () => {
+    const twice = ctRecord({ bucket: 'both', name: 'PutObject', id: 'D2', key: 'reports/q1.csv' });
+    const data = await dataset('twice', [
+      accessLine({ bucket: 'al-only', id: 'D1', op: 'REST.PUT.OBJECT' }),
+      accessLine({ bucket: 'both', id: 'D2', op: 'REST.PUT.OBJECT' }),
+      accessLine({ bucket: 'both', id: 'D3', op: 'REST.GET.OBJECT' }),
+      accessLine({ bucket: 'both', id: 'D4', op: 'REST.PUT.ACL' }),
+    ], [twice, { ...twice, eventID: 'e-D2-again', recipientAccountId: '222233334444' }, ctRecord({ bucket: 'both', name: 'GetObject', id: 'D3', key: 'reports/q1.csv' })]);
+    await expectSharedAsPortable(data);
+    const ds = await openDataset(data);
+    try {
+      const only = (await ds.conn.runAndReadAll(`SELECT request_id FROM (${COVERAGE_RELATIONS.access_log_only as string}) ORDER BY 1`)).getRows();
+      expect(only).toEqual([['D1'], ['D4']]);
+      // (CloudTrail has the request twice: the run's table of its IDs keeps both.)
+      expect((await ds.conn.runAndReadAll("SELECT count(*) FROM cloudtrail WHERE request_id = 'D2'")).getRows()).toEqual([[2n]]);
+    } finally {
+      ds.close();
+    }
+  });
+});
+
 describe('a dataset with only CloudTrail, one bucket seen only in management events', () => {
   let data: string;
   let r: DetectResult;
@@ -150,6 +192,10 @@ describe('a dataset with only CloudTrail, one bucket seen only in management eve
     expect(of(r.coverage, 'anonymous-access').filter((c) => c.scope.endsWith('o-bucket')).map((c) => [c.scope, c.reason.replace(/^.*so /, '')])).toEqual([
       ['ro-bucket', 'its anonymous writes are not in the data'], ['wo-bucket', 'its anonymous reads are not in the data'],
     ]);
+  });
+
+  it('the relations a DuckDB run computes once hold what the portable queries give', async () => {
+    await expectSharedAsPortable(data);
   });
 
   it('counts the DeleteObjects calls whose objects only an access log would count', () => {
