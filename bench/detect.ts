@@ -118,7 +118,7 @@ async function main(): Promise<void> {
       { figure: 'whole library, peak RSS of the process', s3sift: `${rssMb.toFixed(0)} MB`, reference: '', ratio: '', target: '' },
     ],
     notes: [
-      'How the library runs (docs/architecture.md, "Detections"): each detection is its own query, over the Parquet files; what many read is computed once per run before the first: the relations coverage SQL reads (`bucket_sources` from one read of CloudTrail\'s S3 events) and the candidate rows of the per-record detections (one scan a table).',
+      'How the library runs (docs/performance.md, "Detections"): each detection is its own query, over the Parquet files; what many read is computed once per run before the first: the relations coverage SQL reads (`bucket_sources` from one read of CloudTrail\'s S3 events) and the candidate rows of the per-record detections (one scan a table).',
       `Every detection, medians of the runs (\`s3sift detect --timing\` shows the same for one run):\n\n${perDetection(libs)}`,
     ],
   });
