@@ -58,7 +58,7 @@ function stagedType(c: ColumnSpec, dashIsNull: readonly string[]): string {
 /** Expression that turns a staged column into the declared one. */
 function finalExpr(c: ColumnSpec, dashIsNull: readonly string[]): string {
   const q = sqlIdentifier(c.name);
-  if (c.name === 'source_file') return `src.name AS ${q}`;
+  if (c.name === 'source_file') return `src.names[t.${q} + 1] AS ${q}`;
   if (dashIsNull.includes(c.name)) {
     const v = `NULLIF(t.${q}, '-')`;
     return c.type === 'VARCHAR' ? `${v} AS ${q}` : `CAST(${v} AS ${c.type}) AS ${q}`;
@@ -71,7 +71,11 @@ function finalExpr(c: ColumnSpec, dashIsNull: readonly string[]): string {
 
 /**
  * The `COPY` that turns one staged file into one Parquet file. Columns in
- * `dashIsNull` are staged as text where `-` stands for NULL.
+ * `dashIsNull` are staged as text where `-` stands for NULL. A row's
+ * `source_file` is its index in the run's list of names (0-based, dense):
+ * looked up in that list, not joined with the table of names, whose hash
+ * join grew DuckDB's memory with the staged file (a 256 MB file of 100,000
+ * sources' rows: 750 MB against 195 MB, and 50% slower).
  */
 export function stagingCopySql(table: TableSpec, input: string, output: string, sourcesTable: string, dashIsNull: readonly string[] = []): string {
   const columns = table.columns.map((c) => `${sqlString(c.name)}: ${sqlString(stagedType(c, dashIsNull))}`).join(', ');
@@ -83,7 +87,7 @@ export function stagingCopySql(table: TableSpec, input: string, output: string, 
   FROM read_csv(${sqlString(input)}, delim = '\\t', quote = ${quote}, escape = ${quote}, header = false,
                 auto_detect = false, new_line = '\\n', max_line_size = ${MAX_STAGED_ROW}, buffer_size = ${2 * MAX_STAGED_ROW},
                 columns = {${columns}}) AS t
-  JOIN ${sourcesTable} AS src ON t.source_file = src.idx
+  CROSS JOIN (SELECT list(name ORDER BY idx) AS names FROM ${sourcesTable}) AS src
 ) TO ${sqlString(output)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS}, ROW_GROUP_SIZE_BYTES ${ROW_GROUP_BYTES})`;
 }
 
@@ -156,7 +160,7 @@ export class Stage {
     mkdirSync(workDir, { recursive: true, mode: DIR_MODE });
   }
 
-  /** Register the run's source names (`source_file` values by index). */
+  /** Register the run's source names: `source_file` values by index, 0-based and dense (the COPY looks a row's name up by its position). */
   static async create(conn: DuckDBConnection, table: TableSpec, workDir: string, outDir: string, filePrefix: string, sources: readonly string[], opts?: StageOptions): Promise<Stage> {
     const srcTable = `_sources_${table.name}`;
     await conn.run(`CREATE OR REPLACE TEMP TABLE ${srcTable} (idx INTEGER, name VARCHAR)`);
