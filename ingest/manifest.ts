@@ -11,7 +11,7 @@
  * version 2 at the next commit.
  */
 import { createReadStream } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DatasetError } from '../common/errors.js';
@@ -145,7 +145,12 @@ async function readLineAt(path: string, offset: number): Promise<SourceEntry> {
       parts.push(buf.subarray(0, bytesRead));
       pos += bytesRead;
     }
-    return JSON.parse(Buffer.concat(parts).toString('utf8')) as SourceEntry;
+    const line = Buffer.concat(parts).toString('utf8');
+    try {
+      return JSON.parse(line) as SourceEntry;
+    } catch (err) {
+      throw new DatasetError(`${path}: no manifest entry at byte ${offset} (its index does not match it); move _manifest.* aside to start the dataset afresh`, { cause: err });
+    }
   } finally {
     await fh.close();
   }
@@ -187,7 +192,16 @@ export class KnownSources {
       } catch (err) {
         throw invalid(dir, (err as Error).message, err);
       }
+      // An index proves nothing without its entries: one missing, or not theirs, would pass sources over unread.
+      if (index.records < 3 * ref.lines || index.records > RECORDS_PER_ENTRY * ref.lines) {
+        throw invalid(dir, `${ref.index} does not index ${ref.entries}: ${index.records} records for ${ref.lines} entries`);
+      }
       const entries = join(dir, ref.entries);
+      try {
+        if (!(await stat(entries)).isFile()) throw new Error('not a file');
+      } catch (err) {
+        throw invalid(dir, `cannot read ${ref.entries}: ${(err as Error).message}`, err);
+      }
       segments.push({ index, lines: ref.lines, ref, read: (offset) => readLineAt(entries, offset) });
     }
     return new KnownSources(top, null, segments);

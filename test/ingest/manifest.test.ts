@@ -143,3 +143,22 @@ describe('a known file proved unchanged by its stat', () => {
     expect(s.passed).toEqual([{ name: a, reason: 'already ingested' }]);
   });
 });
+
+describe('a manifest segment gone or not matching its index', () => {
+  it('stops naming the entries file when it is missing, instead of passing over sources on its index alone', async () => {
+    const [a] = files('logs', 1, 10);
+    await ingest([a as string], opts());
+    const seg = head().segments[0]?.entries as string;
+    rmSync(join(opts().data, seg));
+    await expect(ingest([a as string], opts())).rejects.toThrow(`${join(opts().data, MANIFEST)}: not a valid s3sift manifest (cannot read ${seg}:`);
+  });
+
+  it('stops naming the index when it belongs to another segment', async () => {
+    const [a, b, c] = files('logs', 3, 11);
+    await ingest([a as string, b as string], opts());
+    await ingest([c as string], opts());
+    const [one, two] = head().segments as [ManifestHead['segments'][number], ManifestHead['segments'][number]];
+    writeFileSync(join(opts().data, one.index), readFileSync(join(opts().data, two.index)));
+    await expect(ingest([join(tmp.dir, 'logs')], opts())).rejects.toThrow(`(${one.index} does not index ${one.entries}`);
+  });
+});
