@@ -26,16 +26,19 @@ export const REJECTS = 'rejects';
 
 /**
  * A commit: staged files to move in (the run's Parquet and rejects files,
- * its manifest segment), the manifest head to write, then files to remove.
- * A journal left by a version that wrote the whole manifest (version 1)
- * carries `manifest` instead of `head`.
+ * its manifest segment), what `_manifest.json` becomes, then files to
+ * remove. `manifest` is the version 2 head, or the whole version 1 manifest
+ * in a journal left by a version that wrote one document: such a version
+ * finishing this journal writes `manifest` as `_manifest.json` too, so it
+ * writes the head (and then refuses it by its version) instead of
+ * `undefined`. `head` is read from journals of builds that wrote it there.
  */
 export interface Journal {
   run: string;
   moves: Array<[from: string, to: string]>;
   deletes: string[];
+  manifest?: ManifestHead | Manifest;
   head?: ManifestHead;
-  manifest?: Manifest;
 }
 
 /** A sortable, unique run id: `20250310T120000Z-1a2b3c`. */
@@ -131,7 +134,7 @@ export async function applyJournal(dir: string, j: Journal): Promise<void> {
     }
   }
   // The head names the moved segments and no longer the deleted ones: it is written between the two.
-  await writeAtomic(join(dir, MANIFEST), j.head ? JSON.stringify(j.head, null, 1) + '\n' : JSON.stringify(j.manifest, null, 1) + '\n');
+  await writeAtomic(join(dir, MANIFEST), JSON.stringify(j.head ?? j.manifest, null, 1) + '\n');
   for (const d of j.deletes) await rm(join(dir, d), { force: true });
   await unlink(join(dir, JOURNAL));
   await syncDir(dir);

@@ -224,7 +224,7 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
         await planReplacements(instance, dir, work, prefix, before, replacedKeys, journal, changed);
       }
       for (const e of entries) changed.set(e.key, e);
-      journal.head = await stageManifest(dir, work, prefix, run, known, [...changed.values()], journal.moves, journal.deletes);
+      journal.manifest = await stageManifest(dir, work, prefix, run, known, [...changed.values()], journal.moves, journal.deletes);
       committing = true;
       await commit(dir, journal);
     } catch (err) {

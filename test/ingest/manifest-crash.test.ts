@@ -4,7 +4,7 @@
  * head names only files that exist, and the next run finishes the commit
  * with the dataset one clean run gives.
  */
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
@@ -92,4 +92,27 @@ describe('a commit interrupted at any file operation', () => {
     }
     expect(crashed).toBeGreaterThan(5);
   }, 120_000);
+
+  it('leaves a journal that a version writing one document finishes into the same head (then refuses it by its version)', async () => {
+    const logs = join(tmp.dir, 'logs');
+    mkdirSync(logs);
+    writeFileSync(join(logs, 'a'), lines(5, 1));
+    const data = join(tmp.dir, 'data');
+    await ingest([join(logs, 'a')], opts(data));
+    // The dataset as a version writing one document left it; the upgrading commit is interrupted.
+    const v1 = { version: 1, sources: (await loadManifest(data)).sources };
+    for (const n of readdirSync(data)) if (n.startsWith('_manifest.')) rmSync(join(data, n));
+    writeFileSync(join(data, MANIFEST), JSON.stringify(v1, null, 1) + '\n');
+    writeFileSync(join(logs, 'b'), lines(5, 2));
+    fault.at = 1;
+    fault.journal = join(data, JOURNAL);
+    await expect(ingest([logs], opts(data))).rejects.toThrow('injected crash');
+    fault.at = 0;
+    // Such a version's recovery writes the journal's `manifest` as _manifest.json, whatever it holds.
+    const journal = JSON.parse(readFileSync(join(data, JOURNAL), 'utf8')) as { manifest?: unknown };
+    const older = JSON.stringify(journal.manifest, null, 1) + '\n';
+    await ingest([logs], opts(data));
+    expect(older).toBe(readFileSync(join(data, MANIFEST), 'utf8'));
+    expect(Object.keys(await manifestState(data)).sort()).toEqual([join(logs, 'a'), join(logs, 'b')]);
+  });
 });
