@@ -201,7 +201,13 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
         summary.rejectsFile = rejectsRel;
         for (const e of entries) if (e.rejected > 0) e.rejects = rejectsRel;
       }
-      if ((opts.strict && summary.rejected > 0) || entries.length === 0) {
+      // Known sources whose stat is recorded now (plan.ts, restat): the stat they were fingerprinted under proves their content.
+      const restat: SourceEntry[] = [];
+      for (const src of planner.restat) {
+        const e = await known.entry(src.key);
+        if (e && e.fingerprint === src.fingerprint && e.stat !== src.stat) restat.push({ ...e, stat: src.stat as string });
+      }
+      if ((opts.strict && summary.rejected > 0) || entries.length + restat.length === 0) {
         // Nothing to commit: drop what was staged. A run that read nothing still leaves a dataset (an empty one);
         // one --strict refused commits nothing at all.
         summary.strictFailed = opts.strict && summary.rejected > 0;
@@ -217,7 +223,7 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
       if (summary.rejectsFile) journal.moves.push([join(prefix, 'rejects.ndjson'), summary.rejectsFile]);
       const replacedKeys = entries.map((e) => e.key).filter((k) => known.has(k));
       // The manifest's new segment: the run's entries, and the staying sources' entries a replacement changes.
-      const changed = new Map<string, SourceEntry>();
+      const changed = new Map<string, SourceEntry>(restat.map((e) => [e.key, e]));
       if (replacedKeys.length) {
         const before = await loadManifest(dir);
         summary.replaced = replacedKeys.map((k) => (before.sources[k] as SourceEntry).name);

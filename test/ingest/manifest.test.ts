@@ -142,6 +142,18 @@ describe('a known file proved unchanged by its stat', () => {
     const s = await ingest([a as string], opts());
     expect(s.passed).toEqual([{ name: a, reason: 'already ingested' }]);
   });
+
+  it('is recorded by the first run that finds the file known and its ctime 2 s old, so the run after does not read it', async () => {
+    const [a] = files('logs', 1, 12);
+    await ingest([a as string], opts());
+    await sleep(2100);
+    const s = await ingest([a as string], opts());
+    expect([s.sources, s.passed]).toEqual([0, [{ name: a, reason: 'already ingested' }]]);
+    const e = (await loadManifest(opts().data)).sources[a as string];
+    expect(e?.stat).toMatch(/^\d+:\d+:\d+:\d+:\d+$/);
+    expect((await KnownSources.open(opts().data)).unchanged(a as string, e?.stat as string)).toBe(true);
+    expect(head().sources).toBe(1);
+  });
 });
 
 describe('a manifest segment gone or not matching its index', () => {
