@@ -70,6 +70,17 @@ export async function checkDataset(dir: string): Promise<void> {
 }
 
 /**
+ * What changes with every commit: the manifest head's inode, mtime and size
+ * ('none' without one). Every commit writes a new head by a rename (another
+ * file); its size alone often stays the same (version 2), and a coarse
+ * file-system clock gives two commits of one tick the same mtime.
+ */
+export async function manifestStamp(dir: string): Promise<string> {
+  const st = await stat(join(dir, MANIFEST)).catch(() => null);
+  return st ? `${st.ino}:${st.mtimeMs}:${st.size}` : 'none';
+}
+
+/**
  * Give a folder that holds no dataset yet its (empty) manifest: what makes
  * it a dataset to the commands that read one, so an ingest that found
  * nothing to read leaves "ingested, nothing there", not "no dataset here".
