@@ -146,7 +146,14 @@ export async function publish(data: string, uri: string, client: S3Client, onFil
   const prefix = rawPrefix && !rawPrefix.endsWith('/') ? `${rawPrefix}/` : rawPrefix;
   const dest = `s3://${bucket}/${prefix}`;
   await checkDataset(data);
-  const local = await localFiles(data);
+  // The manifest and the files it names are read under the lock: a commit removes merged segments and replaced files.
+  const unlock = await lock(data);
+  let local: Map<string, { path: string; size: number }>;
+  try {
+    local = await localFiles(data);
+  } finally {
+    await unlock();
+  }
   if (local.size === 0) throw new InputError(`${data}: no Parquet files to publish (ingest something first)`);
   const earlier = (await loadPublished(data)).destinations[dest];
   let remote: Map<string, number>;

@@ -15,6 +15,7 @@ import S3rver from 's3rver';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DatasetError, InputError } from '../../common/errors.js';
 import { ingest } from '../../ingest/ingest.js';
+import { lock } from '../../ingest/dataset.js';
 import { loadManifest } from '../../ingest/manifest.js';
 import { PUBLISHED, publish } from '../../ingest/publish.js';
 import { s3Client } from '../../ingest/s3.js';
@@ -154,6 +155,16 @@ describe('publish uploads', () => {
     const s = await publish(data, `s3://lake/${prefix}`, client);
     expect([...s.uploaded].sort()).toEqual(named.map((f) => f.split(sep).join('/')));
     expect(await remoteKeys()).not.toContain(`${prefix}/${moved.split(sep).join('/')}`);
+  });
+
+  it('nothing while an ingest holds the dataset (its commit removes merged manifest segments and replaced files): refused naming the writer', async () => {
+    const unlock = await lock(data);
+    try {
+      await expect(publish(data, `s3://lake/${prefix}`, client)).rejects.toThrow(`${data} is being written by another s3sift (pid ${process.pid})`);
+    } finally {
+      await unlock();
+    }
+    expect(await remoteKeys()).toEqual([]);
   });
 
   it('nothing when a file the manifest names is missing: the run stops naming it', async () => {
