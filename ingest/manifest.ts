@@ -118,14 +118,28 @@ export async function loadManifest(dir: string): Promise<Manifest> {
   return { version: 2, sources };
 }
 
-/** A segment's entries with their byte offsets. */
+/** A segment's entries with their byte offsets; a file that cannot be read, or a line that is no entry, is an error naming it. */
 async function* segmentLines(path: string): AsyncGenerator<{ entry: SourceEntry; offset: number }> {
   let offset = 0;
+  let n = 0;
   const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
-  for await (const line of lines) {
-    const at = offset;
-    offset += Buffer.byteLength(line) + 1;
-    if (line) yield { entry: JSON.parse(line) as SourceEntry, offset: at };
+  try {
+    for await (const line of lines) {
+      const at = offset;
+      offset += Buffer.byteLength(line) + 1;
+      n++;
+      if (!line) continue;
+      let entry: SourceEntry;
+      try {
+        entry = JSON.parse(line) as SourceEntry;
+      } catch (err) {
+        throw new DatasetError(`${path}:${n}: not a manifest entry (${(err as Error).message}); move _manifest.* aside to start the dataset afresh`, { cause: err });
+      }
+      yield { entry, offset: at };
+    }
+  } catch (err) {
+    if (err instanceof DatasetError) throw err;
+    throw new DatasetError(`${path}: cannot read (${(err as Error).message})`, { cause: err });
   }
 }
 

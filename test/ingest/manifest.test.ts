@@ -165,6 +165,16 @@ describe('a manifest segment gone or not matching its index', () => {
     await expect(ingest([a as string], opts())).rejects.toThrow(`${join(opts().data, MANIFEST)}: not a valid s3sift manifest (cannot read ${seg}:`);
   });
 
+  it('stops naming the segment file and line when a line is no entry (a merge or a replacement reads it whole)', async () => {
+    const [a, b] = files('logs', 2, 13);
+    await ingest([a as string], opts());
+    const seg = head().segments[0]?.entries as string;
+    const path = join(opts().data, seg);
+    writeFileSync(path, readFileSync(path, 'utf8').replace(/"rows"/, '"rows'));
+    await expect(ingest([b as string], opts())).rejects.toThrow(`${path}:1: not a manifest entry (`);
+    await expect(loadManifest(opts().data)).rejects.toThrow(`${path}:1: not a manifest entry (`);
+  });
+
   it('stops naming the index when it belongs to another segment', async () => {
     const [a, b, c] = files('logs', 3, 11);
     await ingest([a as string, b as string], opts());
