@@ -14,7 +14,7 @@ import { readCloudTrail, type CloudTrailSink } from './cloudtrail/read.js';
 import { cloudTrailRowBound, spanRowBound, stageCloudTrailRow } from './cloudtrail/stage-row.js';
 import { DASH_IS_NULL, PlainLines, rowBound, stageAccessLogRow } from './access-log/stage-row.js';
 import { commit, ensureManifest, lock, newRunId, recover, REJECTS, STAGING, type Journal } from './dataset.js';
-import { KnownSources, loadManifest, stageManifest, type SourceEntry } from './manifest.js';
+import { KnownSources, loadReplacing, stageManifest, type SourceEntry } from './manifest.js';
 import { detectFormat, type Format } from './detect.js';
 import { isBlank, MAX_LINE_BYTES, readLines } from './lines.js';
 import { keepRaw, MAX_REJECTS, RAW_KEEP, RejectsFile, type RejectRecord } from './reject.js';
@@ -225,7 +225,7 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
       // The manifest's new segment: the run's entries, and the staying sources' entries a replacement changes.
       const changed = new Map<string, SourceEntry>(restat.map((e) => [e.key, e]));
       if (replacedKeys.length) {
-        const before = await loadManifest(dir);
+        const before = await loadReplacing(dir, known, replacedKeys);
         summary.replaced = replacedKeys.map((k) => (before.sources[k] as SourceEntry).name);
         await planReplacements(instance, dir, work, prefix, before, replacedKeys, journal, changed);
       }

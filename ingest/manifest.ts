@@ -118,6 +118,38 @@ export async function loadManifest(dir: string): Promise<Manifest> {
   return { version: 2, sources };
 }
 
+/**
+ * What replacing the rows of `keys` needs of the manifest: their live
+ * entries, and the live entries of the other sources sharing a Parquet or
+ * rejects file with them (whose rows stay, in a rewritten file). One pass
+ * over the segments, holding only those: not every entry of the dataset.
+ */
+export async function loadReplacing(dir: string, known: KnownSources, keys: readonly string[]): Promise<Manifest> {
+  const sources: Record<string, SourceEntry> = {};
+  const files = new Set<string>();
+  const rejects = new Set<string>();
+  for (const k of keys) {
+    const e = await known.entry(k);
+    if (!e) throw invalid(dir, `no entry for ${k}, which its index holds`);
+    sources[k] = e;
+    for (const f of e.files) files.add(f);
+    if (e.rejects) rejects.add(e.rejects);
+  }
+  const replaced = new Set(keys);
+  const sharing = (e: SourceEntry): boolean => e.files.some((f) => files.has(f)) || (e.rejects !== null && rejects.has(e.rejects));
+  // Oldest first: a later entry of a key decides whether it is held.
+  const keep = (e: SourceEntry): void => {
+    if (replaced.has(e.key)) return;
+    if (sharing(e)) sources[e.key] = e;
+    else delete sources[e.key];
+  };
+  if (known.legacy) known.legacy.forEach(keep);
+  for (const seg of known.head?.segments ?? []) {
+    for await (const { entry } of segmentLines(join(dir, seg.entries))) keep(entry);
+  }
+  return { version: 2, sources };
+}
+
 /** A segment's entries with their byte offsets; a file that cannot be read, or a line that is no entry, is an error naming it. */
 async function* segmentLines(path: string): AsyncGenerator<{ entry: SourceEntry; offset: number }> {
   let offset = 0;
