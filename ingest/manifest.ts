@@ -106,7 +106,7 @@ async function readTop(dir: string): Promise<ManifestHead | Manifest | null> {
 
 const isHead = (m: ManifestHead | Manifest): m is ManifestHead => m.version === 2;
 
-/** Every live entry, by key (the whole manifest in memory: for replacing rows and for tools, not for the per-run lookup). */
+/** Every live entry, by key (the whole manifest in memory: for publish and for tools, not for a run's lookups or replacements). */
 export async function loadManifest(dir: string): Promise<Manifest> {
   const top = await readTop(dir);
   if (top === null) return { version: 2, sources: {} };
