@@ -13,11 +13,11 @@
  * 4. writes them to stdout sinks and delivers the spools.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DatasetError, describe } from '../common/errors.js';
-import { isAlive, MANIFEST } from '../ingest/dataset.js';
+import { isAlive, manifestStamp } from '../ingest/dataset.js';
 import { DIR_MODE, FILE_MODE } from '../ingest/modes.js';
 import type { IngestSummary } from '../ingest/ingest.js';
 import type { DetectResult } from '../query/detect.js';
@@ -196,8 +196,3 @@ function toAlert(f: Finding, firstSeen: string, reopened: number): Alert {
   return { delivery_id: reopened ? `${f.finding_id}/reopened-${reopened}` : f.finding_id, alert: reopened ? 'reopened' : 'new', first_seen: firstSeen, ...f };
 }
 
-/** The manifest's mtime and size: it changes with every commit. */
-async function manifestStamp(data: string): Promise<string> {
-  const st = await stat(join(data, MANIFEST)).catch(() => null);
-  return st ? `${st.mtimeMs}:${st.size}` : 'none';
-}

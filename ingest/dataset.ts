@@ -26,16 +26,19 @@ export const REJECTS = 'rejects';
 
 /**
  * A commit: staged files to move in (the run's Parquet and rejects files,
- * its manifest segment), the manifest head to write, then files to remove.
- * A journal left by a version that wrote the whole manifest (version 1)
- * carries `manifest` instead of `head`.
+ * its manifest segment), what `_manifest.json` becomes, then files to
+ * remove. `manifest` is the version 2 head, or the whole version 1 manifest
+ * in a journal left by a version that wrote one document: such a version
+ * finishing this journal writes `manifest` as `_manifest.json` too, so it
+ * writes the head (and then refuses it by its version) instead of
+ * `undefined`. `head` is read from journals of builds that wrote it there.
  */
 export interface Journal {
   run: string;
   moves: Array<[from: string, to: string]>;
   deletes: string[];
+  manifest?: ManifestHead | Manifest;
   head?: ManifestHead;
-  manifest?: Manifest;
 }
 
 /** A sortable, unique run id: `20250310T120000Z-1a2b3c`. */
@@ -64,6 +67,17 @@ export async function checkDataset(dir: string): Promise<void> {
   const folder = await stat(dir).then((st) => (st.isDirectory() ? 'folder' : 'not a folder'), () => 'no such folder');
   const why = folder === 'folder' ? `no s3sift dataset here (no ${MANIFEST})` : `${folder}, so no s3sift dataset here`;
   throw new DatasetError(`${dir}: ${why}; ingest logs first with \`s3sift ingest LOGS --data ${dir}\`, or check --data`);
+}
+
+/**
+ * What changes with every commit: the manifest head's inode, mtime and size
+ * ('none' without one). Every commit writes a new head by a rename (another
+ * file); its size alone often stays the same (version 2), and a coarse
+ * file-system clock gives two commits of one tick the same mtime.
+ */
+export async function manifestStamp(dir: string): Promise<string> {
+  const st = await stat(join(dir, MANIFEST)).catch(() => null);
+  return st ? `${st.ino}:${st.mtimeMs}:${st.size}` : 'none';
 }
 
 /**
@@ -131,7 +145,7 @@ export async function applyJournal(dir: string, j: Journal): Promise<void> {
     }
   }
   // The head names the moved segments and no longer the deleted ones: it is written between the two.
-  await writeAtomic(join(dir, MANIFEST), j.head ? JSON.stringify(j.head, null, 1) + '\n' : JSON.stringify(j.manifest, null, 1) + '\n');
+  await writeAtomic(join(dir, MANIFEST), JSON.stringify(j.head ?? j.manifest, null, 1) + '\n');
   for (const d of j.deletes) await rm(join(dir, d), { force: true });
   await unlink(join(dir, JOURNAL));
   await syncDir(dir);

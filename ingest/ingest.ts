@@ -14,7 +14,7 @@ import { readCloudTrail, type CloudTrailSink } from './cloudtrail/read.js';
 import { cloudTrailRowBound, spanRowBound, stageCloudTrailRow } from './cloudtrail/stage-row.js';
 import { DASH_IS_NULL, PlainLines, rowBound, stageAccessLogRow } from './access-log/stage-row.js';
 import { commit, ensureManifest, lock, newRunId, recover, REJECTS, STAGING, type Journal } from './dataset.js';
-import { KnownSources, loadManifest, stageManifest, type SourceEntry } from './manifest.js';
+import { KnownSources, loadReplacing, stageManifest, type SourceEntry } from './manifest.js';
 import { detectFormat, type Format } from './detect.js';
 import { isBlank, MAX_LINE_BYTES, readLines } from './lines.js';
 import { keepRaw, MAX_REJECTS, RAW_KEEP, RejectsFile, type RejectRecord } from './reject.js';
@@ -201,7 +201,13 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
         summary.rejectsFile = rejectsRel;
         for (const e of entries) if (e.rejected > 0) e.rejects = rejectsRel;
       }
-      if ((opts.strict && summary.rejected > 0) || entries.length === 0) {
+      // Known sources whose stat is recorded now (plan.ts, restat): the stat they were fingerprinted under proves their content.
+      const restat: SourceEntry[] = [];
+      for (const src of planner.restat) {
+        const e = await known.entry(src.key);
+        if (e && e.fingerprint === src.fingerprint && e.stat !== src.stat) restat.push({ ...e, stat: src.stat as string });
+      }
+      if ((opts.strict && summary.rejected > 0) || entries.length + restat.length === 0) {
         // Nothing to commit: drop what was staged. A run that read nothing still leaves a dataset (an empty one);
         // one --strict refused commits nothing at all.
         summary.strictFailed = opts.strict && summary.rejected > 0;
@@ -217,14 +223,14 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
       if (summary.rejectsFile) journal.moves.push([join(prefix, 'rejects.ndjson'), summary.rejectsFile]);
       const replacedKeys = entries.map((e) => e.key).filter((k) => known.has(k));
       // The manifest's new segment: the run's entries, and the staying sources' entries a replacement changes.
-      const changed = new Map<string, SourceEntry>();
+      const changed = new Map<string, SourceEntry>(restat.map((e) => [e.key, e]));
       if (replacedKeys.length) {
-        const before = await loadManifest(dir);
+        const before = await loadReplacing(dir, known, replacedKeys);
         summary.replaced = replacedKeys.map((k) => (before.sources[k] as SourceEntry).name);
         await planReplacements(instance, dir, work, prefix, before, replacedKeys, journal, changed);
       }
       for (const e of entries) changed.set(e.key, e);
-      journal.head = await stageManifest(dir, work, prefix, run, known, [...changed.values()], journal.moves, journal.deletes);
+      journal.manifest = await stageManifest(dir, work, prefix, run, known, [...changed.values()], journal.moves, journal.deletes);
       committing = true;
       await commit(dir, journal);
     } catch (err) {

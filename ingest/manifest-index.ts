@@ -86,6 +86,11 @@ export class Index {
     if (buf.length !== HEADER + this.slots * SLOT) throw new Error(`${where}: truncated (${buf.length} bytes, ${HEADER + this.slots * SLOT} expected)`);
   }
 
+  /** Records filed (RECORDS_PER_ENTRY at most, 3 at least, an entry). */
+  get records(): number {
+    return this.buf.readUInt32LE(12);
+  }
+
   /** Offsets filed under `hash` (several for a fingerprint shared by entries). */
   find(hash: Buffer): number[] {
     const out: number[] = [];

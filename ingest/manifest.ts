@@ -11,7 +11,7 @@
  * version 2 at the next commit.
  */
 import { createReadStream } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DatasetError } from '../common/errors.js';
@@ -106,7 +106,7 @@ async function readTop(dir: string): Promise<ManifestHead | Manifest | null> {
 
 const isHead = (m: ManifestHead | Manifest): m is ManifestHead => m.version === 2;
 
-/** Every live entry, by key (the whole manifest in memory: for replacing rows and for tools, not for the per-run lookup). */
+/** Every live entry, by key (the whole manifest in memory: for publish and for tools, not for a run's lookups or replacements). */
 export async function loadManifest(dir: string): Promise<Manifest> {
   const top = await readTop(dir);
   if (top === null) return { version: 2, sources: {} };
@@ -118,14 +118,60 @@ export async function loadManifest(dir: string): Promise<Manifest> {
   return { version: 2, sources };
 }
 
-/** A segment's entries with their byte offsets. */
+/**
+ * What replacing the rows of `keys` needs of the manifest: their live
+ * entries, and the live entries of the other sources sharing a Parquet or
+ * rejects file with them (whose rows stay, in a rewritten file). One pass
+ * over the segments, holding only those: not every entry of the dataset.
+ */
+export async function loadReplacing(dir: string, known: KnownSources, keys: readonly string[]): Promise<Manifest> {
+  const sources: Record<string, SourceEntry> = {};
+  const files = new Set<string>();
+  const rejects = new Set<string>();
+  for (const k of keys) {
+    const e = await known.entry(k);
+    if (!e) throw invalid(dir, `no entry for ${k}, which its index holds`);
+    sources[k] = e;
+    for (const f of e.files) files.add(f);
+    if (e.rejects) rejects.add(e.rejects);
+  }
+  const replaced = new Set(keys);
+  const sharing = (e: SourceEntry): boolean => e.files.some((f) => files.has(f)) || (e.rejects !== null && rejects.has(e.rejects));
+  // Oldest first: a later entry of a key decides whether it is held.
+  const keep = (e: SourceEntry): void => {
+    if (replaced.has(e.key)) return;
+    if (sharing(e)) sources[e.key] = e;
+    else delete sources[e.key];
+  };
+  if (known.legacy) known.legacy.forEach(keep);
+  for (const seg of known.head?.segments ?? []) {
+    for await (const { entry } of segmentLines(join(dir, seg.entries))) keep(entry);
+  }
+  return { version: 2, sources };
+}
+
+/** A segment's entries with their byte offsets; a file that cannot be read, or a line that is no entry, is an error naming it. */
 async function* segmentLines(path: string): AsyncGenerator<{ entry: SourceEntry; offset: number }> {
   let offset = 0;
+  let n = 0;
   const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
-  for await (const line of lines) {
-    const at = offset;
-    offset += Buffer.byteLength(line) + 1;
-    if (line) yield { entry: JSON.parse(line) as SourceEntry, offset: at };
+  try {
+    for await (const line of lines) {
+      const at = offset;
+      offset += Buffer.byteLength(line) + 1;
+      n++;
+      if (!line) continue;
+      let entry: SourceEntry;
+      try {
+        entry = JSON.parse(line) as SourceEntry;
+      } catch (err) {
+        throw new DatasetError(`${path}:${n}: not a manifest entry (${(err as Error).message}); move _manifest.* aside to start the dataset afresh`, { cause: err });
+      }
+      yield { entry, offset: at };
+    }
+  } catch (err) {
+    if (err instanceof DatasetError) throw err;
+    throw new DatasetError(`${path}: cannot read (${(err as Error).message})`, { cause: err });
   }
 }
 
@@ -145,7 +191,12 @@ async function readLineAt(path: string, offset: number): Promise<SourceEntry> {
       parts.push(buf.subarray(0, bytesRead));
       pos += bytesRead;
     }
-    return JSON.parse(Buffer.concat(parts).toString('utf8')) as SourceEntry;
+    const line = Buffer.concat(parts).toString('utf8');
+    try {
+      return JSON.parse(line) as SourceEntry;
+    } catch (err) {
+      throw new DatasetError(`${path}: no manifest entry at byte ${offset} (its index does not match it); move _manifest.* aside to start the dataset afresh`, { cause: err });
+    }
   } finally {
     await fh.close();
   }
@@ -187,7 +238,16 @@ export class KnownSources {
       } catch (err) {
         throw invalid(dir, (err as Error).message, err);
       }
+      // An index proves nothing without its entries: one missing, or not theirs, would pass sources over unread.
+      if (index.records < 3 * ref.lines || index.records > RECORDS_PER_ENTRY * ref.lines) {
+        throw invalid(dir, `${ref.index} does not index ${ref.entries}: ${index.records} records for ${ref.lines} entries`);
+      }
       const entries = join(dir, ref.entries);
+      try {
+        if (!(await stat(entries)).isFile()) throw new Error('not a file');
+      } catch (err) {
+        throw invalid(dir, `cannot read ${ref.entries}: ${(err as Error).message}`, err);
+      }
       segments.push({ index, lines: ref.lines, ref, read: (offset) => readLineAt(entries, offset) });
     }
     return new KnownSources(top, null, segments);

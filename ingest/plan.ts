@@ -13,6 +13,12 @@ import { fingerprintBytes, type ReadAhead, type Source } from './sources.js';
 export class Planner {
   /** This run's sources by fingerprint. */
   private readonly thisRun = new Map<string, Source>();
+  /**
+   * Sources passed over as known with the same content whose stat may now be
+   * recorded (their entry had none, or another): the run adds it, so the
+   * next run need not fingerprint them.
+   */
+  readonly restat: Source[] = [];
 
   constructor(private readonly known: KnownSources, private readonly force: boolean, private readonly summary: IngestSummary) {}
 
@@ -47,6 +53,7 @@ export class Planner {
     if (this.force) return true;
     if (this.known.same(src.key, src.fingerprint)) {
       this.summary.passed.push({ name: src.name, reason: 'already ingested' });
+      if (src.stat) this.restat.push(src);
       return false;
     }
     const twin = await this.known.twin(src.fingerprint);

@@ -1,5 +1,5 @@
 /**
- * `s3sift publish`: the dataset's Parquet files uploaded to S3 in the layout
+ * `s3sift publish`: the dataset's Parquet files (those its manifest names) uploaded to S3 in the layout
  * the Athena DDL expects (`<prefix>/<table>/date=.../<file>.parquet`). Files
  * already there with the same size are left alone; large files go up in
  * parts. Files this dataset published to the same place earlier and no
@@ -16,7 +16,7 @@ import { join, relative, sep } from 'node:path';
 import { DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { DatasetError, describe, InputError, writeError } from '../common/errors.js';
-import { checkDataset, lock, writeAtomic } from './dataset.js';
+import { checkDataset, loadManifest, lock, MANIFEST, writeAtomic } from './dataset.js';
 import { listObjects, parseS3Uri, s3Error } from './s3.js';
 import { TABLES } from './schema.js';
 
@@ -40,8 +40,29 @@ export interface PublishSummary {
   firstPublish: boolean;
 }
 
+/**
+ * The Parquet files the dataset's manifest names, by key (relative,
+ * `/`-separated). A file in a table folder that the manifest does not name
+ * is not the dataset's (yet): a commit interrupted after moving its files in
+ * and before writing the head leaves such files beside the ones they
+ * replace, and uploading both would count their rows twice.
+ */
+async function manifestFiles(data: string): Promise<Set<string>> {
+  let m;
+  try {
+    m = await loadManifest(data);
+  } catch (err) {
+    if (err instanceof DatasetError) throw err;
+    throw unreadable(join(data, MANIFEST), err);
+  }
+  const out = new Set<string>();
+  for (const e of Object.values(m.sources)) for (const f of e.files) out.add(f.split(sep).join('/'));
+  return out;
+}
+
 /** The dataset's Parquet files by key (relative, `/`-separated). A table nothing was ingested into has no folder; any other failure to read stops publish. */
 async function localFiles(data: string): Promise<Map<string, { path: string; size: number }>> {
+  const named = await manifestFiles(data);
   const out = new Map<string, { path: string; size: number }>();
   for (const t of TABLES) {
     const root = join(data, t.name);
@@ -62,8 +83,12 @@ async function localFiles(data: string): Promise<Map<string, { path: string; siz
         throw unreadable(path, err);
       }
       if (!st.isFile()) throw new DatasetError(`${path}: not a file; nothing was published or deleted`);
-      out.set(relative(data, path).split(sep).join('/'), { path, size: st.size });
+      const rel = relative(data, path).split(sep).join('/');
+      if (named.has(rel)) out.set(rel, { path, size: st.size });
     }
+  }
+  for (const rel of named) {
+    if (!out.has(rel)) throw new DatasetError(`${join(data, ...rel.split('/'))}: named by the manifest but missing; nothing was published or deleted`);
   }
   return out;
 }
@@ -121,7 +146,14 @@ export async function publish(data: string, uri: string, client: S3Client, onFil
   const prefix = rawPrefix && !rawPrefix.endsWith('/') ? `${rawPrefix}/` : rawPrefix;
   const dest = `s3://${bucket}/${prefix}`;
   await checkDataset(data);
-  const local = await localFiles(data);
+  // The manifest and the files it names are read under the lock: a commit removes merged segments and replaced files.
+  const unlock = await lock(data);
+  let local: Map<string, { path: string; size: number }>;
+  try {
+    local = await localFiles(data);
+  } finally {
+    await unlock();
+  }
   if (local.size === 0) throw new InputError(`${data}: no Parquet files to publish (ingest something first)`);
   const earlier = (await loadPublished(data)).destinations[dest];
   let remote: Map<string, number>;

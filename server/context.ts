@@ -4,11 +4,9 @@
  * request parameters into values. `app.ts` builds one and hands it to each
  * route module.
  */
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { DuckDBTimestampValue, LIST, VARCHAR, type DuckDBAppender, type DuckDBValue } from '@duckdb/node-api';
 import { HTTPException } from 'hono/http-exception';
-import { MANIFEST } from '../ingest/dataset.js';
+import { manifestStamp } from '../ingest/dataset.js';
 import { runDetections, type ParamOverrides } from '../query/detect.js';
 import type { SuppressRule } from '../query/config.js';
 import { suppressor, type Suppression } from '../query/suppress.js';
@@ -102,8 +100,7 @@ export class FindingsCache {
   ) {}
 
   async get(): Promise<Finding[]> {
-    const st = await stat(join(this.data, MANIFEST)).catch(() => null);
-    const stamp = st ? `${st.mtimeMs}:${st.size}` : 'none';
+    const stamp = await manifestStamp(this.data);
     if (stamp !== this.stamp) {
       this.pending ??= this.refresh(stamp).finally(() => (this.pending = null));
       await this.pending;

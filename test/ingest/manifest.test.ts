@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ingest, type IngestOptions } from '../../ingest/ingest.js';
 import { JOURNAL } from '../../ingest/dataset.js';
-import { KnownSources, loadManifest, MANIFEST, type ManifestHead } from '../../ingest/manifest.js';
+import { KnownSources, loadManifest, loadReplacing, MANIFEST, type ManifestHead } from '../../ingest/manifest.js';
 import { generateAccessLogLines } from '../../scripts/gen-access-logs.js';
 import { digest, tempDir } from '../helpers/dataset.js';
 
@@ -69,6 +69,24 @@ describe('the manifest', () => {
     expect(head().sources).toBe(6);
   });
 
+  it('holds, to replace a source, only its entry and the live entries sharing a file with it, not every entry', async () => {
+    const [a, b, c] = files('logs', 3, 14);
+    const d = files('more', 1, 15);
+    await ingest([join(tmp.dir, 'logs')], opts());
+    await ingest(d, opts());
+    writeFileSync(c as string, lines(5, 98));
+    await ingest([join(tmp.dir, 'logs')], opts());
+    // a and b now share the file the replacement of c rewrote; their entries of the first run named the file before.
+    const known = await KnownSources.open(opts().data);
+    expect(Object.keys((await loadReplacing(opts().data, known, [b as string])).sources).sort()).toEqual([a, b].sort());
+    writeFileSync(b as string, lines(3, 97));
+    const s = await ingest([join(tmp.dir, 'logs')], opts());
+    expect(s.replaced).toEqual([b]);
+    expect((await digest(opts().data)).rows).toBe(4 + 3 + 5 + 4);
+    const m = await loadManifest(opts().data);
+    for (const e of Object.values(m.sources)) for (const f of e.files) expect(statSync(join(opts().data, f)).isFile()).toBe(true);
+  });
+
   it('reads a version 1 manifest (one document), passes over its sources, and writes version 2 at the next commit', async () => {
     const all = files('logs', 3, 4);
     await ingest([join(tmp.dir, 'logs')], opts());
@@ -89,6 +107,19 @@ describe('the manifest', () => {
     const m = await loadManifest(opts().data);
     expect(Object.keys(m.sources).sort()).toEqual([...all, ...late].sort());
     expect(m.sources[all[1] as string]).toEqual(v1.sources[all[1] as string]);
+  });
+
+  it('replaces a changed source of a version 1 manifest, keeping the rows of the sources that shared its file', async () => {
+    const all = files('logs', 3, 16);
+    await ingest([join(tmp.dir, 'logs')], opts());
+    const v1 = { version: 1, sources: (await loadManifest(opts().data)).sources };
+    for (const n of readdirSync(opts().data)) if (n.startsWith('_manifest.')) rmSync(join(opts().data, n));
+    writeFileSync(join(opts().data, MANIFEST), JSON.stringify(v1, null, 1) + '\n');
+    writeFileSync(all[1] as string, lines(7, 96));
+    const s = await ingest([join(tmp.dir, 'logs')], opts());
+    expect([s.sources, s.replaced]).toEqual([1, [all[1]]]);
+    expect((await digest(opts().data)).rows).toBe(4 + 7 + 4);
+    expect(head()).toMatchObject({ version: 2, sources: 3 });
   });
 
   it('finishes a commit that a version writing one document left in its journal', async () => {
@@ -141,5 +172,46 @@ describe('a known file proved unchanged by its stat', () => {
     expect((await loadManifest(opts().data)).sources[a as string]?.stat).toBeUndefined();
     const s = await ingest([a as string], opts());
     expect(s.passed).toEqual([{ name: a, reason: 'already ingested' }]);
+  });
+
+  it('is recorded by the first run that finds the file known and its ctime 2 s old, so the run after does not read it', async () => {
+    const [a] = files('logs', 1, 12);
+    await ingest([a as string], opts());
+    await sleep(2100);
+    const s = await ingest([a as string], opts());
+    expect([s.sources, s.passed]).toEqual([0, [{ name: a, reason: 'already ingested' }]]);
+    const e = (await loadManifest(opts().data)).sources[a as string];
+    expect(e?.stat).toMatch(/^\d+:\d+:\d+:\d+:\d+$/);
+    expect((await KnownSources.open(opts().data)).unchanged(a as string, e?.stat as string)).toBe(true);
+    expect(head().sources).toBe(1);
+  });
+});
+
+describe('a manifest segment gone or not matching its index', () => {
+  it('stops naming the entries file when it is missing, instead of passing over sources on its index alone', async () => {
+    const [a] = files('logs', 1, 10);
+    await ingest([a as string], opts());
+    const seg = head().segments[0]?.entries as string;
+    rmSync(join(opts().data, seg));
+    await expect(ingest([a as string], opts())).rejects.toThrow(`${join(opts().data, MANIFEST)}: not a valid s3sift manifest (cannot read ${seg}:`);
+  });
+
+  it('stops naming the segment file and line when a line is no entry (a merge or a replacement reads it whole)', async () => {
+    const [a, b] = files('logs', 2, 13);
+    await ingest([a as string], opts());
+    const seg = head().segments[0]?.entries as string;
+    const path = join(opts().data, seg);
+    writeFileSync(path, readFileSync(path, 'utf8').replace(/"rows"/, '"rows'));
+    await expect(ingest([b as string], opts())).rejects.toThrow(`${path}:1: not a manifest entry (`);
+    await expect(loadManifest(opts().data)).rejects.toThrow(`${path}:1: not a manifest entry (`);
+  });
+
+  it('stops naming the index when it belongs to another segment', async () => {
+    const [a, b, c] = files('logs', 3, 11);
+    await ingest([a as string, b as string], opts());
+    await ingest([c as string], opts());
+    const [one, two] = head().segments as [ManifestHead['segments'][number], ManifestHead['segments'][number]];
+    writeFileSync(join(opts().data, one.index), readFileSync(join(opts().data, two.index)));
+    await expect(ingest([join(tmp.dir, 'logs')], opts())).rejects.toThrow(`(${one.index} does not index ${one.entries}`);
   });
 });

@@ -5,9 +5,9 @@
  */
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { ListObjectsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 // s3rver ships no types.
 // @ts-expect-error -- untyped package
@@ -15,6 +15,8 @@ import S3rver from 's3rver';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DatasetError, InputError } from '../../common/errors.js';
 import { ingest } from '../../ingest/ingest.js';
+import { lock } from '../../ingest/dataset.js';
+import { loadManifest } from '../../ingest/manifest.js';
 import { PUBLISHED, publish } from '../../ingest/publish.js';
 import { s3Client } from '../../ingest/s3.js';
 import { SAMPLES, tempDir } from '../helpers/dataset.js';
@@ -138,6 +140,38 @@ describe('publish deletes', () => {
     mkdirSync(join(tmp.dir, `nothing${n}`));
     await expect(publish(join(tmp.dir, `nothing${n}`), `s3://lake/${prefix}`, client)).rejects.toThrow('no s3sift dataset here');
     expect(await remoteKeys()).toEqual(before);
+  });
+});
+
+describe('publish uploads', () => {
+  it("only the files the dataset's manifest names: not one an interrupted commit moved in before writing the head (its rows would count twice)", async () => {
+    const m = await loadManifest(data);
+    const named = [...new Set(Object.values(m.sources).flatMap((e) => e.files))].sort();
+    expect(named.length).toBeGreaterThan(0);
+    // A commit replacing rows moves its rewritten file in, then writes the head, then removes the old file: stopped between.
+    const old = named[0] as string;
+    const moved = join(dirname(old), 'run-r0.parquet');
+    copyFileSync(join(data, old), join(data, moved));
+    const s = await publish(data, `s3://lake/${prefix}`, client);
+    expect([...s.uploaded].sort()).toEqual(named.map((f) => f.split(sep).join('/')));
+    expect(await remoteKeys()).not.toContain(`${prefix}/${moved.split(sep).join('/')}`);
+  });
+
+  it('nothing while an ingest holds the dataset (its commit removes merged manifest segments and replaced files): refused naming the writer', async () => {
+    const unlock = await lock(data);
+    try {
+      await expect(publish(data, `s3://lake/${prefix}`, client)).rejects.toThrow(`${data} is being written by another s3sift (pid ${process.pid})`);
+    } finally {
+      await unlock();
+    }
+    expect(await remoteKeys()).toEqual([]);
+  });
+
+  it('nothing when a file the manifest names is missing: the run stops naming it', async () => {
+    const [f] = [...new Set(Object.values((await loadManifest(data)).sources).flatMap((e) => e.files))].sort();
+    rmSync(join(data, f as string));
+    await expect(publish(data, `s3://lake/${prefix}`, client)).rejects.toThrow(`${join(data, f as string)}: named by the manifest but missing; nothing was published or deleted`);
+    expect(await remoteKeys()).toEqual([]);
   });
 });
 

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../server/app.js';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Finding } from '../../query/finding.js';
 import { mergeFindings, setStatus, updateState } from '../../query/findings-state.js';
@@ -68,6 +68,23 @@ describe('GET /api/findings: filters and paging', () => {
     const b = await json('/api/findings?limit=30');
     expect(b.as_of).not.toBe(a.as_of);
     expect((await get(`/api/findings?limit=30&offset=30&as_of=${encodeURIComponent(b.as_of)}`)).status).toBe(200);
+  });
+
+  it('recomputes the findings after a commit that leaves the manifest head the same size with the same mtime (a coarse file-system clock)', async () => {
+    const manifest = join(tmp.data, '_manifest.json');
+    utimesSync(manifest, 1_700_000_000, 1_700_000_000);
+    const a = await json('/api/findings?limit=30');
+    const before = statSync(manifest);
+    // A commit rewrites the head by a rename: another file; a version 2 head often keeps its size.
+    const text = readFileSync(manifest, 'utf8');
+    const next = text.replace(/("run": "[^"]*)(.)"/, (_, run: string, c: string) => `${run}${c === '0' ? '1' : '0'}"`);
+    expect(next).not.toBe(text);
+    writeFileSync(`${manifest}.new`, next);
+    utimesSync(`${manifest}.new`, 1_700_000_000, 1_700_000_000);
+    renameSync(`${manifest}.new`, manifest);
+    expect([statSync(manifest).size, statSync(manifest).mtimeMs]).toEqual([before.size, before.mtimeMs]);
+    const r = await get(`/api/findings?limit=30&offset=30&as_of=${encodeURIComponent(a.as_of)}`);
+    expect(r.status).toBe(409);
   });
 
   it('defaults to the newest first, at most 100 (here the row cap, 50), and says more remain', async () => {
