@@ -191,29 +191,31 @@ const STAT_MARGIN_NS = 2_000_000_000n;
 
 /** The fingerprint of content read whole: the same as `fingerprint` gives for the file holding it. */
 export function fingerprintBytes(buf: Buffer): string {
-  const h = createHash('sha256');
   const size = buf.length;
-  h.update(buf.subarray(0, Math.min(EDGE, size)));
-  if (size > EDGE) h.update(buf.subarray(size - Math.min(EDGE, size - EDGE)));
-  return `${size}:${h.digest('hex').slice(0, 32)}`;
+  return edgeHash(size, buf.subarray(0, Math.min(EDGE, size)), size > EDGE ? buf.subarray(size - Math.min(EDGE, size - EDGE)) : null);
 }
 
+/** A file's fingerprint from its first and last EDGE bytes, read from the file. */
 async function fingerprint(path: string, size: number): Promise<string> {
-  const h = createHash('sha256');
   const fh = await open(path, 'r');
   try {
     const head = Buffer.alloc(Math.min(EDGE, size));
     await fh.read(head, 0, head.length, 0);
-    h.update(head);
+    let tail: Buffer | null = null;
     if (size > EDGE) {
-      const tailLen = Math.min(EDGE, size - EDGE);
-      const tail = Buffer.alloc(tailLen);
-      await fh.read(tail, 0, tailLen, size - tailLen);
-      h.update(tail);
+      tail = Buffer.alloc(Math.min(EDGE, size - EDGE));
+      await fh.read(tail, 0, tail.length, size - tail.length);
     }
+    return edgeHash(size, head, tail);
   } finally {
     await fh.close();
   }
+}
+
+/** The fingerprint: the size, and a hash of the first EDGE bytes and of the last EDGE bytes not among them. */
+function edgeHash(size: number, head: Buffer, tail: Buffer | null): string {
+  const h = createHash('sha256').update(head);
+  if (tail) h.update(tail);
   return `${size}:${h.digest('hex').slice(0, 32)}`;
 }
 

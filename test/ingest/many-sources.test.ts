@@ -59,3 +59,22 @@ describe('many small sources', () => {
     expect(await ingest([dir], opts(data))).toMatchObject({ sources: 0, rows: 0 });
   });
 });
+
+describe('fingerprints', () => {
+  it('of a small file read whole equal those of the file read at its edges (a file read either way is known either way)', async () => {
+    const { fingerprintBytes, SMALL_FILE } = await import('../../ingest/sources.js');
+    const dir = join(tmp.dir, 'edges');
+    mkdirSync(dir);
+    for (const size of [SMALL_FILE + 1, 300 << 10]) {
+      const bytes = Buffer.alloc(size, 0);
+      for (let i = 0; i < size; i += 997) bytes[i] = i % 251;
+      const path = join(dir, `f-${size}.log`);
+      writeFileSync(path, bytes);
+      const { sources } = await resolveSources([path], tmp.dir);
+      expect(sources[0]?.fingerprint).toBe(fingerprintBytes(bytes));
+    }
+    // The whole of a file under the edges is hashed once; over them, its last edge is hashed too.
+    expect(fingerprintBytes(Buffer.from('abc'))).toMatch(/^3:[0-9a-f]{32}$/);
+    expect(fingerprintBytes(Buffer.alloc(100 << 10, 1))).not.toBe(fingerprintBytes(Buffer.alloc(100 << 10, 2)));
+  });
+});
