@@ -11,11 +11,12 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { link, mkdir, open, readFile, rename, rm, stat, unlink, readdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DatasetError, describe, writeError, WriteError } from '../common/errors.js';
-import { MANIFEST, type Manifest, type ManifestHead } from './manifest.js';
+import { MANIFEST, type Manifest, type ManifestHead, type Retired } from './manifest.js';
 import { DIR_MODE, FILE_MODE } from './modes.js';
+import { TABLES } from './schema.js';
 
 export { MANIFEST, loadManifest, type Manifest, type ManifestHead, type SourceEntry } from './manifest.js';
 
@@ -89,13 +90,64 @@ export async function manifestStamp(dir: string): Promise<string> {
 export async function ensureManifest(dir: string): Promise<void> {
   const path = join(dir, MANIFEST);
   if (await exists(path)) return;
-  const empty: ManifestHead = { version: 2, sources: 0, run: '', segments: [], next: 1 };
+  // No source is known; Parquet files already in the tables' folders (written by another program) are the dataset's.
+  const empty: ManifestHead = { version: 3, sources: 0, run: '', segments: [], next: 1, files: await filesOnDisk(dir), retired: [] };
   try {
     await writeAtomic(path, JSON.stringify(empty, null, 1) + '\n');
   } catch (err) {
     await rm(`${path}.tmp-${process.pid}`, { force: true });
     throw writeError(dir, err);
   }
+}
+
+/**
+ * How long a Parquet file a commit takes out of the dataset stays on disk
+ * for readers that opened the dataset before that commit (a `detect`, an
+ * export, `serve` between two requests). A later commit removes it.
+ */
+export const RETIRED_FOR_MS = 60 * 60 * 1000;
+
+/** Whether `rel` is where a table's Parquet file lives: `TABLE/<folder>/<name>.parquet`. */
+export const isTableFile = (rel: string): boolean => {
+  const parts = rel.split(sep);
+  return parts.length === 3 && rel.endsWith('.parquet') && TABLES.some((t) => t.name === parts[0]);
+};
+
+/** The Parquet files in the tables' date folders (relative, sorted): the dataset's files when a version 1 or 2 manifest does not name them. */
+export async function filesOnDisk(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const t of TABLES) {
+    const found = await readdir(join(dir, t.name), { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [] as string[];
+      throw new DatasetError(`${join(dir, t.name)}: cannot read (${describe(err)})`, { cause: err });
+    });
+    out.push(...found.map((f) => join(t.name, String(f))).filter(isTableFile));
+  }
+  return out.sort();
+}
+
+/**
+ * Make `head` (what the commit `j` writes) name the dataset's Parquet files
+ * after it (version 3): those of the head `before` (or, when it names none,
+ * those on disk), plus the files `j` moves in, less those it deletes. A
+ * Parquet file `j` deletes is retired instead, so that readers that opened
+ * the dataset before are not cut short; retired files older than
+ * RETIRED_FOR_MS join `j`'s deletes. Needs the lock, after `recover`.
+ */
+export async function settleFiles(dir: string, before: ManifestHead | null, j: Journal, head: ManifestHead, now = new Date()): Promise<ManifestHead> {
+  const files = new Set(before?.files ?? (await filesOnDisk(dir)));
+  for (const [, to] of j.moves) if (isTableFile(to)) files.add(to);
+  const retired: Retired[] = [];
+  for (const r of before?.retired ?? []) {
+    if (now.getTime() - Date.parse(r.since) >= RETIRED_FOR_MS) j.deletes.push(r.file);
+    else retired.push(r);
+  }
+  j.deletes = j.deletes.filter((d) => {
+    if (!files.delete(d)) return true;
+    retired.push({ file: d, since: now.toISOString() });
+    return false;
+  });
+  return { ...head, version: 3, files: [...files].sort(), retired };
 }
 
 /** Write a file so that readers see the old or the new content, never a part. */

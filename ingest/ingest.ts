@@ -5,7 +5,7 @@
  * that changed since, or is forced, replaces its earlier rows.
  */
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { describe, WriteError } from '../common/errors.js';
@@ -13,7 +13,8 @@ import { AccessLogScan, text } from './access-log/scan.js';
 import { readCloudTrail, type CloudTrailSink } from './cloudtrail/read.js';
 import { cloudTrailRowBound, spanRowBound, stageCloudTrailRow } from './cloudtrail/stage-row.js';
 import { DASH_IS_NULL, PlainLines, rowBound, stageAccessLogRow } from './access-log/stage-row.js';
-import { commit, ensureManifest, lock, newRunId, recover, REJECTS, STAGING, type Journal } from './dataset.js';
+import { compactable } from './compact.js';
+import { commit, ensureManifest, lock, newRunId, recover, REJECTS, settleFiles, STAGING, type Journal } from './dataset.js';
 import { KnownSources, loadReplacing, stageManifest, type SourceEntry } from './manifest.js';
 import { detectFormat, type Format } from './detect.js';
 import { isBlank, MAX_LINE_BYTES, readLines } from './lines.js';
@@ -82,6 +83,8 @@ export interface IngestSummary {
   firstRejects: RejectRecord[];
   /** True when --strict refused to commit because of rejects. */
   strictFailed: boolean;
+  /** Date partitions this run wrote to that hold many small files (`TABLE/date=...`, how many): `s3sift compact` would merge them. */
+  compactable: Array<{ partition: string; files: number }>;
   /**
    * Sources that could not be read to the end (a file gone or unreadable, a
    * download that failed): what came before the failure is kept, and the
@@ -125,7 +128,7 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
     for (const p of passedOver) opts.onWarning?.(p);
     const summary: IngestSummary = {
       run, sources: 0, passed: [], replaced: [], lines: 0, rows: 0, rejected: 0, rejectsNotKept: 0, skipped: 0, skippedWhy: {}, byTable: {},
-      files: [], rejectsFile: null, firstRejects: [], strictFailed: false, unreadable: [], recovered: finished, seconds: 0,
+      files: [], rejectsFile: null, firstRejects: [], strictFailed: false, compactable: [], unreadable: [], recovered: finished, seconds: 0,
     };
 
     const planner = new Planner(known, opts.force, summary);
@@ -230,9 +233,13 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
         await planReplacements(instance, dir, work, prefix, before, replacedKeys, journal, changed);
       }
       for (const e of entries) changed.set(e.key, e);
-      journal.manifest = await stageManifest(dir, work, prefix, run, known, [...changed.values()], journal.moves, journal.deletes);
+      const head = await stageManifest(dir, work, prefix, run, known, [...changed.values()], journal.moves, journal.deletes);
+      const settled = await settleFiles(dir, known.head, journal, head);
+      journal.manifest = settled;
       committing = true;
       await commit(dir, journal);
+      // A hint only: the run is committed whatever it finds.
+      summary.compactable = await compactable(dir, settled.files ?? [], new Set(summary.files.map((f) => dirname(f)))).catch(() => []);
     } catch (err) {
       rejectsOut.destroy();
       // Before the commit nothing is visible; what was staged goes now (it may be what filled the disk).

@@ -59,9 +59,17 @@ export interface SegmentRef {
   lines: number;
 }
 
-/** `_manifest.json` from version 2 on. */
+/** A Parquet file no longer in the dataset, kept for readers that opened it before (docs/dataset.md#what-readers-read). */
+export interface Retired {
+  /** Relative to the dataset. */
+  file: string;
+  /** When the commit that retired it was staged (ISO 8601). */
+  since: string;
+}
+
+/** `_manifest.json` from version 2 on; version 3 adds `files` and `retired`. */
 export interface ManifestHead {
-  version: 2;
+  version: 2 | 3;
   /** Sources known (live entries). */
   sources: number;
   /** The run that wrote this head. */
@@ -70,6 +78,14 @@ export interface ManifestHead {
   segments: SegmentRef[];
   /** Number of the next segment file. */
   next: number;
+  /**
+   * The dataset's Parquet files (relative, sorted): what readers read
+   * (version 3). A version 2 head has none: its readers read every
+   * `.parquet` file in the tables' date folders.
+   */
+  files?: string[];
+  /** Parquet files a commit took out of `files`, removed by a later commit once readers are done with them (version 3). */
+  retired?: Retired[];
 }
 
 interface Segment {
@@ -101,10 +117,23 @@ async function readTop(dir: string): Promise<ManifestHead | Manifest | null> {
   }
   if (m.version === 1 && typeof m.sources === 'object' && m.sources !== null) return m as Manifest;
   if (m.version === 2 && Array.isArray(m.segments)) return m as ManifestHead;
+  if (m.version === 3 && Array.isArray(m.segments) && Array.isArray((m as { files?: unknown }).files) && Array.isArray((m as { retired?: unknown }).retired)) {
+    return m as ManifestHead;
+  }
   throw invalid(dir, `unknown manifest version ${JSON.stringify(m.version)}`);
 }
 
-const isHead = (m: ManifestHead | Manifest): m is ManifestHead => m.version === 2;
+const isHead = (m: ManifestHead | Manifest): m is ManifestHead => m.version === 2 || m.version === 3;
+
+/**
+ * The Parquet files the head of `dir` names (relative): what readers read.
+ * Null when it names none: a version 1 or 2 manifest (read every file in the
+ * tables' date folders), or no manifest.
+ */
+export async function datasetFiles(dir: string): Promise<string[] | null> {
+  const top = await readTop(dir);
+  return top !== null && isHead(top) && top.files ? top.files : null;
+}
 
 /** Every live entry, by key (the whole manifest in memory: for publish and for tools, not for a run's lookups or replacements). */
 export async function loadManifest(dir: string): Promise<Manifest> {
@@ -148,6 +177,24 @@ export async function loadReplacing(dir: string, known: KnownSources, keys: read
     for await (const { entry } of segmentLines(join(dir, seg.entries))) keep(entry);
   }
   return { version: 2, sources };
+}
+
+/**
+ * The live entries of the sources with rows in any of `files` (relative
+ * Parquet files): one pass over the segments, holding only those.
+ */
+export async function loadHolding(dir: string, known: KnownSources, files: ReadonlySet<string>): Promise<SourceEntry[]> {
+  const held = new Map<string, SourceEntry>();
+  // Oldest first: a later entry of a key decides whether it is held.
+  const keep = (e: SourceEntry): void => {
+    if (e.files.some((f) => files.has(f))) held.set(e.key, e);
+    else held.delete(e.key);
+  };
+  if (known.legacy) known.legacy.forEach(keep);
+  for (const seg of known.head?.segments ?? []) {
+    for await (const { entry } of segmentLines(join(dir, seg.entries))) keep(entry);
+  }
+  return [...held.values()];
 }
 
 /** A segment's entries with their byte offsets; a file that cannot be read, or a line that is no entry, is an error naming it. */

@@ -17,6 +17,7 @@ import { DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { DatasetError, describe, InputError, writeError } from '../common/errors.js';
 import { checkDataset, loadManifest, lock, MANIFEST, writeAtomic } from './dataset.js';
+import { datasetFiles } from './manifest.js';
 import { listObjects, parseS3Uri, s3Error } from './s3.js';
 import { TABLES } from './schema.js';
 
@@ -50,6 +51,9 @@ export interface PublishSummary {
 async function manifestFiles(data: string): Promise<Set<string>> {
   let m;
   try {
+    // A version 3 head names them; before it, the sources' entries do (the whole manifest read).
+    const listed = await datasetFiles(data);
+    if (listed) return new Set(listed.map((f) => f.split(sep).join('/')));
     m = await loadManifest(data);
   } catch (err) {
     if (err instanceof DatasetError) throw err;

@@ -4,12 +4,19 @@
  * empty table of the declared shape when nothing was ingested yet, so
  * queries never fail for want of data. A folder that is no dataset, or a
  * table that cannot be read, is an error naming it, never empty tables.
+ *
+ * The files are those the manifest's head names (version 3): a reader sees
+ * the dataset as one commit left it, never a commit half done, and keeps
+ * seeing it until it refreshes (files a later commit retires stay an hour:
+ * ingest/dataset.ts, settleFiles). A dataset whose head names no files
+ * (written before version 3) is read through a glob of its date folders.
  */
 import { readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { DatasetError, describe } from '../common/errors.js';
-import { checkDataset } from '../ingest/dataset.js';
+import { checkDataset, manifestStamp } from '../ingest/dataset.js';
+import { datasetFiles } from '../ingest/manifest.js';
 import { sqlDate, sqlIdentifier, sqlString, sqlTimestamp } from '../common/sql.js';
 import { TABLES, duckdbCreateTable, type TableSpec } from '../ingest/schema.js';
 import { installDialect } from './dialect.js';
@@ -25,11 +32,15 @@ export interface OpenDataset {
   /** The window every view holds (none: all of it). */
   window?: OpenOptions;
   /**
-   * Read the tables that were empty when the dataset was opened and have
-   * Parquet files now (an ingest since): a long-running reader (serve)
-   * would otherwise answer from their empty table for ever.
+   * Read the dataset as its latest commit left it, when one came since it
+   * was opened or last refreshed (one stat when none did): a long-running
+   * reader (serve) would otherwise answer from that moment for ever.
    */
-  refreshTables(): Promise<void>;
+  refresh(): Promise<void>;
+  /** Each table's Parquet files as the views read them (absolute), or null where a glob reads them (a dataset from before version 3). */
+  files: Map<string, string[] | null>;
+  /** The manifest's stamp (ingest/dataset.ts, manifestStamp) the views were made at. */
+  stamp: string;
   close(): void;
 }
 
@@ -93,36 +104,43 @@ export interface OpenOptions {
   noDataset?: boolean;
 }
 
-/** How many different sets of columns (name and type) the Parquet files of `glob` (an SQL string) have. */
-async function schemasIn(conn: DuckDBConnection, glob: string): Promise<number> {
+/** How many different sets of columns (name and type) the Parquet files of `files` (an SQL string or list) have. */
+async function schemasIn(conn: DuckDBConnection, files: string): Promise<number> {
   const r = await conn.runAndReadAll(`SELECT count(DISTINCT columns) FROM (
-    SELECT list(concat_ws(' ', name, duckdb_type) ORDER BY name, duckdb_type) AS columns FROM parquet_schema(${glob}) GROUP BY file_name)`);
+    SELECT list(concat_ws(' ', name, duckdb_type) ORDER BY name, duckdb_type) AS columns FROM parquet_schema(${files}) GROUP BY file_name)`);
   return Number(r.getRows()[0]?.[0] ?? 0);
 }
 
 /** DuckDB errors that may come from a file it could not read (not SQL the user got wrong: parser, binder, catalog, conversion). */
 const READ_ERROR = /(^|: )(IO|Invalid|Invalid Input|Internal|Serialization) Error\b/;
 
+/** A file DuckDB was to read is not there. */
+const GONE = /No such file|No files found|Cannot open file|could not be opened/i;
+
+/** The Parquet files under the table folder `root` that a glob of its date folders reads (a dataset from before version 3). */
+async function globbed(root: string): Promise<string[]> {
+  const files = await readdir(root, { recursive: true }).catch(() => [] as string[]);
+  return files.map(String).filter((f) => f.endsWith('.parquet') && f.split(sep).length === 2).sort().map((f) => join(root, f));
+}
+
 /**
  * Reading the dataset failed with `err`: when a Parquet file of its tables
  * cannot be read whole (a damaged data page, which the footer does not
- * show), a DatasetError naming that file; otherwise null (the caller keeps
- * its own error). Each file is read on its own, in full: this costs a scan,
- * so it runs only on this error path, and only for errors that may be a read.
+ * show), a DatasetError naming that file; when files it was reading were
+ * removed by a commit since it opened the dataset, a DatasetError saying
+ * so; otherwise null (the caller keeps its own error). Each file is read on
+ * its own, in full: this costs a scan, so it runs only on this error path,
+ * and only for errors that may be a read.
  */
-export async function datasetReadError(ds: Pick<OpenDataset, 'conn' | 'dir'>, err: unknown): Promise<DatasetError | null> {
+export async function datasetReadError(ds: Pick<OpenDataset, 'conn' | 'dir'> & Partial<Pick<OpenDataset, 'files' | 'stamp'>>, err: unknown): Promise<DatasetError | null> {
   if (err instanceof DatasetError) return err;
   if (!READ_ERROR.test(describe(err))) return null;
+  if (ds.stamp !== undefined && GONE.test(describe(err)) && (await manifestStamp(ds.dir)) !== ds.stamp) {
+    return new DatasetError(`${ds.dir}: the dataset changed while this read it: a commit since it began removed files it was reading (${describe(err)}); run it again`, { cause: err });
+  }
   for (const t of TABLES) {
-    const root = join(ds.dir, t.name);
-    let files: string[];
-    try {
-      files = (await readdir(root, { recursive: true })).map(String).filter((f) => f.endsWith('.parquet')).sort();
-    } catch {
-      continue;
-    }
-    for (const f of files) {
-      const file = join(root, f);
+    const files = ds.files?.get(t.name) ?? (await globbed(join(ds.dir, t.name)));
+    for (const file of files) {
       try {
         await ds.conn.run(`SELECT bit_xor(hash(t)) FROM read_parquet(${sqlString(file)}) AS t`);
       } catch (e) {
@@ -133,11 +151,9 @@ export async function datasetReadError(ds: Pick<OpenDataset, 'conn' | 'dir'>, er
   return null;
 }
 
-/** The first Parquet file of the table folder `root` whose footer cannot be read, if any. */
-async function unreadableFooter(conn: DuckDBConnection, root: string): Promise<string | null> {
-  const files = (await readdir(root, { recursive: true }).catch(() => [] as string[])).map(String).filter((f) => f.endsWith('.parquet')).sort();
-  for (const f of files) {
-    const file = join(root, f);
+/** The first of `files` whose footer cannot be read, if any. */
+async function unreadableFooter(conn: DuckDBConnection, files: readonly string[]): Promise<string | null> {
+  for (const file of files) {
     try {
       await conn.run(`SELECT count(*) FROM parquet_schema(${sqlString(file)})`);
     } catch {
@@ -147,27 +163,73 @@ async function unreadableFooter(conn: DuckDBConnection, root: string): Promise<s
   return null;
 }
 
-/** The view `all` over the Parquet files of the table `t` under `root`; reads every file's footer. */
-async function createTableView(conn: DuckDBConnection, t: TableSpec, root: string, all: string): Promise<void> {
+/**
+ * The Parquet files of a table, `listed` by the manifest of `dir`, each
+ * checked to be a file: one missing or unreadable is an error (the
+ * dataset's files and its manifest disagree), never a table read short.
+ */
+async function listedFiles(dir: string, listed: readonly string[]): Promise<string[]> {
+  const files = listed.map((f) => join(dir, f));
+  for (const file of files) {
+    const st = await stat(file).catch((err: unknown) => {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'ENOENT') throw new DatasetError(`${file}: named by the dataset's manifest, but missing; the dataset cannot be queried until it is back (or its sources are ingested again into a new dataset)`, { cause: err });
+      throw unreadable(file, err);
+    });
+    if (!st.isFile()) throw new DatasetError(`${file}: not a file`);
+  }
+  return files;
+}
+
+/** The view `all` over `files` (an SQL list or glob; `paths` the files it names, to name a damaged one); reads every file's footer. */
+async function createTableView(conn: DuckDBConnection, t: TableSpec, root: string, files: string, paths: () => Promise<readonly string[]>, all: string): Promise<void> {
   try {
-    await createTableViewOf(conn, t, root, all);
+    await createTableViewOf(conn, t, files, all);
   } catch (err) {
     // A truncated or damaged footer, a file DuckDB may not open: its error does not always name the file.
-    const file = await unreadableFooter(conn, root);
+    const file = await unreadableFooter(conn, await paths());
     throw new DatasetError(`${root}: cannot read the table's Parquet files: ${file ? `${file}: ` : ''}${describe(err)}`, { cause: err });
   }
 }
 
-async function createTableViewOf(conn: DuckDBConnection, t: TableSpec, root: string, all: string): Promise<void> {
-  const glob = sqlString(join(root, '*', '*.parquet'));
+async function createTableViewOf(conn: DuckDBConnection, t: TableSpec, files: string, all: string): Promise<void> {
   // union_by_name only when files differ (several versions wrote them): it binds several times slower.
   // Without it, columns are still matched by name, and a file written later without one is an error, never a wrong answer.
-  const union = (await schemasIn(conn, glob)) > 1;
-  const files = `read_parquet(${glob}, hive_partitioning = true, hive_types = {'date': DATE}, union_by_name = ${union})`;
+  const union = (await schemasIn(conn, files)) > 1;
+  const read = `read_parquet(${files}, hive_partitioning = true, hive_types = {'date': DATE}, union_by_name = ${union})`;
   // Files written by an earlier version may lack a column declared since: it reads as NULL.
-  const have = new Set((await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${files}`)).getRows().map((r) => String(r[0])));
+  const have = new Set((await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${read}`)).getRows().map((r) => String(r[0])));
   const cols = t.columns.map((c) => (have.has(c.name) ? sqlIdentifier(c.name) : `CAST(NULL AS ${c.type}) AS ${sqlIdentifier(c.name)}`));
-  await conn.run(`CREATE VIEW ${all} AS SELECT ${cols.join(', ')}, "date" FROM ${files}`);
+  await conn.run(`CREATE VIEW ${all} AS SELECT ${cols.join(', ')}, "date" FROM ${read}`);
+}
+
+/**
+ * `_all_<table>` for each table, as the manifest of `dir` names its files
+ * now: a view over them, or an empty table of the declared shape. Returns
+ * each table's files (null: read by a glob) and the stamp they are of.
+ */
+async function createTables(conn: DuckDBConnection, dir: string, replace: Map<string, 'view' | 'table'> | null): Promise<{ files: Map<string, string[] | null>; kinds: Map<string, 'view' | 'table'>; stamp: string }> {
+  const stamp = await manifestStamp(dir);
+  const listed = await datasetFiles(dir);
+  const files = new Map<string, string[] | null>();
+  const kinds = new Map<string, 'view' | 'table'>();
+  for (const t of TABLES) {
+    const root = join(dir, t.name);
+    const all = sqlIdentifier(`_all_${t.name}`);
+    const own = listed === null ? null : await listedFiles(dir, listed.filter((f) => f.split(sep)[0] === t.name));
+    const old = replace?.get(t.name);
+    if (old) await conn.run(`DROP ${old === 'view' ? 'VIEW' : 'TABLE'} ${all}`);
+    if (own ? own.length > 0 : await hasParquet(root)) {
+      if (own) await createTableView(conn, t, root, `[${own.map(sqlString).join(', ')}]`, async () => own, all);
+      else await createTableView(conn, t, root, sqlString(join(root, '*', '*.parquet')), () => globbed(root), all);
+      kinds.set(t.name, 'view');
+    } else {
+      await conn.run(duckdbCreateTable(t, `_all_${t.name}`).replace(/\n\)$/, ',\n  "date" DATE\n)'));
+      kinds.set(t.name, 'table');
+    }
+    files.set(t.name, own);
+  }
+  return { files, kinds, stamp };
 }
 
 /**
@@ -181,24 +243,17 @@ export async function openDataset(dir: string, opts: OpenOptions = {}): Promise<
   if (!opts.noDataset) await checkDataset(dir);
   const instance = await DuckDBInstance.create(':memory:');
   const conn = await instance.connect();
-  const empty = new Set<TableSpec>();
+  let made;
   try {
     await installDialect(conn, opts.intel);
     // Every query binds the tables' views, which reads each file's footer: keep them (an entry is dropped when its file changes).
     await conn.run('SET parquet_metadata_cache = true');
+    made = await createTables(conn, dir, null);
     for (const t of TABLES) {
-      const root = join(dir, t.name);
-      const all = sqlIdentifier(`_all_${t.name}`);
-      if (await hasParquet(root)) {
-        await createTableView(conn, t, root, all);
-      } else {
-        empty.add(t);
-        await conn.run(duckdbCreateTable(t, `_all_${t.name}`).replace(/\n\)$/, ',\n  "date" DATE\n)'));
-      }
       const where: string[] = [];
       if (opts.since) where.push(`event_time >= ${sqlTimestamp(opts.since)} AND ("date" IS NULL OR "date" >= ${sqlDate(opts.since)})`);
       if (opts.until) where.push(`event_time < ${sqlTimestamp(opts.until)} AND ("date" IS NULL OR "date" <= ${sqlDate(opts.until)})`);
-      await conn.run(`CREATE VIEW ${sqlIdentifier(t.name)} AS SELECT * FROM ${all}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`);
+      await conn.run(`CREATE VIEW ${sqlIdentifier(t.name)} AS SELECT * FROM ${sqlIdentifier(`_all_${t.name}`)}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`);
     }
     await conn.run(s3RequestsSql());
     // What came before the window, for detections that judge an event against its principal's own
@@ -211,31 +266,42 @@ export async function openDataset(dir: string, opts: OpenOptions = {}): Promise<
     instance.closeSync();
     throw err;
   }
-  return {
+  let kinds = made.kinds;
+  let pending: Promise<void> | null = null;
+  const ds: OpenDataset = {
     instance,
     conn,
     dir: resolve(dir),
     window: { since: opts.since, until: opts.until },
-    async refreshTables() {
-      for (const t of [...empty]) {
-        const root = join(dir, t.name);
-        if (!(await hasParquet(root))) continue;
-        // In one transaction: a query running meanwhile sees the empty table or the files, never no table.
-        await conn.run('BEGIN TRANSACTION');
+    files: made.files,
+    stamp: made.stamp,
+    async refresh() {
+      if (opts.noDataset || (await manifestStamp(dir)) === ds.stamp) return;
+      pending ??= (async () => {
+        // On a connection of its own, in one transaction: a query running meanwhile sees the tables before or after, never none.
+        const c = await instance.connect();
         try {
-          await conn.run(`DROP TABLE ${sqlIdentifier(`_all_${t.name}`)}`);
-          await createTableView(conn, t, root, sqlIdentifier(`_all_${t.name}`));
-          await conn.run('COMMIT');
-        } catch (err) {
-          await conn.run('ROLLBACK');
-          throw err;
+          await c.run('BEGIN TRANSACTION');
+          try {
+            const now = await createTables(c, dir, kinds);
+            await c.run('COMMIT');
+            kinds = now.kinds;
+            ds.files = now.files;
+            ds.stamp = now.stamp;
+          } catch (err) {
+            await c.run('ROLLBACK');
+            throw err;
+          }
+        } finally {
+          c.closeSync();
         }
-        empty.delete(t);
-      }
+      })().finally(() => (pending = null));
+      await pending;
     },
     close() {
       conn.closeSync();
       instance.closeSync();
     },
   };
+  return ds;
 }

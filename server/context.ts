@@ -110,8 +110,8 @@ export class FindingsCache {
 
   private async refresh(stamp: string): Promise<void> {
     const conn = this.sb.ds.conn;
-    // The dataset changed: a table ingested into for the first time since the start is read from now on.
-    await this.sb.ds.refreshTables();
+    // The dataset changed: the views read the files of its latest commit from now on.
+    await this.sb.ds.refresh();
     // The suppress rules judge each event before grouping, as for detect (query/suppress.ts).
     const s = suppressor(this.suppress);
     const { findings, coverage } = await runDetections(this.sb.ds, this.detections, this.overrides, undefined, { sift: s.filter });

@@ -131,7 +131,8 @@ export class Sandbox {
   }
 
   /** Run the server's own reads on a connection apart from user SQL (wait in line, or 429). */
-  withConnection<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+  async withConnection<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+    await this.ds.refresh();
     return this.internal.run(fn);
   }
 
@@ -143,6 +144,8 @@ export class Sandbox {
   async query(sql: string, params: Record<string, DuckDBValue> = {}, o: QueryOptions = {}): Promise<QueryResult> {
     if (typeof sql !== 'string' || !sql.trim()) throw new SandboxError('sql: give one SELECT statement', 400);
     const pool = o.pool === 'internal' ? this.internal : this.user;
+    // Each request reads the dataset as its latest commit left it (a stat when nothing changed).
+    await this.ds.refresh();
     return pool.run((c, deadline) => this.run(c, deadline, sql, params, o.types), this.opts.timeoutMs);
   }
 

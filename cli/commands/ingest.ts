@@ -118,6 +118,11 @@ export function renderSummary(s: IngestSummary, data: string): string {
     out.push(`  ${table}: ${formatCount(rows)} rows in ${n} new Parquet file${n === 1 ? '' : 's'}`);
   }
   if (s.replaced.length) out.push(`  replaced the earlier rows of: ${s.replaced.join(', ')}`);
+  if (s.compactable.length) {
+    const [first] = s.compactable as [IngestSummary['compactable'][number]];
+    const more = s.compactable.length > 1 ? ` and ${s.compactable.length - 1} more date partition(s)` : '';
+    out.push(`  note: ${first.partition} holds ${formatCount(first.files)} small Parquet files${more}: \`s3sift compact --data ${data}\` merges them, so queries open fewer files`);
+  }
   const reasons = new Map<string, number>();
   for (const p of s.passed) {
     const r = p.reason.startsWith('same content') ? 'duplicate content' : p.reason;

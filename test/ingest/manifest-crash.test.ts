@@ -1,8 +1,10 @@
 /**
  * A commit interrupted at each of its file operations (a move, the head's
  * write, a merged segment's removal, the journal's removal): the manifest
- * head names only files that exist, and the next run finishes the commit
- * with the dataset one clean run gives.
+ * head names only files that exist, a reader meanwhile sees the rows as
+ * they were before the commit or after it (never both: no row twice), and
+ * the next run finishes the commit with the dataset one clean run gives.
+ * The same for a compaction.
  */
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +24,7 @@ vi.mock('node:fs/promises', async (importOriginal) => {
 });
 
 const { ingest } = await import('../../ingest/ingest.js');
+const { compact } = await import('../../ingest/compact.js');
 const { loadManifest, MANIFEST } = await import('../../ingest/manifest.js');
 const { JOURNAL } = await import('../../ingest/dataset.js');
 const { generateAccessLogLines } = await import('../../scripts/gen-access-logs.js');
@@ -61,6 +64,7 @@ describe('a commit interrupted at any file operation', () => {
     writeFileSync(join(logs, 'a1'), lines(7, 40));
     writeFileSync(join(logs, 'a3'), lines(6, 41));
 
+    const before = await digest(base);
     const clean = join(tmp.dir, 'clean');
     cpSync(base, clean, { recursive: true });
     await ingest([logs], opts(clean));
@@ -84,13 +88,55 @@ describe('a commit interrupted at any file operation', () => {
       }
       if (!failed) break;
       crashed++;
-      // A reader between the crash and the next run.
+      // A reader between the crash and the next run: the manifest, and the rows as the dataset before or after the commit.
       const between = await manifestState(data);
       if (!existsSync(join(data, JOURNAL))) expect(Object.keys(between).length, `crash at ${at}`).toBeGreaterThanOrEqual(3);
+      expect([before, want.rows], `crash at ${at}`).toContainEqual(await digest(data));
       await ingest([logs], opts(data));
       expect({ rows: await digest(data), manifest: await manifestState(data) }, `crash at ${at}`).toEqual(want);
     }
     expect(crashed).toBeGreaterThan(5);
+  }, 120_000);
+
+  it('of a compaction: readers meanwhile see the files before or the merged file, and the next run finishes it', async () => {
+    const logs = join(tmp.dir, 'logs');
+    mkdirSync(logs);
+    const base = join(tmp.dir, 'base');
+    for (let i = 0; i < 4; i++) {
+      writeFileSync(join(logs, `a${i}`), lines(30, i + 1));
+      await ingest([join(logs, `a${i}`)], opts(base));
+    }
+    const before = { rows: await digest(base), manifest: await manifestState(base) };
+    const clean = join(tmp.dir, 'clean');
+    cpSync(base, clean, { recursive: true });
+    expect((await compact({ data: clean })).merges.length).toBeGreaterThan(0);
+    const after = { rows: await digest(clean), manifest: await manifestState(clean) };
+    expect(after.rows).toEqual(before.rows);
+
+    let crashed = 0;
+    for (let at = 1; at < 200; at++) {
+      const data = join(tmp.dir, `crash-${at}`);
+      cpSync(base, data, { recursive: true });
+      fault.calls = 0;
+      fault.at = at;
+      fault.journal = join(data, JOURNAL);
+      let failed = false;
+      try {
+        await compact({ data });
+      } catch {
+        failed = true;
+      } finally {
+        fault.at = 0;
+      }
+      if (!failed) break;
+      crashed++;
+      expect(await digest(data), `crash at ${at}`).toEqual(before.rows);
+      // The next run (here an ingest that finds nothing new) finishes the commit.
+      await ingest([logs], opts(data));
+      expect({ rows: await digest(data), manifest: await manifestState(data) }, `crash at ${at}`).toEqual(after);
+      expect((await compact({ data })).merges, `crash at ${at}`).toEqual([]);
+    }
+    expect(crashed).toBeGreaterThan(3);
   }, 120_000);
 
   it('leaves a journal that a version writing one document finishes into the same head (then refuses it by its version)', async () => {

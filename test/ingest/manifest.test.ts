@@ -40,7 +40,7 @@ describe('the manifest', () => {
     const all = files('logs', 12, 1);
     for (const f of all) await ingest([f], opts());
     const h = head();
-    expect(h).toMatchObject({ version: 2, sources: 12 });
+    expect(h).toMatchObject({ version: 3, sources: 12 });
     // 12 one-source runs: a binary counter leaves 8 + 4.
     expect(h.segments.map((s) => s.lines)).toEqual([8, 4]);
     const names = readdirSync(opts().data).filter((n) => n.startsWith('_manifest')).sort();
@@ -87,7 +87,7 @@ describe('the manifest', () => {
     for (const e of Object.values(m.sources)) for (const f of e.files) expect(statSync(join(opts().data, f)).isFile()).toBe(true);
   });
 
-  it('reads a version 1 manifest (one document), passes over its sources, and writes version 2 at the next commit', async () => {
+  it('reads a version 1 manifest (one document), passes over its sources, and writes version 3 at the next commit', async () => {
     const all = files('logs', 3, 4);
     await ingest([join(tmp.dir, 'logs')], opts());
     // The dataset as a version that wrote one JSON document left it.
@@ -103,7 +103,7 @@ describe('the manifest', () => {
 
     const late = files('more', 1, 5);
     await ingest(late, opts());
-    expect(head()).toMatchObject({ version: 2, sources: 4 });
+    expect(head()).toMatchObject({ version: 3, sources: 4 });
     const m = await loadManifest(opts().data);
     expect(Object.keys(m.sources).sort()).toEqual([...all, ...late].sort());
     expect(m.sources[all[1] as string]).toEqual(v1.sources[all[1] as string]);
@@ -119,7 +119,7 @@ describe('the manifest', () => {
     const s = await ingest([join(tmp.dir, 'logs')], opts());
     expect([s.sources, s.replaced]).toEqual([1, [all[1]]]);
     expect((await digest(opts().data)).rows).toBe(4 + 7 + 4);
-    expect(head()).toMatchObject({ version: 2, sources: 3 });
+    expect(head()).toMatchObject({ version: 3, sources: 3 });
   });
 
   it('finishes a commit that a version writing one document left in its journal', async () => {

@@ -4,7 +4,7 @@
  * never "0 findings"; an empty dataset that ingest made is one.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -121,7 +121,7 @@ describe('an empty dataset that ingest made', () => {
       const data = join(tmp.dir, name);
       const s = await ingest([source], { data, format: 'auto', force: false, strict: false });
       expect(s.rows).toBe(0);
-      expect(JSON.parse(readFileSync(join(data, '_manifest.json'), 'utf8'))).toMatchObject({ version: 2 });
+      expect(JSON.parse(readFileSync(join(data, '_manifest.json'), 'utf8'))).toMatchObject({ version: 3, files: [], retired: [] });
       expect(await rows(data)).toBe(0);
       const r = cli(['detect', '--data', data, '--fail-on', 'low', '--format', 'json']);
       expect(r.code).toBe(0);
@@ -139,22 +139,43 @@ describe('an empty dataset that ingest made', () => {
 });
 
 describe('a table that cannot be read', () => {
-  it('is an error naming the table folder when it is not a folder (not an empty table)', async () => {
-    const data = await sampleDataset();
-    rmSync(join(data, 'access_log'), { recursive: true });
-    writeFileSync(join(data, 'access_log'), 'x');
-    await expect(openDataset(data)).rejects.toThrow(`${join(data, 'access_log')}: cannot read (ENOTDIR`);
-  });
-
-  it('is an error naming a date folder that is not a folder, or a Parquet file that is a dangling link', async () => {
+  it('is an error naming the file the manifest names when its table or date folder is not a folder (not an empty table)', async () => {
     const data = await sampleDataset();
     const [first] = parquetFiles(data) as [string];
+    rmSync(join(data, 'access_log'), { recursive: true });
+    writeFileSync(join(data, 'access_log'), 'x');
+    await expect(openDataset(data)).rejects.toThrow(`${first}: cannot read (ENOTDIR`);
+    rmSync(join(data, 'access_log'));
+    mkdirSync(join(first, '..', '..'));
+    writeFileSync(join(first, '..'), 'x');
+    await expect(openDataset(data)).rejects.toThrow(`${first}: cannot read (ENOTDIR`);
+  });
+
+  it('is an error naming a Parquet file the manifest names that is gone, or a dangling link', async () => {
+    const data = await sampleDataset();
+    const [first] = parquetFiles(data) as [string];
+    rmSync(first);
+    await expect(openDataset(data)).rejects.toThrow(`${first}: named by the dataset's manifest, but missing`);
+    symlinkSync(join(tmp.dir, 'gone.parquet'), first);
+    await expect(openDataset(data)).rejects.toThrow(`${first}: named by the dataset's manifest, but missing`);
+  });
+
+  it('reads a dataset whose manifest names no files (version 2) through its date folders, with the same checks', async () => {
+    const data = await sampleDataset();
+    const head = JSON.parse(readFileSync(join(data, '_manifest.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(data, '_manifest.json'), JSON.stringify({ ...head, version: 2, files: undefined, retired: undefined }));
+    const before = await rows(data);
+    expect(before).toBeGreaterThan(0);
+    const [first] = parquetFiles(data) as [string];
     const day = join(first, '..');
+    const moved = join(tmp.dir, 'moved');
+    cpSync(day, moved, { recursive: true });
     rmSync(day, { recursive: true });
     writeFileSync(day, 'x');
     await expect(openDataset(data)).rejects.toThrow(`${day}: not a folder`);
     rmSync(day);
-    mkdirSync(day);
+    cpSync(moved, day, { recursive: true });
+    expect(await rows(data)).toBe(before);
     symlinkSync(join(tmp.dir, 'gone.parquet'), join(day, 'a.parquet'));
     await expect(openDataset(data)).rejects.toThrow(`${join(day, 'a.parquet')}: cannot read (ENOENT`);
   });

@@ -50,11 +50,11 @@ describe('a bucket name holding a NUL and terminal escapes', () => {
   it("a dataset error that quotes it is logged escaped, one line per line, and the client learns nothing of it", async () => {
     const logged: string[] = [];
     const open = await createApp({ data, log: (l) => logged.push(l) });
+    // Take the Parquet file away under the running server (the dataset's folder name holds an escape): the next
+    // query fails inside DuckDB, and no damaged file is there to name (a damaged one is a 400 naming it: below).
+    const dir = join(data, 'cloudtrail');
+    const part = readdirSync(dir, { recursive: true }).map(String).find((f) => f.endsWith('.parquet')) as string;
     try {
-      // Take the Parquet file away under the running server (the dataset's folder name holds an escape): the next
-      // query fails inside DuckDB, and no damaged file is there to name (a damaged one is a 400 naming it: below).
-      const dir = join(data, 'cloudtrail');
-      const part = readdirSync(dir, { recursive: true }).map(String).find((f) => f.endsWith('.parquet')) as string;
       renameSync(join(dir, part), join(tmp.dir, 'moved-away'));
       const r = await open.app.request(`/api/posture?at=2025-03-11T00:00:00Z`);
       // A damaged file is the dataset's state, not a fault of the server's: 503 (try again once it is fixed), naming no path.
@@ -65,7 +65,8 @@ describe('a bucket name holding a NUL and terminal escapes', () => {
       expect(logged[0]).toContain('data-\\u001bc');
       for (const line of (logged[0] as string).split('\n')) expect(line).not.toMatch(RAW);
     } finally {
-      renameSync(join(tmp.dir, 'moved-away'), join(data, 'cloudtrail', readdirSync(join(data, 'cloudtrail'))[0] as string, 'back.parquet'));
+      // Back where the manifest names it.
+      renameSync(join(tmp.dir, 'moved-away'), join(dir, part));
       await open.close();
     }
   });
