@@ -109,6 +109,7 @@ async function cycles(o: WatchOptions): Promise<number> {
         const s = await o.ingest(src);
         rows += s.rows;
         if (s.sources > 0 || s.rejected > 0) o.log.info('ingest', `${src}: ${s.sources} new source(s), ${s.rows} rows ingested, ${s.rejected} rejected`, { source: src, rows: s.rows, rejected: s.rejected });
+        for (const c of s.compactable) o.log.info('ingest', `${c.partition} holds ${c.files} small Parquet files: \`s3sift compact --data ${o.data}\` merges them, so queries open fewer files`, { partition: c.partition, files: c.files });
         for (const u of s.unreadable) {
           failed = true;
           o.log.error('source', `${u.name}: ${u.reason}; read again next cycle`, { source: u.name });

@@ -14,6 +14,8 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { watch } from '../../cli/watch.js';
+import { ingest } from '../../ingest/ingest.js';
+import { generateAccessLogLines } from '../../scripts/gen-access-logs.js';
 import type { Finding } from '../../query/finding.js';
 import { SAMPLES, tempDir } from '../helpers/dataset.js';
 
@@ -250,6 +252,27 @@ const loopFinding: Finding = {
   sources: ['access_log'], source: 'access_log', bucket: 'b', key: null, principal: null, source_ip: '192.0.2.1', account_id: null, region: null,
   request_id: 'R1', event_id: null, source_file: 'f.log', source_line: 1, evidence: [], details: {},
 };
+
+describe('s3sift watch and small files', () => {
+  it('logs a note naming a date partition it wrote to that holds 16 small files or more', async () => {
+    const inbox = join(tmp.dir, 'inbox');
+    const data = join(tmp.dir, 'data');
+    mkdirSync(inbox);
+    const write = (i: number): void =>
+      writeFileSync(join(inbox, `log-${i}`), [...generateAccessLogLines({ lines: 5, seed: i + 1, quirks: 0, start: Date.UTC(2025, 2, 10), days: 0.5 })].join('\n') + '\n');
+    // 15 runs before: 15 small files of 2025-03-10.
+    for (let i = 0; i < 15; i++) {
+      write(i);
+      await ingest([join(inbox, `log-${i}`)], { data, format: 'auto', force: false, strict: false });
+    }
+    write(15);
+    const r = await cli(['watch', inbox, '--data', data, '--once', '--sink', 'stdout', '--log-format', 'json', ...ONLY]);
+    expect(r.code).toBe(0);
+    const notes = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { event: string; message: string; partition?: string; files?: number }).filter((l) => l.partition);
+    expect(notes).toEqual([expect.objectContaining({ event: 'ingest', partition: join('access_log', 'date=2025-03-10'), files: 16 })]);
+    expect(notes[0]?.message).toContain(`holds 16 small Parquet files: \`s3sift compact --data ${data}\` merges them`);
+  });
+});
 
 describe('the watch loop (cli/watch.ts, fake ingest and detect)', () => {
   it('runs the library again when what it runs changes with no new data (a suppress rule past its until date)', async () => {
