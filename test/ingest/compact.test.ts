@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { renderSummary } from '../../cli/commands/ingest.js';
 import { compact, HINT_FILES } from '../../ingest/compact.js';
@@ -109,6 +110,20 @@ describe('compact', () => {
     expect(s.replaced).toEqual([changed]);
     expect(await count()).toBe(3 * 20 + 7);
     expect(await count(data(), `SELECT count(*)::INTEGER FROM access_log WHERE source_file = '${changed}'`)).toBe(7);
+  });
+
+  it('never merges the rows of two sources of one name (stdin twice): replacing one keeps the other\'s rows', async () => {
+    // Rows carry a source's name, not its key: in one file, a replacement could not tell the two apart.
+    const [a, b] = [lines(20, 11), lines(20, 12)];
+    await ingest(['-'], opts({ stdin: Readable.from([a]) }));
+    await ingest(['-'], opts({ stdin: Readable.from([b]) }));
+    await ingestEach(2);
+    const s = await compact({ data: data() });
+    expect(s.merges.flatMap((m) => m.files)).toHaveLength(3);
+    expect(await count()).toBe(80);
+    await ingest(['-'], opts({ stdin: Readable.from([a]), force: true }));
+    expect(await count()).toBe(80);
+    expect(await count(data(), "SELECT count(*)::INTEGER FROM access_log WHERE source_file = '-'")).toBe(40);
   });
 
   it('keeps CloudTrail management events and data events in files of their own', async () => {
