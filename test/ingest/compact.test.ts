@@ -213,6 +213,29 @@ describe('compact', () => {
     expect(await count()).toBe(n);
   });
 
+  it('refuses a manifest naming a file outside the tables\' date folders: never read, never removed', async () => {
+    await ingestEach(2);
+    const h = head();
+    const outside = join(tmp.dir, 'outside.parquet');
+    writeFileSync(outside, 'not ours');
+    const [first] = h.files as [string];
+    const seg = h.segments[0]?.entries as string;
+    const old = new Date(Date.now() - RETIRED_FOR_MS - 1000).toISOString();
+    // A file read from outside the dataset.
+    writeFileSync(join(data(), MANIFEST), JSON.stringify({ ...h, files: [...(h.files ?? []), 'access_log/../../outside.parquet'] }));
+    await expect(openDataset(data())).rejects.toThrow(/not a valid s3sift manifest \(files: "access_log\/\.\.\/\.\.\/outside\.parquet" is not a table's Parquet file/);
+    // A retired "file" that is the manifest's own segment, or outside: a commit would remove it.
+    for (const file of [seg, 'access_log/../../outside.parquet', `${first}\u001b[2J`]) {
+      writeFileSync(join(data(), MANIFEST), JSON.stringify({ ...h, retired: [{ file, since: old }] }));
+      await expect(compact({ data: data() })).rejects.toThrow(/not a valid s3sift manifest \(retired: /);
+    }
+    expect(existsSync(join(data(), seg))).toBe(true);
+    expect(existsSync(outside)).toBe(true);
+    const err = await compact({ data: data() }).then(() => null, (e: unknown) => e as Error);
+    expect(err?.message).toContain('\\u001b[2J');
+    expect(err?.message).not.toContain('\u001b');
+  });
+
   it('stops a reader whose files a later commit removed, saying the dataset changed under it (never a short answer)', async () => {
     await ingestEach(3);
     const ds = await openDataset(data());
