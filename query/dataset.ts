@@ -276,27 +276,30 @@ export async function openDataset(dir: string, opts: OpenOptions = {}): Promise<
     files: made.files,
     stamp: made.stamp,
     async refresh() {
-      if (opts.noDataset || (await manifestStamp(dir)) === ds.stamp) return;
-      pending ??= (async () => {
-        // On a connection of its own, in one transaction: a query running meanwhile sees the tables before or after, never none.
-        const c = await instance.connect();
-        try {
-          await c.run('BEGIN TRANSACTION');
+      if (opts.noDataset) return;
+      // A refresh under way may be reading an older head than the stamp seen here: wait for it, then look again.
+      while ((await manifestStamp(dir)) !== ds.stamp) {
+        pending ??= (async () => {
+          // On a connection of its own, in one transaction: a query running meanwhile sees the tables before or after, never none.
+          const c = await instance.connect();
           try {
-            const now = await createTables(c, dir, kinds);
-            await c.run('COMMIT');
-            kinds = now.kinds;
-            ds.files = now.files;
-            ds.stamp = now.stamp;
-          } catch (err) {
-            await c.run('ROLLBACK');
-            throw err;
+            await c.run('BEGIN TRANSACTION');
+            try {
+              const now = await createTables(c, dir, kinds);
+              await c.run('COMMIT');
+              kinds = now.kinds;
+              ds.files = now.files;
+              ds.stamp = now.stamp;
+            } catch (err) {
+              await c.run('ROLLBACK');
+              throw err;
+            }
+          } finally {
+            c.closeSync();
           }
-        } finally {
-          c.closeSync();
-        }
-      })().finally(() => (pending = null));
-      await pending;
+        })().finally(() => (pending = null));
+        await pending;
+      }
     },
     close() {
       conn.closeSync();

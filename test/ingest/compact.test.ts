@@ -6,7 +6,7 @@
  * files are retired for an hour, then removed by a later commit.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -234,6 +234,41 @@ describe('compact', () => {
     const err = await compact({ data: data() }).then(() => null, (e: unknown) => e as Error);
     expect(err?.message).toContain('\\u001b[2J');
     expect(err?.message).not.toContain('\u001b');
+  });
+
+  it('a refresh asked for while another is reading an older head reads the latest commit, not the one the other read', async () => {
+    await ingestEach(3);
+    const h = head();
+    const [f1, f2, f3] = h.files as [string, string, string];
+    const put = (files: string[]): string => JSON.stringify({ ...h, files });
+    writeFileSync(join(data(), MANIFEST), put([f1]));
+    const ds = await openDataset(data());
+    try {
+      // The first refresh finds a head it reads slowly (a FIFO: its read waits for our write).
+      const fifo = join(data(), 'head.fifo');
+      expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+      renameSync(fifo, join(data(), MANIFEST));
+      const first = ds.refresh();
+      let fd = -1;
+      for (let i = 0; fd < 0 && i < 500; i++) {
+        try {
+          fd = openSync(join(data(), MANIFEST), constants.O_WRONLY | constants.O_NONBLOCK);
+        } catch {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      }
+      expect(fd).toBeGreaterThanOrEqual(0);
+      // Meanwhile a commit writes the latest head; a second refresh is asked for, then the first read ends (an older head).
+      writeFileSync(join(data(), 'next'), put([f1, f2, f3]));
+      renameSync(join(data(), 'next'), join(data(), MANIFEST));
+      const second = ds.refresh();
+      writeSync(fd, put([f1, f2]));
+      closeSync(fd);
+      await Promise.all([first, second]);
+      expect((await ds.conn.runAndReadAll('SELECT count(*)::INTEGER FROM access_log')).getRows()[0]?.[0]).toBe(60);
+    } finally {
+      ds.close();
+    }
   });
 
   it('stops a reader whose files a later commit removed, saying the dataset changed under it (never a short answer)', async () => {
