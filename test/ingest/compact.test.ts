@@ -271,6 +271,23 @@ describe('compact', () => {
     }
   });
 
+  it('keeps a reader that opened a version 2 dataset on the files it found: a compact that upgrades it adds no row twice', async () => {
+    await ingestEach(3);
+    const h = head();
+    writeFileSync(join(data(), MANIFEST), JSON.stringify({ version: 2, sources: h.sources, run: h.run, segments: h.segments, next: h.next }));
+    const ds = await openDataset(data());
+    try {
+      await compact({ data: data() });
+      // The merged-away files are retired, still on disk beside the merged file: a glob of the folders would read both.
+      expect(onDisk()).toHaveLength(4);
+      expect((await ds.conn.runAndReadAll('SELECT count(*)::INTEGER FROM access_log')).getRows()[0]?.[0]).toBe(60);
+      await ds.refresh();
+      expect((await ds.conn.runAndReadAll('SELECT count(*)::INTEGER FROM access_log')).getRows()[0]?.[0]).toBe(60);
+    } finally {
+      ds.close();
+    }
+  });
+
   it('stops a reader whose files a later commit removed, saying the dataset changed under it (never a short answer)', async () => {
     await ingestEach(3);
     const ds = await openDataset(data());
