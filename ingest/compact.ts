@@ -23,6 +23,8 @@ import { ROW_GROUP_BYTES, ROW_GROUP_ROWS } from './staging.js';
 export const SMALL_FILE_BYTES = 32 << 20;
 /** Most bytes of small files merged into one file. */
 export const MERGED_BYTES = 256 << 20;
+/** Merge groups of a partition a file may join (the latest); past them it starts a group. */
+const OPEN_GROUPS = 64;
 /** Small files in one partition from which an ingest suggests compacting. */
 export const HINT_FILES = 16;
 
@@ -149,7 +151,8 @@ async function mergeGroups(
     if (!groups) byKind.set(kind, (groups = []));
     const own = names.get(s.file) ?? new Map<string, string>();
     const fits = (g: Group): boolean => g.bytes + s.bytes <= MERGED_BYTES && [...own].every(([name, key]) => (g.names.get(name) ?? key) === key);
-    let g = groups.find(fits);
+    // The latest groups only: files that clash with all (stdin sources, every one named `-`) stay linear.
+    let g = groups.slice(-OPEN_GROUPS).find(fits);
     if (!g) groups.push((g = { files: [], bytes: 0, names: new Map() }));
     g.files.push(s);
     g.bytes += s.bytes;
