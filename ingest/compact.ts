@@ -114,6 +114,7 @@ export async function compactable(dir: string, files: readonly string[], partiti
  * rows of different sources of one name (`-` for stdin, a relative path given
  * from two folders) never share a group: rows carry a source's name, not its
  * key, so replacing one of them (replace.ts) would drop the other's rows too.
+ * Files no source names are merged only with one another.
  */
 async function mergeGroups(
   conn: DuckDBConnection, dir: string, partition: string, small: readonly Sized[], names: ReadonlyMap<string, ReadonlyMap<string, string>>,
@@ -146,7 +147,9 @@ async function mergeGroups(
   const byKind = new Map<string, Group[]>();
   for (const s of small) {
     const path = join(dir, s.file);
-    const kind = `${schemas.get(path) ?? ''}\n${parts.get(path) ?? ''}`;
+    // A file no source entry names (taken in from the folder by a first ingest) is merged only with such files:
+    // a replacement drops a merged file whose sources all go (replace.ts), rows of no source with it.
+    const kind = `${schemas.get(path) ?? ''}\n${parts.get(path) ?? ''}\n${names.has(s.file) ? 'sources' : 'none'}`;
     let groups = byKind.get(kind);
     if (!groups) byKind.set(kind, (groups = []));
     const own = names.get(s.file) ?? new Map<string, string>();

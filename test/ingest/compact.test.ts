@@ -126,6 +126,28 @@ describe('compact', () => {
     expect(await count(data(), "SELECT count(*)::INTEGER FROM access_log WHERE source_file = '-'")).toBe(40);
   });
 
+  it('never merges a file no source names (taken in by a first ingest) with sources\' files: replacing a source keeps its rows', async () => {
+    // A Parquet file in the folder before the dataset had a manifest: the first ingest takes it in, no source entry names it.
+    const other = join(tmp.dir, 'other');
+    const log = join(tmp.dir, 'foreign.log');
+    writeFileSync(log, lines(20, 5));
+    await ingest([log], opts({ data: other }));
+    const [foreign] = head(other).files as [string];
+    mkdirSync(join(data(), 'access_log', 'date=2025-03-10'), { recursive: true });
+    writeFileSync(join(data(), foreign), readFileSync(join(other, foreign)));
+    const empty = join(tmp.dir, 'empty.log');
+    writeFileSync(empty, '');
+    await ingest([empty], opts());
+    expect(head().files).toEqual([foreign]);
+    const [source] = await ingestEach(1);
+    expect(await count()).toBe(40);
+    await compact({ data: data() });
+    writeFileSync(source as string, lines(7, 999));
+    await ingest([source as string], opts());
+    expect(await count()).toBe(20 + 7);
+    expect(await count(data(), `SELECT count(*)::INTEGER FROM access_log WHERE source_file = '${log}'`)).toBe(20);
+  });
+
   it('keeps CloudTrail management events and data events in files of their own', async () => {
     const logs = join(tmp.dir, 'trail');
     mkdirSync(logs);
