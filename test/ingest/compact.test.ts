@@ -223,6 +223,22 @@ describe('compact', () => {
     expect(await count()).toBe(4 * 20);
   });
 
+  it('never removes a file the head lists live, even when it is listed retired too; a retired time far ahead restarts its hour', async () => {
+    await ingestEach(2);
+    const h = head();
+    const [f1, f2] = h.files as [string, string];
+    const old = new Date(Date.now() - RETIRED_FOR_MS - 1000).toISOString();
+    const ahead = new Date(Date.now() + 50 * RETIRED_FOR_MS).toISOString();
+    writeFileSync(join(data(), MANIFEST), JSON.stringify({ ...h, retired: [{ file: f1, since: old }, { file: f1, since: old }, { file: 'access_log/date=2025-03-10/x.parquet', since: ahead }] }));
+    await ingestEach(1, 2);
+    expect(head().files).toEqual(expect.arrayContaining([f1, f2]));
+    expect(existsSync(join(data(), f1))).toBe(true);
+    expect(await count()).toBe(60);
+    const [x] = head().retired ?? [];
+    expect(x?.file).toBe('access_log/date=2025-03-10/x.parquet');
+    expect(Date.parse(x?.since ?? '')).toBeLessThanOrEqual(Date.now());
+  });
+
   it('reads a dataset whose manifest names no files (version 2) from its folders, and names them from then on', async () => {
     await ingestEach(3);
     const n = await count();
