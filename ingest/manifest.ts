@@ -129,6 +129,10 @@ async function readTop(dir: string): Promise<ManifestHead | Manifest | null> {
     }
     return h;
   }
+  if (typeof m.version === 'number' && m.version > 3) {
+    // Moving it aside, as for a damaged manifest, would have every source ingested again beside its rows.
+    throw new DatasetError(`${join(dir, MANIFEST)}: manifest version ${m.version}, written by a newer s3sift than this one (which reads versions 1 to 3); run that version or a later one on this dataset, and leave the manifest in place`);
+  }
   throw invalid(dir, `unknown manifest version ${JSON.stringify(m.version)}`);
 }
 

@@ -239,6 +239,16 @@ describe('compact', () => {
     expect(Date.parse(x?.since ?? '')).toBeLessThanOrEqual(Date.now());
   });
 
+  it('refuses a manifest of a newer version naming it, without saying to move it aside', async () => {
+    await ingestEach(1);
+    writeFileSync(join(data(), MANIFEST), JSON.stringify({ ...head(), version: 4 }));
+    for (const run of [() => openDataset(data()), () => compact({ data: data() }), () => ingestEach(1, 2)]) {
+      const err = await run().then(() => null, (e: unknown) => e as Error);
+      expect(err?.message).toContain('manifest version 4, written by a newer s3sift than this one');
+      expect(err?.message).not.toContain('aside to start');
+    }
+  });
+
   it('reads a dataset whose manifest names no files (version 2) from its folders, and names them from then on', async () => {
     await ingestEach(3);
     const n = await count();
