@@ -170,6 +170,24 @@ async function rowsIn(conn: DuckDBConnection, paths: readonly string[]): Promise
   return Number(r.getRows()[0]?.[0] ?? 0);
 }
 
+/**
+ * Merging failed with `err`: when one of `paths` cannot be read whole (a
+ * damaged footer or data page), a DatasetError naming it (exit 2, not an
+ * internal error); null otherwise. Reads each file in full: on this error
+ * path only.
+ */
+async function damaged(conn: DuckDBConnection, paths: readonly string[], err: unknown): Promise<DatasetError | null> {
+  if (err instanceof DatasetError) return null;
+  for (const path of paths) {
+    try {
+      await conn.run(`SELECT bit_xor(hash(t)) FROM read_parquet(${sqlString(path)}, hive_partitioning = false) AS t`);
+    } catch (e) {
+      return new DatasetError(`${path}: cannot read this Parquet file (${describe(e)}); it may be damaged: move it aside and ingest its sources again (--force); nothing was changed`, { cause: err });
+    }
+  }
+  return null;
+}
+
 /** Compact the dataset at `opts.data`: each date partition's small files merged into one. */
 export async function compact(opts: CompactOptions): Promise<CompactSummary> {
   const started = performance.now();
@@ -237,6 +255,8 @@ export async function compact(opts: CompactOptions): Promise<CompactSummary> {
             opts.onMerge?.(m);
           }
         }
+      } catch (err) {
+        throw (await damaged(conn, [...small.values()].flat().map((s) => join(dir, s.file)), err)) ?? err;
       } finally {
         conn.closeSync();
       }

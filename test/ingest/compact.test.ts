@@ -402,6 +402,17 @@ describe('s3sift compact', () => {
     expect([again.code, again.stdout.trim()]).toEqual([0, `nothing to compact in ${data()}: no date partition holds two small Parquet files or more`]);
   });
 
+  it('names a damaged Parquet file it meets, exit 2, and changes nothing', async () => {
+    await ingestEach(3);
+    const [, second] = head().files as [string, string];
+    const h = readFileSync(join(data(), MANIFEST), 'utf8');
+    writeFileSync(join(data(), second), 'PAR1 not a Parquet file');
+    const r = cli(['compact', '--data', data()]);
+    expect([r.code, r.stderr]).toEqual([2, expect.stringContaining(join(data(), second))]);
+    expect(readFileSync(join(data(), MANIFEST), 'utf8')).toBe(h);
+    expect(existsSync(join(data(), '_staging'))).toBe(false);
+  });
+
   it('refuses a bad --date, an argument, or a folder that is no dataset: exit 2', () => {
     for (const [args, msg] of [
       [['compact', '--date', '2025-3-1', '--data', data()], '--date takes a day as YYYY-MM-DD (got 2025-3-1)'],
