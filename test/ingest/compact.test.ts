@@ -336,6 +336,21 @@ describe('compact', () => {
     }
   });
 
+  it('compacts a version 1 dataset: its entries name the merged file, and a changed source is replaced in it', async () => {
+    const sources = await ingestEach(3);
+    const v1 = { version: 1, sources: (await loadManifest(data())).sources };
+    writeFileSync(join(data(), MANIFEST), JSON.stringify(v1));
+    const s = await compact({ data: data() });
+    const [m] = s.merges as [(typeof s.merges)[number]];
+    expect(m.files).toHaveLength(3);
+    expect(head()).toMatchObject({ version: 3, files: [m.into] });
+    const entries = (await loadManifest(data())).sources;
+    for (const p of sources) expect(entries[p]?.files).toEqual([m.into]);
+    writeFileSync(sources[2] as string, lines(7, 999));
+    await ingest([sources[2] as string], opts());
+    expect(await count()).toBe(47);
+  });
+
   it('stops a reader whose files a later commit removed, saying the dataset changed under it (never a short answer)', async () => {
     await ingestEach(3);
     const ds = await openDataset(data());
