@@ -23,6 +23,8 @@ import { ROW_GROUP_BYTES, ROW_GROUP_ROWS } from './staging.js';
 export const SMALL_FILE_BYTES = 32 << 20;
 /** Most bytes of small files merged into one file. */
 export const MERGED_BYTES = 256 << 20;
+/** Merge groups of a partition a file may join (the latest); past them it starts a group. */
+const OPEN_GROUPS = 64;
 /** Small files in one partition from which an ingest suggests compacting. */
 export const HINT_FILES = 16;
 
@@ -108,9 +110,15 @@ export async function compactable(dir: string, files: readonly string[], partiti
 /**
  * The files of one partition in merge groups: files of one column set (one
  * version wrote them) and one part (PART_COLUMN), in name order, at most
- * MERGED_BYTES a group; only groups of two or more files.
+ * MERGED_BYTES a group; only groups of two or more files. Two files holding
+ * rows of different sources of one name (`-` for stdin, a relative path given
+ * from two folders) never share a group: rows carry a source's name, not its
+ * key, so replacing one of them (replace.ts) would drop the other's rows too.
+ * Files no source names are merged only with one another.
  */
-async function mergeGroups(conn: DuckDBConnection, dir: string, partition: string, small: readonly Sized[]): Promise<Sized[][]> {
+async function mergeGroups(
+  conn: DuckDBConnection, dir: string, partition: string, small: readonly Sized[], names: ReadonlyMap<string, ReadonlyMap<string, string>>,
+): Promise<Sized[][]> {
   const paths = small.map((s) => join(dir, s.file));
   const list = `[${paths.map(sqlString).join(', ')}]`;
   const schemas = new Map<string, string>();
@@ -130,23 +138,54 @@ async function mergeGroups(conn: DuckDBConnection, dir: string, partition: strin
       for (const [file, all, any] of rows.getRows()) parts.set(String(file), all === true ? 'all' : any === true ? 'mixed' : 'none');
     }
   }
-  const byKind = new Map<string, Sized[][]>();
+  interface Group {
+    files: Sized[];
+    bytes: number;
+    /** The sources' names its files hold rows of, with their keys. */
+    names: Map<string, string>;
+  }
+  const byKind = new Map<string, Group[]>();
   for (const s of small) {
     const path = join(dir, s.file);
-    const kind = `${schemas.get(path) ?? ''}\n${parts.get(path) ?? ''}`;
+    // A file no source entry names (taken in from the folder by a first ingest) is merged only with such files:
+    // a replacement drops a merged file whose sources all go (replace.ts), rows of no source with it.
+    const kind = `${schemas.get(path) ?? ''}\n${parts.get(path) ?? ''}\n${names.has(s.file) ? 'sources' : 'none'}`;
     let groups = byKind.get(kind);
-    if (!groups) byKind.set(kind, (groups = [[]]));
-    let last = groups.at(-1) as Sized[];
-    if (last.length && last.reduce((n, x) => n + x.bytes, 0) + s.bytes > MERGED_BYTES) groups.push((last = []));
-    last.push(s);
+    if (!groups) byKind.set(kind, (groups = []));
+    const own = names.get(s.file) ?? new Map<string, string>();
+    const fits = (g: Group): boolean => g.bytes + s.bytes <= MERGED_BYTES && [...own].every(([name, key]) => (g.names.get(name) ?? key) === key);
+    // The latest groups only: files that clash with all (stdin sources, every one named `-`) stay linear.
+    let g = groups.slice(-OPEN_GROUPS).find(fits);
+    if (!g) groups.push((g = { files: [], bytes: 0, names: new Map() }));
+    g.files.push(s);
+    g.bytes += s.bytes;
+    for (const [name, key] of own) g.names.set(name, key);
   }
-  return [...byKind.values()].flat().filter((g) => g.length >= 2);
+  return [...byKind.values()].flat().map((g) => g.files).filter((g) => g.length >= 2);
 }
 
 /** Rows in `paths` (Parquet files), from their footers. */
 async function rowsIn(conn: DuckDBConnection, paths: readonly string[]): Promise<number> {
   const r = await conn.runAndReadAll(`SELECT count(*) FROM read_parquet([${paths.map(sqlString).join(', ')}], hive_partitioning = false)`);
   return Number(r.getRows()[0]?.[0] ?? 0);
+}
+
+/**
+ * Merging failed with `err`: when one of `paths` cannot be read whole (a
+ * damaged footer or data page), a DatasetError naming it (exit 2, not an
+ * internal error); null otherwise. Reads each file in full: on this error
+ * path only.
+ */
+async function damaged(conn: DuckDBConnection, paths: readonly string[], err: unknown): Promise<DatasetError | null> {
+  if (err instanceof DatasetError) return null;
+  for (const path of paths) {
+    try {
+      await conn.run(`SELECT bit_xor(hash(t)) FROM read_parquet(${sqlString(path)}, hive_partitioning = false) AS t`);
+    } catch (e) {
+      return new DatasetError(`${path}: cannot read this Parquet file (${describe(e)}); it may be damaged: move it aside and ingest its sources again (--force); nothing was changed`, { cause: err });
+    }
+  }
+  return null;
 }
 
 /** Compact the dataset at `opts.data`: each date partition's small files merged into one. */
@@ -164,6 +203,16 @@ export async function compact(opts: CompactOptions): Promise<CompactSummary> {
       return (!opts.table || table === opts.table) && (!opts.date || folder === `date=${opts.date}`);
     });
     const small = await smallFiles(dir, wanted);
+    // The sources with rows in the small files: their names decide what may be merged, their entries change with it.
+    const held = await loadHolding(dir, known, new Set([...small.values()].flat().map((s) => s.file)));
+    const names = new Map<string, Map<string, string>>();
+    for (const e of held) {
+      for (const f of e.files) {
+        let m = names.get(f);
+        if (!m) names.set(f, (m = new Map()));
+        m.set(e.name, e.key);
+      }
+    }
     const run = newRunId();
     const work = join(dir, STAGING, run);
     const prefix = join(STAGING, run);
@@ -176,7 +225,7 @@ export async function compact(opts: CompactOptions): Promise<CompactSummary> {
         let n = 0;
         for (const [partition, files] of small) {
           if (files.length < 2) continue;
-          for (const group of await mergeGroups(conn, dir, partition, files)) {
+          for (const group of await mergeGroups(conn, dir, partition, files, names)) {
             const paths = group.map((s) => join(dir, s.file));
             const m: Merge = { partition, files: group.map((s) => s.file), bytes: group.reduce((t, s) => t + s.bytes, 0), into: '', intoBytes: 0, rows: 0 };
             if (!opts.dryRun) {
@@ -206,6 +255,8 @@ export async function compact(opts: CompactOptions): Promise<CompactSummary> {
             opts.onMerge?.(m);
           }
         }
+      } catch (err) {
+        throw (await damaged(conn, [...small.values()].flat().map((s) => join(dir, s.file)), err)) ?? err;
       } finally {
         conn.closeSync();
       }
@@ -222,7 +273,7 @@ export async function compact(opts: CompactOptions): Promise<CompactSummary> {
     }
     try {
       // The sources whose rows moved name the merged file instead.
-      const changed: SourceEntry[] = (await loadHolding(dir, known, new Set(mergedInto.keys()))).map((e) => ({
+      const changed: SourceEntry[] = held.filter((e) => e.files.some((f) => mergedInto.has(f))).map((e) => ({
         ...e,
         files: [...new Set(e.files.map((f) => mergedInto.get(f) ?? f))],
       }));

@@ -139,7 +139,12 @@ export async function settleFiles(dir: string, before: ManifestHead | null, j: J
   for (const [, to] of j.moves) if (isTableFile(to)) files.add(to);
   const retired: Retired[] = [];
   for (const r of before?.retired ?? []) {
-    if (now.getTime() - Date.parse(r.since) >= RETIRED_FOR_MS) j.deletes.push(r.file);
+    // A file listed live too stays live: removing it would take its rows from readers.
+    if (files.has(r.file) || retired.some((x) => x.file === r.file)) continue;
+    const age = now.getTime() - Date.parse(r.since);
+    if (age >= RETIRED_FOR_MS) j.deletes.push(r.file);
+    // Retired "later than an hour from now": a clock that was ahead; the hour counts from now, or it would never end.
+    else if (age < -RETIRED_FOR_MS) retired.push({ file: r.file, since: now.toISOString() });
     else retired.push(r);
   }
   j.deletes = j.deletes.filter((d) => {

@@ -17,6 +17,7 @@ import { createInterface } from 'node:readline';
 import { DatasetError } from '../common/errors.js';
 import { buildIndex, entryRecords, Index, IndexBuilder, recordHash, RECORDS_PER_ENTRY } from './manifest-index.js';
 import { FILE_MODE } from './modes.js';
+import { TABLES } from './schema.js';
 
 export const MANIFEST = '_manifest.json';
 
@@ -118,9 +119,28 @@ async function readTop(dir: string): Promise<ManifestHead | Manifest | null> {
   if (m.version === 1 && typeof m.sources === 'object' && m.sources !== null) return m as Manifest;
   if (m.version === 2 && Array.isArray(m.segments)) return m as ManifestHead;
   if (m.version === 3 && Array.isArray(m.segments) && Array.isArray((m as { files?: unknown }).files) && Array.isArray((m as { retired?: unknown }).retired)) {
-    return m as ManifestHead;
+    const h = m as ManifestHead;
+    // Readers read these files and a commit removes the retired ones: each must be a table's Parquet file in a date folder.
+    for (const f of h.files ?? []) if (!isDatasetFile(f)) throw invalid(dir, `files: ${JSON.stringify(f)} is not a table's Parquet file (TABLE/date=.../NAME.parquet)`);
+    for (const r of h.retired ?? []) {
+      const { file, since } = (r ?? {}) as Partial<Retired>;
+      if (!isDatasetFile(file)) throw invalid(dir, `retired: ${JSON.stringify(file)} is not a table's Parquet file (TABLE/date=.../NAME.parquet)`);
+      if (typeof since !== 'string' || Number.isNaN(Date.parse(since))) throw invalid(dir, `retired: ${JSON.stringify(file)} has no valid time (since: ${JSON.stringify(since)})`);
+    }
+    return h;
+  }
+  if (typeof m.version === 'number' && m.version > 3) {
+    // Moving it aside, as for a damaged manifest, would have every source ingested again beside its rows.
+    throw new DatasetError(`${join(dir, MANIFEST)}: manifest version ${m.version}, written by a newer s3sift than this one (which reads versions 1 to 3); run that version or a later one on this dataset, and leave the manifest in place`);
   }
   throw invalid(dir, `unknown manifest version ${JSON.stringify(m.version)}`);
+}
+
+/** Whether `f` (from a manifest) is a table's Parquet file in a folder of it, relative, by either separator (as dataset.ts, isTableFile, lists them): `TABLE/date=.../NAME.parquet`. */
+function isDatasetFile(f: unknown): f is string {
+  if (typeof f !== 'string') return false;
+  const parts = f.split(/[\\/]/);
+  return parts.length === 3 && TABLES.some((t) => t.name === parts[0]) && !['', '.', '..'].includes(parts[1] as string) && (parts[2] as string).endsWith('.parquet');
 }
 
 const isHead = (m: ManifestHead | Manifest): m is ManifestHead => m.version === 2 || m.version === 3;

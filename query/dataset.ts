@@ -9,7 +9,8 @@
  * the dataset as one commit left it, never a commit half done, and keeps
  * seeing it until it refreshes (files a later commit retires stay an hour:
  * ingest/dataset.ts, settleFiles). A dataset whose head names no files
- * (written before version 3) is read through a glob of its date folders.
+ * (written before version 3) is read from the files its date folders hold
+ * when it is opened or refreshed, listed then.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
@@ -37,7 +38,7 @@ export interface OpenDataset {
    * reader (serve) would otherwise answer from that moment for ever.
    */
   refresh(): Promise<void>;
-  /** Each table's Parquet files as the views read them (absolute), or null where a glob reads them (a dataset from before version 3). */
+  /** Each table's Parquet files as the views read them (absolute). */
   files: Map<string, string[] | null>;
   /** The manifest's stamp (ingest/dataset.ts, manifestStamp) the views were made at. */
   stamp: string;
@@ -117,10 +118,15 @@ const READ_ERROR = /(^|: )(IO|Invalid|Invalid Input|Internal|Serialization) Erro
 /** A file DuckDB was to read is not there. */
 const GONE = /No such file|No files found|Cannot open file|could not be opened/i;
 
-/** The Parquet files under the table folder `root` that a glob of its date folders reads (a dataset from before version 3). */
+/** The Parquet files in the date folders of the table folder `root` (absolute, sorted): a dataset's from before version 3. */
 async function globbed(root: string): Promise<string[]> {
-  const files = await readdir(root, { recursive: true }).catch(() => [] as string[]);
-  return files.map(String).filter((f) => f.endsWith('.parquet') && f.split(sep).length === 2).sort().map((f) => join(root, f));
+  const out: string[] = [];
+  // Folder by folder, as DuckDB's glob `*/*.parquet` reads them: a date folder that is a link is followed.
+  for (const folder of await readdir(root).catch(() => [] as string[])) {
+    const names = await readdir(join(root, folder)).catch(() => [] as string[]);
+    out.push(...names.filter((f) => f.endsWith('.parquet')).map((f) => join(root, folder, f)));
+  }
+  return out.sort();
 }
 
 /**
@@ -206,7 +212,7 @@ async function createTableViewOf(conn: DuckDBConnection, t: TableSpec, files: st
 /**
  * `_all_<table>` for each table, as the manifest of `dir` names its files
  * now: a view over them, or an empty table of the declared shape. Returns
- * each table's files (null: read by a glob) and the stamp they are of.
+ * each table's files and the stamp they are of.
  */
 async function createTables(conn: DuckDBConnection, dir: string, replace: Map<string, 'view' | 'table'> | null): Promise<{ files: Map<string, string[] | null>; kinds: Map<string, 'view' | 'table'>; stamp: string }> {
   const stamp = await manifestStamp(dir);
@@ -216,12 +222,16 @@ async function createTables(conn: DuckDBConnection, dir: string, replace: Map<st
   for (const t of TABLES) {
     const root = join(dir, t.name);
     const all = sqlIdentifier(`_all_${t.name}`);
-    const own = listed === null ? null : await listedFiles(dir, listed.filter((f) => f.split(sep)[0] === t.name));
+    // A head from before version 3 names no files: those its date folders hold now, listed once. A view over
+    // a glob would list them again at every query, and a later commit's retired files beside their
+    // replacements would be read twice.
+    const own = listed === null
+      ? (await hasParquet(root)) ? await globbed(root) : []
+      : await listedFiles(dir, listed.filter((f) => f.split(sep)[0] === t.name));
     const old = replace?.get(t.name);
     if (old) await conn.run(`DROP ${old === 'view' ? 'VIEW' : 'TABLE'} ${all}`);
-    if (own ? own.length > 0 : await hasParquet(root)) {
-      if (own) await createTableView(conn, t, root, `[${own.map(sqlString).join(', ')}]`, async () => own, all);
-      else await createTableView(conn, t, root, sqlString(join(root, '*', '*.parquet')), () => globbed(root), all);
+    if (own.length > 0) {
+      await createTableView(conn, t, root, `[${own.map(sqlString).join(', ')}]`, async () => own, all);
       kinds.set(t.name, 'view');
     } else {
       await conn.run(duckdbCreateTable(t, `_all_${t.name}`).replace(/\n\)$/, ',\n  "date" DATE\n)'));
@@ -276,27 +286,30 @@ export async function openDataset(dir: string, opts: OpenOptions = {}): Promise<
     files: made.files,
     stamp: made.stamp,
     async refresh() {
-      if (opts.noDataset || (await manifestStamp(dir)) === ds.stamp) return;
-      pending ??= (async () => {
-        // On a connection of its own, in one transaction: a query running meanwhile sees the tables before or after, never none.
-        const c = await instance.connect();
-        try {
-          await c.run('BEGIN TRANSACTION');
+      if (opts.noDataset) return;
+      // A refresh under way may be reading an older head than the stamp seen here: wait for it, then look again.
+      while ((await manifestStamp(dir)) !== ds.stamp) {
+        pending ??= (async () => {
+          // On a connection of its own, in one transaction: a query running meanwhile sees the tables before or after, never none.
+          const c = await instance.connect();
           try {
-            const now = await createTables(c, dir, kinds);
-            await c.run('COMMIT');
-            kinds = now.kinds;
-            ds.files = now.files;
-            ds.stamp = now.stamp;
-          } catch (err) {
-            await c.run('ROLLBACK');
-            throw err;
+            await c.run('BEGIN TRANSACTION');
+            try {
+              const now = await createTables(c, dir, kinds);
+              await c.run('COMMIT');
+              kinds = now.kinds;
+              ds.files = now.files;
+              ds.stamp = now.stamp;
+            } catch (err) {
+              await c.run('ROLLBACK');
+              throw err;
+            }
+          } finally {
+            c.closeSync();
           }
-        } finally {
-          c.closeSync();
-        }
-      })().finally(() => (pending = null));
-      await pending;
+        })().finally(() => (pending = null));
+        await pending;
+      }
     },
     close() {
       conn.closeSync();

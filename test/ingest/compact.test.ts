@@ -6,8 +6,9 @@
  * files are retired for an hour, then removed by a later commit.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { renderSummary } from '../../cli/commands/ingest.js';
 import { compact, HINT_FILES } from '../../ingest/compact.js';
@@ -111,6 +112,42 @@ describe('compact', () => {
     expect(await count(data(), `SELECT count(*)::INTEGER FROM access_log WHERE source_file = '${changed}'`)).toBe(7);
   });
 
+  it('never merges the rows of two sources of one name (stdin twice): replacing one keeps the other\'s rows', async () => {
+    // Rows carry a source's name, not its key: in one file, a replacement could not tell the two apart.
+    const [a, b] = [lines(20, 11), lines(20, 12)];
+    await ingest(['-'], opts({ stdin: Readable.from([a]) }));
+    await ingest(['-'], opts({ stdin: Readable.from([b]) }));
+    await ingestEach(2);
+    const s = await compact({ data: data() });
+    expect(s.merges.flatMap((m) => m.files)).toHaveLength(3);
+    expect(await count()).toBe(80);
+    await ingest(['-'], opts({ stdin: Readable.from([a]), force: true }));
+    expect(await count()).toBe(80);
+    expect(await count(data(), "SELECT count(*)::INTEGER FROM access_log WHERE source_file = '-'")).toBe(40);
+  });
+
+  it('never merges a file no source names (taken in by a first ingest) with sources\' files: replacing a source keeps its rows', async () => {
+    // A Parquet file in the folder before the dataset had a manifest: the first ingest takes it in, no source entry names it.
+    const other = join(tmp.dir, 'other');
+    const log = join(tmp.dir, 'foreign.log');
+    writeFileSync(log, lines(20, 5));
+    await ingest([log], opts({ data: other }));
+    const [foreign] = head(other).files as [string];
+    mkdirSync(join(data(), 'access_log', 'date=2025-03-10'), { recursive: true });
+    writeFileSync(join(data(), foreign), readFileSync(join(other, foreign)));
+    const empty = join(tmp.dir, 'empty.log');
+    writeFileSync(empty, '');
+    await ingest([empty], opts());
+    expect(head().files).toEqual([foreign]);
+    const [source] = await ingestEach(1);
+    expect(await count()).toBe(40);
+    await compact({ data: data() });
+    writeFileSync(source as string, lines(7, 999));
+    await ingest([source as string], opts());
+    expect(await count()).toBe(20 + 7);
+    expect(await count(data(), `SELECT count(*)::INTEGER FROM access_log WHERE source_file = '${log}'`)).toBe(20);
+  });
+
   it('keeps CloudTrail management events and data events in files of their own', async () => {
     const logs = join(tmp.dir, 'trail');
     mkdirSync(logs);
@@ -186,6 +223,32 @@ describe('compact', () => {
     expect(await count()).toBe(4 * 20);
   });
 
+  it('never removes a file the head lists live, even when it is listed retired too; a retired time far ahead restarts its hour', async () => {
+    await ingestEach(2);
+    const h = head();
+    const [f1, f2] = h.files as [string, string];
+    const old = new Date(Date.now() - RETIRED_FOR_MS - 1000).toISOString();
+    const ahead = new Date(Date.now() + 50 * RETIRED_FOR_MS).toISOString();
+    writeFileSync(join(data(), MANIFEST), JSON.stringify({ ...h, retired: [{ file: f1, since: old }, { file: f1, since: old }, { file: 'access_log/date=2025-03-10/x.parquet', since: ahead }] }));
+    await ingestEach(1, 2);
+    expect(head().files).toEqual(expect.arrayContaining([f1, f2]));
+    expect(existsSync(join(data(), f1))).toBe(true);
+    expect(await count()).toBe(60);
+    const [x] = head().retired ?? [];
+    expect(x?.file).toBe('access_log/date=2025-03-10/x.parquet');
+    expect(Date.parse(x?.since ?? '')).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('refuses a manifest of a newer version naming it, without saying to move it aside', async () => {
+    await ingestEach(1);
+    writeFileSync(join(data(), MANIFEST), JSON.stringify({ ...head(), version: 4 }));
+    for (const run of [() => openDataset(data()), () => compact({ data: data() }), () => ingestEach(1, 2)]) {
+      const err = await run().then(() => null, (e: unknown) => e as Error);
+      expect(err?.message).toContain('manifest version 4, written by a newer s3sift than this one');
+      expect(err?.message).not.toContain('aside to start');
+    }
+  });
+
   it('reads a dataset whose manifest names no files (version 2) from its folders, and names them from then on', async () => {
     await ingestEach(3);
     const n = await count();
@@ -196,6 +259,96 @@ describe('compact', () => {
     expect(s.merges).toHaveLength(1);
     expect(head()).toMatchObject({ version: 3, files: [s.merges[0]?.into] });
     expect(await count()).toBe(n);
+  });
+
+  it('refuses a manifest naming a file outside the tables\' date folders: never read, never removed', async () => {
+    await ingestEach(2);
+    const h = head();
+    const outside = join(tmp.dir, 'outside.parquet');
+    writeFileSync(outside, 'not ours');
+    const [first] = h.files as [string];
+    const seg = h.segments[0]?.entries as string;
+    const old = new Date(Date.now() - RETIRED_FOR_MS - 1000).toISOString();
+    // A file read from outside the dataset.
+    writeFileSync(join(data(), MANIFEST), JSON.stringify({ ...h, files: [...(h.files ?? []), 'access_log/../../outside.parquet'] }));
+    await expect(openDataset(data())).rejects.toThrow(/not a valid s3sift manifest \(files: "access_log\/\.\.\/\.\.\/outside\.parquet" is not a table's Parquet file/);
+    // A retired "file" that is the manifest's own segment, or outside: a commit would remove it.
+    for (const file of [seg, 'access_log/../../outside.parquet', `${first}\u001b[2J`]) {
+      writeFileSync(join(data(), MANIFEST), JSON.stringify({ ...h, retired: [{ file, since: old }] }));
+      await expect(compact({ data: data() })).rejects.toThrow(/not a valid s3sift manifest \(retired: /);
+    }
+    expect(existsSync(join(data(), seg))).toBe(true);
+    expect(existsSync(outside)).toBe(true);
+    const err = await compact({ data: data() }).then(() => null, (e: unknown) => e as Error);
+    expect(err?.message).toContain('\\u001b[2J');
+    expect(err?.message).not.toContain('\u001b');
+  });
+
+  it('a refresh asked for while another is reading an older head reads the latest commit, not the one the other read', async () => {
+    await ingestEach(3);
+    const h = head();
+    const [f1, f2, f3] = h.files as [string, string, string];
+    const put = (files: string[]): string => JSON.stringify({ ...h, files });
+    writeFileSync(join(data(), MANIFEST), put([f1]));
+    const ds = await openDataset(data());
+    try {
+      // The first refresh finds a head it reads slowly (a FIFO: its read waits for our write).
+      const fifo = join(data(), 'head.fifo');
+      expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+      renameSync(fifo, join(data(), MANIFEST));
+      const first = ds.refresh();
+      let fd = -1;
+      for (let i = 0; fd < 0 && i < 500; i++) {
+        try {
+          fd = openSync(join(data(), MANIFEST), constants.O_WRONLY | constants.O_NONBLOCK);
+        } catch {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      }
+      expect(fd).toBeGreaterThanOrEqual(0);
+      // Meanwhile a commit writes the latest head; a second refresh is asked for, then the first read ends (an older head).
+      writeFileSync(join(data(), 'next'), put([f1, f2, f3]));
+      renameSync(join(data(), 'next'), join(data(), MANIFEST));
+      const second = ds.refresh();
+      writeSync(fd, put([f1, f2]));
+      closeSync(fd);
+      await Promise.all([first, second]);
+      expect((await ds.conn.runAndReadAll('SELECT count(*)::INTEGER FROM access_log')).getRows()[0]?.[0]).toBe(60);
+    } finally {
+      ds.close();
+    }
+  });
+
+  it('keeps a reader that opened a version 2 dataset on the files it found: a compact that upgrades it adds no row twice', async () => {
+    await ingestEach(3);
+    const h = head();
+    writeFileSync(join(data(), MANIFEST), JSON.stringify({ version: 2, sources: h.sources, run: h.run, segments: h.segments, next: h.next }));
+    const ds = await openDataset(data());
+    try {
+      await compact({ data: data() });
+      // The merged-away files are retired, still on disk beside the merged file: a glob of the folders would read both.
+      expect(onDisk()).toHaveLength(4);
+      expect((await ds.conn.runAndReadAll('SELECT count(*)::INTEGER FROM access_log')).getRows()[0]?.[0]).toBe(60);
+      await ds.refresh();
+      expect((await ds.conn.runAndReadAll('SELECT count(*)::INTEGER FROM access_log')).getRows()[0]?.[0]).toBe(60);
+    } finally {
+      ds.close();
+    }
+  });
+
+  it('compacts a version 1 dataset: its entries name the merged file, and a changed source is replaced in it', async () => {
+    const sources = await ingestEach(3);
+    const v1 = { version: 1, sources: (await loadManifest(data())).sources };
+    writeFileSync(join(data(), MANIFEST), JSON.stringify(v1));
+    const s = await compact({ data: data() });
+    const [m] = s.merges as [(typeof s.merges)[number]];
+    expect(m.files).toHaveLength(3);
+    expect(head()).toMatchObject({ version: 3, files: [m.into] });
+    const entries = (await loadManifest(data())).sources;
+    for (const p of sources) expect(entries[p]?.files).toEqual([m.into]);
+    writeFileSync(sources[2] as string, lines(7, 999));
+    await ingest([sources[2] as string], opts());
+    expect(await count()).toBe(47);
   });
 
   it('stops a reader whose files a later commit removed, saying the dataset changed under it (never a short answer)', async () => {
@@ -262,6 +415,17 @@ describe('s3sift compact', () => {
     expect(r.stderr).toMatch(/^merged access_log\/date=2025-03-10: 3 files \(.* MB, 60 rows\) into access_log\/date=2025-03-10\/.*-c0\.parquet/);
     const again = cli(['compact', '--data', data()]);
     expect([again.code, again.stdout.trim()]).toEqual([0, `nothing to compact in ${data()}: no date partition holds two small Parquet files or more`]);
+  });
+
+  it('names a damaged Parquet file it meets, exit 2, and changes nothing', async () => {
+    await ingestEach(3);
+    const [, second] = head().files as [string, string];
+    const h = readFileSync(join(data(), MANIFEST), 'utf8');
+    writeFileSync(join(data(), second), 'PAR1 not a Parquet file');
+    const r = cli(['compact', '--data', data()]);
+    expect([r.code, r.stderr]).toEqual([2, expect.stringContaining(join(data(), second))]);
+    expect(readFileSync(join(data(), MANIFEST), 'utf8')).toBe(h);
+    expect(existsSync(join(data(), '_staging'))).toBe(false);
   });
 
   it('refuses a bad --date, an argument, or a folder that is no dataset: exit 2', () => {
