@@ -21,8 +21,9 @@ into one (or one per 256 MB of them), the rows unchanged: the same columns,
 values and row count, checked before the commit.
 
 It is a commit like an ingest's: journaled, and under the dataset's write
-lock (an ingest started meanwhile is refused, naming the compact). Readers never see a partial state: detect, query and serve read the
-files the manifest names, which the commit swaps in one step. The merged
+lock (an ingest started meanwhile is refused, naming the compact's pid).
+Readers never see a partial state: detect, query and serve read the files
+the manifest names, which the commit swaps in one step. The merged
 files stay on disk for an hour for readers that opened the dataset before,
 and a later ingest or compact removes them. ingest says when a partition it
 wrote to holds 16 small files or more.`,
@@ -30,7 +31,7 @@ wrote to holds 16 small files or more.`,
     data: dataFlag,
     table: choice({ choices: ['access_log', 'cloudtrail'], value: 'T', help: "only this table's partitions" }),
     date: text({ value: 'YYYY-MM-DD', help: 'only this date partition' }),
-    'dry-run': bool({ help: 'say what would be merged; change nothing' }),
+    'dry-run': bool({ help: 'say what would be merged; change nothing (a commit an earlier run left\ninterrupted is still finished first, as by any run)' }),
   },
   notes: `
 Exit codes: 0 done (also when nothing needed merging), 2 bad arguments, or
