@@ -70,8 +70,9 @@ export function stageBatch(b: Buffer, offsets: Int32Array, fileIdx: number): Bat
   };
   for (let i = 0; i + 2 < offsets.length; i += 3) readValue(sink, b, offsets[i] as number, offsets[i + 1] as number, offsets[i + 2] as number);
   for (const g of groups.values()) {
-    const rows = new Uint8Array(g.w.len);
-    rows.set(g.w.buf.subarray(0, g.w.len));
+    // A buffer of its own (not from Node's shared pool), so it can be transferred.
+    const rows = Buffer.allocUnsafeSlow(g.w.len);
+    g.w.buf.copy(rows, 0, 0, g.w.len);
     out.staged.push({ day: g.day, part: g.part, rows, last: g.last });
     // A writer grown by one huge record is let go rather than kept.
     if (g.w.buf.length <= 4 << 20) spare.push(g.w);

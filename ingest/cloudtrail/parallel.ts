@@ -140,8 +140,9 @@ export class Batches {
 
   private flush(): void {
     if (this.offsets.length === 0 || this.b === null) return;
-    const bytes = new Uint8Array(this.lastEnd - this.first);
-    bytes.set(this.b.subarray(this.first, this.lastEnd));
+    // Not from Node's shared pool: the buffer is transferred, and not zero-filled: every byte is written.
+    const bytes = Buffer.allocUnsafeSlow(this.lastEnd - this.first);
+    this.b.copy(bytes, 0, this.first, this.lastEnd);
     const p = this.workers.parse(bytes, Int32Array.from(this.offsets), this.fileIdx);
     // Awaited in order by `take`; a failure seen before then is not unhandled.
     p.catch(() => {});
