@@ -46,8 +46,9 @@ export interface IngestOptions {
   s3?: S3Options;
   /**
    * Worker threads that read CloudTrail JSON beside the reading thread: 0
-   * reads in one thread; by default one per core when the run reads at least
-   * PARALLEL_BYTES of sources (starting them costs more than small runs gain).
+   * reads in one thread; by default one per core (at most 4) when the run
+   * reads at least PARALLEL_BYTES of sources (starting them costs more than
+   * small runs gain). See docs/performance.md, "Ingest: CloudTrail".
    */
   parseWorkers?: number;
   onProgress?: (p: IngestProgress) => void;
@@ -115,6 +116,8 @@ interface TableRun {
 
 /** Bytes of sources (as stored, gzipped or not) from which a run starts parse workers by default. */
 export const PARALLEL_BYTES = 16 << 20;
+/** Parse workers started by default, at most: one reading thread splits for all of them. */
+const MAX_PARSE_WORKERS = 4;
 
 /** Ingest `args` (paths, folders, `-`) into the dataset at `opts.data`. */
 export async function ingest(args: readonly string[], opts: IngestOptions): Promise<IngestSummary> {
@@ -176,7 +179,7 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
             conns.push(conn);
             const dashIsNull = format === 'access-log' ? DASH_IS_NULL : [];
             const stage = await Stage.create(conn, table, join(work, 'tsv'), join(work, table.name), run, names, { dashIsNull });
-            const nWorkers = opts.parseWorkers ?? (bytesTotal >= PARALLEL_BYTES ? availableParallelism() : 0);
+            const nWorkers = opts.parseWorkers ?? (bytesTotal >= PARALLEL_BYTES ? Math.min(MAX_PARSE_WORKERS, availableParallelism()) : 0);
             t = { table, stage, workers: format === 'cloudtrail' ? ParseWorkers.start(nWorkers) : null };
             tables.set(format, t);
           }
