@@ -47,9 +47,12 @@ export async function readCloudTrail(
       break;
     }
   }
+  // A failure met while reading ahead comes after the chunks read before it, as it would have.
+  let failed: { error: unknown } | null = null;
   const rest: AsyncIterable<Buffer> = {
     async *[Symbol.asyncIterator]() {
       yield* head;
+      if (failed) throw failed.error;
       for (;;) {
         const r = await it.next();
         if (r.done) return;
@@ -62,8 +65,22 @@ export async function readCloudTrail(
     return 'lake-csv';
   }
   if (parallel) {
-    await readJsonParallel(rest, sink, pause, parallel);
-    return 'json';
+    // Read ahead: is the content large enough for the workers?
+    let have = head.reduce((sum, c) => sum + c.length, 0);
+    try {
+      while (have < PARALLEL_MIN_BYTES) {
+        const r = await it.next();
+        if (r.done) break;
+        head.push(r.value);
+        have += r.value.length;
+      }
+    } catch (error) {
+      failed = { error };
+    }
+    if (have >= PARALLEL_MIN_BYTES) {
+      await readJsonParallel(rest, sink, pause, parallel);
+      return 'json';
+    }
   }
   const splitter = new JsonSplitter({
     value: (b, s, e, where) => readValue(sink, b, s, e, where),
@@ -77,6 +94,14 @@ export async function readCloudTrail(
   splitter.end();
   return 'json';
 }
+
+/**
+ * Content from which a source is read on the parse workers. A smaller one
+ * is read in this thread: its batches would wait on one round trip each,
+ * and the workers cost more CPU than they saved (5,000 files of 20 records:
+ * 7.3-7.4 against 6.0 CPU-s, no faster).
+ */
+const PARALLEL_MIN_BYTES = 1 << 20;
 
 /** Parse workers to read JSON values on, and how their staged rows come back. */
 export interface ParallelRead {

@@ -4,11 +4,13 @@
  * same rows (every column, row by row), the same rejects in the same order,
  * the same counts and the same Parquet files. Workers start from the
  * compiled modules, so this test runs the build in dist/ (`npm test` builds
- * it first).
+ * it first). Content under 1 MiB is read in one thread either way, so each
+ * case also has files past it: the fixtures and samples are put together
+ * into larger files (several documents or lines in one file).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { IngestOptions, IngestSummary } from '../../../ingest/ingest.js';
 import { generateCloudTrailRecords } from '../../../scripts/gen-cloudtrail.js';
@@ -59,12 +61,49 @@ describe('CloudTrail read on parse workers', () => {
     expect(existsSync(new URL('cloudtrail/parse-worker.js', DIST))).toBe(true);
   });
 
+  it('reads content of 1 MiB or more on the workers, and smaller content in its own thread', async () => {
+    const { readCloudTrail } = (await import(new URL('cloudtrail/read.js', DIST).href)) as typeof import('../../../ingest/cloudtrail/read.js');
+    const { ParseWorkers } = (await import(new URL('cloudtrail/parallel.js', DIST).href)) as typeof import('../../../ingest/cloudtrail/parallel.js');
+    const workers = ParseWorkers.start(2);
+    expect(workers).not.toBeNull();
+    try {
+      const recs = [...generateCloudTrailRecords({ records: 2000, seed: 17 })];
+      for (const n of [2000, 100]) {
+        const content = Buffer.from(JSON.stringify({ Records: recs.slice(0, n) }));
+        const counts = { row: 0, staged: 0, pauses: 0 };
+        const chunks = async function* (): AsyncGenerator<Buffer> {
+          for (let i = 0; i < content.length; i += 1 << 18) yield content.subarray(i, i + (1 << 18));
+        };
+        const sink = { row: () => counts.row++, reject: () => {}, skip: () => {} };
+        const parallel = { workers: workers as NonNullable<typeof workers>, fileIdx: 0, staged: (r: { rows: number }) => (counts.staged += r.rows) };
+        await readCloudTrail(chunks(), sink, async () => void counts.pauses++, parallel);
+        expect(content.length >= 1 << 20 ? counts.staged : counts.row).toBe(n);
+        expect(counts.row + counts.staged).toBe(n);
+        expect(counts.pauses).toBe(Math.ceil(content.length / (1 << 18)));
+      }
+    } finally {
+      await workers?.close();
+    }
+  });
+
   it('stores the conformance files and the samples as one thread does', async () => {
     const conf = (p: string): string => new URL(p, CONFORMANCE).pathname;
     const cases = (JSON.parse(readFileSync(conf('panther/cloudtrail-rule-tests.json'), 'utf8')) as { cases: Array<{ record: unknown }> }).cases;
-    const panther = write('panther.ndjson', cases.map((c) => JSON.stringify(c.record)).join('\n') + '\n');
-    const s = await expectSame([conf('invictus-ir'), conf('aws-docs/cloudtrail-s3-example.json'), conf('aws-docs/eventbridge-s3-putobject.json'), panther, new URL('cloudtrail', SAMPLES).pathname], 'conformance');
-    expect(s.rows).toBeGreaterThan(2900);
+    const pantherLines = cases.map((c) => JSON.stringify(c.record)).join('\n') + '\n';
+    const panther = write('panther.ndjson', pantherLines);
+    // Larger than 1 MiB: every invictus-ir file as one file of 55 Records documents, Panther's records 40 times over, the samples' logs and EventBridge lines 20 times over.
+    const invictus = readdirSync(conf('invictus-ir')).filter((f) => f.endsWith('.json')).sort().map((f) => readFileSync(join(conf('invictus-ir'), f)));
+    const sampleDir = new URL('cloudtrail/AWSLogs/111122223333/CloudTrail/us-east-1/', SAMPLES).pathname;
+    const sampleLogs = readdirSync(sampleDir, { recursive: true }).map(String).filter((f) => f.endsWith('.json.gz')).sort().map((f) => gunzipSync(readFileSync(join(sampleDir, f))).toString());
+    const bus = readFileSync(new URL('cloudtrail/eventbridge/security-bus-2025-03-12.ndjson', SAMPLES), 'utf8');
+    const big = [
+      write('invictus-all.json', Buffer.concat(invictus.flatMap((b) => [b, Buffer.from('\n')]))),
+      write('panther-40.ndjson', pantherLines.repeat(40)),
+      write('samples-20.json.gz', gzipSync(Array(20).fill(sampleLogs.join('\n')).join('\n'))),
+      write('bus-20.ndjson', bus.repeat(20)),
+    ];
+    const s = await expectSame([conf('invictus-ir'), conf('aws-docs/cloudtrail-s3-example.json'), conf('aws-docs/eventbridge-s3-putobject.json'), panther, new URL('cloudtrail', SAMPLES).pathname, ...big], 'conformance');
+    expect(s.rows).toBeGreaterThan(2 * 2900);
   });
 
   it('stores generated files of many batches and chunks, several Records documents in a file, and pretty-printed records as one thread does', async () => {
@@ -88,15 +127,16 @@ describe('CloudTrail read on parse workers', () => {
     lines.splice(5, 0, '', '{"eventTime": "2025-03-10T00:00:02Z", "eventName": ', 'not json at all', '   ');
     lines.splice(400, 0, JSON.stringify({ ...one, eventVersion: '2.0' }), JSON.stringify({ eventName: 'NoTime' }));
     lines.splice(900, 0, JSON.stringify(one).replace(/\}$/, `,"deep":${nest(150)}}`), JSON.stringify({ ...one, userAgent: 'x'.repeat(9 << 20) }));
-    const badUtf8 = Buffer.concat([Buffer.from(JSON.stringify({ Records: recs.slice(0, 50) }).slice(0, -2)), Buffer.from(',{"eventTime":"2025-03-10T00:00:00Z","eventName":"Get\xff\xfe","userAgent":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}]}')]);
-    const surrogates = JSON.stringify({ Records: [{ ...one, userAgent: 'a\\ud800b' }, { ...one, requestParameters: { bucketName: 'b', key: 'k\\udfff' } }] }).replaceAll('\\\\u', '\\u');
+    const badUtf8 = Buffer.concat([Buffer.from(JSON.stringify({ Records: recs.slice(0, 1000) }).slice(0, -2)), Buffer.from(',{"eventTime":"2025-03-10T00:00:00Z","eventName":"Get\xff\xfe","userAgent":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}]}')]);
+    const surrogates = JSON.stringify({ Records: [...recs.slice(0, 1000), { ...one, userAgent: 'a\\ud800b' }, { ...one, requestParameters: { bucketName: 'b', key: 'k\\udfff' } }] }).replaceAll('\\\\u', '\\u');
     const gz = gzipSync(JSON.stringify({ Records: recs }));
     const s = await expectSame([
       write('hostile.ndjson', lines.join('\n') + '\n'),
       write('bad-utf8.json', badUtf8),
       write('surrogates.json', surrogates),
       write('cut.json.gz', gz.subarray(0, Math.floor(gz.length * 0.5))),
-      write('truncated.json', JSON.stringify({ Records: recs.slice(0, 100) }).slice(0, -100)),
+      write('truncated.json', JSON.stringify({ Records: recs.slice(0, 1000) }).slice(0, -100)),
+      write('small.json', JSON.stringify({ Records: recs.slice(0, 100) }).slice(0, -100)),
       write('digest.json', JSON.stringify({ digestStartTime: 'x', logFiles: [] })),
     ], 'hostile');
     expect(s.rejected).toBeGreaterThan(5);
