@@ -5,12 +5,14 @@
  * that changed since, or is forced, replaces its earlier rows.
  */
 import { mkdir, rm } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { describe, WriteError } from '../common/errors.js';
 import { AccessLogScan, text } from './access-log/scan.js';
-import { readCloudTrail, type CloudTrailSink } from './cloudtrail/read.js';
+import { readCloudTrail, type CloudTrailSink, type ParallelRead } from './cloudtrail/read.js';
+import { ParseWorkers } from './cloudtrail/parallel.js';
 import { cloudTrailRowBound, spanRowBound, stageCloudTrailRow } from './cloudtrail/stage-row.js';
 import { DASH_IS_NULL, PlainLines, rowBound, stageAccessLogRow } from './access-log/stage-row.js';
 import { compactable } from './compact.js';
@@ -43,6 +45,13 @@ export interface IngestOptions {
   maxRejects?: number;
   /** How to reach S3 for s3:// sources. */
   s3?: S3Options;
+  /**
+   * Worker threads that read CloudTrail JSON beside the reading thread: 0
+   * reads in one thread; by default one per core (at most 4) when the run
+   * reads at least PARALLEL_BYTES of sources (starting them costs more than
+   * small runs gain). See docs/performance.md, "Ingest: CloudTrail".
+   */
+  parseWorkers?: number;
   onProgress?: (p: IngestProgress) => void;
   onWarning?: (message: string) => void;
   stdin?: Readable;
@@ -104,7 +113,14 @@ const INCOMPLETE = 'incomplete:';
 interface TableRun {
   table: TableSpec;
   stage: Stage;
+  /** CloudTrail: the parse workers, if the run has them. */
+  workers: ParseWorkers | null;
 }
+
+/** Bytes of sources (as stored, gzipped or not) from which a run starts parse workers by default. */
+export const PARALLEL_BYTES = 16 << 20;
+/** Parse workers started by default, at most: one reading thread splits for all of them. */
+const MAX_PARSE_WORKERS = 4;
 
 /** Ingest `args` (paths, folders, `-`) into the dataset at `opts.data`. */
 export async function ingest(args: readonly string[], opts: IngestOptions): Promise<IngestSummary> {
@@ -157,6 +173,7 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
       try {
         // `source_file` is an index into the run's sources; a table is staged once a source of it turns up.
         const names = todo.map((s) => s.name);
+        const bytesTotal = todo.reduce((n, s) => n + s.size, 0);
         const stageOf = async (format: Format): Promise<TableRun> => {
           let t = tables.get(format);
           if (!t) {
@@ -164,13 +181,14 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
             const conn = await instance.connect();
             conns.push(conn);
             const dashIsNull = format === 'access-log' ? DASH_IS_NULL : [];
-            t = { table, stage: await Stage.create(conn, table, join(work, 'tsv'), join(work, table.name), run, names, { dashIsNull }) };
+            const stage = await Stage.create(conn, table, join(work, 'tsv'), join(work, table.name), run, names, { dashIsNull });
+            const nWorkers = opts.parseWorkers ?? (bytesTotal >= PARALLEL_BYTES ? Math.min(MAX_PARSE_WORKERS, availableParallelism()) : 0);
+            t = { table, stage, workers: format === 'cloudtrail' ? ParseWorkers.start(nWorkers) : null };
             tables.set(format, t);
           }
           return t;
         };
         const readers = { 'access-log': readAccessLog, cloudtrail: readCloudTrailSource } as const;
-        const bytesTotal = todo.reduce((n, s) => n + s.size, 0);
         let bytesDone = 0;
         const addBytes = (n: number): number => (bytesDone += n);
         for (const [idx, src] of todo.entries()) {
@@ -197,6 +215,7 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
         for (const t of tables.values()) await t.stage.abort().catch(() => {});
         throw err;
       } finally {
+        for (const t of tables.values()) await t.workers?.close();
         for (const c of conns) c.closeSync();
       }
       await rejectsOut.close();
@@ -430,8 +449,20 @@ async function readCloudTrailSource(ctx: SourceRun): Promise<void> {
     reject: (where, reason, raw) => ctx.reject(where, reason, raw),
     skip: (_where, reason) => ctx.skip(reason),
   };
+  const workers = ctx.t.workers;
+  const parallel: ParallelRead | undefined = workers
+    ? {
+        workers,
+        fileIdx: idx,
+        staged: (r) => {
+          for (const g of r.staged) stage.writeRows(g.day, g.part, g.rows, g.last);
+          stage.endBatch(r.rows);
+          entry.rows += r.rows;
+        },
+      }
+    : undefined;
   try {
-    await readCloudTrail(await ctx.open(), sink, () => ctx.pause());
+    await readCloudTrail(await ctx.open(), sink, () => ctx.pause(), parallel);
     ctx.read = entry.rows + entry.rejected + entry.skipped;
   } catch (err) {
     ctx.broke(err, 'record');

@@ -120,6 +120,11 @@ const DAY_MS = 86_400_000;
 /** Hive's name for the partition of rows whose value is NULL (DuckDB, Spark and Athena read it so). */
 export const NULL_PARTITION = '__HIVE_DEFAULT_PARTITION__';
 
+/** The day number (days since 1970-01-01, UTC) of a time in epoch milliseconds; NaN (no time) stays NaN. */
+export function dayOf(timeMs: number): number {
+  return Math.floor(timeMs / DAY_MS);
+}
+
 /** `YYYY-MM-DD` of a day number (days since 1970-01-01, UTC); NaN (no time) is the NULL partition. */
 export function dayString(day: number): string {
   return Number.isNaN(day) ? NULL_PARTITION : dayText(new Date(day * DAY_MS));
@@ -182,7 +187,33 @@ export class Stage {
    * min/max statistics say `management_event` is false throughout).
    */
   writerFor(timeMs: number, rowBytes: number, part: 0 | 1 = 0): TsvWriter {
-    const day = Math.floor(timeMs / DAY_MS);
+    const f = this.fileFor(dayOf(timeMs), part);
+    f.lastRow = ++this.rowSeq;
+    f.writer.reserve(rowBytes);
+    return f.writer;
+  }
+
+  /**
+   * Rows staged elsewhere (a parse worker), as `writerFor` would have taken
+   * them one by one: `rows` bytes of whole rows of date `day` and `part`,
+   * whose last row is row `last` (1-based) of the `batchRows` rows of one
+   * batch. Call once per (day, part) of the batch, in the order each first
+   * appears in it, then `endBatch(batchRows)`.
+   */
+  writeRows(day: number, part: 0 | 1, rows: Uint8Array, last: number): void {
+    const f = this.fileFor(day, part);
+    f.lastRow = this.rowSeq + last;
+    f.writer.reserve(rows.length);
+    f.writer.buf.set(rows, f.writer.len);
+    f.writer.len += rows.length;
+  }
+
+  /** The rows of a batch given to `writeRows` are counted. */
+  endBatch(batchRows: number): void {
+    this.rowSeq += batchRows;
+  }
+
+  private fileFor(day: number, part: 0 | 1): DateFile {
     const key = day * 2 + part;
     let f = this.open.get(key);
     if (!f) {
@@ -196,9 +227,7 @@ export class Stage {
       f = { key, day, writer: new TsvWriter(1 << 20), fd, path, bytes: 0, lastRow: 0 };
       this.open.set(key, f);
     }
-    f.lastRow = ++this.rowSeq;
-    f.writer.reserve(rowBytes);
-    return f.writer;
+    return f;
   }
 
   /**

@@ -1,0 +1,173 @@
+/**
+ * Parse workers: the JSON values of CloudTrail files read and staged on
+ * worker threads while the reader's thread gunzips, splits and writes, so
+ * that the parse, the staging and DuckDB's COPYs share every core. The
+ * results are taken in the order the values were read, so rows, line
+ * numbers, rejects (and their order) and the date files are the same as in
+ * one thread.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { BatchResult } from './batch.js';
+import type { BatchRequest } from './parse-worker.js';
+import type { CloudTrailSink } from './value.js';
+
+/** A batch is sent once its values span this many bytes. */
+const BATCH_BYTES = 256 << 10;
+/** Batches sent and not yet taken back, at most (per worker). */
+const IN_FLIGHT_PER_WORKER = 4;
+
+type Reply = { id: number; result: BatchResult } | { id: number; error: string };
+
+/** A pool of parse workers for one ingest run. */
+export class ParseWorkers {
+  private readonly pending = new Map<number, { resolve: (r: BatchResult) => void; reject: (e: Error) => void; worker: number }>();
+  private readonly load: number[];
+  private seq = 0;
+  /** Set once a worker has failed or stopped: every later batch fails with it. */
+  private broken: Error | null = null;
+
+  private constructor(private readonly workers: Worker[]) {
+    this.load = workers.map(() => 0);
+    workers.forEach((w, i) => {
+      w.on('message', (m: Reply) => this.reply(m));
+      w.on('error', (err) => this.fail(i, err));
+      w.on('exit', (code) => this.fail(i, new Error(`a parse worker stopped (exit code ${code})`)));
+    });
+  }
+
+  /**
+   * Start `n` workers; null when there is no compiled worker to start (the
+   * sources run as TypeScript, as under the tests): the caller reads in its
+   * own thread.
+   */
+  static start(n: number): ParseWorkers | null {
+    const url = new URL('./parse-worker.js', import.meta.url);
+    if (n < 1 || url.protocol !== 'file:' || !existsSync(fileURLToPath(url))) return null;
+    return new ParseWorkers(Array.from({ length: n }, () => new Worker(url)));
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Read and stage the values at `offsets` of `bytes` (transferred: the caller lets go of them). */
+  parse(bytes: Uint8Array, offsets: Int32Array, fileIdx: number): Promise<BatchResult> {
+    if (this.broken) return Promise.reject(this.broken);
+    let i = 0;
+    for (let k = 1; k < this.load.length; k++) if ((this.load[k] as number) < (this.load[i] as number)) i = k;
+    const id = ++this.seq;
+    (this.load[i] as number)++;
+    const req: BatchRequest = { id, bytes, offsets, fileIdx };
+    return new Promise<BatchResult>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, worker: i });
+      (this.workers[i] as Worker).postMessage(req, [bytes.buffer as ArrayBuffer, offsets.buffer as ArrayBuffer]);
+    });
+  }
+
+  private reply(m: Reply): void {
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    this.pending.delete(m.id);
+    (this.load[p.worker] as number)--;
+    if ('error' in m) p.reject(new Error(`a parse worker failed: ${m.error}`));
+    else p.resolve(m.result);
+  }
+
+  private fail(worker: number, err: Error): void {
+    this.broken ??= err;
+    for (const [id, p] of this.pending) {
+      if (p.worker !== worker) continue;
+      this.pending.delete(id);
+      p.reject(err);
+    }
+  }
+
+  async close(): Promise<void> {
+    const ws = this.workers.splice(0);
+    for (const w of ws) w.removeAllListeners('exit');
+    await Promise.all(ws.map((w) => w.terminate()));
+  }
+}
+
+type Entry = Promise<BatchResult> | BatchResult | 'pause';
+
+/**
+ * Collects the values the splitter finds into batches for the workers and
+ * hands the results to the sink in reading order; `pause` runs where the
+ * reader in one thread would run it (after each chunk).
+ */
+export class Batches {
+  private b: Buffer | null = null;
+  private first = 0;
+  private lastEnd = 0;
+  private offsets: number[] = [];
+  private readonly queue: Entry[] = [];
+  private sent = 0;
+
+  constructor(
+    private readonly workers: ParseWorkers,
+    private readonly fileIdx: number,
+    private readonly sink: CloudTrailSink & { staged(r: BatchResult): void },
+    private readonly pause: () => Promise<void>,
+  ) {}
+
+  /** A value: bytes [s, e) of `b`. */
+  value(b: Buffer, s: number, e: number, where: number): void {
+    // Values of one batch are copied as one run of bytes: a new buffer or a long gap starts another.
+    if (this.offsets.length > 0 && (b !== this.b || s - this.lastEnd > 64 << 10)) this.flush();
+    if (this.offsets.length === 0) {
+      this.b = b;
+      this.first = s;
+    }
+    this.offsets.push(s - this.first, e - this.first, where);
+    this.lastEnd = e;
+    if (e - this.first >= BATCH_BYTES) this.flush();
+  }
+
+  /** A reject or skip found by the splitter, in its place among the values. */
+  local(r: BatchResult): void {
+    this.flush();
+    this.queue.push(r);
+  }
+
+  /** The end of a chunk: `pause` runs here, in order. */
+  chunkEnd(): void {
+    this.flush();
+    this.queue.push('pause');
+  }
+
+  private flush(): void {
+    if (this.offsets.length === 0 || this.b === null) return;
+    // Not from Node's shared pool: the buffer is transferred, and not zero-filled: every byte is written.
+    const bytes = Buffer.allocUnsafeSlow(this.lastEnd - this.first);
+    this.b.copy(bytes, 0, this.first, this.lastEnd);
+    const p = this.workers.parse(bytes, Int32Array.from(this.offsets), this.fileIdx);
+    // Awaited in order by `take`; a failure seen before then is not unhandled.
+    p.catch(() => {});
+    this.queue.push(p);
+    this.sent++;
+    this.offsets = [];
+    this.b = null;
+  }
+
+  /** Take results in order until at most `inFlight` batches are out (all of them with 0). */
+  async take(inFlight = IN_FLIGHT_PER_WORKER * this.workers.size): Promise<void> {
+    this.flush();
+    while (this.queue.length > 0 && (this.sent > inFlight || inFlight === 0)) {
+      const head = this.queue.shift() as Entry;
+      if (head === 'pause') await this.pause();
+      else if (head instanceof Promise) {
+        this.sent--;
+        this.apply(await head);
+      } else this.apply(head);
+    }
+  }
+
+  private apply(r: BatchResult): void {
+    for (const [where, reason, raw] of r.rejects) this.sink.reject(where, reason, raw);
+    for (const [where, reason] of r.skips) this.sink.skip(where, reason);
+    if (r.rows > 0) this.sink.staged(r);
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * The parse workers (ingest/cloudtrail/parallel.ts) against the reader's own
+ * thread: every fixture, sample and hostile file ingested both ways gives the
+ * same rows (every column, row by row), the same rejects in the same order,
+ * the same counts and the same Parquet files. Workers start from the
+ * compiled modules, so this test runs the build in dist/ (`npm test` builds
+ * it first). Content under 1 MiB is read in one thread either way, so each
+ * case also has files past it: the fixtures and samples are put together
+ * into larger files (several documents or lines in one file).
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { IngestOptions, IngestSummary } from '../../../ingest/ingest.js';
+import { generateCloudTrailRecords } from '../../../scripts/gen-cloudtrail.js';
+import { CONFORMANCE, SAMPLES, readRows, tempDir } from '../../helpers/dataset.js';
+
+const DIST = new URL('../../../dist/ingest/', import.meta.url);
+const { ingest } = (await import(new URL('ingest.js', DIST).href)) as typeof import('../../../ingest/ingest.js');
+
+let tmp: { dir: string; cleanup: () => void };
+beforeEach(() => {
+  tmp = tempDir();
+});
+afterEach(() => tmp.cleanup());
+
+const write = (name: string, content: string | Buffer): string => {
+  const path = join(tmp.dir, 'in', name);
+  mkdirSync(join(path, '..'), { recursive: true });
+  writeFileSync(path, content);
+  return path;
+};
+
+/** Bytes of content of a file (gunzipped when gzipped): from 1 MiB, it is read on the workers. */
+const contentBytes = (path: string): number => (path.endsWith('.gz') ? gunzipSync(readFileSync(path)) : readFileSync(path)).length;
+
+/** `text` repeated until it holds at least 1 MiB. */
+const pastOneMiB = (text: string): string => text.repeat(Math.ceil((1 << 20) / Buffer.byteLength(text)));
+
+/** Ingest `inputs` into a fresh dataset with `workers` parse workers; what a reader can see of the result. */
+async function run(inputs: string[], workers: number, label: string): Promise<{ s: IngestSummary; rows: Record<string, unknown>[]; rejects: string; layout: string[] }> {
+  const data = join(tmp.dir, `data-${label}-${workers}`);
+  const opts: IngestOptions = { data, format: 'cloudtrail', force: false, strict: false, parseWorkers: workers };
+  const s = await ingest(inputs, opts);
+  const rows = s.rows > 0 ? await readRows(data, 'cloudtrail', 'source_file, source_line, event_id, other_fields') : [];
+  const rejects = s.rejectsFile ? readFileSync(join(data, s.rejectsFile), 'utf8') : '';
+  // Which rows went to which Parquet file (the file names hold the run's id: compared by position).
+  const layout = s.rows > 0 ? (await readRows(data, 'cloudtrail', 'source_file, source_line')).map((r) => `${String(r.date)}`) : [];
+  return { s, rows, rejects, layout };
+}
+
+async function expectSame(inputs: string[], label: string): Promise<IngestSummary> {
+  const one = await run(inputs, 0, label);
+  const two = await run(inputs, 2, label);
+  const pick = (s: IngestSummary) => ({ ...s, run: '', seconds: 0, files: s.files.map((f) => f.replace(/\/[^/]+$/, '')), rejectsFile: s.rejectsFile !== null });
+  expect(pick(two.s)).toEqual(pick(one.s));
+  expect(two.rows.length).toBe(one.rows.length);
+  for (let i = 0; i < one.rows.length; i++) expect(two.rows[i]).toEqual(one.rows[i]);
+  expect(two.rejects).toBe(one.rejects);
+  expect(two.layout).toEqual(one.layout);
+  return one.s;
+}
+
+// Each case ingests its files twice; on a loaded 2-core machine that takes a while.
+describe('CloudTrail read on parse workers', { timeout: 240_000 }, () => {
+  it('runs from the compiled modules', () => {
+    expect(existsSync(new URL('cloudtrail/parse-worker.js', DIST))).toBe(true);
+  });
+
+  it('reads content of 1 MiB or more on the workers, and smaller content in its own thread', async () => {
+    const { readCloudTrail } = (await import(new URL('cloudtrail/read.js', DIST).href)) as typeof import('../../../ingest/cloudtrail/read.js');
+    const { ParseWorkers } = (await import(new URL('cloudtrail/parallel.js', DIST).href)) as typeof import('../../../ingest/cloudtrail/parallel.js');
+    const workers = ParseWorkers.start(2);
+    expect(workers).not.toBeNull();
+    try {
+      const recs = [...generateCloudTrailRecords({ records: 2000, seed: 17 })];
+      for (const n of [2000, 100]) {
+        const content = Buffer.from(JSON.stringify({ Records: recs.slice(0, n) }));
+        const counts = { row: 0, staged: 0, pauses: 0 };
+        const chunks = async function* (): AsyncGenerator<Buffer> {
+          for (let i = 0; i < content.length; i += 1 << 18) yield content.subarray(i, i + (1 << 18));
+        };
+        const sink = { row: () => counts.row++, reject: () => {}, skip: () => {} };
+        const parallel = { workers: workers as NonNullable<typeof workers>, fileIdx: 0, staged: (r: { rows: number }) => (counts.staged += r.rows) };
+        await readCloudTrail(chunks(), sink, async () => void counts.pauses++, parallel);
+        expect(content.length >= 1 << 20 ? counts.staged : counts.row).toBe(n);
+        expect(counts.row + counts.staged).toBe(n);
+        expect(counts.pauses).toBe(Math.ceil(content.length / (1 << 18)));
+      }
+    } finally {
+      await workers?.close();
+    }
+  });
+
+  it('stores the conformance files and the samples as one thread does', async () => {
+    const conf = (p: string): string => new URL(p, CONFORMANCE).pathname;
+    const cases = (JSON.parse(readFileSync(conf('panther/cloudtrail-rule-tests.json'), 'utf8')) as { cases: Array<{ record: unknown }> }).cases;
+    const pantherLines = cases.map((c) => JSON.stringify(c.record)).join('\n') + '\n';
+    const panther = write('panther.ndjson', pantherLines);
+    // Larger than 1 MiB: every invictus-ir file as one file of 55 Records documents; Panther's records, the samples' logs and EventBridge lines each repeated past 1 MiB.
+    const invictus = readdirSync(conf('invictus-ir')).filter((f) => f.endsWith('.json')).sort().map((f) => readFileSync(join(conf('invictus-ir'), f)));
+    const sampleDir = new URL('cloudtrail/AWSLogs/111122223333/CloudTrail/us-east-1/', SAMPLES).pathname;
+    const sampleLogs = readdirSync(sampleDir, { recursive: true }).map(String).filter((f) => f.endsWith('.json.gz')).sort().map((f) => gunzipSync(readFileSync(join(sampleDir, f))).toString());
+    const bus = readFileSync(new URL('cloudtrail/eventbridge/security-bus-2025-03-12.ndjson', SAMPLES), 'utf8');
+    const big = [
+      write('invictus-all.json', Buffer.concat(invictus.flatMap((b) => [b, Buffer.from('\n')]))),
+      write('panther-many.ndjson', pastOneMiB(pantherLines)),
+      write('samples-many.json.gz', gzipSync(pastOneMiB(sampleLogs.join('\n') + '\n'))),
+      write('bus-many.ndjson', pastOneMiB(bus)),
+    ];
+    for (const f of big) expect(contentBytes(f)).toBeGreaterThanOrEqual(1 << 20);
+    const s = await expectSame([conf('aws-docs/cloudtrail-s3-example.json'), conf('aws-docs/eventbridge-s3-putobject.json'), panther, ...big], 'conformance');
+    expect(s.rows).toBeGreaterThan(2900);
+  });
+
+  it('stores generated files of many batches and chunks, several Records documents in a file, and pretty-printed records as one thread does', async () => {
+    const recs = [...generateCloudTrailRecords({ records: 2500, seed: 11, days: 3 })];
+    const doc = (a: number, b: number): string => JSON.stringify({ Records: recs.slice(a, b) });
+    const files = [
+      write('big.json.gz', gzipSync(doc(0, 2500))),
+      write('two-docs.json', `${doc(0, 700)}\n${doc(700, 1500)}\n`),
+      write('pretty.json', JSON.stringify({ Records: recs.slice(0, 600) }, null, 2)),
+      write('array.json', JSON.stringify(recs.slice(0, 800))),
+      write('lines.ndjson', recs.slice(0, 800).map((r) => JSON.stringify(r)).join('\n')),
+    ];
+    for (const f of files) expect(contentBytes(f)).toBeGreaterThanOrEqual(1 << 20);
+    const s = await expectSame(files, 'generated');
+    expect(s.rows).toBe(2500 + 1500 + 600 + 800 + 800);
+  });
+
+  it('rejects and skips hostile records as one thread does, in the same order', async () => {
+    const recs = [...generateCloudTrailRecords({ records: 3000, seed: 13 })];
+    const one = recs[0] as Record<string, unknown>;
+    const nest = (n: number): string => '['.repeat(n) + ']'.repeat(n);
+    const lines = recs.slice(0, 1200).map((r) => JSON.stringify(r));
+    lines.splice(5, 0, '', '{"eventTime": "2025-03-10T00:00:02Z", "eventName": ', 'not json at all', '   ');
+    lines.splice(400, 0, JSON.stringify({ ...one, eventVersion: '2.0' }), JSON.stringify({ eventName: 'NoTime' }));
+    lines.splice(900, 0, JSON.stringify(one).replace(/\}$/, `,"deep":${nest(150)}}`), JSON.stringify({ ...one, userAgent: 'x'.repeat(9 << 20) }));
+    const badUtf8 = Buffer.concat([Buffer.from(JSON.stringify({ Records: recs.slice(0, 1000) }).slice(0, -2)), Buffer.from(',{"eventTime":"2025-03-10T00:00:00Z","eventName":"Get\xff\xfe","userAgent":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}]}')]);
+    const surrogates = JSON.stringify({ Records: [...recs.slice(0, 1000), { ...one, userAgent: 'a\\ud800b' }, { ...one, requestParameters: { bucketName: 'b', key: 'k\\udfff' } }] }).replaceAll('\\\\u', '\\u');
+    const gz = gzipSync(JSON.stringify({ Records: recs }));
+    const s = await expectSame([
+      write('hostile.ndjson', lines.join('\n') + '\n'),
+      write('bad-utf8.json', badUtf8),
+      write('surrogates.json', surrogates),
+      write('cut.json.gz', gz.subarray(0, Math.floor(gz.length * 0.5))),
+      write('truncated.json', JSON.stringify({ Records: recs.slice(0, 1000) }).slice(0, -100)),
+      write('small.json', JSON.stringify({ Records: recs.slice(0, 100) }).slice(0, -100)),
+      write('digest.json', JSON.stringify({ digestStartTime: 'x', logFiles: [] })),
+    ], 'hostile');
+    expect(s.rejected).toBeGreaterThan(5);
+    expect(s.skipped).toBeGreaterThan(1);
+  });
+});
