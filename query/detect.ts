@@ -222,31 +222,80 @@ export function compareCoverage(a: CoverageGap, b: CoverageGap): number {
 }
 
 /**
+ * What each of `d`'s `with:` queries computes, as text: its name, SQL and the
+ * values of the parameters it uses, after those of every query before it
+ * (which it may read). Two detections' queries of the same key give the
+ * same rows over the same data.
+ */
+export function withKeys(d: Detection, params: Record<string, ParamValue>): string[] {
+  let key = '';
+  return (d.with ?? []).map((w) => {
+    const used = new Set(paramNames(w.sql));
+    key = JSON.stringify([key, w.name, w.sql, Object.entries(params).filter(([k]) => used.has(k))]);
+    return key;
+  });
+}
+
+/**
+ * The `with:` tables a run shares between detections, by name: the key
+ * (withKeys) of the rows each holds now.
+ */
+export interface SharedWith {
+  /** The keys of more than one detection's queries: what is worth keeping. */
+  shared: ReadonlySet<string>;
+  /** The tables kept, by name: the key of each. */
+  kept: Map<string, string>;
+}
+
+/** Which `with:` queries of `detections` (with their parameters) two or more of them write alike: a run computes each once. */
+export function sharedWith(detections: readonly Detection[], params: ReadonlyMap<string, Record<string, ParamValue>>): SharedWith {
+  const seen = new Map<string, number>();
+  for (const d of detections) for (const k of withKeys(d, params.get(d.id) ?? {})) seen.set(k, (seen.get(k) ?? 0) + 1);
+  return { shared: new Set([...seen].filter(([, n]) => n > 1).map(([k]) => k)), kept: new Map() };
+}
+
+/**
  * A detection's `with:` queries as temporary tables of the connection, in
  * order (a later one reads an earlier one), computed once for its SQL and
- * its coverage SQL; the returned function drops them again. Each was checked
- * as part of the detection's SQL (checkDetectionSql), and is checked again
- * to be one SELECT before it runs inside CREATE TABLE.
+ * its coverage SQL; the returned function drops them again. With `share`,
+ * a query another detection of the run writes alike (the same key) is
+ * kept for it, and one kept already is not computed again: the run drops
+ * those at its end (dropShared). Each was checked as part of the
+ * detection's SQL (checkDetectionSql), and is checked again to be one
+ * SELECT before it runs inside CREATE TABLE.
  */
-export async function materialiseWith(conn: DuckDBConnection, d: Detection, params: Record<string, ParamValue>): Promise<() => Promise<void>> {
+export async function materialiseWith(conn: DuckDBConnection, d: Detection, params: Record<string, ParamValue>, share?: SharedWith): Promise<() => Promise<void>> {
   const made: string[] = [];
   const drop = async (): Promise<void> => {
     for (const name of made.reverse()) await conn.run(`DROP TABLE IF EXISTS ${sqlIdentifier(name)}`);
   };
+  const keys = withKeys(d, params);
   try {
-    for (const w of d.with ?? []) {
+    for (const [i, w] of (d.with ?? []).entries()) {
+      const key = keys[i] as string;
+      if (share?.kept.get(w.name) === key) continue;
       const why = await notOneSelect(conn, w.sql);
       if (why !== null) throw new DetectionError(`${d.file}: the with query ${w.name} ${why}`);
       const b = bound(d, params, w.sql);
-      made.push(w.name);
+      // (A table of the name kept for another detection is replaced: it no longer holds what was kept.)
+      share?.kept.delete(w.name);
+      if (share?.shared.has(key)) share.kept.set(w.name, key);
+      else made.push(w.name);
       await conn.run(`CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(w.name)} AS SELECT * FROM (${w.sql}\n) AS ${sqlIdentifier(w.name)}`, b.values, b.types);
     }
   } catch (err) {
     await drop();
+    if (share) await dropShared(conn, share);
     if (err instanceof DetectionError) throw err;
     throw new QueryError(`${d.id} (${d.file}): with: ${describe(err)}`, { cause: err });
   }
   return drop;
+}
+
+/** Drop the `with:` tables a run kept to share (materialiseWith). */
+export async function dropShared(conn: DuckDBConnection, share: SharedWith): Promise<void> {
+  for (const name of share.kept.keys()) await conn.run(`DROP TABLE IF EXISTS ${sqlIdentifier(name)}`);
+  share.kept.clear();
 }
 
 /** Run one detection; its rows become findings. */
@@ -379,6 +428,8 @@ async function runAll(ds: OpenDataset, detections: readonly Detection[], overrid
   const runs: DetectionRun[] = [];
   const coverage: CoverageGap[] = [];
   let candidates: Candidates | undefined;
+  // The with: queries two detections write alike (the baselines' request_days) are computed once for both.
+  const share = sharedWith(detections, params);
   try {
     for (const sql of shared.create) await ds.conn.run(sql);
     candidates = await scanCandidates(ds.conn, detections);
@@ -389,7 +440,7 @@ async function runAll(ds: OpenDataset, detections: readonly Detection[], overrid
       let t0 = performance.now();
       const cpu0 = process.cpuUsage();
       // Its with: queries once, for both its SQL and its coverage SQL (their time counts as the SQL's).
-      const dropWith = d.with ? await materialiseWith(ds.conn, d, values) : undefined;
+      const dropWith = d.with ? await materialiseWith(ds.conn, d, values, share) : undefined;
       let f: Finding[];
       let ms: number;
       try {
@@ -411,6 +462,7 @@ async function runAll(ds: OpenDataset, detections: readonly Detection[], overrid
     return { findings, runs, coverage, prepare_ms, prepare_cpu_ms };
   } finally {
     await candidates?.drop();
+    await dropShared(ds.conn, share);
     for (const sql of shared.drop) await ds.conn.run(sql);
   }
 }

@@ -5,9 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { DetectionError } from '../../common/errors.js';
 import { openDataset } from '../../query/dataset.js';
-import { compareCoverage, compareFindings, paramsFor, runCoverage, runDetection, runDetections, selectDetections } from '../../query/detect.js';
+import { compareCoverage, compareFindings, paramsFor, runCoverage, runDetection, runDetections, selectDetections, sharedWith, sourceCoverage, sourcesPresent, sourcesRead, sourcesSql } from '../../query/detect.js';
 import { datasetFor } from '../../query/detection-tests.js';
 import { loadDetections, validateDetection, type Detection, type DetectionTest } from '../../query/detection.js';
+import { rowsOf } from '../../query/rows.js';
 
 /**
  * A detection's `with:` queries (docs/detections.md): named queries its SQL
@@ -73,6 +74,40 @@ describe('with: queries', () => {
     }
   }, 60_000);
 
+  it('written alike by two detections (the same name, SQL and values, after the same queries) are computed once for both, and only those', () => {
+    const pair = selectDetections(library, ['first-access-to-bucket', 'new-network-for-principal']);
+    const share = sharedWith(pair, new Map(pair.map((d) => [d.id, paramsFor(d)])));
+    // request_days only: both also have a data query of the same text, but it reads their own, different, grouped.
+    expect([...share.shared].map((k) => (JSON.parse(k) as unknown[])[1])).toEqual(['request_days']);
+    const other = { ...(pair[1] as Detection), with: (pair[1] as Detection).with?.map((w) => (w.name === 'request_days' ? { ...w, sql: `${w.sql}\n` } : w)) };
+    expect(sharedWith([pair[0] as Detection, other], new Map(pair.map((d) => [d.id, paramsFor(d)]))).shared.size).toBe(0);
+  });
+
+  it('computed once for two detections answer as each computing its own, the shared table empty too (a window with no requests, history before it)', async () => {
+    const pair = selectDetections(library, ['first-access-to-bucket', 'new-network-for-principal']);
+    for (const window of [{}, { since: new Date('2025-03-20T00:00:00Z') }]) {
+      const ds = await openDataset(data, window);
+      try {
+        const own = { findings: [] as Awaited<ReturnType<typeof runDetection>>, coverage: [] as Awaited<ReturnType<typeof runCoverage>> };
+        const present = sourcesPresent(sourcesRead(pair), rowsOf(await ds.conn.runAndReadAll(sourcesSql(sourcesRead(pair)))));
+        for (const d of pair) {
+          own.findings.push(...(await runDetection(ds.conn, d, paramsFor(d))));
+          own.coverage.push(...sourceCoverage(d, present, ds.window), ...(await runCoverage(ds.conn, d, paramsFor(d))));
+        }
+        const run = await runDetections(ds, pair);
+        expect(run.findings).toEqual(own.findings.sort(compareFindings));
+        expect(run.coverage).toEqual(own.coverage.sort(compareCoverage));
+        if ('since' in window) {
+          // The window holds no requests: request_days is empty, and the history before it is judged against nothing.
+          expect(Number((await ds.conn.runAndReadAll('SELECT count(*) FROM s3_requests')).getRows()[0]?.[0])).toBe(0);
+          expect(Number((await ds.conn.runAndReadAll('SELECT count(*) FROM s3_requests_history')).getRows()[0]?.[0])).toBeGreaterThan(0);
+        } else expect(run.findings.length).toBeGreaterThan(0);
+      } finally {
+        ds.close();
+      }
+    }
+  }, 60_000);
+
   it('are checked with the SQL before anything runs: one that is not a SELECT stops the run, naming the file', async () => {
     const ds = await openDataset(data);
     try {
@@ -99,7 +134,7 @@ describe('the with key of a detection file', () => {
 
   it('is read in order, and put in front of the SQL and the coverage SQL', () => {
     const v = validateDetection(raw, file);
-    expect(v.with?.map((w) => w.name)).toEqual(['grouped', 'data', 'days', 'gaps', 'seen']);
+    expect(v.with?.map((w) => w.name)).toEqual(['request_days', 'grouped', 'data', 'days', 'gaps', 'seen']);
     expect(v.sql.indexOf('grouped AS (')).toBeLessThan(v.sql.indexOf('seen AS ('));
     expect(v.sql.indexOf('seen AS (')).toBeLessThan(v.sql.indexOf('hits AS ('));
     expect(v.sqlAsWritten).toBe(raw.sql);
