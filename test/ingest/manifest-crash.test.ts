@@ -50,6 +50,34 @@ async function manifestState(data: string): Promise<Record<string, unknown>> {
   return Object.fromEntries(Object.entries(m.sources).map(([k, e]) => [k, [e.fingerprint, e.rows, e.files.length]]));
 }
 
+/**
+ * Run `run` on a copy of `base` with the commit's `at`-th file operation
+ * failing, for at = 1, 2, ... until a run gets through; after each crash,
+ * `check` the copy. Returns how many runs crashed.
+ */
+async function crashAtEach(base: string, run: (data: string) => Promise<unknown>, check: (data: string, at: number) => Promise<void>): Promise<number> {
+  let crashed = 0;
+  for (let at = 1; at < 200; at++) {
+    const data = join(tmp.dir, `crash-${at}`);
+    cpSync(base, data, { recursive: true });
+    fault.calls = 0;
+    fault.at = at;
+    fault.journal = join(data, JOURNAL);
+    let failed = false;
+    try {
+      await run(data);
+    } catch {
+      failed = true;
+    } finally {
+      fault.at = 0;
+    }
+    if (!failed) break;
+    crashed++;
+    await check(data, at);
+  }
+  return crashed;
+}
+
 describe('a commit interrupted at any file operation', () => {
   it('leaves a head naming files that exist, and the next run finishes it: the same dataset as a clean run', async () => {
     const logs = join(tmp.dir, 'logs');
@@ -71,30 +99,14 @@ describe('a commit interrupted at any file operation', () => {
     const want = { rows: await digest(clean), manifest: await manifestState(clean) };
     expect(Object.keys(want.manifest)).toHaveLength(4);
 
-    let crashed = 0;
-    for (let at = 1; at < 200; at++) {
-      const data = join(tmp.dir, `crash-${at}`);
-      cpSync(base, data, { recursive: true });
-      fault.calls = 0;
-      fault.at = at;
-      fault.journal = join(data, JOURNAL);
-      let failed = false;
-      try {
-        await ingest([logs], opts(data));
-      } catch {
-        failed = true;
-      } finally {
-        fault.at = 0;
-      }
-      if (!failed) break;
-      crashed++;
+    const crashed = await crashAtEach(base, (data) => ingest([logs], opts(data)), async (data, at) => {
       // A reader between the crash and the next run: the manifest, and the rows as the dataset before or after the commit.
       const between = await manifestState(data);
       if (!existsSync(join(data, JOURNAL))) expect(Object.keys(between).length, `crash at ${at}`).toBeGreaterThanOrEqual(3);
       expect([before, want.rows], `crash at ${at}`).toContainEqual(await digest(data));
       await ingest([logs], opts(data));
       expect({ rows: await digest(data), manifest: await manifestState(data) }, `crash at ${at}`).toEqual(want);
-    }
+    });
     expect(crashed).toBeGreaterThan(5);
   }, 120_000);
 
@@ -113,29 +125,13 @@ describe('a commit interrupted at any file operation', () => {
     const after = { rows: await digest(clean), manifest: await manifestState(clean) };
     expect(after.rows).toEqual(before.rows);
 
-    let crashed = 0;
-    for (let at = 1; at < 200; at++) {
-      const data = join(tmp.dir, `crash-${at}`);
-      cpSync(base, data, { recursive: true });
-      fault.calls = 0;
-      fault.at = at;
-      fault.journal = join(data, JOURNAL);
-      let failed = false;
-      try {
-        await compact({ data });
-      } catch {
-        failed = true;
-      } finally {
-        fault.at = 0;
-      }
-      if (!failed) break;
-      crashed++;
+    const crashed = await crashAtEach(base, (data) => compact({ data }), async (data, at) => {
       expect(await digest(data), `crash at ${at}`).toEqual(before.rows);
       // The next run (here an ingest that finds nothing new) finishes the commit.
       await ingest([logs], opts(data));
       expect({ rows: await digest(data), manifest: await manifestState(data) }, `crash at ${at}`).toEqual(after);
       expect((await compact({ data })).merges, `crash at ${at}`).toEqual([]);
-    }
+    });
     expect(crashed).toBeGreaterThan(3);
   }, 120_000);
 
