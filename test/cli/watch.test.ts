@@ -282,7 +282,7 @@ describe('the watch loop (cli/watch.ts, fake ingest and detect)', () => {
     const stop = new AbortController();
     const run = (): Promise<number> => watch({
       data: tmp.dir, sources: ['src'], everyMs: 100, once: true, sinks: [{ kind: 'stdout', name: 'stdout' }],
-      ingest: async () => ({ sources: 0, rows: 0, rejected: 0, unreadable: [] }) as never,
+      ingest: async () => ({ sources: 0, rows: 0, rejected: 0, unreadable: [], compactable: [] }) as never,
       detect: async () => {
         detects++;
         return { findings: detects > 1 ? [loopFinding] : [], runs: [], coverage: [] };
