@@ -14,7 +14,7 @@ import { dirname, join, sep } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { DatasetError, describe } from '../common/errors.js';
 import { sqlString } from '../common/sql.js';
-import { commit, filesOnDisk, lock, newRunId, recover, RETIRED_FOR_MS, settleFiles, STAGING, type Journal } from './dataset.js';
+import { commit, damagedParquet, filesOnDisk, lock, newRunId, recover, RETIRED_FOR_MS, settleFiles, STAGING, type Journal } from './dataset.js';
 import { KnownSources, loadHolding, stageManifest, type ManifestHead, type SourceEntry } from './manifest.js';
 import { DIR_MODE, ownerOnly } from './modes.js';
 import { ROW_GROUP_BYTES, ROW_GROUP_ROWS } from './staging.js';
@@ -170,24 +170,6 @@ async function rowsIn(conn: DuckDBConnection, paths: readonly string[]): Promise
   return Number(r.getRows()[0]?.[0] ?? 0);
 }
 
-/**
- * Merging failed with `err`: when one of `paths` cannot be read whole (a
- * damaged footer or data page), a DatasetError naming it (exit 2, not an
- * internal error); null otherwise. Reads each file in full: on this error
- * path only.
- */
-async function damaged(conn: DuckDBConnection, paths: readonly string[], err: unknown): Promise<DatasetError | null> {
-  if (err instanceof DatasetError) return null;
-  for (const path of paths) {
-    try {
-      await conn.run(`SELECT bit_xor(hash(t)) FROM read_parquet(${sqlString(path)}, hive_partitioning = false) AS t`);
-    } catch (e) {
-      return new DatasetError(`${path}: cannot read this Parquet file (${describe(e)}); it may be damaged: move it aside and ingest its sources again (--force); nothing was changed`, { cause: err });
-    }
-  }
-  return null;
-}
-
 /** Compact the dataset at `opts.data`: each date partition's small files merged into one. */
 export async function compact(opts: CompactOptions): Promise<CompactSummary> {
   const started = performance.now();
@@ -256,7 +238,9 @@ export async function compact(opts: CompactOptions): Promise<CompactSummary> {
           }
         }
       } catch (err) {
-        throw (await damaged(conn, [...small.values()].flat().map((s) => join(dir, s.file)), err)) ?? err;
+        // A damaged file is named (exit 2), not an internal error.
+        if (err instanceof DatasetError) throw err;
+        throw (await damagedParquet(conn, [...small.values()].flat().map((s) => join(dir, s.file)), err, '; nothing was changed')) ?? err;
       } finally {
         conn.closeSync();
       }

@@ -13,7 +13,9 @@ import { hostname } from 'node:os';
 import { link, mkdir, open, readFile, rename, rm, stat, unlink, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { DatasetError, describe, writeError, WriteError } from '../common/errors.js';
+import { sqlString } from '../common/sql.js';
 import { MANIFEST, type Manifest, type ManifestHead, type Retired } from './manifest.js';
 import { DIR_MODE, FILE_MODE } from './modes.js';
 import { TABLES } from './schema.js';
@@ -153,6 +155,23 @@ export async function settleFiles(dir: string, before: ManifestHead | null, j: J
     return false;
   });
   return { ...head, version: 3, files: [...files].sort(), retired };
+}
+
+/**
+ * The first of `paths` (Parquet files) that cannot be read whole (a damaged
+ * footer, or a damaged data page that the footer does not show), as a
+ * DatasetError naming it, with `then` after the advice; null when each
+ * reads. Reads each file in full: for error paths only.
+ */
+export async function damagedParquet(conn: DuckDBConnection, paths: readonly string[], cause: unknown, then = ''): Promise<DatasetError | null> {
+  for (const path of paths) {
+    try {
+      await conn.run(`SELECT bit_xor(hash(t)) FROM read_parquet(${sqlString(path)}, hive_partitioning = false) AS t`);
+    } catch (e) {
+      return new DatasetError(`${path}: cannot read this Parquet file (${describe(e)}); it may be damaged: move it aside and ingest its sources again (--force)${then}`, { cause });
+    }
+  }
+  return null;
 }
 
 /** Write a file so that readers see the old or the new content, never a part. */

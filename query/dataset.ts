@@ -16,7 +16,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { DatasetError, describe } from '../common/errors.js';
-import { checkDataset, manifestStamp } from '../ingest/dataset.js';
+import { checkDataset, damagedParquet, manifestStamp } from '../ingest/dataset.js';
 import { datasetFiles } from '../ingest/manifest.js';
 import { sqlDate, sqlIdentifier, sqlString, sqlTimestamp } from '../common/sql.js';
 import { TABLES, duckdbCreateTable, type TableSpec } from '../ingest/schema.js';
@@ -39,7 +39,7 @@ export interface OpenDataset {
    */
   refresh(): Promise<void>;
   /** Each table's Parquet files as the views read them (absolute). */
-  files: Map<string, string[] | null>;
+  files: Map<string, string[]>;
   /** The manifest's stamp (ingest/dataset.ts, manifestStamp) the views were made at. */
   stamp: string;
   close(): void;
@@ -105,7 +105,7 @@ export interface OpenOptions {
   noDataset?: boolean;
 }
 
-/** How many different sets of columns (name and type) the Parquet files of `files` (an SQL string or list) have. */
+/** How many different sets of columns (name and type) the Parquet files of `files` (an SQL list of them) have. */
 async function schemasIn(conn: DuckDBConnection, files: string): Promise<number> {
   const r = await conn.runAndReadAll(`SELECT count(DISTINCT columns) FROM (
     SELECT list(concat_ws(' ', name, duckdb_type) ORDER BY name, duckdb_type) AS columns FROM parquet_schema(${files}) GROUP BY file_name)`);
@@ -145,14 +145,8 @@ export async function datasetReadError(ds: Pick<OpenDataset, 'conn' | 'dir'> & P
     return new DatasetError(`${ds.dir}: the dataset changed while this read it: a commit since it began removed files it was reading (${describe(err)}); run it again`, { cause: err });
   }
   for (const t of TABLES) {
-    const files = ds.files?.get(t.name) ?? (await globbed(join(ds.dir, t.name)));
-    for (const file of files) {
-      try {
-        await ds.conn.run(`SELECT bit_xor(hash(t)) FROM read_parquet(${sqlString(file)}) AS t`);
-      } catch (e) {
-        return new DatasetError(`${file}: cannot read this Parquet file (${describe(e)}); it may be damaged: move it aside and ingest its sources again (--force)`, { cause: err });
-      }
-    }
+    const damaged = await damagedParquet(ds.conn, ds.files?.get(t.name) ?? (await globbed(join(ds.dir, t.name))), err);
+    if (damaged) return damaged;
   }
   return null;
 }
@@ -187,17 +181,18 @@ async function listedFiles(dir: string, listed: readonly string[]): Promise<stri
   return files;
 }
 
-/** The view `all` over `files` (an SQL list or glob; `paths` the files it names, to name a damaged one); reads every file's footer. */
-async function createTableView(conn: DuckDBConnection, t: TableSpec, root: string, files: string, paths: () => Promise<readonly string[]>, all: string): Promise<void> {
+/** The view `all` over the Parquet files `files` of the table `t` (folder `root`); reads every file's footer. */
+async function createTableView(conn: DuckDBConnection, t: TableSpec, root: string, files: readonly string[], all: string): Promise<void> {
   try {
-    await createTableViewOf(conn, t, files, all);
+    await createTableViewOf(conn, t, `[${files.map(sqlString).join(', ')}]`, all);
   } catch (err) {
     // A truncated or damaged footer, a file DuckDB may not open: its error does not always name the file.
-    const file = await unreadableFooter(conn, await paths());
+    const file = await unreadableFooter(conn, files);
     throw new DatasetError(`${root}: cannot read the table's Parquet files: ${file ? `${file}: ` : ''}${describe(err)}`, { cause: err });
   }
 }
 
+/** The view `all` over `files` (an SQL list of them). */
 async function createTableViewOf(conn: DuckDBConnection, t: TableSpec, files: string, all: string): Promise<void> {
   // union_by_name only when files differ (several versions wrote them): it binds several times slower.
   // Without it, columns are still matched by name, and a file written later without one is an error, never a wrong answer.
@@ -214,10 +209,10 @@ async function createTableViewOf(conn: DuckDBConnection, t: TableSpec, files: st
  * now: a view over them, or an empty table of the declared shape. Returns
  * each table's files and the stamp they are of.
  */
-async function createTables(conn: DuckDBConnection, dir: string, replace: Map<string, 'view' | 'table'> | null): Promise<{ files: Map<string, string[] | null>; kinds: Map<string, 'view' | 'table'>; stamp: string }> {
+async function createTables(conn: DuckDBConnection, dir: string, replace: Map<string, 'view' | 'table'> | null): Promise<{ files: Map<string, string[]>; kinds: Map<string, 'view' | 'table'>; stamp: string }> {
   const stamp = await manifestStamp(dir);
   const listed = await datasetFiles(dir);
-  const files = new Map<string, string[] | null>();
+  const files = new Map<string, string[]>();
   const kinds = new Map<string, 'view' | 'table'>();
   for (const t of TABLES) {
     const root = join(dir, t.name);
@@ -231,7 +226,7 @@ async function createTables(conn: DuckDBConnection, dir: string, replace: Map<st
     const old = replace?.get(t.name);
     if (old) await conn.run(`DROP ${old === 'view' ? 'VIEW' : 'TABLE'} ${all}`);
     if (own.length > 0) {
-      await createTableView(conn, t, root, `[${own.map(sqlString).join(', ')}]`, async () => own, all);
+      await createTableView(conn, t, root, own, all);
       kinds.set(t.name, 'view');
     } else {
       await conn.run(duckdbCreateTable(t, `_all_${t.name}`).replace(/\n\)$/, ',\n  "date" DATE\n)'));
