@@ -250,30 +250,30 @@ export async function compact(opts: CompactOptions): Promise<CompactSummary> {
     } finally {
       instance.closeSync();
     }
-    if (opts.dryRun) {
+    // Nothing to commit: what was staged goes.
+    const uncommitted = async (): Promise<CompactSummary> => {
       await rm(work, { recursive: true, force: true });
       summary.seconds = (performance.now() - started) / 1000;
       return summary;
-    }
+    };
+    if (opts.dryRun) return uncommitted();
     try {
       // The sources whose rows moved name the merged file instead.
       const changed: SourceEntry[] = held.filter((e) => e.files.some((f) => mergedInto.has(f))).map((e) => ({
         ...e,
         files: [...new Set(e.files.map((f) => mergedInto.get(f) ?? f))],
       }));
-      const expiring = (known.head?.retired ?? []).filter((r) => Date.now() - Date.parse(r.since) >= RETIRED_FOR_MS).length;
-      if (journal.moves.length === 0 && expiring === 0) {
-        await rm(work, { recursive: true, force: true });
-        summary.seconds = (performance.now() - started) / 1000;
-        return summary;
-      }
+      // A version 1 manifest names no retired files: with nothing merged there is nothing to commit.
+      if (journal.moves.length === 0 && !known.head) return await uncommitted();
       await mkdir(work, { recursive: true, mode: DIR_MODE });
       const head: ManifestHead = changed.length || !known.head
         ? await stageManifest(dir, work, prefix, run, known, changed, journal.moves, journal.deletes)
         : { ...known.head, run };
-      const deletes = journal.deletes.length;
+      // settleFiles decides which retired files are due: those join the deletes.
       journal.manifest = await settleFiles(dir, known.head, journal, head);
-      summary.removed = journal.deletes.length - (deletes - mergedInto.size);
+      if (journal.moves.length === 0 && journal.deletes.length === 0) return await uncommitted();
+      const retired = new Set(known.head?.retired?.map((r) => r.file));
+      summary.removed = journal.deletes.filter((d) => retired.has(d)).length;
       // From the journal on, what was staged belongs to the commit: the next run finishes it.
       summary.run = run;
       await commit(dir, journal);

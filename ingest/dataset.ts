@@ -115,15 +115,28 @@ export const isTableFile = (rel: string): boolean => {
   return parts.length === 3 && rel.endsWith('.parquet') && TABLES.some((t) => t.name === parts[0]);
 };
 
-/** The Parquet files in the tables' date folders (relative, sorted): the dataset's files when a version 1 or 2 manifest does not name them. */
-export async function filesOnDisk(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const t of TABLES) {
-    const found = await readdir(join(dir, t.name), { recursive: true }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return [] as string[];
-      throw new DatasetError(`${join(dir, t.name)}: cannot read (${describe(err)})`, { cause: err });
+/**
+ * The Parquet files in the date folders of `tables` (relative, sorted),
+ * folder by folder as DuckDB's glob of the date folders reads them (a date
+ * folder that is a link is followed): the dataset's files when a version 1 or 2
+ * manifest does not name them. The one listing both readers and commits
+ * use, so an upgrading commit keeps every file a reader read.
+ */
+export async function filesOnDisk(dir: string, tables: readonly string[] = TABLES.map((t) => t.name)): Promise<string[]> {
+  const list = async (path: string, skip: readonly string[]): Promise<string[]> =>
+    readdir(path).catch((err: NodeJS.ErrnoException) => {
+      if (skip.includes(err.code ?? '')) return [] as string[];
+      throw new DatasetError(`${path}: cannot read (${describe(err)})`, { cause: err });
     });
-    out.push(...found.map((f) => join(t.name, String(f))).filter(isTableFile));
+  const out: string[] = [];
+  for (const table of tables) {
+    for (const folder of await list(join(dir, table), ['ENOENT'])) {
+      // A plain file beside the date folders is not read.
+      for (const name of await list(join(dir, table, folder), ['ENOTDIR'])) {
+        const rel = join(table, folder, name);
+        if (isTableFile(rel)) out.push(rel);
+      }
+    }
   }
   return out.sort();
 }

@@ -16,7 +16,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { DatasetError, describe } from '../common/errors.js';
-import { checkDataset, damagedParquet, manifestStamp } from '../ingest/dataset.js';
+import { checkDataset, damagedParquet, filesOnDisk, manifestStamp } from '../ingest/dataset.js';
 import { datasetFiles } from '../ingest/manifest.js';
 import { sqlDate, sqlIdentifier, sqlString, sqlTimestamp } from '../common/sql.js';
 import { TABLES, duckdbCreateTable, type TableSpec } from '../ingest/schema.js';
@@ -118,17 +118,6 @@ const READ_ERROR = /(^|: )(IO|Invalid|Invalid Input|Internal|Serialization) Erro
 /** A file DuckDB was to read is not there. */
 const GONE = /No such file|No files found|Cannot open file|could not be opened/i;
 
-/** The Parquet files in the date folders of the table folder `root` (absolute, sorted): a dataset's from before version 3. */
-async function globbed(root: string): Promise<string[]> {
-  const out: string[] = [];
-  // Folder by folder, as DuckDB's glob `*/*.parquet` reads them: a date folder that is a link is followed.
-  for (const folder of await readdir(root).catch(() => [] as string[])) {
-    const names = await readdir(join(root, folder)).catch(() => [] as string[]);
-    out.push(...names.filter((f) => f.endsWith('.parquet')).map((f) => join(root, folder, f)));
-  }
-  return out.sort();
-}
-
 /**
  * Reading the dataset failed with `err`: when a Parquet file of its tables
  * cannot be read whole (a damaged data page, which the footer does not
@@ -145,7 +134,8 @@ export async function datasetReadError(ds: Pick<OpenDataset, 'conn' | 'dir'> & P
     return new DatasetError(`${ds.dir}: the dataset changed while this read it: a commit since it began removed files it was reading (${describe(err)}); run it again`, { cause: err });
   }
   for (const t of TABLES) {
-    const damaged = await damagedParquet(ds.conn, ds.files?.get(t.name) ?? (await globbed(join(ds.dir, t.name))), err);
+    const files = ds.files?.get(t.name) ?? (await filesOnDisk(ds.dir, [t.name]).catch(() => [])).map((f) => join(ds.dir, f));
+    const damaged = await damagedParquet(ds.conn, files, err);
     if (damaged) return damaged;
   }
   return null;
@@ -221,7 +211,7 @@ async function createTables(conn: DuckDBConnection, dir: string, replace: Map<st
     // a glob would list them again at every query, and a later commit's retired files beside their
     // replacements would be read twice.
     const own = listed === null
-      ? (await hasParquet(root)) ? await globbed(root) : []
+      ? (await hasParquet(root)) ? (await filesOnDisk(dir, [t.name])).map((f) => join(dir, f)) : []
       : await listedFiles(dir, listed.filter((f) => f.split(sep)[0] === t.name));
     const old = replace?.get(t.name);
     if (old) await conn.run(`DROP ${old === 'view' ? 'VIEW' : 'TABLE'} ${all}`);
