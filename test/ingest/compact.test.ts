@@ -6,7 +6,7 @@
  * files are retired for an hour, then removed by a later commit.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -369,6 +369,20 @@ describe('compact', () => {
     } finally {
       ds.close();
     }
+  });
+
+  it('upgrading a version 2 dataset keeps the files of a date folder that is a link, as its readers read them', async () => {
+    await ingestEach(3);
+    const n = await count();
+    const h = head();
+    writeFileSync(join(data(), MANIFEST), JSON.stringify({ version: 2, sources: h.sources, run: h.run, segments: h.segments, next: h.next }));
+    const day = join(data(), 'access_log', 'date=2025-03-10');
+    renameSync(day, join(tmp.dir, 'day'));
+    symlinkSync(join(tmp.dir, 'day'), day);
+    expect(await count()).toBe(n);
+    await compact({ data: data() });
+    expect(head().files).toHaveLength(1);
+    expect(await count()).toBe(n);
   });
 
   it('replaced files are retired too: a reader that opened before a replacing ingest keeps its rows', async () => {
