@@ -59,7 +59,8 @@ function wordsOf(text: string, columns: readonly string[]): Set<string> {
 function viewSql(table: Source, d: Detection, columns: ReadonlyArray<{ name: string; type: string }>, kept: ReadonlySet<string>, cond: string): string {
   const why = (c: string): string => sqlString(`${d.id} (${d.file}): its SQL reads the column ${c} of ${table} without naming it (a * or a whole row), and the candidate scan keeps only the columns named: name it`);
   const select = columns.map((c) => (kept.has(c.name) ? sqlIdentifier(c.name) : `CAST(error(${why(c.name)}) AS ${c.type}) AS ${sqlIdentifier(c.name)}`));
-  return `SELECT ${select.join(', ')} FROM ${tableOf(table)} WHERE ${cond}`;
+  // Under the table's name: the condition may name a column by its table (`access_log.operation`), as the check allows.
+  return `SELECT ${select.join(', ')} FROM ${tableOf(table)} AS ${sqlIdentifier(table)} WHERE ${cond}`;
 }
 
 /**

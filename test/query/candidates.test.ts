@@ -177,6 +177,11 @@ describe('candidates', () => {
     for (const t of right.tests) expect((await runDetectionTest(right, t)).ok).toBe(true);
   });
 
+  it("may name a column by its table, as the check that accepts them does: each detection's view tests it again over the rows kept", async () => {
+    const d = validateDetection(rule({ candidates: { access_log: "access_log.signature_version = 'SigV2'" } }), 'x.yaml');
+    for (const t of d.tests) expect(await runDetectionTest(d, t), t.name).toMatchObject({ ok: true });
+  });
+
   it('are refused on load unless each names a table of sources with a condition without parameters, and not with with:', () => {
     const bad: Array<[Record<string, unknown>, RegExp]> = [
       [{ candidates: 'true' }, /candidates must map a table/],
