@@ -71,6 +71,8 @@ export interface CompactSummary {
   retiredUntil: string | null;
   /** An interrupted commit finished first. */
   recovered: string | null;
+  /** Small files left alone in partitions with other small files, and why (KeptApart). */
+  keptApart: KeptApart;
   seconds: number;
 }
 
@@ -118,7 +120,7 @@ export async function compactable(dir: string, files: readonly string[], partiti
  */
 async function mergeGroups(
   conn: DuckDBConnection, dir: string, partition: string, small: readonly Sized[], names: ReadonlyMap<string, ReadonlyMap<string, string>>,
-): Promise<Sized[][]> {
+): Promise<{ groups: Sized[][]; apart: KeptApart }> {
   const paths = small.map((s) => join(dir, s.file));
   const list = `[${paths.map(sqlString).join(', ')}]`;
   const schemas = new Map<string, string>();
@@ -145,6 +147,7 @@ async function mergeGroups(
     names: Map<string, string>;
   }
   const byKind = new Map<string, Group[]>();
+  const clashed = new Set<string>();
   for (const s of small) {
     const path = join(dir, s.file);
     // A file no source entry names (taken in from the folder by a first ingest) is merged only with such files:
@@ -156,12 +159,39 @@ async function mergeGroups(
     const fits = (g: Group): boolean => g.bytes + s.bytes <= MERGED_BYTES && [...own].every(([name, key]) => (g.names.get(name) ?? key) === key);
     // The latest groups only: files that clash with all (stdin sources, every one named `-`) stay linear.
     let g = groups.slice(-OPEN_GROUPS).find(fits);
-    if (!g) groups.push((g = { files: [], bytes: 0, names: new Map() }));
+    if (!g) {
+      // Kept out of every group with room by the names its rows carry: say so if it ends up alone.
+      // (and the files of those groups, which may end up alone too).
+      const roomy = groups.slice(-OPEN_GROUPS).filter((o) => o.bytes + s.bytes <= MERGED_BYTES);
+      if (roomy.length) clashed.add(s.file);
+      for (const o of roomy) for (const f of o.files) clashed.add(f.file);
+      groups.push((g = { files: [], bytes: 0, names: new Map() }));
+    }
     g.files.push(s);
     g.bytes += s.bytes;
     for (const [name, key] of own) g.names.set(name, key);
   }
-  return [...byKind.values()].flat().map((g) => g.files).filter((g) => g.length >= 2);
+  const apart: KeptApart = { names: 0, kinds: 0 };
+  for (const groups of byKind.values()) {
+    for (const g of groups) {
+      if (g.files.length !== 1) continue;
+      const [only] = g.files as [Sized];
+      if (groups.length === 1) apart.kinds++;
+      else if (clashed.has(only.file)) apart.names++;
+    }
+  }
+  return { groups: [...byKind.values()].flat().map((g) => g.files).filter((g) => g.length >= 2), apart };
+}
+
+/**
+ * Small files of a partition with others that stay as they are: `names`,
+ * alone because their rows carry a source name that other files' rows carry
+ * for another source; `kinds`, the only small file of their columns (another
+ * s3sift version wrote them), CloudTrail part, or of no source.
+ */
+export interface KeptApart {
+  names: number;
+  kinds: number;
 }
 
 /** Rows in `paths` (Parquet files), from their footers. */
@@ -177,7 +207,7 @@ export async function compact(opts: CompactOptions): Promise<CompactSummary> {
   const unlock = await lock(dir);
   try {
     const { finished } = await recover(dir);
-    const summary: CompactSummary = { run: null, merges: [], removed: 0, retiredUntil: null, recovered: finished, seconds: 0 };
+    const summary: CompactSummary = { run: null, merges: [], removed: 0, retiredUntil: null, recovered: finished, keptApart: { names: 0, kinds: 0 }, seconds: 0 };
     const known = await KnownSources.open(dir);
     const live = known.head?.files ?? (await filesOnDisk(dir));
     const wanted = live.filter((f) => {
@@ -207,7 +237,10 @@ export async function compact(opts: CompactOptions): Promise<CompactSummary> {
         let n = 0;
         for (const [partition, files] of small) {
           if (files.length < 2) continue;
-          for (const group of await mergeGroups(conn, dir, partition, files, names)) {
+          const { groups, apart } = await mergeGroups(conn, dir, partition, files, names);
+          summary.keptApart.names += apart.names;
+          summary.keptApart.kinds += apart.kinds;
+          for (const group of groups) {
             const paths = group.map((s) => join(dir, s.file));
             const m: Merge = { partition, files: group.map((s) => s.file), bytes: group.reduce((t, s) => t + s.bytes, 0), into: '', intoBytes: 0, rows: 0 };
             if (!opts.dryRun) {

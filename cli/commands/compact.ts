@@ -50,11 +50,20 @@ the dataset cannot be read or written (nothing is changed).`,
     if (s.recovered) io.stdout.line(`finished the interrupted run ${s.recovered} first`);
     const files = s.merges.reduce((n, m) => n + m.files.length, 0);
     const partitions = new Set(s.merges.map((m) => m.partition)).size;
-    if (s.merges.length === 0) io.stdout.line(`nothing to compact in ${f.data}: no date partition holds two small Parquet files or more`);
+    if (s.merges.length === 0) io.stdout.line(`nothing to compact in ${f.data}: no date partition holds two small Parquet files that can be merged`);
     else if (dry) io.stdout.line(`would merge ${formatCount(files)} files into ${formatCount(s.merges.length)} in ${formatCount(partitions)} date partition(s); nothing was changed`);
     else {
       io.stdout.line(`compacted ${f.data}: ${formatCount(files)} files into ${formatCount(s.merges.length)} in ${formatCount(partitions)} date partition(s) in ${s.seconds.toFixed(1)} s`);
       io.stdout.line(`  the merged files stay for readers that opened the dataset before, until ${s.retiredUntil ?? ''}; a later ingest or compact removes them`);
+    }
+    const apart = s.keptApart.names + s.keptApart.kinds;
+    if (apart) {
+      io.stdout.line(`  ${formatCount(apart)} small file(s) left as they are, in partitions with other small files:`);
+      if (s.keptApart.names) {
+        io.stdout.line(`    ${formatCount(s.keptApart.names)} hold rows of a source whose name other files' rows carry for another source (stdin \`-\`, or one`);
+        io.stdout.line('    relative path given from two folders): merged, replacing one source would drop the others\' rows');
+      }
+      if (s.keptApart.kinds) io.stdout.line(`    ${formatCount(s.keptApart.kinds)} are the only small file of their columns (another s3sift version wrote them) or kind of rows`);
     }
     if (s.removed) io.stdout.line(`  removed ${formatCount(s.removed)} file(s) merged or replaced more than an hour ago`);
     return EXIT.ok;

@@ -120,6 +120,7 @@ describe('compact', () => {
     await ingestEach(2);
     const s = await compact({ data: data() });
     expect(s.merges.flatMap((m) => m.files)).toHaveLength(3);
+    expect(s.keptApart).toEqual({ names: 1, kinds: 0 });
     expect(await count()).toBe(80);
     await ingest(['-'], opts({ stdin: Readable.from([a]), force: true }));
     expect(await count()).toBe(80);
@@ -428,7 +429,17 @@ describe('s3sift compact', () => {
     expect(r.stdout).toContain(`compacted ${data()}: 3 files into 1 in 1 date partition(s)`);
     expect(r.stderr).toMatch(/^merged access_log\/date=2025-03-10: 3 files \(.* MB, 60 rows\) into access_log\/date=2025-03-10\/.*-c0\.parquet/);
     const again = cli(['compact', '--data', data()]);
-    expect([again.code, again.stdout.trim()]).toEqual([0, `nothing to compact in ${data()}: no date partition holds two small Parquet files or more`]);
+    expect([again.code, again.stdout.trim()]).toEqual([0, `nothing to compact in ${data()}: no date partition holds two small Parquet files that can be merged`]);
+  });
+
+  it('says why small files were left as they are: stdin sources, whose rows carry one name, are never merged together', async () => {
+    for (const seed of [11, 12, 13]) await ingest(['-'], opts({ stdin: Readable.from([lines(20, seed)]) }));
+    const r = cli(['compact', '--data', data()]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`nothing to compact in ${data()}: no date partition holds two small Parquet files that can be merged`);
+    expect(r.stdout).toContain('3 small file(s) left as they are, in partitions with other small files:');
+    expect(r.stdout).toContain("3 hold rows of a source whose name other files' rows carry for another source (stdin `-`, or one");
+    expect(head().files).toHaveLength(3);
   });
 
   it('names a damaged Parquet file it meets, exit 2, and changes nothing', async () => {
