@@ -129,7 +129,15 @@ export class Batches {
   /** A reject or skip found by the splitter, in its place among the values. */
   local(r: BatchResult): void {
     this.flush();
-    this.queue.push(r);
+    // Nothing read before it still out: it goes to the sink now. Else it joins the splitter's finds just before
+    // it, if any: a run of blank or bad lines is one entry, not one each (a file of a million blank lines
+    // made a queue of a million, taken off its front one by one: minutes).
+    const last = this.queue[this.queue.length - 1];
+    if (last === undefined) this.apply(r);
+    else if (last !== 'pause' && !(last instanceof Promise)) {
+      last.rejects.push(...r.rejects);
+      last.skips.push(...r.skips);
+    } else this.queue.push(r);
   }
 
   /** The end of a chunk: `pause` runs here, in order. */
@@ -152,11 +160,17 @@ export class Batches {
     this.b = null;
   }
 
-  /** Take results in order until at most `inFlight` batches are out (all of them with 0). */
+  /**
+   * Take results in order until at most `inFlight` batches are out (all of
+   * them with 0); what comes before the first batch still out is taken
+   * whatever their number.
+   */
   async take(inFlight = IN_FLIGHT_PER_WORKER * this.workers.size): Promise<void> {
     this.flush();
-    while (this.queue.length > 0 && (this.sent > inFlight || inFlight === 0)) {
-      const head = this.queue.shift() as Entry;
+    while (this.queue.length > 0) {
+      const head = this.queue[0] as Entry;
+      if (head instanceof Promise && this.sent <= inFlight && inFlight > 0) break;
+      this.queue.shift();
       if (head === 'pause') await this.pause();
       else if (head instanceof Promise) {
         this.sent--;

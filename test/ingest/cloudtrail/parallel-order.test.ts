@@ -1,0 +1,74 @@
+/**
+ * How the reader hands values to parse workers and takes their results back
+ * (ingest/cloudtrail/parallel.ts, `Batches`), with stand-in workers that
+ * stage each batch in this thread: what reaches the sink, and in what
+ * order. (parallel.test.ts runs the real workers from dist/ against whole
+ * ingests.)
+ */
+import { describe, expect, it } from 'vitest';
+import { stageBatch } from '../../../ingest/cloudtrail/batch.js';
+import type { BatchResult } from '../../../ingest/cloudtrail/batch.js';
+import type { ParseWorkers } from '../../../ingest/cloudtrail/parallel.js';
+import { readCloudTrail, type ParallelRead } from '../../../ingest/cloudtrail/read.js';
+import { generateCloudTrailRecords } from '../../../scripts/gen-cloudtrail.js';
+
+/** Workers that stage each batch in this thread. */
+function standIn(): ParseWorkers & { batches: number } {
+  const w = {
+    batches: 0,
+    size: 2,
+    parse(bytes: Uint8Array, offsets: Int32Array, fileIdx: number): Promise<BatchResult> {
+      w.batches++;
+      // A copy, as a worker gets one.
+      return Promise.resolve(stageBatch(Buffer.from(bytes), offsets.slice(), fileIdx));
+    },
+  };
+  return w as unknown as ParseWorkers & { batches: number };
+}
+
+/** The `where` (last field) of each staged TSV row of a batch result. */
+const wheresOf = (r: BatchResult): number[] =>
+  r.staged.flatMap((g) => Buffer.from(g.rows).toString('utf8').split('\n').slice(0, -1).map((line) => Number(line.slice(line.lastIndexOf('\t') + 1))));
+
+interface Seen {
+  /** Rows by `where` (a batch's rows come grouped by date file: compare them sorted). */
+  rows: number[];
+  rejects: Array<[number, string]>;
+  skips: number;
+  error: string | null;
+}
+
+/** Read `content` in chunks of `chunk` bytes, in one thread (no `workers`) or on `workers`. */
+async function read(content: Buffer, workers?: ParseWorkers, chunk = 1 << 18): Promise<Seen> {
+  const seen: Seen = { rows: [], rejects: [], skips: 0, error: null };
+  const chunks = async function* (): AsyncGenerator<Buffer> {
+    for (let i = 0; i < content.length; i += chunk) yield content.subarray(i, i + chunk);
+  };
+  const sink = {
+    row: (_row: unknown, where: number) => void seen.rows.push(where),
+    reject: (where: number, reason: string) => void seen.rejects.push([where, reason]),
+    skip: () => void seen.skips++,
+  };
+  const parallel: ParallelRead | undefined = workers && { workers, fileIdx: 0, staged: (r) => void seen.rows.push(...wheresOf(r)) };
+  try {
+    await readCloudTrail(chunks(), sink, async () => {}, parallel);
+  } catch (err) {
+    seen.error = (err as Error).message;
+  }
+  return seen;
+}
+
+const records = [...generateCloudTrailRecords({ records: 3000, seed: 5 })].map((r) => JSON.stringify(r));
+
+describe('CloudTrail values read on parse workers', () => {
+  it('reads a long run of blank lines in linear time', async () => {
+    // 500,000 blank lines (2 MiB) after one record: each was a queue entry of its own, taken off the front of an array
+    // (1,100,000 took more than 5 minutes).
+    const content = Buffer.from(`${records[0]}\n${'   \n'.repeat(500_000)}${records[1]}\n`);
+    const started = performance.now();
+    const seen = await read(content, standIn());
+    expect(seen.skips).toBe(500_000);
+    expect(seen.rows).toEqual([1, 500_002]);
+    expect(performance.now() - started).toBeLessThan(3_000);
+  });
+});
