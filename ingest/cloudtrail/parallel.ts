@@ -53,7 +53,7 @@ export class ParseWorkers {
   }
 
   /** Read and stage the values at `offsets` of `bytes` (transferred: the caller lets go of them). */
-  parse(bytes: Uint8Array, offsets: Int32Array, fileIdx: number): Promise<BatchResult> {
+  parse(bytes: Uint8Array, offsets: Float64Array, fileIdx: number): Promise<BatchResult> {
     if (this.broken) return Promise.reject(this.broken);
     let i = 0;
     for (let k = 1; k < this.load.length; k++) if ((this.load[k] as number) < (this.load[i] as number)) i = k;
@@ -151,7 +151,8 @@ export class Batches {
     // Not from Node's shared pool: the buffer is transferred, and not zero-filled: every byte is written.
     const bytes = Buffer.allocUnsafeSlow(this.lastEnd - this.first);
     this.b.copy(bytes, 0, this.first, this.lastEnd);
-    const p = this.workers.parse(bytes, Int32Array.from(this.offsets), this.fileIdx);
+    // Float64: a line number can pass 2^31 (a file of a few MB gzipped can hold that many blank lines).
+    const p = this.workers.parse(bytes, Float64Array.from(this.offsets), this.fileIdx);
     // Awaited in order by `take`; a failure seen before then is not unhandled.
     p.catch(() => {});
     this.queue.push(p);

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { stageBatch } from '../../../ingest/cloudtrail/batch.js';
 import type { BatchResult } from '../../../ingest/cloudtrail/batch.js';
-import type { ParseWorkers } from '../../../ingest/cloudtrail/parallel.js';
+import { Batches, type ParseWorkers } from '../../../ingest/cloudtrail/parallel.js';
 import { readCloudTrail, type ParallelRead } from '../../../ingest/cloudtrail/read.js';
 import { generateCloudTrailRecords } from '../../../scripts/gen-cloudtrail.js';
 
@@ -17,7 +17,7 @@ function standIn(): ParseWorkers & { batches: number } {
   const w = {
     batches: 0,
     size: 2,
-    parse(bytes: Uint8Array, offsets: Int32Array, fileIdx: number): Promise<BatchResult> {
+    parse(bytes: Uint8Array, offsets: Float64Array, fileIdx: number): Promise<BatchResult> {
       w.batches++;
       // A copy, as a worker gets one.
       return Promise.resolve(stageBatch(Buffer.from(bytes), offsets.slice(), fileIdx));
@@ -70,5 +70,16 @@ describe('CloudTrail values read on parse workers', () => {
     expect(seen.skips).toBe(500_000);
     expect(seen.rows).toEqual([1, 500_002]);
     expect(performance.now() - started).toBeLessThan(3_000);
+  });
+
+  it('keeps the line number of a value past 2^31 lines', async () => {
+    const workers = standIn();
+    const rows: number[] = [];
+    const batches = new Batches(workers, 0, { row: () => {}, reject: () => {}, skip: () => {}, staged: (r) => void rows.push(...wheresOf(r)) }, async () => {});
+    const b = Buffer.from(records[0] as string);
+    batches.value(b, 0, b.length, 2 ** 31 + 7);
+    batches.value(b, 0, b.length, 2 ** 32 + 1);
+    await batches.take(0);
+    expect(rows).toEqual([2 ** 31 + 7, 2 ** 32 + 1]);
   });
 });
