@@ -1,9 +1,9 @@
 /**
  * How the reader hands values to parse workers and takes their results back
  * (ingest/cloudtrail/parallel.ts, `Batches`), with stand-in workers that
- * stage each batch in this thread: what reaches the sink, and in what
- * order. (parallel.test.ts runs the real workers from dist/ against whole
- * ingests.)
+ * stage each batch in this thread: what reaches the sink, in what order,
+ * and what happens when a worker fails. (parallel.test.ts runs the real
+ * workers from dist/ against whole ingests.)
  */
 import { describe, expect, it } from 'vitest';
 import { stageBatch } from '../../../ingest/cloudtrail/batch.js';
@@ -12,13 +12,15 @@ import { Batches, type ParseWorkers } from '../../../ingest/cloudtrail/parallel.
 import { readCloudTrail, type ParallelRead } from '../../../ingest/cloudtrail/read.js';
 import { generateCloudTrailRecords } from '../../../scripts/gen-cloudtrail.js';
 
-/** Workers that stage each batch in this thread. */
-function standIn(): ParseWorkers & { batches: number } {
+/** Workers that stage each batch in this thread; `fail(n)` makes the n-th batch (1-based) fail as a dead worker's does. */
+function standIn(fail: (n: number) => boolean = () => false): ParseWorkers & { batches: number } {
   const w = {
     batches: 0,
     size: 2,
+    alive: true,
+    failure: null,
     parse(bytes: Uint8Array, offsets: Float64Array, fileIdx: number): Promise<BatchResult> {
-      w.batches++;
+      if (fail(++w.batches)) return Promise.reject(new Error('a parse worker stopped (exit code 1)'));
       // A copy, as a worker gets one.
       return Promise.resolve(stageBatch(Buffer.from(bytes), offsets.slice(), fileIdx));
     },
@@ -70,6 +72,21 @@ describe('CloudTrail values read on parse workers', () => {
     expect(seen.skips).toBe(500_000);
     expect(seen.rows).toEqual([1, 500_002]);
     expect(performance.now() - started).toBeLessThan(3_000);
+  });
+
+  it('reads the batch of a worker that failed in this thread: no record lost or doubled, rejects in order', async () => {
+    const lines = records.slice();
+    lines.splice(1000, 0, 'not json', '{"eventName": "NoTime"}', '');
+    const content = Buffer.from(lines.join('\n') + '\n');
+    expect(content.length).toBeGreaterThan(1 << 20);
+    const one = await read(content);
+    const workers = standIn((n) => n === 3 || n === 6);
+    const two = await read(content, workers);
+    expect(workers.batches).toBeGreaterThan(6);
+    const sorted = (s: Seen): Seen => ({ ...s, rows: s.rows.slice().sort((a, b) => a - b) });
+    expect(sorted(two)).toEqual(sorted(one));
+    expect(new Set(two.rows).size).toBe(3000);
+    expect(two.rejects).toHaveLength(2);
   });
 
   it('keeps the line number of a value past 2^31 lines', async () => {

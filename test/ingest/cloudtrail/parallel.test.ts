@@ -93,6 +93,36 @@ describe('CloudTrail read on parse workers', { timeout: 240_000 }, () => {
     }
   });
 
+  it('reads on in its own thread when a worker stops mid-read: every record counted once', async () => {
+    const { readCloudTrail } = (await import(new URL('cloudtrail/read.js', DIST).href)) as typeof import('../../../ingest/cloudtrail/read.js');
+    const { ParseWorkers } = (await import(new URL('cloudtrail/parallel.js', DIST).href)) as typeof import('../../../ingest/cloudtrail/parallel.js');
+    const workers = ParseWorkers.start(2);
+    expect(workers).not.toBeNull();
+    try {
+      const recs = [...generateCloudTrailRecords({ records: 4000, seed: 19 })];
+      const content = Buffer.from(recs.map((r) => JSON.stringify(r)).join('\n'));
+      const chunks = async function* (): AsyncGenerator<Buffer> {
+        for (let i = 0; i < content.length; i += 1 << 18) yield content.subarray(i, i + (1 << 18));
+      };
+      const wheres: number[] = [];
+      const sink = { row: (_r: unknown, where: number) => void wheres.push(where), reject: () => {}, skip: () => {} };
+      const staged = (r: { staged: Array<{ rows: Uint8Array }> }): void => {
+        for (const g of r.staged) for (const line of Buffer.from(g.rows).toString().split('\n').slice(0, -1)) wheres.push(Number(line.slice(line.lastIndexOf('\t') + 1)));
+      };
+      let pauses = 0;
+      // A worker killed under the reader (as an out-of-memory worker is) after the first chunk.
+      const kill = async (): Promise<void> => {
+        if (pauses++ === 1) await (workers as unknown as { workers: Array<{ terminate(): Promise<number> }> }).workers[0]?.terminate();
+      };
+      await readCloudTrail(chunks(), sink, kill, { workers: workers as NonNullable<typeof workers>, fileIdx: 0, staged });
+      expect(workers?.alive).toBe(false);
+      expect(workers?.failure?.message).toMatch(/stopped/);
+      expect(wheres.sort((a, b) => a - b)).toEqual(recs.map((_, i) => i + 1));
+    } finally {
+      await workers?.close();
+    }
+  });
+
   it('stores the conformance files and the samples as one thread does', async () => {
     const conf = (p: string): string => new URL(p, CONFORMANCE).pathname;
     const cases = (JSON.parse(readFileSync(conf('panther/cloudtrail-rule-tests.json'), 'utf8')) as { cases: Array<{ record: unknown }> }).cases;
