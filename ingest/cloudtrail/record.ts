@@ -102,10 +102,20 @@ function bool(v: unknown): boolean | null {
   return null;
 }
 
-/** An integer from a number (CloudTrail writes byte counts as `51.0`) or a string of digits. */
-function int(v: unknown): number | null {
+/** Largest value of an INTEGER column. */
+const INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * An integer from a number (CloudTrail writes byte counts as `51.0`) or a
+ * string of digits; NULL past `max` either way, so one hostile value cannot
+ * fail the cast of a whole Parquet file (it stays in the record's JSON).
+ * BIGINT columns take `Number.MAX_SAFE_INTEGER`: past it the number is not exact.
+ */
+function int(v: unknown, max: number): number | null {
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : NaN;
-  return Number.isFinite(n) ? Math.round(n) : null;
+  if (!Number.isFinite(n)) return null;
+  const r = Math.round(n);
+  return Math.abs(r) <= max ? r : null;
 }
 
 /** JSON text of a nested part, NULL when absent or `null`. */
@@ -271,10 +281,10 @@ export function parseCloudTrailRecord(rec: unknown, opts: ParseOptions = {}): Cl
     signature_version: asText(field(extra, 'SignatureVersion')),
     cipher_suite: asText(field(extra, 'CipherSuite')) ?? asText(field(tls, 'cipherSuite')),
     tls_version: asText(field(tls, 'tlsVersion')),
-    bytes_in: int(field(extra, 'bytesTransferredIn')),
-    bytes_out: int(field(extra, 'bytesTransferredOut')),
+    bytes_in: int(field(extra, 'bytesTransferredIn'), Number.MAX_SAFE_INTEGER),
+    bytes_out: int(field(extra, 'bytesTransferredOut'), Number.MAX_SAFE_INTEGER),
     host_id: asText(field(extra, 'x-amz-id-2')),
-    presigned_expires_s: int(field(req, 'X-Amz-Expires')),
+    presigned_expires_s: int(field(req, 'X-Amz-Expires'), INT32_MAX),
     request_parameters: asJson(req),
     response_elements: asJson(rec.responseElements),
     additional_event_data: asJson(extra),

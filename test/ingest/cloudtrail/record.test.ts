@@ -149,6 +149,12 @@ describe('parseCloudTrailRecord', () => {
     expect(r).toMatchObject({ bytes_in: 1024, bytes_out: 51 });
   });
 
+  it('reads a byte count or pre-signed expiry past its column (BIGINT, INTEGER) as NULL', () => {
+    const r = row(s3({ additionalEventData: { bytesTransferredIn: 1e300, bytesTransferredOut: '99999999999999999999' }, requestParameters: { bucketName: 'b', key: 'k', 'X-Amz-Expires': '2147483648' } }));
+    expect(r).toMatchObject({ bytes_in: null, bytes_out: null, presigned_expires_s: null });
+    expect(row(s3({ requestParameters: { bucketName: 'b', key: 'k', 'X-Amz-Expires': '2147483647' } })).presigned_expires_s).toBe(2147483647);
+  });
+
   it('stores times in UTC whatever offset or precision the record has', () => {
     expect(row(s3({ eventTime: '2025-03-10T10:00:01+02:00' })).event_time?.toISOString()).toBe('2025-03-10T08:00:01.000Z');
     expect(row(s3({ eventTime: '2025-03-10T08:00:01.250Z' })).event_time?.toISOString()).toBe('2025-03-10T08:00:01.250Z');
