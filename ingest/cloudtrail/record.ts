@@ -177,6 +177,20 @@ export const JSON_COLUMNS = {
   user_identity: 'userIdentity',
 } as const;
 
+/** 0001-01-01 and 9999-12-31T23:59:59.999Z: the days a `date=YYYY-MM-DD` partition can name. */
+const FIRST_MS = Date.parse('0001-01-01T00:00:00Z');
+const LAST_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
+/**
+ * Epoch milliseconds of an `eventTime`, NaN when it is not a time or its
+ * year is not 0001-9999: `Date.parse` also reads `+275760-09-13T00:00:00Z`,
+ * whose partition folder (`date=+275760-09`) no reader could cast to a DATE.
+ */
+function timeMs(text: string): number {
+  const ms = Date.parse(text);
+  return ms >= FIRST_MS && ms <= LAST_MS ? ms : NaN;
+}
+
 export interface ParseOptions {
   /**
    * Serialise the nested parts into the JSON columns (default true). The
@@ -206,7 +220,7 @@ export function parseCloudTrailRecord(rec: unknown, opts: ParseOptions = {}): Cl
   if (timeText === null) return new Reject('eventTime: missing');
   // A time that is there but unreadable (Panther's tests say "redacted") keeps
   // the record, timeless, in the NULL date partition; the text goes to other_fields.
-  const ms = Date.parse(timeText);
+  const ms = timeMs(timeText);
   const eventName = asText(rec.eventName);
   if (eventName === null) return new Reject('eventName: missing');
 

@@ -182,6 +182,17 @@ describe('parseCloudTrailRecord', () => {
     expect(JSON.parse(r.other_fields as string)).toMatchObject({ eventTime: 'redacted' });
   });
 
+  it('keeps a record whose eventTime is a time outside the years 0001-9999 as timeless, with the text in other_fields', () => {
+    // Date.parse reads them, but their day is no date partition a reader can cast ('date=+275760-09').
+    for (const t of ['+275760-09-13T00:00:00.000Z', '+010000-01-01T00:00:00Z', '-000001-01-01T00:00:00Z', '1/1/10000']) {
+      const r = row(s3({ eventTime: t }));
+      expect(r.event_time).toBeNull();
+      expect(JSON.parse(r.other_fields as string)).toMatchObject({ eventTime: t });
+    }
+    expect(row(s3({ eventTime: '9999-12-31T23:59:59.999Z' })).event_time?.toISOString()).toBe('9999-12-31T23:59:59.999Z');
+    expect(row(s3({ eventTime: '0001-01-01T00:00:00Z' })).event_time?.toISOString()).toBe('0001-01-01T00:00:00.000Z');
+  });
+
   it('rejects what is not an object', () => {
     for (const v of [null, 42, 'text', [1]]) expect(parseCloudTrailRecord(v)).toBeInstanceOf(Reject);
   });
