@@ -215,7 +215,11 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
         for (const t of tables.values()) await t.stage.abort().catch(() => {});
         throw err;
       } finally {
-        for (const t of tables.values()) await t.workers?.close();
+        for (const t of tables.values()) {
+          const failure = t.workers?.failure;
+          if (failure) opts.onWarning?.(`a CloudTrail parse worker failed; its batches were read in the main thread instead (${failure.message.split('\n')[0]})`);
+          await t.workers?.close();
+        }
         for (const c of conns) c.closeSync();
       }
       await rejectsOut.close();

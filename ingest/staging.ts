@@ -97,6 +97,11 @@ interface DateFile {
   key: number;
   day: number;
   writer: TsvWriter;
+  /**
+   * Opened when its first bytes are written out (-1 until then): the rows of
+   * a chunk can span thousands of dates, and a file opened for each stopped
+   * the run at the descriptor limit (EMFILE) before `tick` could convert any.
+   */
   fd: number;
   path: string;
   bytes: number;
@@ -218,13 +223,7 @@ export class Stage {
     let f = this.open.get(key);
     if (!f) {
       const path = join(this.workDir, `${this.table.name}-${dayString(day)}-${this.fileSeq++}.tsv`);
-      let fd: number;
-      try {
-        fd = openSync(path, 'w', FILE_MODE);
-      } catch (err) {
-        throw writeError(this.workDir, err);
-      }
-      f = { key, day, writer: new TsvWriter(1 << 20), fd, path, bytes: 0, lastRow: 0 };
+      f = { key, day, writer: new TsvWriter(1 << 20), fd: -1, path, bytes: 0, lastRow: 0 };
       this.open.set(key, f);
     }
     return f;
@@ -251,9 +250,11 @@ export class Stage {
   }
 
   private flush(f: DateFile): void {
+    if (f.writer.len === 0) return;
     const b = f.writer.buf;
     let off = 0;
     try {
+      if (f.fd < 0) f.fd = openSync(f.path, 'w', FILE_MODE);
       while (off < f.writer.len) off += writeSync(f.fd, b, off, f.writer.len - off);
     } catch (err) {
       throw writeError(this.workDir, err);
@@ -265,7 +266,7 @@ export class Stage {
   /** Close a date file and queue its COPY. */
   private convert(f: DateFile): void {
     this.flush(f);
-    closeSync(f.fd);
+    if (f.fd >= 0) closeSync(f.fd);
     this.open.delete(f.key);
     if (f.bytes === 0) {
       void rm(f.path, { force: true });
@@ -307,7 +308,7 @@ export class Stage {
 
   /** Give up: close files and wait for DuckDB to stop. */
   async abort(): Promise<void> {
-    for (const f of this.open.values()) closeSync(f.fd);
+    for (const f of this.open.values()) if (f.fd >= 0) closeSync(f.fd);
     this.open.clear();
     this.failure ??= new Error('aborted');
     await this.queue;

@@ -41,7 +41,7 @@ const spare: TsvWriter[] = [];
  * source number `fileIdx`. Each group's rows are copied into a buffer of
  * their own, so they can be transferred to another thread.
  */
-export function stageBatch(b: Buffer, offsets: Int32Array, fileIdx: number): BatchResult {
+export function stageBatch(b: Buffer, offsets: Float64Array, fileIdx: number): BatchResult {
   const groups = new Map<number, Group>();
   const out: BatchResult = { staged: [], rows: 0, rejects: [], skips: [] };
   const sink: CloudTrailSink = {

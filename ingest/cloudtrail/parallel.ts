@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { BatchResult } from './batch.js';
 import type { BatchRequest } from './parse-worker.js';
-import type { CloudTrailSink } from './value.js';
+import { readValue, type CloudTrailSink } from './value.js';
 
 /** A batch is sent once its values span this many bytes. */
 const BATCH_BYTES = 256 << 10;
@@ -27,6 +27,8 @@ export class ParseWorkers {
   private seq = 0;
   /** Set once a worker has failed or stopped: every later batch fails with it. */
   private broken: Error | null = null;
+  /** The first batch that failed (a worker that stopped, or one that threw). */
+  private firstFailure: Error | null = null;
 
   private constructor(private readonly workers: Worker[]) {
     this.load = workers.map(() => 0);
@@ -52,8 +54,22 @@ export class ParseWorkers {
     return this.workers.length;
   }
 
-  /** Read and stage the values at `offsets` of `bytes` (transferred: the caller lets go of them). */
-  parse(bytes: Uint8Array, offsets: Int32Array, fileIdx: number): Promise<BatchResult> {
+  /** False once a worker has stopped: sources are then read in their own thread. */
+  get alive(): boolean {
+    return this.broken === null;
+  }
+
+  /** The first failure of a batch, if any (its batch was read in the reader's thread instead). */
+  get failure(): Error | null {
+    return this.firstFailure;
+  }
+
+  /**
+   * Read and stage the values at `offsets` of `bytes`. Both are copied to
+   * the worker, not transferred: the caller keeps them, to read the batch
+   * itself should the worker fail.
+   */
+  parse(bytes: Uint8Array, offsets: Float64Array, fileIdx: number): Promise<BatchResult> {
     if (this.broken) return Promise.reject(this.broken);
     let i = 0;
     for (let k = 1; k < this.load.length; k++) if ((this.load[k] as number) < (this.load[i] as number)) i = k;
@@ -62,7 +78,7 @@ export class ParseWorkers {
     const req: BatchRequest = { id, bytes, offsets, fileIdx };
     return new Promise<BatchResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, worker: i });
-      (this.workers[i] as Worker).postMessage(req, [bytes.buffer as ArrayBuffer, offsets.buffer as ArrayBuffer]);
+      (this.workers[i] as Worker).postMessage(req);
     });
   }
 
@@ -71,12 +87,16 @@ export class ParseWorkers {
     if (!p) return;
     this.pending.delete(m.id);
     (this.load[p.worker] as number)--;
-    if ('error' in m) p.reject(new Error(`a parse worker failed: ${m.error}`));
-    else p.resolve(m.result);
+    if ('error' in m) {
+      const err = new Error(`a parse worker failed: ${m.error}`);
+      this.firstFailure ??= err;
+      p.reject(err);
+    } else p.resolve(m.result);
   }
 
   private fail(worker: number, err: Error): void {
     this.broken ??= err;
+    this.firstFailure ??= err;
     for (const [id, p] of this.pending) {
       if (p.worker !== worker) continue;
       this.pending.delete(id);
@@ -91,7 +111,17 @@ export class ParseWorkers {
   }
 }
 
-type Entry = Promise<BatchResult> | BatchResult | 'pause';
+/** A batch sent to a worker: its bytes and offsets are kept to read it here if the worker fails. */
+interface Sent {
+  result: Promise<BatchResult>;
+  bytes: Buffer;
+  offsets: Float64Array;
+}
+
+/** A batch sent, the rejects and skips the splitter found (`BatchResult`), or the end of a chunk. */
+type Entry = Sent | BatchResult | 'pause';
+
+const isSent = (e: Entry): e is Sent => typeof e === 'object' && 'result' in e;
 
 /**
  * Collects the values the splitter finds into batches for the workers and
@@ -129,7 +159,15 @@ export class Batches {
   /** A reject or skip found by the splitter, in its place among the values. */
   local(r: BatchResult): void {
     this.flush();
-    this.queue.push(r);
+    // Nothing read before it still out: it goes to the sink now. Else it joins the splitter's finds just before
+    // it, if any: a run of blank or bad lines is one entry, not one each (a file of a million blank lines
+    // made a queue of a million, taken off its front one by one: minutes).
+    const last = this.queue[this.queue.length - 1];
+    if (last === undefined) this.apply(r);
+    else if (last !== 'pause' && !isSent(last)) {
+      last.rejects.push(...r.rejects);
+      last.skips.push(...r.skips);
+    } else this.queue.push(r);
   }
 
   /** The end of a chunk: `pause` runs here, in order. */
@@ -140,29 +178,57 @@ export class Batches {
 
   private flush(): void {
     if (this.offsets.length === 0 || this.b === null) return;
-    // Not from Node's shared pool: the buffer is transferred, and not zero-filled: every byte is written.
+    // Not from Node's shared pool (posting a view copies the whole buffer under it), and not zero-filled: every byte is written.
     const bytes = Buffer.allocUnsafeSlow(this.lastEnd - this.first);
     this.b.copy(bytes, 0, this.first, this.lastEnd);
-    const p = this.workers.parse(bytes, Int32Array.from(this.offsets), this.fileIdx);
+    // Float64: a line number can pass 2^31 (a file of a few MB gzipped can hold that many blank lines).
+    const offsets = Float64Array.from(this.offsets);
+    const result = this.workers.parse(bytes, offsets, this.fileIdx);
     // Awaited in order by `take`; a failure seen before then is not unhandled.
-    p.catch(() => {});
-    this.queue.push(p);
+    result.catch(() => {});
+    this.queue.push({ result, bytes, offsets });
     this.sent++;
     this.offsets = [];
     this.b = null;
   }
 
-  /** Take results in order until at most `inFlight` batches are out (all of them with 0). */
+  /**
+   * Take results in order until at most `inFlight` batches are out (all of
+   * them with 0); what comes before the first batch still out is taken
+   * whatever their number. After a failure (a record that fails here too, a
+   * pause that fails), nothing read after it is taken, as in one thread.
+   */
   async take(inFlight = IN_FLIGHT_PER_WORKER * this.workers.size): Promise<void> {
     this.flush();
-    while (this.queue.length > 0 && (this.sent > inFlight || inFlight === 0)) {
-      const head = this.queue.shift() as Entry;
-      if (head === 'pause') await this.pause();
-      else if (head instanceof Promise) {
-        this.sent--;
-        this.apply(await head);
-      } else this.apply(head);
+    try {
+      while (this.queue.length > 0) {
+        const head = this.queue[0] as Entry;
+        if (isSent(head) && this.sent <= inFlight && inFlight > 0) break;
+        this.queue.shift();
+        if (head === 'pause') await this.pause();
+        else if (isSent(head)) {
+          this.sent--;
+          await this.settle(head);
+        } else this.apply(head);
+      }
+    } catch (err) {
+      this.queue.length = 0;
+      this.sent = 0;
+      throw err;
     }
+  }
+
+  /** A batch's result to the sink; a batch whose worker failed is read here, as one thread reads it. */
+  private async settle(batch: Sent): Promise<void> {
+    let r: BatchResult;
+    try {
+      r = await batch.result;
+    } catch {
+      const { bytes, offsets } = batch;
+      for (let i = 0; i + 2 < offsets.length; i += 3) readValue(this.sink, bytes, offsets[i] as number, offsets[i + 1] as number, offsets[i + 2] as number);
+      return;
+    }
+    this.apply(r);
   }
 
   private apply(r: BatchResult): void {

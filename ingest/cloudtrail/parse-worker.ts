@@ -8,7 +8,7 @@ import { stageBatch } from './batch.js';
 export interface BatchRequest {
   id: number;
   bytes: Uint8Array;
-  offsets: Int32Array;
+  offsets: Float64Array;
   fileIdx: number;
 }
 

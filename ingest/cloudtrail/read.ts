@@ -64,7 +64,8 @@ export async function readCloudTrail(
     await readLakeCsv(rest, sink, pause);
     return 'lake-csv';
   }
-  if (parallel) {
+  // Workers of which one has stopped are let be: its batches were read in this thread, and so is the rest.
+  if (parallel?.workers.alive) {
     // Read ahead: is the content large enough for the workers?
     let have = head.reduce((sum, c) => sum + c.length, 0);
     try {

@@ -102,10 +102,20 @@ function bool(v: unknown): boolean | null {
   return null;
 }
 
-/** An integer from a number (CloudTrail writes byte counts as `51.0`) or a string of digits. */
-function int(v: unknown): number | null {
+/** Largest value of an INTEGER column. */
+const INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * An integer from a number (CloudTrail writes byte counts as `51.0`) or a
+ * string of digits; NULL past `max` either way, so one hostile value cannot
+ * fail the cast of a whole Parquet file (it stays in the record's JSON).
+ * BIGINT columns take `Number.MAX_SAFE_INTEGER`: past it the number is not exact.
+ */
+function int(v: unknown, max: number): number | null {
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : NaN;
-  return Number.isFinite(n) ? Math.round(n) : null;
+  if (!Number.isFinite(n)) return null;
+  const r = Math.round(n);
+  return Math.abs(r) <= max ? r : null;
 }
 
 /** JSON text of a nested part, NULL when absent or `null`. */
@@ -167,6 +177,20 @@ export const JSON_COLUMNS = {
   user_identity: 'userIdentity',
 } as const;
 
+/** 0001-01-01 and 9999-12-31T23:59:59.999Z: the days a `date=YYYY-MM-DD` partition can name. */
+const FIRST_MS = Date.parse('0001-01-01T00:00:00Z');
+const LAST_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
+/**
+ * Epoch milliseconds of an `eventTime`, NaN when it is not a time or its
+ * year is not 0001-9999: `Date.parse` also reads `+275760-09-13T00:00:00Z`,
+ * whose partition folder (`date=+275760-09`) no reader could cast to a DATE.
+ */
+function timeMs(text: string): number {
+  const ms = Date.parse(text);
+  return ms >= FIRST_MS && ms <= LAST_MS ? ms : NaN;
+}
+
 export interface ParseOptions {
   /**
    * Serialise the nested parts into the JSON columns (default true). The
@@ -196,7 +220,7 @@ export function parseCloudTrailRecord(rec: unknown, opts: ParseOptions = {}): Cl
   if (timeText === null) return new Reject('eventTime: missing');
   // A time that is there but unreadable (Panther's tests say "redacted") keeps
   // the record, timeless, in the NULL date partition; the text goes to other_fields.
-  const ms = Date.parse(timeText);
+  const ms = timeMs(timeText);
   const eventName = asText(rec.eventName);
   if (eventName === null) return new Reject('eventName: missing');
 
@@ -271,10 +295,10 @@ export function parseCloudTrailRecord(rec: unknown, opts: ParseOptions = {}): Cl
     signature_version: asText(field(extra, 'SignatureVersion')),
     cipher_suite: asText(field(extra, 'CipherSuite')) ?? asText(field(tls, 'cipherSuite')),
     tls_version: asText(field(tls, 'tlsVersion')),
-    bytes_in: int(field(extra, 'bytesTransferredIn')),
-    bytes_out: int(field(extra, 'bytesTransferredOut')),
+    bytes_in: int(field(extra, 'bytesTransferredIn'), Number.MAX_SAFE_INTEGER),
+    bytes_out: int(field(extra, 'bytesTransferredOut'), Number.MAX_SAFE_INTEGER),
     host_id: asText(field(extra, 'x-amz-id-2')),
-    presigned_expires_s: int(field(req, 'X-Amz-Expires')),
+    presigned_expires_s: int(field(req, 'X-Amz-Expires'), INT32_MAX),
     request_parameters: asJson(req),
     response_elements: asJson(rec.responseElements),
     additional_event_data: asJson(extra),

@@ -188,6 +188,34 @@ describe('ingest of CloudTrail', () => {
     expect(readdirSync(join(opts().data, 'cloudtrail'))).toEqual(['date=2019-02-01']);
   });
 
+  it('keeps a record whose byte count or pre-signed expiry is past its column, the column NULL, and commits the run', async () => {
+    const rec = (n: number, over: { expires?: unknown; bytesIn?: unknown }): string =>
+      JSON.stringify({
+        eventVersion: '1.08', eventTime: `2025-03-10T00:00:0${n}Z`, eventName: 'GetObject', eventSource: 's3.amazonaws.com',
+        requestParameters: { bucketName: 'b', key: `k${n}`, 'X-Amz-Expires': over.expires ?? '60' }, additionalEventData: { bytesTransferredIn: over.bytesIn ?? 1 },
+      });
+    // Each of these stopped the whole run: DuckDB could not cast the staged value to INTEGER / BIGINT.
+    const file = write('ranges.ndjson', [rec(1, {}), rec(2, { expires: '99999999999' }), rec(3, { bytesIn: 1e300 }), rec(4, { bytesIn: 2 ** 63 }), rec(5, { expires: -(2 ** 31) - 1 })].join('\n') + '\n');
+    const s = await ingest([file], opts());
+    expect([s.rows, s.rejected]).toEqual([5, 0]);
+    const rows = await ctRows();
+    expect(rows.map((r) => [r.presigned_expires_s, r.bytes_in])).toEqual([[60, '1'], [null, '1'], [60, null], [60, null], [null, '1']]);
+    // The value as logged stays in the record's JSON.
+    expect(String(rows[1]?.request_parameters)).toContain('99999999999');
+  });
+
+  it('keeps a record whose eventTime is past the year 9999 timeless, and the dataset stays readable', async () => {
+    const rec = (time: string, key: string): string => JSON.stringify({ eventVersion: '1.08', eventTime: time, eventName: 'GetObject', eventSource: 's3.amazonaws.com', requestParameters: { bucketName: 'b', key } });
+    // Its day was committed as the folder date=+275760-09, which every later read failed to cast to a DATE.
+    const file = write('far.ndjson', [rec('2025-03-10T00:00:01Z', 'a'), rec('+275760-09-13T00:00:00.000Z', 'b')].join('\n') + '\n');
+    const s = await ingest([file], opts());
+    expect([s.rows, s.rejected]).toEqual([2, 0]);
+    expect(s.files.every((f) => /date=(\d{4}-\d\d-\d\d|__HIVE_DEFAULT_PARTITION__)\//.test(f))).toBe(true);
+    const rows = await ctRows();
+    expect(rows.map((r) => [r.key, r.event_time === null])).toEqual([['a', false], ['b', true]]);
+    expect(String(rows[1]?.other_fields)).toContain('+275760-09-13T00:00:00.000Z');
+  });
+
   it('writes management events and data events of a date to Parquet files of their own', async () => {
     const recs = [...generateCloudTrailRecords({ records: 200, seed: 9, days: 1 })];
     const file = write('day.json', JSON.stringify({ Records: recs }));

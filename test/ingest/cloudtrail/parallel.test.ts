@@ -39,18 +39,19 @@ const contentBytes = (path: string): number => (path.endsWith('.gz') ? gunzipSyn
 const pastOneMiB = (text: string): string => text.repeat(Math.ceil((1 << 20) / Buffer.byteLength(text)));
 
 /** Ingest `inputs` into a fresh dataset with `workers` parse workers; what a reader can see of the result. */
-async function run(inputs: string[], workers: number, label: string): Promise<{ s: IngestSummary; rows: Record<string, unknown>[]; rejects: string; layout: string[] }> {
+async function run(inputs: string[], workers: number, label: string): Promise<{ s: IngestSummary; rows: Record<string, unknown>[]; rejects: string; layout: string[]; warnings: string[] }> {
   const data = join(tmp.dir, `data-${label}-${workers}`);
-  const opts: IngestOptions = { data, format: 'cloudtrail', force: false, strict: false, parseWorkers: workers };
+  const warnings: string[] = [];
+  const opts: IngestOptions = { data, format: 'cloudtrail', force: false, strict: false, parseWorkers: workers, onWarning: (w) => void warnings.push(w) };
   const s = await ingest(inputs, opts);
   const rows = s.rows > 0 ? await readRows(data, 'cloudtrail', 'source_file, source_line, event_id, other_fields') : [];
   const rejects = s.rejectsFile ? readFileSync(join(data, s.rejectsFile), 'utf8') : '';
   // Which rows went to which Parquet file (the file names hold the run's id: compared by position).
   const layout = s.rows > 0 ? (await readRows(data, 'cloudtrail', 'source_file, source_line')).map((r) => `${String(r.date)}`) : [];
-  return { s, rows, rejects, layout };
+  return { s, rows, rejects, layout, warnings };
 }
 
-async function expectSame(inputs: string[], label: string): Promise<IngestSummary> {
+async function expectSame(inputs: string[], label: string): Promise<{ s: IngestSummary; warnings: string[] }> {
   const one = await run(inputs, 0, label);
   const two = await run(inputs, 2, label);
   const pick = (s: IngestSummary) => ({ ...s, run: '', seconds: 0, files: s.files.map((f) => f.replace(/\/[^/]+$/, '')), rejectsFile: s.rejectsFile !== null });
@@ -59,7 +60,10 @@ async function expectSame(inputs: string[], label: string): Promise<IngestSummar
   for (let i = 0; i < one.rows.length; i++) expect(two.rows[i]).toEqual(one.rows[i]);
   expect(two.rejects).toBe(one.rejects);
   expect(two.layout).toEqual(one.layout);
-  return one.s;
+  // The same warnings, but for a parse worker's failure (returned).
+  const workerWarning = (w: string): boolean => w.startsWith('a CloudTrail parse worker failed');
+  expect(two.warnings.filter((w) => !workerWarning(w))).toEqual(one.warnings);
+  return { s: one.s, warnings: two.warnings.filter(workerWarning) };
 }
 
 // Each case ingests its files twice; on a loaded 2-core machine that takes a while.
@@ -93,6 +97,62 @@ describe('CloudTrail read on parse workers', { timeout: 240_000 }, () => {
     }
   });
 
+  it('reads on in its own thread when a worker stops mid-read: every record counted once', async () => {
+    const { readCloudTrail } = (await import(new URL('cloudtrail/read.js', DIST).href)) as typeof import('../../../ingest/cloudtrail/read.js');
+    const { ParseWorkers } = (await import(new URL('cloudtrail/parallel.js', DIST).href)) as typeof import('../../../ingest/cloudtrail/parallel.js');
+    const workers = ParseWorkers.start(2);
+    expect(workers).not.toBeNull();
+    try {
+      const recs = [...generateCloudTrailRecords({ records: 4000, seed: 19 })];
+      const content = Buffer.from(recs.map((r) => JSON.stringify(r)).join('\n'));
+      const chunks = async function* (): AsyncGenerator<Buffer> {
+        for (let i = 0; i < content.length; i += 1 << 18) yield content.subarray(i, i + (1 << 18));
+      };
+      const wheres: number[] = [];
+      const sink = { row: (_r: unknown, where: number) => void wheres.push(where), reject: () => {}, skip: () => {} };
+      const staged = (r: { staged: Array<{ rows: Uint8Array }> }): void => {
+        for (const g of r.staged) for (const line of Buffer.from(g.rows).toString().split('\n').slice(0, -1)) wheres.push(Number(line.slice(line.lastIndexOf('\t') + 1)));
+      };
+      let pauses = 0;
+      // A worker killed under the reader (as an out-of-memory worker is) after the first chunk.
+      const kill = async (): Promise<void> => {
+        if (pauses++ === 1) await (workers as unknown as { workers: Array<{ terminate(): Promise<number> }> }).workers[0]?.terminate();
+      };
+      await readCloudTrail(chunks(), sink, kill, { workers: workers as NonNullable<typeof workers>, fileIdx: 0, staged });
+      expect(workers?.alive).toBe(false);
+      expect(workers?.failure?.message).toMatch(/stopped/);
+      expect(wheres.sort((a, b) => a - b)).toEqual(recs.map((_, i) => i + 1));
+    } finally {
+      await workers?.close();
+    }
+  });
+
+  it('stores what one thread does when batches fail on their worker, and warns once', async () => {
+    const { ParseWorkers } = (await import(new URL('cloudtrail/parallel.js', DIST).href)) as typeof import('../../../ingest/cloudtrail/parallel.js');
+    const proto = ParseWorkers.prototype as unknown as { parse: (this: { firstFailure: Error | null }, ...a: unknown[]) => Promise<unknown> };
+    const parse = proto.parse;
+    let calls = 0;
+    // The 3rd and 5th batches fail as a batch that threw on its worker does.
+    proto.parse = function (...a) {
+      if (++calls === 3 || calls === 5) {
+        this.firstFailure ??= new Error('a parse worker failed: RangeError: boom\n    at stageBatch');
+        return Promise.reject(this.firstFailure);
+      }
+      return parse.apply(this, a);
+    };
+    try {
+      const recs = [...generateCloudTrailRecords({ records: 3000, seed: 23, days: 2 })];
+      const lines = recs.map((r) => JSON.stringify(r));
+      lines.splice(700, 0, 'not json', '', JSON.stringify({ eventName: 'NoTime' }));
+      const { s, warnings } = await expectSame([write('failing.ndjson', lines.join('\n'))], 'failing');
+      expect(calls).toBeGreaterThan(5);
+      expect([s.rows, s.rejected, s.skipped]).toEqual([3000, 2, 1]);
+      expect(warnings).toEqual(['a CloudTrail parse worker failed; its batches were read in the main thread instead (a parse worker failed: RangeError: boom)']);
+    } finally {
+      proto.parse = parse;
+    }
+  });
+
   it('stores the conformance files and the samples as one thread does', async () => {
     const conf = (p: string): string => new URL(p, CONFORMANCE).pathname;
     const cases = (JSON.parse(readFileSync(conf('panther/cloudtrail-rule-tests.json'), 'utf8')) as { cases: Array<{ record: unknown }> }).cases;
@@ -110,7 +170,7 @@ describe('CloudTrail read on parse workers', { timeout: 240_000 }, () => {
       write('bus-many.ndjson', pastOneMiB(bus)),
     ];
     for (const f of big) expect(contentBytes(f)).toBeGreaterThanOrEqual(1 << 20);
-    const s = await expectSame([conf('aws-docs/cloudtrail-s3-example.json'), conf('aws-docs/eventbridge-s3-putobject.json'), panther, ...big], 'conformance');
+    const { s } = await expectSame([conf('aws-docs/cloudtrail-s3-example.json'), conf('aws-docs/eventbridge-s3-putobject.json'), panther, ...big], 'conformance');
     expect(s.rows).toBeGreaterThan(2900);
   });
 
@@ -125,7 +185,7 @@ describe('CloudTrail read on parse workers', { timeout: 240_000 }, () => {
       write('lines.ndjson', recs.slice(0, 800).map((r) => JSON.stringify(r)).join('\n')),
     ];
     for (const f of files) expect(contentBytes(f)).toBeGreaterThanOrEqual(1 << 20);
-    const s = await expectSame(files, 'generated');
+    const { s } = await expectSame(files, 'generated');
     expect(s.rows).toBe(2500 + 1500 + 600 + 800 + 800);
   });
 
@@ -140,7 +200,7 @@ describe('CloudTrail read on parse workers', { timeout: 240_000 }, () => {
     const badUtf8 = Buffer.concat([Buffer.from(JSON.stringify({ Records: recs.slice(0, 1000) }).slice(0, -2)), Buffer.from(',{"eventTime":"2025-03-10T00:00:00Z","eventName":"Get\xff\xfe","userAgent":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}]}')]);
     const surrogates = JSON.stringify({ Records: [...recs.slice(0, 1000), { ...one, userAgent: 'a\\ud800b' }, { ...one, requestParameters: { bucketName: 'b', key: 'k\\udfff' } }] }).replaceAll('\\\\u', '\\u');
     const gz = gzipSync(JSON.stringify({ Records: recs }));
-    const s = await expectSame([
+    const { s } = await expectSame([
       write('hostile.ndjson', lines.join('\n') + '\n'),
       write('bad-utf8.json', badUtf8),
       write('surrogates.json', surrogates),

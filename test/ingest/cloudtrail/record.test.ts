@@ -149,6 +149,12 @@ describe('parseCloudTrailRecord', () => {
     expect(r).toMatchObject({ bytes_in: 1024, bytes_out: 51 });
   });
 
+  it('reads a byte count or pre-signed expiry past its column (BIGINT, INTEGER) as NULL', () => {
+    const r = row(s3({ additionalEventData: { bytesTransferredIn: 1e300, bytesTransferredOut: '99999999999999999999' }, requestParameters: { bucketName: 'b', key: 'k', 'X-Amz-Expires': '2147483648' } }));
+    expect(r).toMatchObject({ bytes_in: null, bytes_out: null, presigned_expires_s: null });
+    expect(row(s3({ requestParameters: { bucketName: 'b', key: 'k', 'X-Amz-Expires': '2147483647' } })).presigned_expires_s).toBe(2147483647);
+  });
+
   it('stores times in UTC whatever offset or precision the record has', () => {
     expect(row(s3({ eventTime: '2025-03-10T10:00:01+02:00' })).event_time?.toISOString()).toBe('2025-03-10T08:00:01.000Z');
     expect(row(s3({ eventTime: '2025-03-10T08:00:01.250Z' })).event_time?.toISOString()).toBe('2025-03-10T08:00:01.250Z');
@@ -174,6 +180,17 @@ describe('parseCloudTrailRecord', () => {
     const r = row(s3({ eventTime: 'redacted' }));
     expect(r.event_time).toBeNull();
     expect(JSON.parse(r.other_fields as string)).toMatchObject({ eventTime: 'redacted' });
+  });
+
+  it('keeps a record whose eventTime is a time outside the years 0001-9999 as timeless, with the text in other_fields', () => {
+    // Date.parse reads them, but their day is no date partition a reader can cast ('date=+275760-09').
+    for (const t of ['+275760-09-13T00:00:00.000Z', '+010000-01-01T00:00:00Z', '-000001-01-01T00:00:00Z', '1/1/10000']) {
+      const r = row(s3({ eventTime: t }));
+      expect(r.event_time).toBeNull();
+      expect(JSON.parse(r.other_fields as string)).toMatchObject({ eventTime: t });
+    }
+    expect(row(s3({ eventTime: '9999-12-31T23:59:59.999Z' })).event_time?.toISOString()).toBe('9999-12-31T23:59:59.999Z');
+    expect(row(s3({ eventTime: '0001-01-01T00:00:00Z' })).event_time?.toISOString()).toBe('0001-01-01T00:00:00.000Z');
   });
 
   it('rejects what is not an object', () => {
