@@ -11,10 +11,12 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { BatchResult } from './batch.js';
 import type { BatchRequest } from './parse-worker.js';
-import { readValue, type CloudTrailSink } from './value.js';
+import { BLANK, readEntry, type CloudTrailSink } from './value.js';
 
 /** A batch is sent once its values span this many bytes. */
 const BATCH_BYTES = 256 << 10;
+/** ... or once it holds this many values and blank lines (three numbers each). */
+const MAX_OFFSETS = 3 * (64 << 10);
 /** Batches sent and not yet taken back, at most (per worker). */
 const IN_FLIGHT_PER_WORKER = 4;
 
@@ -156,6 +158,20 @@ export class Batches {
     if (e - this.first >= BATCH_BYTES) this.flush();
   }
 
+  /**
+   * A blank line: in the batch being gathered, if any, so that records with
+   * blank lines between them still go in batches of BATCH_BYTES (a blank
+   * line that ended the batch sent one record a batch, 40% slower).
+   */
+  blank(line: number): void {
+    if (this.offsets.length === 0) {
+      this.local({ staged: [], rows: 0, rejects: [], skips: [[line, 'blank line']] });
+      return;
+    }
+    this.offsets.push(BLANK, BLANK, line);
+    if (this.offsets.length >= MAX_OFFSETS) this.flush();
+  }
+
   /** A reject or skip found by the splitter, in its place among the values. */
   local(r: BatchResult): void {
     this.flush();
@@ -225,7 +241,7 @@ export class Batches {
       r = await batch.result;
     } catch {
       const { bytes, offsets } = batch;
-      for (let i = 0; i + 2 < offsets.length; i += 3) readValue(this.sink, bytes, offsets[i] as number, offsets[i + 1] as number, offsets[i + 2] as number);
+      for (let i = 0; i + 2 < offsets.length; i += 3) readEntry(this.sink, bytes, offsets[i] as number, offsets[i + 1] as number, offsets[i + 2] as number);
       return;
     }
     this.apply(r);

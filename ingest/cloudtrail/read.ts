@@ -119,7 +119,7 @@ async function readJsonParallel(chunks: AsyncIterable<Buffer>, sink: CloudTrailS
   const splitter = new JsonSplitter({
     value: (b, s, e, where) => batches.value(b, s, e, where),
     bad: (where, reason, raw) => batches.local({ staged: [], rows: 0, rejects: [[where, reason, raw]], skips: [] }),
-    blank: (line) => batches.local({ staged: [], rows: 0, rejects: [], skips: [[line, 'blank line']] }),
+    blank: (line) => batches.blank(line),
   });
   try {
     for await (const chunk of chunks) {

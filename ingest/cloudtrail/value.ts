@@ -21,6 +21,19 @@ export interface CloudTrailSink {
   skip(where: number, reason: string): void;
 }
 
+/**
+ * A blank line in a batch of values (parallel.ts): its start and end are
+ * BLANK and its place the line, so a run of records with blank lines between
+ * them stays one batch, and the skip is counted where one thread counts it.
+ */
+export const BLANK = -1;
+
+/** One entry of a batch: a value (readValue), or a blank line (BLANK). */
+export function readEntry(sink: CloudTrailSink, b: Buffer, s: number, e: number, where: number): void {
+  if (s === BLANK) sink.skip(where, 'blank line');
+  else readValue(sink, b, s, e, where);
+}
+
 /** Parse one JSON value found by the splitter and hand its records to the sink. */
 export function readValue(sink: CloudTrailSink, b: Buffer, s: number, e: number, where: number): void {
   const text = b.toString('utf8', s, e);
