@@ -147,7 +147,7 @@ async function mergeGroups(
     names: Map<string, string>;
   }
   const byKind = new Map<string, Group[]>();
-  const clashed = new Set<string>();
+  const clashed = new Set<Group>();
   for (const s of small) {
     const path = join(dir, s.file);
     // A file no source entry names (taken in from the folder by a first ingest) is merged only with such files:
@@ -160,12 +160,11 @@ async function mergeGroups(
     // The latest groups only: files that clash with all (stdin sources, every one named `-`) stay linear.
     let g = groups.slice(-OPEN_GROUPS).find(fits);
     if (!g) {
-      // Kept out of every group with room by the names its rows carry: say so if it ends up alone.
-      // (and the files of those groups, which may end up alone too).
-      const roomy = groups.slice(-OPEN_GROUPS).filter((o) => o.bytes + s.bytes <= MERGED_BYTES);
-      if (roomy.length) clashed.add(s.file);
-      for (const o of roomy) for (const f of o.files) clashed.add(f.file);
       groups.push((g = { files: [], bytes: 0, names: new Map() }));
+      // Kept out of every group with room by the names its rows carry, and those groups by its: if any ends up
+      // alone, that is why.
+      const roomy = groups.slice(-OPEN_GROUPS - 1, -1).filter((o) => o.bytes + s.bytes <= MERGED_BYTES);
+      if (roomy.length) for (const o of [g, ...roomy]) clashed.add(o);
     }
     g.files.push(s);
     g.bytes += s.bytes;
@@ -175,9 +174,8 @@ async function mergeGroups(
   for (const groups of byKind.values()) {
     for (const g of groups) {
       if (g.files.length !== 1) continue;
-      const [only] = g.files as [Sized];
       if (groups.length === 1) apart.kinds++;
-      else if (clashed.has(only.file)) apart.names++;
+      else if (clashed.has(g)) apart.names++;
     }
   }
   return { groups: [...byKind.values()].flat().map((g) => g.files).filter((g) => g.length >= 2), apart };
