@@ -63,7 +63,10 @@ the dataset cannot be read or written (nothing is changed).`,
         io.stdout.line(`    ${formatCount(s.keptApart.names)} hold rows of a source whose name other files' rows carry for another source (stdin \`-\`, or one`);
         io.stdout.line('    relative path given from two folders): merged, replacing one source would drop the others\' rows');
       }
-      if (s.keptApart.kinds) io.stdout.line(`    ${formatCount(s.keptApart.kinds)} are the only small file of their columns (another s3sift version wrote them) or kind of rows`);
+      if (s.keptApart.kinds) {
+        io.stdout.line(`    ${formatCount(s.keptApart.kinds)} are the only small file of their kind in their partition: CloudTrail management events and data`);
+        io.stdout.line('    events are kept in files apart, and so are files of other columns (another s3sift version wrote them) and files no source names');
+      }
     }
     if (s.removed) io.stdout.line(`  removed ${formatCount(s.removed)} file(s) merged or replaced more than an hour ago`);
     return EXIT.ok;

@@ -442,6 +442,26 @@ describe('s3sift compact', () => {
     expect(head().files).toHaveLength(3);
   });
 
+  it('says why a CloudTrail partition\'s management-events file and data-events file were left as they are', async () => {
+    const logs = join(tmp.dir, 'trail');
+    mkdirSync(logs);
+    const rec = (name: string, mgmt: boolean, j: number): object => ({
+      eventVersion: '1.08', eventTime: `2025-03-10T00:00:0${j}Z`, eventSource: 's3.amazonaws.com', eventName: name, awsRegion: 'us-east-1',
+      eventID: `e-${j}`, requestID: `r-${j}`, eventType: 'AwsApiCall', managementEvent: mgmt, eventCategory: mgmt ? 'Management' : 'Data',
+      userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::111122223333:user/a', accountId: '111122223333' },
+      requestParameters: { bucketName: 'b', ...(mgmt ? {} : { key: `k${j}` }) },
+    });
+    const p = join(logs, 't.json');
+    writeFileSync(p, JSON.stringify({ Records: [rec('GetObject', false, 1), rec('PutBucketPolicy', true, 2)] }));
+    await ingest([p], opts());
+    const r = cli(['compact', '--data', data(), '--dry-run']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('2 small file(s) left as they are, in partitions with other small files:');
+    // Not "another s3sift version wrote them": one version wrote both, one file for each kind of event.
+    expect(r.stdout).toContain('2 are the only small file of their kind in their partition: CloudTrail management events and data');
+    expect(r.stdout).toContain('events are kept in files apart, and so are files of other columns (another s3sift version wrote them) and files no source names');
+  });
+
   it('names a damaged Parquet file it meets, exit 2, and changes nothing', async () => {
     await ingestEach(3);
     const [, second] = head().files as [string, string];
