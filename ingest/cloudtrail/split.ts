@@ -55,6 +55,13 @@ export class JsonSplitter {
   private itemWhere = 0;
   private oversize: string | null = null;
   private line = 1;
+  /**
+   * Before the shape is known: the blank lines met (runs of line numbers,
+   * [first, last]), and whether the current line held anything. Should the
+   * file be NDJSON, they are blank lines of it, each one counted.
+   */
+  private leadingBlanks: Array<[number, number]> = [];
+  private lineUsed = false;
   private index = 0;
   private first = true;
   /** NDJSON: dropping the rest of a line already rejected as too long. */
@@ -162,7 +169,11 @@ export class JsonSplitter {
       }
       // Between values.
       if (isSpace(c) || (c === 44 && this.level > 0)) {
-        if (c === NL) this.line++;
+        if (c === NL) {
+          if (this.shape === null && !this.lineUsed) this.leadingBlank(this.line);
+          this.lineUsed = false;
+          this.line++;
+        }
         i++;
         continue;
       }
@@ -198,6 +209,8 @@ export class JsonSplitter {
           if (nl < 0 && !final && n - i < MAX_PROBE_LINE) break; // wait for the first line
           if (nl >= 0 && nl - i < MAX_PROBE_LINE && parsesAsObject(d, i, nl)) {
             this.shape = 'lines';
+            for (const [from, to] of this.leadingBlanks) for (let l = from; l <= to; l++) this.h.blank(l);
+            this.leadingBlanks = [];
             this.i = i;
             return this.lines(final);
           }
@@ -223,9 +236,17 @@ export class JsonSplitter {
         nl = n;
       }
       this.h.bad(this.line, 'not JSON: a CloudTrail file holds JSON objects or arrays', d.toString('utf8', i, Math.min(nl, i + RAW_KEEP)).trimEnd());
+      this.lineUsed = true;
       i = nl;
     }
     this.i = i;
+  }
+
+  /** A blank line before the shape is known (see leadingBlanks). */
+  private leadingBlank(line: number): void {
+    const last = this.leadingBlanks[this.leadingBlanks.length - 1];
+    if (last && last[1] === line - 1) last[1] = line;
+    else this.leadingBlanks.push([line, line]);
   }
 
   /** NDJSON: every line is a value (or blank). */

@@ -79,6 +79,21 @@ describe('JsonSplitter', () => {
     expect(seen.blank).toEqual([2, 5]);
   });
 
+  it('counts the blank lines of an NDJSON file before its first record, each once, and not a JSON document\'s', () => {
+    const r1 = JSON.stringify(rec(1));
+    const r2 = JSON.stringify(rec(2));
+    for (const chunk of [1, 3, 1 << 20]) {
+      const seen = split(`\n \r\n${r1}\n\n${r2}\n\n`, chunk);
+      expect([chunk, seen.shape, seen.values.map(([w]) => w), seen.blank]).toEqual([chunk, 'lines', [3, 5], [1, 2, 4, 6]]);
+      // A line that is not JSON before the first record is a reject, not a blank line too.
+      const bad = split(`\nnot json\n\n${r1}\n`, chunk);
+      expect([bad.bad.map(([w]) => w), bad.blank, bad.values.map(([w]) => w)]).toEqual([[2], [1, 3], [4]]);
+    }
+    // Whitespace around a Records document or an array is not a line of records.
+    expect(split(`\n\n${JSON.stringify({ Records: [rec(1)] })}\n\n`).blank).toEqual([]);
+    expect(split(`\n\n[${JSON.stringify(rec(1))}]\n`).blank).toEqual([]);
+  });
+
   it('reads NDJSON without a final line end', () => {
     expect(split(`${JSON.stringify(rec(1))}\n${JSON.stringify(rec(2))}`).values.map((v) => v[0])).toEqual([1, 2]);
   });
