@@ -187,9 +187,15 @@ describe('s3sift detections', () => {
     expect(run(['detections', 'show', 'nope']).code).toBe(2);
   });
 
-  it('runs the inline tests of the detections asked for', () => {
+  it('runs the inline tests of the detections asked for, and only those', async () => {
     const r = run(['detections', 'test', '--only', 'sigv2-request,mass-delete']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/10 passed, 0 failed, 2 detections/);
+    const asked = (await loadDetections()).filter((d) => d.id === 'sigv2-request' || d.id === 'mass-delete');
+    const tests = asked.reduce((n, d) => n + d.tests.length, 0);
+    expect(r.stdout).toContain(`\n${tests} passed, 0 failed, 2 detections`);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('ok   ')).map((l) => l.slice(5).split(' / ')[0]).sort()).toEqual([
+      ...Array<string>(asked.find((d) => d.id === 'mass-delete')?.tests.length ?? 0).fill('mass-delete'),
+      ...Array<string>(asked.find((d) => d.id === 'sigv2-request')?.tests.length ?? 0).fill('sigv2-request'),
+    ]);
   });
 });
