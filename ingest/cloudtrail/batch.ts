@@ -8,7 +8,7 @@
 import { dayOf } from '../staging.js';
 import { TsvWriter } from '../tsv-writer.js';
 import { cloudTrailRowBound, spanRowBound, stageCloudTrailRow } from './stage-row.js';
-import { readEntry, type CloudTrailSink } from './value.js';
+import { readEntries, type CloudTrailSink } from './value.js';
 
 /** The rows of one date file (`day`, `part`) in a batch; `last` is the 1-based number of its last row among the batch's rows. */
 export interface StagedRows {
@@ -68,7 +68,7 @@ export function stageBatch(b: Buffer, offsets: Float64Array, fileIdx: number): B
       out.skips.push([where, reason]);
     },
   };
-  for (let i = 0; i + 2 < offsets.length; i += 3) readEntry(sink, b, offsets[i] as number, offsets[i + 1] as number, offsets[i + 2] as number);
+  readEntries(sink, b, offsets);
   for (const g of groups.values()) {
     // A buffer of its own (not from Node's shared pool), so it can be transferred.
     const rows = Buffer.allocUnsafeSlow(g.w.len);

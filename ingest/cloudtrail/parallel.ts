@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { BatchResult } from './batch.js';
 import type { BatchRequest } from './parse-worker.js';
-import { BLANK, readEntry, type CloudTrailSink } from './value.js';
+import { BLANK, readEntries, type CloudTrailSink } from './value.js';
 
 /** A batch is sent once its values span this many bytes. */
 const BATCH_BYTES = 256 << 10;
@@ -240,8 +240,7 @@ export class Batches {
     try {
       r = await batch.result;
     } catch {
-      const { bytes, offsets } = batch;
-      for (let i = 0; i + 2 < offsets.length; i += 3) readEntry(this.sink, bytes, offsets[i] as number, offsets[i + 1] as number, offsets[i + 2] as number);
+      readEntries(this.sink, batch.bytes, batch.offsets);
       return;
     }
     this.apply(r);

@@ -28,10 +28,13 @@ export interface CloudTrailSink {
  */
 export const BLANK = -1;
 
-/** One entry of a batch: a value (readValue), or a blank line (BLANK). */
-export function readEntry(sink: CloudTrailSink, b: Buffer, s: number, e: number, where: number): void {
-  if (s === BLANK) sink.skip(where, 'blank line');
-  else readValue(sink, b, s, e, where);
+/** The entries of a batch of `b`, in order: triples (start, end, where) of `offsets`, each a value (readValue) or a blank line (BLANK). */
+export function readEntries(sink: CloudTrailSink, b: Buffer, offsets: Float64Array): void {
+  for (let i = 0; i + 2 < offsets.length; i += 3) {
+    const s = offsets[i] as number;
+    if (s === BLANK) sink.skip(offsets[i + 2] as number, 'blank line');
+    else readValue(sink, b, s, offsets[i + 1] as number, offsets[i + 2] as number);
+  }
 }
 
 /** Parse one JSON value found by the splitter and hand its records to the sink. */
