@@ -10,17 +10,18 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { describe, WriteError } from '../common/errors.js';
-import { AccessLogScan, text } from './access-log/scan.js';
+import { AccessLogLines } from './access-log/batch.js';
+import { text } from './access-log/scan.js';
 import { readCloudTrail, type CloudTrailSink, type ParallelRead } from './cloudtrail/read.js';
-import { ParseWorkers } from './cloudtrail/parallel.js';
+import { Batches, ParseWorkers } from './parallel.js';
 import { cloudTrailRowBound, spanRowBound, stageCloudTrailRow } from './cloudtrail/stage-row.js';
-import { DASH_IS_NULL, PlainLines, rowBound, stageAccessLogRow } from './access-log/stage-row.js';
+import { DASH_IS_NULL } from './access-log/stage-row.js';
 import { compactable } from './compact.js';
 import { commit, ensureManifest, lock, newRunId, recover, REJECTS, settleFiles, STAGING, type Journal } from './dataset.js';
 import { KnownSources, loadReplacing, stageManifest, type SourceEntry } from './manifest.js';
 import { detectFormat, type Format } from './detect.js';
-import { isBlank, MAX_LINE_BYTES, readLines } from './lines.js';
-import { keepRaw, MAX_REJECTS, RAW_KEEP, RejectsFile, type RejectRecord } from './reject.js';
+import { MAX_LINE_BYTES, readLines } from './lines.js';
+import { keepRaw, MAX_REJECTS, RejectsFile, type RejectRecord } from './reject.js';
 import { planReplacements } from './replace.js';
 import { DIR_MODE } from './modes.js';
 import { ACCESS_LOG, CLOUDTRAIL, type TableSpec } from './schema.js';
@@ -46,10 +47,13 @@ export interface IngestOptions {
   /** How to reach S3 for s3:// sources. */
   s3?: S3Options;
   /**
-   * Worker threads that read CloudTrail JSON beside the reading thread: 0
-   * reads in one thread; by default one per core (at most 4) when the run
-   * reads at least PARALLEL_BYTES of sources (starting them costs more than
-   * small runs gain). See docs/performance.md, "Ingest: CloudTrail".
+   * Worker threads that read CloudTrail JSON and access-log lines beside the
+   * reading thread: 0 reads in one thread, a number reads both kinds on that
+   * many; by default one per core (at most 4) when the run reads at least
+   * PARALLEL_BYTES of sources (starting them costs more than small runs
+   * gain), access logs only on machines of more than two cores. A source
+   * smaller than 1 MiB is read in the reading thread either way. See
+   * docs/performance.md, "Ingest: access logs" and "Ingest: CloudTrail".
    */
   parseWorkers?: number;
   onProgress?: (p: IngestProgress) => void;
@@ -113,12 +117,25 @@ const INCOMPLETE = 'incomplete:';
 interface TableRun {
   table: TableSpec;
   stage: Stage;
-  /** CloudTrail: the parse workers, if the run has them. */
+  /** The run's parse workers, if it has them. */
   workers: ParseWorkers | null;
 }
 
-/** Bytes of sources (as stored, gzipped or not) from which a run starts parse workers by default. */
+/**
+ * Bytes of sources (as stored, gzipped or not) from which a run starts parse
+ * workers by default: CloudTrail is read on them on any machine, access logs
+ * only with more than two cores. On two cores the access log's workers cost
+ * as much CPU as they take off the reading thread (1M lines: 9.3-9.7 s of
+ * CPU against 8.2 s, no faster), its scan being cheap beside JSON.parse;
+ * they take the reading thread from 4.5 s busy to 1.4-1.9 s, the bound
+ * wherever there are cores to spare (docs/performance.md).
+ */
 export const PARALLEL_BYTES = 16 << 20;
+/** Whether access logs are read on parse workers, given the `parseWorkers` option and the machine's cores (see PARALLEL_BYTES). */
+export function accessLogOnWorkers(parseWorkers: number | undefined, cores: number): boolean {
+  return parseWorkers === undefined ? cores > 2 : parseWorkers > 0;
+}
+
 /** Parse workers started by default, at most: one reading thread splits for all of them. */
 const MAX_PARSE_WORKERS = 4;
 
@@ -165,6 +182,7 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
       temp_directory: join(work, 'duckdb.tmp'),
     });
     const tables = new Map<Format, TableRun>();
+    let workers: ParseWorkers | null | undefined;
     let committing = false;
     try {
       // One connection per staged table: a table's COPYs run queued in the background while the other's
@@ -182,8 +200,12 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
             conns.push(conn);
             const dashIsNull = format === 'access-log' ? DASH_IS_NULL : [];
             const stage = await Stage.create(conn, table, join(work, 'tsv'), join(work, table.name), run, names, { dashIsNull });
-            const nWorkers = opts.parseWorkers ?? (bytesTotal >= PARALLEL_BYTES ? Math.min(MAX_PARSE_WORKERS, availableParallelism()) : 0);
-            t = { table, stage, workers: format === 'cloudtrail' ? ParseWorkers.start(nWorkers) : null };
+            // One pool of workers for the run, started by the first table that reads on them.
+            const onWorkers = format === 'cloudtrail' || accessLogOnWorkers(opts.parseWorkers, availableParallelism());
+            if (onWorkers && workers === undefined) {
+              workers = ParseWorkers.start(opts.parseWorkers ?? (bytesTotal >= PARALLEL_BYTES ? Math.min(MAX_PARSE_WORKERS, availableParallelism()) : 0));
+            }
+            t = { table, stage, workers: onWorkers ? (workers ?? null) : null };
             tables.set(format, t);
           }
           return t;
@@ -215,11 +237,9 @@ export async function ingest(args: readonly string[], opts: IngestOptions): Prom
         for (const t of tables.values()) await t.stage.abort().catch(() => {});
         throw err;
       } finally {
-        for (const t of tables.values()) {
-          const failure = t.workers?.failure;
-          if (failure) opts.onWarning?.(`a CloudTrail parse worker failed; its batches were read in the main thread instead (${failure.message.split('\n')[0]})`);
-          await t.workers?.close();
-        }
+        const failure = workers?.failure;
+        if (failure) opts.onWarning?.(`a parse worker failed; its batches were read in the main thread instead (${failure.message.split('\n')[0]})`);
+        await workers?.close();
         for (const c of conns) c.closeSync();
       }
       await rejectsOut.close();
@@ -412,29 +432,54 @@ class SourceRun {
   }
 }
 
-/** Bytes of a rejected line decoded for its reject: more than the RAW_KEEP units kept, however they encode. */
-const RAW_BYTES = 4 * RAW_KEEP;
+/**
+ * A source of at least this many bytes (as stored) is read on the parse
+ * workers, if the run has them; a smaller one in the reader's thread, as
+ * its batches would each wait on a round trip.
+ */
+const ACCESS_LOG_PARALLEL_BYTES = 1 << 20;
 
 /** Read one access-log source into the staging files and the rejects file. */
 async function readAccessLog(ctx: SourceRun): Promise<void> {
   const { entry, idx } = ctx;
   const stage = ctx.t.stage;
-  const scan = new AccessLogScan();
-  const plain = new PlainLines();
-  const onLine = (b: Buffer, s: number, e: number, lineNo: number): void => {
-    if (isBlank(b, s, e)) {
-      ctx.skip('blank line');
-      return;
-    }
-    if (scan.scan(b, s, e)) {
-      stageAccessLogRow(stage.writerFor(scan.time, rowBound(e - s)), b, scan, idx, lineNo, plain);
-      entry.rows++;
-    } else ctx.reject(lineNo, scan.reason, text(b, s, Math.min(e, s + RAW_BYTES)));
+  const here = new AccessLogLines(idx, {
+    writerFor: (timeMs, rowBytes) => stage.writerFor(timeMs, rowBytes),
+    row: () => void entry.rows++,
+    reject: (line, reason, raw) => ctx.reject(line, reason, raw),
+    skip: (_line, reason) => ctx.skip(reason),
+  });
+  const workers = ctx.t.workers;
+  const batches =
+    workers?.alive && ctx.src.size >= ACCESS_LOG_PARALLEL_BYTES
+      ? new Batches(workers, 'access-log', idx, {
+          reject: (line, reason, raw) => ctx.reject(line, reason, raw),
+          skip: (_line, reason) => ctx.skip(reason),
+          staged: (r) => {
+            for (const g of r.staged) stage.writeRows(g.day, g.part, g.rows, g.last);
+            stage.endBatch(r.rows);
+            entry.rows += r.rows;
+          },
+          readHere: (b, offsets) => here.lines(b, offsets),
+        }, () => ctx.pause())
+      : null;
+  const onTooLong = (lineNo: number, bytes: number, head: Buffer): void => {
+    const reason = `a line of ${bytes} bytes, longer than any record (${MAX_LINE_BYTES >> 20} MiB); passed over, its first ${head.length} bytes kept`;
+    if (batches) batches.local({ staged: [], rows: 0, rejects: [[lineNo, reason, text(head, 0, head.length)]], skips: [] });
+    else ctx.reject(lineNo, reason, text(head, 0, head.length));
   };
   try {
-    const onTooLong = (lineNo: number, bytes: number, head: Buffer): void =>
-      ctx.reject(lineNo, `a line of ${bytes} bytes, longer than any record (${MAX_LINE_BYTES >> 20} MiB); passed over, its first ${head.length} bytes kept`, text(head, 0, head.length));
-    ctx.read = await readLines(await ctx.open(), onLine, () => ctx.pause(), { onTooLong });
+    if (batches) {
+      try {
+        ctx.read = await readLines(await ctx.open(), (b, s, e, lineNo) => batches.value(b, s, e, lineNo), async () => {
+          batches.chunkEnd();
+          await batches.take();
+        }, { onTooLong });
+      } finally {
+        // What was read before a failure counts, as it does in one thread.
+        await batches.take(0);
+      }
+    } else ctx.read = await readLines(await ctx.open(), (b, s, e, lineNo) => here.line(b, s, e, lineNo), () => ctx.pause(), { onTooLong });
   } catch (err) {
     ctx.broke(err, 'line');
   }

@@ -7,14 +7,13 @@
 import { Readable } from 'node:stream';
 import { parse, type CsvError } from 'csv-parse';
 import { bomLength } from '../bytes.js';
+import { Batches, type BatchResult, type ParseWorkers } from '../parallel.js';
 import { RAW_KEEP, Reject } from '../reject.js';
 import { deeperThan, MAX_DEPTH } from './depth.js';
 import { LAKE_CSV_OPTIONS, isLakeHeader, lakeRecord } from './lake-csv.js';
 import { parseCloudTrailRecord, Skip } from './record.js';
-import type { BatchResult } from './batch.js';
-import { Batches, type ParseWorkers } from './parallel.js';
 import { JsonSplitter } from './split.js';
-import { readValue, type CloudTrailSink } from './value.js';
+import { readEntries, readValue, type CloudTrailSink } from './value.js';
 
 export type { CloudTrailSink } from './value.js';
 
@@ -115,7 +114,7 @@ export interface ParallelRead {
 
 /** The JSON path with the values read on parse workers; the sink sees what it would in one thread, in the same order. */
 async function readJsonParallel(chunks: AsyncIterable<Buffer>, sink: CloudTrailSink, pause: () => Promise<void>, p: ParallelRead): Promise<void> {
-  const batches = new Batches(p.workers, p.fileIdx, { ...sink, staged: p.staged }, pause);
+  const batches = new Batches(p.workers, 'cloudtrail', p.fileIdx, { ...sink, staged: p.staged, readHere: (b, offsets) => readEntries(sink, b, offsets) }, pause);
   const splitter = new JsonSplitter({
     value: (b, s, e, where) => batches.value(b, s, e, where),
     bad: (where, reason, raw) => batches.local({ staged: [], rows: 0, rejects: [[where, reason, raw]], skips: [] }),

@@ -4,6 +4,7 @@
  * and the parse workers, so both read a value the same way.
  */
 import { isUtf8 } from 'node:buffer';
+import { BLANK } from '../parallel.js';
 import { RAW_KEEP, Reject } from '../reject.js';
 import { hasSurrogateEscape, wellFormedValue } from '../unicode.js';
 import { deeperThan, MAX_DEPTH, TOO_DEEP } from './depth.js';
@@ -21,12 +22,6 @@ export interface CloudTrailSink {
   skip(where: number, reason: string): void;
 }
 
-/**
- * A blank line in a batch of values (parallel.ts): its start and end are
- * BLANK and its place the line, so a run of records with blank lines between
- * them stays one batch, and the skip is counted where one thread counts it.
- */
-export const BLANK = -1;
 
 /** The entries of a batch of `b`, in order: triples (start, end, where) of `offsets`, each a value (readValue) or a blank line (BLANK). */
 export function readEntries(sink: CloudTrailSink, b: Buffer, offsets: Float64Array): void {

@@ -1,14 +1,13 @@
 /**
  * How the reader hands values to parse workers and takes their results back
- * (ingest/cloudtrail/parallel.ts, `Batches`), with stand-in workers that
+ * (ingest/parallel.ts, `Batches`), with stand-in workers that
  * stage each batch in this thread: what reaches the sink, in what order,
  * and what happens when a worker fails. (parallel.test.ts runs the real
  * workers from dist/ against whole ingests.)
  */
 import { describe, expect, it } from 'vitest';
-import { stageBatch } from '../../../ingest/cloudtrail/batch.js';
-import type { BatchResult } from '../../../ingest/cloudtrail/batch.js';
-import { Batches, type ParseWorkers } from '../../../ingest/cloudtrail/parallel.js';
+import { stageCloudTrailBatch } from '../../../ingest/cloudtrail/batch.js';
+import { Batches, type BatchResult, type ParseWorkers } from '../../../ingest/parallel.js';
 import { readCloudTrail, type ParallelRead } from '../../../ingest/cloudtrail/read.js';
 import { generateCloudTrailRecords } from '../../../scripts/gen-cloudtrail.js';
 
@@ -19,10 +18,10 @@ function standIn(fail: (n: number) => boolean = () => false): ParseWorkers & { b
     size: 2,
     alive: true,
     failure: null,
-    parse(bytes: Uint8Array, offsets: Float64Array, fileIdx: number): Promise<BatchResult> {
+    parse(_kind: string, bytes: Uint8Array, offsets: Float64Array, fileIdx: number): Promise<BatchResult> {
       if (fail(++w.batches)) return Promise.reject(new Error('a parse worker stopped (exit code 1)'));
       // A copy, as a worker gets one.
-      return Promise.resolve(stageBatch(Buffer.from(bytes), offsets.slice(), fileIdx));
+      return Promise.resolve(stageCloudTrailBatch(Buffer.from(bytes), offsets.slice(), fileIdx));
     },
   };
   return w as unknown as ParseWorkers & { batches: number };
@@ -111,7 +110,7 @@ describe('CloudTrail values read on parse workers', () => {
   it('keeps the line number of a value past 2^31 lines', async () => {
     const workers = standIn();
     const rows: number[] = [];
-    const batches = new Batches(workers, 0, { row: () => {}, reject: () => {}, skip: () => {}, staged: (r) => void rows.push(...wheresOf(r)) }, async () => {});
+    const batches = new Batches(workers, 'cloudtrail', 0, { reject: () => {}, skip: () => {}, staged: (r) => void rows.push(...wheresOf(r)), readHere: () => {} }, async () => {});
     const b = Buffer.from(records[0] as string);
     batches.value(b, 0, b.length, 2 ** 31 + 7);
     batches.value(b, 0, b.length, 2 ** 32 + 1);

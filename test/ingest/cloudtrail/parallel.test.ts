@@ -1,10 +1,9 @@
 /**
- * The parse workers (ingest/cloudtrail/parallel.ts) against the reader's own
- * thread: every fixture, sample and hostile file ingested both ways gives the
- * same rows (every column, row by row), the same rejects in the same order,
- * the same counts and the same Parquet files. Workers start from the
- * compiled modules, so this test runs the build in dist/ (`npm test` builds
- * it first). Content under 1 MiB is read in one thread either way, so each
+ * CloudTrail read on the parse workers (ingest/parallel.ts) against the
+ * reader's own thread: every fixture, sample and hostile file ingested both
+ * ways gives the same dataset (helpers/parse-workers.ts: every row and
+ * column, the rejects in order, the counts, the Parquet files). Workers
+ * start from the compiled modules, in dist/. Content under 1 MiB is read in one thread either way, so each
  * case also has files past it: the fixtures and samples are put together
  * into larger files (several documents or lines in one file).
  */
@@ -12,12 +11,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { IngestOptions, IngestSummary } from '../../../ingest/ingest.js';
 import { generateCloudTrailRecords } from '../../../scripts/gen-cloudtrail.js';
-import { CONFORMANCE, SAMPLES, readRows, tempDir } from '../../helpers/dataset.js';
-
-const DIST = new URL('../../../dist/ingest/', import.meta.url);
-const { ingest } = (await import(new URL('ingest.js', DIST).href)) as typeof import('../../../ingest/ingest.js');
+import { CONFORMANCE, SAMPLES, tempDir } from '../../helpers/dataset.js';
+import { contentBytes, DIST, expectSameOnWorkers, pastOneMiB } from '../../helpers/parse-workers.js';
 
 let tmp: { dir: string; cleanup: () => void };
 beforeEach(() => {
@@ -32,49 +28,15 @@ const write = (name: string, content: string | Buffer): string => {
   return path;
 };
 
-/** Bytes of content of a file (gunzipped when gzipped): from 1 MiB, it is read on the workers. */
-const contentBytes = (path: string): number => (path.endsWith('.gz') ? gunzipSync(readFileSync(path)) : readFileSync(path)).length;
-
-/** `text` repeated until it holds at least 1 MiB. */
-const pastOneMiB = (text: string): string => text.repeat(Math.ceil((1 << 20) / Buffer.byteLength(text)));
-
-/** Ingest `inputs` into a fresh dataset with `workers` parse workers; what a reader can see of the result. */
-async function run(inputs: string[], workers: number, label: string): Promise<{ s: IngestSummary; rows: Record<string, unknown>[]; rejects: string; layout: string[]; warnings: string[] }> {
-  const data = join(tmp.dir, `data-${label}-${workers}`);
-  const warnings: string[] = [];
-  const opts: IngestOptions = { data, format: 'cloudtrail', force: false, strict: false, parseWorkers: workers, onWarning: (w) => void warnings.push(w) };
-  const s = await ingest(inputs, opts);
-  const rows = s.rows > 0 ? await readRows(data, 'cloudtrail', 'source_file, source_line, event_id, other_fields') : [];
-  const rejects = s.rejectsFile ? readFileSync(join(data, s.rejectsFile), 'utf8') : '';
-  // Which rows went to which Parquet file (the file names hold the run's id: compared by position).
-  const layout = s.rows > 0 ? (await readRows(data, 'cloudtrail', 'source_file, source_line')).map((r) => `${String(r.date)}`) : [];
-  return { s, rows, rejects, layout, warnings };
-}
-
-async function expectSame(inputs: string[], label: string): Promise<{ s: IngestSummary; warnings: string[] }> {
-  const one = await run(inputs, 0, label);
-  const two = await run(inputs, 2, label);
-  const pick = (s: IngestSummary) => ({ ...s, run: '', seconds: 0, files: s.files.map((f) => f.replace(/\/[^/]+$/, '')), rejectsFile: s.rejectsFile !== null });
-  expect(pick(two.s)).toEqual(pick(one.s));
-  expect(two.rows.length).toBe(one.rows.length);
-  for (let i = 0; i < one.rows.length; i++) expect(two.rows[i]).toEqual(one.rows[i]);
-  expect(two.rejects).toBe(one.rejects);
-  expect(two.layout).toEqual(one.layout);
-  // The same warnings, but for a parse worker's failure (returned).
-  const workerWarning = (w: string): boolean => w.startsWith('a CloudTrail parse worker failed');
-  expect(two.warnings.filter((w) => !workerWarning(w))).toEqual(one.warnings);
-  return { s: one.s, warnings: two.warnings.filter(workerWarning) };
-}
-
 // Each case ingests its files twice; on a loaded 2-core machine that takes a while.
 describe('CloudTrail read on parse workers', { timeout: 240_000 }, () => {
   it('runs from the compiled modules', () => {
-    expect(existsSync(new URL('cloudtrail/parse-worker.js', DIST))).toBe(true);
+    expect(existsSync(new URL('parse-worker.js', DIST))).toBe(true);
   });
 
   it('reads content of 1 MiB or more on the workers, and smaller content in its own thread', async () => {
     const { readCloudTrail } = (await import(new URL('cloudtrail/read.js', DIST).href)) as typeof import('../../../ingest/cloudtrail/read.js');
-    const { ParseWorkers } = (await import(new URL('cloudtrail/parallel.js', DIST).href)) as typeof import('../../../ingest/cloudtrail/parallel.js');
+    const { ParseWorkers } = (await import(new URL('parallel.js', DIST).href)) as typeof import('../../../ingest/parallel.js');
     const workers = ParseWorkers.start(2);
     expect(workers).not.toBeNull();
     try {
@@ -99,7 +61,7 @@ describe('CloudTrail read on parse workers', { timeout: 240_000 }, () => {
 
   it('reads on in its own thread when a worker stops mid-read: every record counted once', async () => {
     const { readCloudTrail } = (await import(new URL('cloudtrail/read.js', DIST).href)) as typeof import('../../../ingest/cloudtrail/read.js');
-    const { ParseWorkers } = (await import(new URL('cloudtrail/parallel.js', DIST).href)) as typeof import('../../../ingest/cloudtrail/parallel.js');
+    const { ParseWorkers } = (await import(new URL('parallel.js', DIST).href)) as typeof import('../../../ingest/parallel.js');
     const workers = ParseWorkers.start(2);
     expect(workers).not.toBeNull();
     try {
@@ -128,7 +90,7 @@ describe('CloudTrail read on parse workers', { timeout: 240_000 }, () => {
   });
 
   it('stores what one thread does when batches fail on their worker, and warns once', async () => {
-    const { ParseWorkers } = (await import(new URL('cloudtrail/parallel.js', DIST).href)) as typeof import('../../../ingest/cloudtrail/parallel.js');
+    const { ParseWorkers } = (await import(new URL('parallel.js', DIST).href)) as typeof import('../../../ingest/parallel.js');
     const proto = ParseWorkers.prototype as unknown as { parse: (this: { firstFailure: Error | null }, ...a: unknown[]) => Promise<unknown> };
     const parse = proto.parse;
     let calls = 0;
@@ -144,10 +106,10 @@ describe('CloudTrail read on parse workers', { timeout: 240_000 }, () => {
       const recs = [...generateCloudTrailRecords({ records: 3000, seed: 23, days: 2 })];
       const lines = recs.map((r) => JSON.stringify(r));
       lines.splice(700, 0, 'not json', '', JSON.stringify({ eventName: 'NoTime' }));
-      const { s, warnings } = await expectSame([write('failing.ndjson', lines.join('\n'))], 'failing');
+      const { s, warnings } = await expectSameOnWorkers(tmp.dir, 'cloudtrail', [write('failing.ndjson', lines.join('\n'))], 'failing');
       expect(calls).toBeGreaterThan(5);
       expect([s.rows, s.rejected, s.skipped]).toEqual([3000, 2, 1]);
-      expect(warnings).toEqual(['a CloudTrail parse worker failed; its batches were read in the main thread instead (a parse worker failed: RangeError: boom)']);
+      expect(warnings).toEqual(['a parse worker failed; its batches were read in the main thread instead (a parse worker failed: RangeError: boom)']);
     } finally {
       proto.parse = parse;
     }
@@ -170,7 +132,7 @@ describe('CloudTrail read on parse workers', { timeout: 240_000 }, () => {
       write('bus-many.ndjson', pastOneMiB(bus)),
     ];
     for (const f of big) expect(contentBytes(f)).toBeGreaterThanOrEqual(1 << 20);
-    const { s } = await expectSame([conf('aws-docs/cloudtrail-s3-example.json'), conf('aws-docs/eventbridge-s3-putobject.json'), panther, ...big], 'conformance');
+    const { s } = await expectSameOnWorkers(tmp.dir, 'cloudtrail', [conf('aws-docs/cloudtrail-s3-example.json'), conf('aws-docs/eventbridge-s3-putobject.json'), panther, ...big], 'conformance');
     expect(s.rows).toBeGreaterThan(2900);
   });
 
@@ -185,7 +147,7 @@ describe('CloudTrail read on parse workers', { timeout: 240_000 }, () => {
       write('lines.ndjson', recs.slice(0, 800).map((r) => JSON.stringify(r)).join('\n')),
     ];
     for (const f of files) expect(contentBytes(f)).toBeGreaterThanOrEqual(1 << 20);
-    const { s } = await expectSame(files, 'generated');
+    const { s } = await expectSameOnWorkers(tmp.dir, 'cloudtrail', files, 'generated');
     expect(s.rows).toBe(2500 + 1500 + 600 + 800 + 800);
   });
 
@@ -200,7 +162,7 @@ describe('CloudTrail read on parse workers', { timeout: 240_000 }, () => {
     const badUtf8 = Buffer.concat([Buffer.from(JSON.stringify({ Records: recs.slice(0, 1000) }).slice(0, -2)), Buffer.from(',{"eventTime":"2025-03-10T00:00:00Z","eventName":"Get\xff\xfe","userAgent":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}]}')]);
     const surrogates = JSON.stringify({ Records: [...recs.slice(0, 1000), { ...one, userAgent: 'a\\ud800b' }, { ...one, requestParameters: { bucketName: 'b', key: 'k\\udfff' } }] }).replaceAll('\\\\u', '\\u');
     const gz = gzipSync(JSON.stringify({ Records: recs }));
-    const { s } = await expectSame([
+    const { s } = await expectSameOnWorkers(tmp.dir, 'cloudtrail', [
       write('hostile.ndjson', lines.join('\n') + '\n'),
       write('bad-utf8.json', badUtf8),
       write('surrogates.json', surrogates),

@@ -1,17 +1,96 @@
 /**
- * Parse workers: the JSON values of CloudTrail files read and staged on
- * worker threads while the reader's thread gunzips, splits and writes, so
- * that the parse, the staging and DuckDB's COPYs share every core. The
- * results are taken in the order the values were read, so rows, line
- * numbers, rejects (and their order) and the date files are the same as in
- * one thread.
+ * Parse workers: the lines of access logs and the JSON values of CloudTrail
+ * files read and staged on worker threads while the reader's thread
+ * gunzips, splits and writes, so that the parse, the staging and DuckDB's
+ * COPYs share every core. The results are taken in the order the lines and
+ * values were read, so rows, line numbers, rejects (and their order) and
+ * the date files are the same as in one thread.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { BatchResult } from './batch.js';
+import { dayOf } from './staging.js';
+import { TsvWriter } from './tsv-writer.js';
 import type { BatchRequest } from './parse-worker.js';
-import { BLANK, readEntries, type CloudTrailSink } from './value.js';
+
+/** What a batch holds: an access log's lines, or CloudTrail JSON values. */
+export type BatchKind = 'access-log' | 'cloudtrail';
+
+/**
+ * A blank line in a batch (CloudTrail: the splitter finds them between
+ * values): its start and end are BLANK and its place the line, so a run of
+ * records with blank lines between them stays one batch, and the skip is
+ * counted where one thread counts it.
+ */
+export const BLANK = -1;
+
+/** The rows of one date file (`day`, `part`) in a batch; `last` is the 1-based number of its last row among the batch's rows. */
+export interface StagedRows {
+  day: number;
+  part: 0 | 1;
+  rows: Uint8Array;
+  last: number;
+}
+
+/** A batch read and staged: the rows by date file, and the rejects and skips, each where it was found. */
+export interface BatchResult {
+  /** In the order each date file first appears in the batch. */
+  staged: StagedRows[];
+  rows: number;
+  rejects: Array<[where: number, reason: string, raw: string]>;
+  skips: Array<[where: number, reason: string]>;
+}
+
+/** Writers kept from batch to batch (one per date file a batch touches). */
+const spare: TsvWriter[] = [];
+
+/**
+ * A batch's staging on a worker: a writer per date file the batch's rows
+ * fall in, as `Stage.writerFor` gives them in one thread; `result` copies
+ * each file's rows into a buffer of their own, to be transferred.
+ */
+export class BatchStage {
+  private readonly groups = new Map<number, { day: number; part: 0 | 1; w: TsvWriter; last: number }>();
+  readonly out: BatchResult = { staged: [], rows: 0, rejects: [], skips: [] };
+
+  /** The writer for a row of this time (epoch ms, NaN for none), with room for `rowBytes` more. */
+  writerFor(timeMs: number, rowBytes: number, part: 0 | 1 = 0): TsvWriter {
+    const day = dayOf(timeMs);
+    // NaN (no time) is a key like any other in a Map.
+    const key = day * 2 + part;
+    let g = this.groups.get(key);
+    if (!g) {
+      const w = spare.pop() ?? new TsvWriter(1 << 20);
+      w.len = 0;
+      g = { day, part, w, last: 0 };
+      this.groups.set(key, g);
+    }
+    g.last = ++this.out.rows;
+    g.w.reserve(rowBytes);
+    return g.w;
+  }
+
+  reject(where: number, reason: string, raw: string): void {
+    this.out.rejects.push([where, reason, raw]);
+  }
+
+  skip(where: number, reason: string): void {
+    this.out.skips.push([where, reason]);
+  }
+
+  result(): BatchResult {
+    for (const g of this.groups.values()) {
+      // A buffer of its own (not from Node's shared pool), so it can be transferred.
+      const rows = Buffer.allocUnsafeSlow(g.w.len);
+      g.w.buf.copy(rows, 0, 0, g.w.len);
+      this.out.staged.push({ day: g.day, part: g.part, rows, last: g.last });
+      // A writer grown by one huge record is let go rather than kept.
+      if (g.w.buf.length <= 4 << 20) spare.push(g.w);
+    }
+    this.groups.clear();
+    return this.out;
+  }
+}
 
 /** A batch is sent once its values span this many bytes. */
 const BATCH_BYTES = 256 << 10;
@@ -67,20 +146,21 @@ export class ParseWorkers {
   }
 
   /**
-   * Read and stage the values at `offsets` of `bytes`. Both are copied to
-   * the worker, not transferred: the caller keeps them, to read the batch
-   * itself should the worker fail.
+   * Read and stage the lines or values at `offsets` of `bytes`. `bytes`
+   * (a buffer of its own, not a view) is moved to the worker and cannot be
+   * used here after; `offsets` is copied (the caller keeps what it needs to
+   * read the batch itself should the worker fail).
    */
-  parse(bytes: Uint8Array, offsets: Float64Array, fileIdx: number): Promise<BatchResult> {
+  parse(kind: BatchKind, bytes: Uint8Array, offsets: Float64Array, fileIdx: number): Promise<BatchResult> {
     if (this.broken) return Promise.reject(this.broken);
     let i = 0;
     for (let k = 1; k < this.load.length; k++) if ((this.load[k] as number) < (this.load[i] as number)) i = k;
     const id = ++this.seq;
     (this.load[i] as number)++;
-    const req: BatchRequest = { id, bytes, offsets, fileIdx };
+    const req: BatchRequest = { id, kind, bytes, offsets, fileIdx };
     return new Promise<BatchResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, worker: i });
-      (this.workers[i] as Worker).postMessage(req);
+      (this.workers[i] as Worker).postMessage(req, [bytes.buffer as ArrayBuffer]);
     });
   }
 
@@ -125,8 +205,18 @@ type Entry = Sent | BatchResult | 'pause';
 
 const isSent = (e: Entry): e is Sent => typeof e === 'object' && 'result' in e;
 
+/** Where a batch's results go, in reading order. */
+export interface BatchSink {
+  reject(where: number, reason: string, raw: string): void;
+  skip(where: number, reason: string): void;
+  /** Rows a worker staged. */
+  staged(r: BatchResult): void;
+  /** A batch whose worker failed, read in this thread instead: its results go to this sink as one thread's do. */
+  readHere(bytes: Buffer, offsets: Float64Array): void;
+}
+
 /**
- * Collects the values the splitter finds into batches for the workers and
+ * Collects the lines or values a reader finds into batches for the workers and
  * hands the results to the sink in reading order; `pause` runs where the
  * reader in one thread would run it (after each chunk).
  */
@@ -140,12 +230,13 @@ export class Batches {
 
   constructor(
     private readonly workers: ParseWorkers,
+    private readonly kind: BatchKind,
     private readonly fileIdx: number,
-    private readonly sink: CloudTrailSink & { staged(r: BatchResult): void },
+    private readonly sink: BatchSink,
     private readonly pause: () => Promise<void>,
   ) {}
 
-  /** A value: bytes [s, e) of `b`. */
+  /** A line or value: bytes [s, e) of `b`, found at `where` (its line, or its place in a document). */
   value(b: Buffer, s: number, e: number, where: number): void {
     // Values of one batch are copied as one run of bytes: a new buffer or a long gap starts another.
     if (this.offsets.length > 0 && (b !== this.b || s - this.lastEnd > 64 << 10)) this.flush();
@@ -194,15 +285,17 @@ export class Batches {
 
   private flush(): void {
     if (this.offsets.length === 0 || this.b === null) return;
-    // Not from Node's shared pool (posting a view copies the whole buffer under it), and not zero-filled: every byte is written.
-    const bytes = Buffer.allocUnsafeSlow(this.lastEnd - this.first);
-    this.b.copy(bytes, 0, this.first, this.lastEnd);
+    // The worker is given a copy of its own, moved to it (not copied again by postMessage); the bytes are kept
+    // here as a view of the reader's buffer, which is never written again (chunks, and concatenations of them).
+    // Not from Node's shared pool (its memory cannot be moved), and not zero-filled: every byte is written.
+    const copy = Buffer.allocUnsafeSlow(this.lastEnd - this.first);
+    this.b.copy(copy, 0, this.first, this.lastEnd);
     // Float64: a line number can pass 2^31 (a file of a few MB gzipped can hold that many blank lines).
     const offsets = Float64Array.from(this.offsets);
-    const result = this.workers.parse(bytes, offsets, this.fileIdx);
+    const result = this.workers.parse(this.kind, copy, offsets, this.fileIdx);
     // Awaited in order by `take`; a failure seen before then is not unhandled.
     result.catch(() => {});
-    this.queue.push({ result, bytes, offsets });
+    this.queue.push({ result, bytes: this.b.subarray(this.first, this.lastEnd), offsets });
     this.sent++;
     this.offsets = [];
     this.b = null;
@@ -240,7 +333,7 @@ export class Batches {
     try {
       r = await batch.result;
     } catch {
-      readEntries(this.sink, batch.bytes, batch.offsets);
+      this.sink.readHere(batch.bytes, batch.offsets);
       return;
     }
     this.apply(r);

@@ -1,0 +1,146 @@
+/**
+ * Access logs read on the parse workers (ingest/parallel.ts) against the
+ * reader's own thread: every fixture, sample, hostile and generated line
+ * ingested both ways gives the same dataset (helpers/parse-workers.ts:
+ * every row and column, the rejects in order, the counts, the Parquet
+ * files), also when a batch fails on its worker or a worker stops. A source
+ * under 1 MiB (as stored) is read in one thread either way, so each case
+ * has files past it.
+ */
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { generateAccessLogLines } from '../../../scripts/gen-access-logs.js';
+import { fixtureLines, hostileLines } from '../../helpers/access-log-lines.js';
+import { tempDir } from '../../helpers/dataset.js';
+import { DIST, expectSameOnWorkers, pastOneMiB } from '../../helpers/parse-workers.js';
+
+const { ParseWorkers } = (await import(new URL('parallel.js', DIST).href)) as typeof import('../../../ingest/parallel.js');
+const { accessLogOnWorkers } = (await import(new URL('ingest.js', DIST).href)) as typeof import('../../../ingest/ingest.js');
+
+let tmp: { dir: string; cleanup: () => void };
+beforeEach(() => {
+  tmp = tempDir();
+});
+afterEach(() => tmp.cleanup());
+
+const write = (name: string, content: string | Buffer): string => {
+  const path = join(tmp.dir, 'in', name);
+  mkdirSync(join(path, '..'), { recursive: true });
+  writeFileSync(path, content);
+  expect(statSync(path).size).toBeGreaterThanOrEqual(1 << 20);
+  return path;
+};
+
+const generated = (lines: number, seed: number, quirks = 0.02): string[] => [...generateAccessLogLines({ lines, seed, days: 3, quirks })];
+
+type Parse = (this: { firstFailure: Error | null; workers: Array<{ terminate(): Promise<number> }> }, ...a: unknown[]) => Promise<unknown>;
+
+/** Run `body` with ParseWorkers.parse replaced by `wrap(original)`; the number of batches sent. */
+async function withParse(wrap: (parse: Parse, call: number) => Parse | null, body: () => Promise<void>): Promise<number> {
+  const proto = ParseWorkers.prototype as unknown as { parse: Parse };
+  const parse = proto.parse;
+  let calls = 0;
+  proto.parse = function (...a) {
+    const f = wrap(parse, ++calls) ?? parse;
+    return f.apply(this, a);
+  };
+  try {
+    await body();
+  } finally {
+    proto.parse = parse;
+  }
+  return calls;
+}
+
+// Each case ingests its files twice; on a loaded 2-core machine that takes a while.
+describe('access logs read on parse workers', { timeout: 240_000 }, () => {
+  it('reads on workers on machines of more than two cores, or when told to; a source under 1 MiB in its own thread', async () => {
+    expect([1, 2, 3, 8].map((cores) => accessLogOnWorkers(undefined, cores))).toEqual([false, false, true, true]);
+    expect([0, 1, 4].map((n) => accessLogOnWorkers(n, 2))).toEqual([false, true, true]);
+    const small = join(tmp.dir, 'small.log');
+    writeFileSync(small, generated(1000, 3).join('\n'));
+    expect(statSync(small).size).toBeLessThan(1 << 20);
+    const big = write('big.log', generated(6000, 4).join('\n'));
+    const batches = async (files: string[]): Promise<number> => withParse(() => null, async () => void (await expectSameOnWorkers(tmp.dir, 'access-log', files, String(files.length))));
+    expect(await batches([small])).toBe(0);
+    expect(await batches([small, big])).toBeGreaterThan(4);
+  });
+
+  it('stores the fixture and sample lines and lines made to break a splitter as one thread does, in the same order', async () => {
+    // Blank, bad and good lines mixed, many times over, so each kind falls in every place of a batch.
+    const lines = [...fixtureLines(), ...hostileLines()].join('\n') + '\n';
+    const files = [
+      write('fixtures.log', pastOneMiB(lines)),
+      write('crlf.log', pastOneMiB(lines.replaceAll('\n', '\r\n'))),
+      // No line end at the end of the file.
+      write('no-final-newline.log', pastOneMiB(lines).trimEnd()),
+    ];
+    const { s } = await expectSameOnWorkers(tmp.dir, 'access-log', files, 'hostile');
+    expect(s.rows).toBeGreaterThan(1000);
+    expect(s.rejected).toBeGreaterThan(100);
+    expect(s.skipped).toBeGreaterThan(100);
+  });
+
+  it('stores generated logs (quirky lines, gzipped, invalid UTF-8, a line too long to hold, blank runs) as one thread does', async () => {
+    const lines = generated(30_000, 9);
+    // Invalid UTF-8 inside a key, a line past the 16 MiB cap, and 50,000 blank lines in a run.
+    const bad = Buffer.concat([Buffer.from(`${lines[0] as string}\n`), Buffer.from(lines[1] as string).subarray(0, 200), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from(`${(lines[1] as string).slice(200)}\n`)]);
+    const mixed = Buffer.concat([
+      Buffer.from(lines.slice(0, 5000).join('\n') + '\n'),
+      bad,
+      Buffer.from(`${'x'.repeat(17 << 20)}\n`),
+      Buffer.from('\n'.repeat(50_000)),
+      Buffer.from(lines.slice(5000, 12_000).join('\n') + '\n'),
+    ]);
+    const files = [write('generated.log.gz', gzipSync(lines.join('\n') + '\n')), write('mixed.log', mixed)];
+    const { s } = await expectSameOnWorkers(tmp.dir, 'access-log', files, 'generated');
+    expect(s.rows).toBeGreaterThan(40_000);
+    expect(s.skipped).toBeGreaterThanOrEqual(50_000);
+    expect(s.firstRejects.some((r) => /longer than any record/.test(r.reason))).toBe(true);
+  });
+
+  it('stores what one thread does when batches fail on their worker, and warns once', async () => {
+    const lines = generated(20_000, 11);
+    lines.splice(700, 0, 'garbage', '', '   ');
+    let result: { warnings: string[] } = { warnings: [] };
+    const calls = await withParse(
+      (parse, call) =>
+        call === 3 || call === 5
+          ? function () {
+              this.firstFailure ??= new Error('a parse worker failed: RangeError: boom\n    at stageAccessLogBatch');
+              return Promise.reject(this.firstFailure);
+            }
+          : parse,
+      async () => {
+        result = await expectSameOnWorkers(tmp.dir, 'access-log', [write('failing.log', lines.join('\n'))], 'failing');
+      },
+    );
+    expect(calls).toBeGreaterThan(5);
+    expect(result.warnings).toEqual(['a parse worker failed; its batches were read in the main thread instead (a parse worker failed: RangeError: boom)']);
+  });
+
+  it('reads on in its own thread when a worker stops mid-read: every line counted once, later sources too', async () => {
+    const files = [write('first.log', generated(20_000, 13).join('\n')), write('second.log', generated(8000, 14).join('\n'))];
+    let result: { s: { rows: number; rejected: number; skipped: number; lines: number }; warnings: string[] } | null = null;
+    await withParse(
+      (parse, call) =>
+        call === 4
+          ? async function (...a) {
+              // A worker killed under the reader (as an out-of-memory worker is) with batches out.
+              await this.workers[0]?.terminate();
+              return parse.apply(this, a);
+            }
+          : parse,
+      async () => {
+        result = await expectSameOnWorkers(tmp.dir, 'access-log', files, 'stopped');
+      },
+    );
+    const r = result as unknown as { s: { rows: number; rejected: number; skipped: number; lines: number }; warnings: string[] };
+    expect(r.s.rows + r.s.rejected + r.s.skipped).toBe(r.s.lines);
+    expect(r.s.lines).toBe(28_000);
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]).toMatch(/^a parse worker failed; its batches were read in the main thread instead \(a parse worker stopped/);
+  });
+});
