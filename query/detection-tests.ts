@@ -30,16 +30,50 @@ export interface TestOutcome {
   ok: boolean;
   /** Why it failed, when it did not even run (rejected input, SQL error). */
   error?: string;
+  /**
+   * Findings whose evidence is not of one record: the request ID or event ID
+   * of another record than the one their file and line point at (see
+   * `mixedEvidence`). A test with any fails.
+   */
+  mixed: string[];
   findings: Finding[];
 }
 
 /** Where each test record went: file and line, to the name of its entry. */
 type Placement = Map<string, string>;
 
+/** The IDs of each test record built from a base, by file and line (raw lines have none). */
+type Identities = Map<string, { source: 'access_log' | 'cloudtrail'; request_id: string | null; event_id: string | null }>;
+
+const idText = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+
+/**
+ * The findings whose request ID or event ID is not that of the record their
+ * file and line point at: evidence put together from several records. A
+ * finding on an access-log line has no event ID; one on a CloudTrail record
+ * has its event ID and request ID. (DuckDB's `min_by` passes over NULL
+ * values, Trino's does not: `min_by(event_id, ord)` took another record's
+ * event ID where the first record had none. Write `min_by(ARRAY[col], ord)[1]`.)
+ */
+export function mixedEvidence(findings: readonly Finding[], ids: Identities): string[] {
+  const out: string[] = [];
+  for (const f of findings) {
+    const rec = ids.get(`${f.source_file}:${f.source_line}`);
+    if (!rec) continue;
+    const wrong = [
+      f.source !== rec.source ? `source ${f.source} (the record's: ${rec.source})` : '',
+      (f.request_id ?? null) !== rec.request_id ? `request_id ${f.request_id} (the record's: ${rec.request_id})` : '',
+      (f.event_id ?? null) !== rec.event_id ? `event_id ${f.event_id} (the record's: ${rec.event_id})` : '',
+    ].filter(Boolean);
+    if (wrong.length) out.push(`the finding at line ${f.source_line} of ${f.source === 'cloudtrail' ? 'the CloudTrail records' : 'the access log'} has ${wrong.join(', ')}`);
+  }
+  return out;
+}
+
 const entryName = (t: DetectionTest, entry: number): string => t.records?.[entry]?.label ?? `#${entry + 1}`;
 
 /** Ingest a test's input into a fresh dataset under `dir` (returned); every line must parse. */
-export async function datasetFor(t: DetectionTest, dir: string, placed: Placement = new Map()): Promise<string> {
+export async function datasetFor(t: DetectionTest, dir: string, placed: Placement = new Map(), ids: Identities = new Map()): Promise<string> {
   const inputs: string[] = [];
   const built = buildRecords(t.records ?? []);
   const lines = [...(t.access_log ?? [])];
@@ -50,9 +84,11 @@ export async function datasetFor(t: DetectionTest, dir: string, placed: Placemen
     if (b.source === 'access_log') {
       lines.push(b.line);
       placed.set(`${accessFile}:${lines.length}`, entryName(t, b.entry));
+      if (b.request_id !== undefined) ids.set(`${accessFile}:${lines.length}`, { source: 'access_log', request_id: b.request_id, event_id: null });
     } else {
       records.push(JSON.stringify(b.record));
       placed.set(`${trailFile}:${records.length}`, entryName(t, b.entry));
+      ids.set(`${trailFile}:${records.length}`, { source: 'cloudtrail', request_id: idText(b.record.requestID), event_id: idText(b.record.eventID) });
     }
   }
   if (lines.length) {
@@ -75,10 +111,11 @@ export async function datasetFor(t: DetectionTest, dir: string, placed: Placemen
 export async function runDetectionTest(d: Detection, t: DetectionTest): Promise<TestOutcome> {
   const dir = await mkdtemp(join(tmpdir(), 's3sift-dtest-'));
   const expectedFires = t.fires?.map((f) => (typeof f === 'number' ? entryName(t, f - 1) : f));
-  const outcome: TestOutcome = { detection: d.id, test: t.name, expected: t.expect, expectedFires, got: -1, fired: [], ok: false, findings: [] };
+  const outcome: TestOutcome = { detection: d.id, test: t.name, expected: t.expect, expectedFires, got: -1, fired: [], ok: false, findings: [], mixed: [] };
   const placed: Placement = new Map();
+  const ids: Identities = new Map();
   try {
-    const data = await datasetFor(t, dir, placed);
+    const data = await datasetFor(t, dir, placed, ids);
     const intel = new IntelSet(Object.entries(t.intel ?? {}).map(([file, text]) => parseIntelList(text, file)));
     const ds = await openDataset(data, { intel });
     try {
@@ -108,7 +145,8 @@ export async function runDetectionTest(d: Detection, t: DetectionTest): Promise<
     outcome.got = outcome.findings.length;
     outcome.fired = [...new Set(outcome.findings.map((f) => placed.get(`${f.source_file}:${f.source_line}`) ?? '?'))].sort();
     const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
-    outcome.ok = (t.expect === undefined || outcome.got === t.expect) && (expectedFires === undefined || same(outcome.fired, [...new Set(expectedFires)].sort()));
+    outcome.mixed = mixedEvidence(outcome.findings, ids);
+    outcome.ok = (t.expect === undefined || outcome.got === t.expect) && (expectedFires === undefined || same(outcome.fired, [...new Set(expectedFires)].sort())) && outcome.mixed.length === 0;
   } catch (err) {
     outcome.error = describeError(err);
   } finally {

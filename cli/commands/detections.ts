@@ -95,7 +95,7 @@ Write your own detections with tests (docs/detections.md) and run them here.`,
     const outcomes = await runDetectionTests(picked, (o) => {
       const mark = o.ok ? 'ok  ' : 'FAIL';
       const wanted = [o.expected !== undefined ? `${o.expected} finding(s)` : '', o.expectedFires ? `fires [${o.expectedFires.join(', ')}]` : ''].filter(Boolean).join(' that ');
-      const why = o.error ? `: ${o.error}` : o.ok ? '' : `: expected ${wanted}, got ${o.got} finding(s) from [${o.fired.join(', ')}]`;
+      const why = o.error ? `: ${o.error}` : o.ok ? '' : o.mixed.length ? `: evidence of several records: ${o.mixed.join('; ')}` : `: expected ${wanted}, got ${o.got} finding(s) from [${o.fired.join(', ')}]`;
       io.stdout.line(`${mark} ${o.detection} / ${o.test}${why}`);
     });
     const failed = outcomes.filter((o) => !o.ok).length;

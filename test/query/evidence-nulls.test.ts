@@ -1,0 +1,64 @@
+/**
+ * A finding's evidence is one record, also where that record lacks a value
+ * another record of the group has. DuckDB's `min_by(x, key)` passes over
+ * rows whose x is NULL (Trino's does not), so `min_by(event_id, ord)` gave
+ * an access-log line a later CloudTrail record's event ID, and a first read
+ * without a user agent or address the next one's: the detections take
+ * `min_by(ARRAY[x], key)[1]`, the same on both engines. (The detections'
+ * own tests check every finding's request and event IDs against the record
+ * its file and line point at: query/detection-tests.ts, mixedEvidence.)
+ */
+import { describe, expect, it } from 'vitest';
+import { runDetectionTest } from '../../query/detection-tests.js';
+import { loadDetections, type Detection } from '../../query/detection.js';
+import { parseRecordSpec } from '../../query/test-records.js';
+
+const library = await loadDetections();
+const detection = (id: string): Detection => library.find((d) => d.id === id) as Detection;
+
+async function run(id: string, specs: Array<Record<string, unknown>>) {
+  const o = await runDetectionTest(detection(id), { name: id, records: specs.map((s, i) => parseRecordSpec(s, `record ${i + 1}`)), expect: 1 });
+  expect(o.error).toBeUndefined();
+  expect(o.mixed).toEqual([]);
+  expect(o.got).toBe(1);
+  return o.findings[0] as NonNullable<(typeof o.findings)[0]>;
+}
+
+describe('evidence of one record, where it has NULL values', () => {
+  it("duckdb's min_by passes over NULL values (the reason for ARRAY[x])", async () => {
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const db = await DuckDBInstance.create(':memory:');
+    const c = await db.connect();
+    try {
+      const r = (await c.runAndReadAll("SELECT min_by(x, k) AS plain, min_by(ARRAY[x], k)[1] AS wrapped FROM (VALUES (NULL, 1), ('later', 2)) t(x, k)")).getRowObjectsJson();
+      expect(r).toEqual([{ plain: 'later', wrapped: null }]);
+    } finally {
+      c.closeSync();
+      db.closeSync();
+    }
+  });
+
+  it('credentials-file-read: a first read without a user agent keeps none, not the next read\'s', async () => {
+    const f = await run('credentials-file-read', [
+      { base: 'access-log', time: '2025-03-10T08:00:00Z', key: 'keys/id_rsa', user_agent: null },
+      { base: 's3-data-event', eventTime: '2025-03-10T08:05:00Z', requestParameters: { bucketName: 'prod-data', Host: 'prod-data.s3.us-east-1.amazonaws.com', key: 'app/.env' } },
+    ]);
+    expect([f.source, f.source_line, f.event_id, f.details.user_agent]).toEqual(['access_log', 1, null, undefined]);
+  });
+
+  it("large-data-egress: a first read whose record names no address keeps none, not the next read's", async () => {
+    const f = await run('large-data-egress', [
+      { base: 's3-data-event', eventTime: '2025-03-10T08:00:00Z', unset: ['sourceIPAddress'], 'additionalEventData.bytesTransferredOut': 3_000_000_000 },
+      { base: 's3-data-event', eventTime: '2025-03-10T08:10:00Z', 'additionalEventData.bytesTransferredOut': 3_000_000_000 },
+    ]);
+    expect([f.source, f.source_line, f.event_id, f.source_ip]).toEqual(['cloudtrail', 1, 'T1-1', null]);
+  });
+
+  it("access-denied-burst: denials in both sources, the access log's first: its line, and no event ID", async () => {
+    const f = await run('access-denied-burst', [
+      { base: 'access-log', time: '2025-03-10T02:01:00Z', error_code: 'AccessDenied', http_status: 403 },
+      { base: 's3-data-event', repeat: 11, eventTime: '2025-03-10T02:02:00Z', errorCode: 'AccessDenied', errorMessage: 'Access Denied' },
+    ]);
+    expect([f.source, f.source_line, f.request_id, f.event_id]).toEqual(['access_log', 1, 'T1-1', null]);
+  });
+});
