@@ -11,6 +11,8 @@ import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { stageAccessLogBatch } from '../../../ingest/access-log/batch.js';
+import { Batches, type BatchResult } from '../../../ingest/parallel.js';
 import { generateAccessLogLines } from '../../../scripts/gen-access-logs.js';
 import { fixtureLines, hostileLines } from '../../helpers/access-log-lines.js';
 import { tempDir } from '../../helpers/dataset.js';
@@ -142,5 +144,37 @@ describe('access logs read on parse workers', { timeout: 240_000 }, () => {
     expect(r.s.lines).toBe(28_000);
     expect(r.warnings).toHaveLength(1);
     expect(r.warnings[0]).toMatch(/^a parse worker failed; its batches were read in the main thread instead \(a parse worker stopped/);
+  });
+});
+
+describe('skips coming back from the workers', () => {
+  it('counts a run of blank lines as one entry of the batch result, and hands each skip to the sink at its line', async () => {
+    // 200,000 blank lines (LF, CRLF, spaces) with a bad line and a blank one after it, lines 2 to 200,003.
+    const text = Buffer.from('\n'.repeat(100_000) + '\r\n'.repeat(50_000) + '  \t\n'.repeat(50_000) + 'garbage\n\n');
+    const offsets: number[] = [];
+    for (let s = 0, line = 2; s < text.length; line++) {
+      const e = text.indexOf(10, s);
+      offsets.push(s, e, line);
+      s = e + 1;
+    }
+    const r = stageAccessLogBatch(text, Float64Array.from(offsets), 0);
+    expect(r.skips).toEqual([[2, 'blank line', 200_000], [200_003, 'blank line', 1]]);
+    expect(r.rejects.map(([where]) => where)).toEqual([200_002]);
+    // Through Batches, the sink sees every skip at its own line.
+    const workers = { size: 1, parse: async (_k: string, b: Uint8Array, o: Float64Array, f: number): Promise<BatchResult> => stageAccessLogBatch(Buffer.from(b), o, f) };
+    const seen: number[] = [];
+    const batches = new Batches(workers as unknown as ConstructorParameters<typeof Batches>[0], 'access-log', 0, {
+      reject: (where) => void seen.push(-where),
+      skip: (where) => void seen.push(where),
+      staged: () => {},
+      readHere: () => {},
+    }, async () => {});
+    for (let i = 0; i < offsets.length; i += 3) batches.value(text, offsets[i] as number, offsets[i + 1] as number, offsets[i + 2] as number);
+    await batches.take(0);
+    const want = Array.from({ length: 200_000 }, (_, i) => i + 2);
+    // A batch's rejects come before its skips.
+    expect(seen.length).toBe(200_002);
+    expect(seen.filter((w) => w > 0)).toEqual([...want, 200_003]);
+    expect(seen.filter((w) => w < 0)).toEqual([-200_002]);
   });
 });
