@@ -206,10 +206,10 @@ export class ParseWorkers {
   }
 }
 
-/** A batch sent to a worker: its bytes and offsets are kept to read it here if the worker fails. */
+/** A batch sent to a worker: its bytes (runs of them, in order) and offsets are kept to read it here if the worker fails. */
 interface Sent {
   result: Promise<BatchResult>;
-  bytes: Buffer;
+  parts: Buffer[];
   offsets: Float64Array;
 }
 
@@ -234,6 +234,9 @@ export interface BatchSink {
  * reader in one thread would run it (after each chunk).
  */
 export class Batches {
+  /** The batch's runs of bytes before the last, `size` bytes in all; the last is bytes [first, lastEnd) of `b`. */
+  private parts: Buffer[] = [];
+  private size = 0;
   private b: Buffer | null = null;
   private first = 0;
   private lastEnd = 0;
@@ -251,15 +254,23 @@ export class Batches {
 
   /** A line or value: bytes [s, e) of `b`, found at `where` (its line, or its place in a document). */
   value(b: Buffer, s: number, e: number, where: number): void {
-    // Values of one batch are copied as one run of bytes: a new buffer or a long gap starts another.
-    if (this.offsets.length > 0 && (b !== this.b || s - this.lastEnd > 64 << 10)) this.flush();
-    if (this.offsets.length === 0) {
+    // Values of one buffer are copied as one run of bytes: a new buffer or a long gap starts another run in the
+    // same batch. (A new buffer that ended the batch sent each access-log line with invalid UTF-8, which comes
+    // in a buffer of its own, in a batch of its own, and the lines between them in another: a file of such
+    // lines took minutes, not a second.)
+    if (this.b === null || b !== this.b || s - this.lastEnd > 64 << 10) {
+      if (this.b !== null) {
+        this.parts.push(this.b.subarray(this.first, this.lastEnd));
+        this.size += this.lastEnd - this.first;
+      }
       this.b = b;
       this.first = s;
     }
-    this.offsets.push(s - this.first, e - this.first, where);
+    // Where byte 0 of `b` would be in the batch.
+    const at = this.size - this.first;
+    this.offsets.push(at + s, at + e, where);
     this.lastEnd = e;
-    if (e - this.first >= BATCH_BYTES) this.flush();
+    if (at + e >= BATCH_BYTES || this.offsets.length >= MAX_OFFSETS) this.flush();
   }
 
   /**
@@ -298,18 +309,23 @@ export class Batches {
 
   private flush(): void {
     if (this.offsets.length === 0 || this.b === null) return;
+    const parts = this.parts;
+    parts.push(this.b.subarray(this.first, this.lastEnd));
     // The worker is given a copy of its own, moved to it (not copied again by postMessage); the bytes are kept
-    // here as a view of the reader's buffer, which is never written again (chunks, and concatenations of them).
+    // here as views of the reader's buffers, which are never written again (chunks, and concatenations of them).
     // Not from Node's shared pool (its memory cannot be moved), and not zero-filled: every byte is written.
-    const copy = Buffer.allocUnsafeSlow(this.lastEnd - this.first);
-    this.b.copy(copy, 0, this.first, this.lastEnd);
+    const copy = Buffer.allocUnsafeSlow(this.size + this.lastEnd - this.first);
+    let at = 0;
+    for (const p of parts) at += p.copy(copy, at);
     // Float64: a line number can pass 2^31 (a file of a few MB gzipped can hold that many blank lines).
     const offsets = Float64Array.from(this.offsets);
     const result = this.workers.parse(this.kind, copy, offsets, this.fileIdx);
     // Awaited in order by `take`; a failure seen before then is not unhandled.
     result.catch(() => {});
-    this.queue.push({ result, bytes: this.b.subarray(this.first, this.lastEnd), offsets });
+    this.queue.push({ result, parts, offsets });
     this.sent++;
+    this.parts = [];
+    this.size = 0;
     this.offsets = [];
     this.b = null;
   }
@@ -346,7 +362,7 @@ export class Batches {
     try {
       r = await batch.result;
     } catch {
-      this.sink.readHere(batch.bytes, batch.offsets);
+      this.sink.readHere(batch.parts.length === 1 ? (batch.parts[0] as Buffer) : Buffer.concat(batch.parts), batch.offsets);
       return;
     }
     this.apply(r);

@@ -11,7 +11,9 @@ import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { stageAccessLogBatch } from '../../../ingest/access-log/batch.js';
+import { AccessLogLines, stageAccessLogBatch } from '../../../ingest/access-log/batch.js';
+import { readLines } from '../../../ingest/lines.js';
+import { TsvWriter } from '../../../ingest/tsv-writer.js';
 import { Batches, type BatchResult } from '../../../ingest/parallel.js';
 import { generateAccessLogLines } from '../../../scripts/gen-access-logs.js';
 import { fixtureLines, hostileLines } from '../../helpers/access-log-lines.js';
@@ -176,5 +178,60 @@ describe('skips coming back from the workers', () => {
     expect(seen.length).toBe(200_002);
     expect(seen.filter((w) => w > 0)).toEqual([...want, 200_003]);
     expect(seen.filter((w) => w < 0)).toEqual([-200_002]);
+  });
+});
+
+describe('lines in batches', () => {
+  /** Read `content` in chunks of 64 KiB, in one thread or through Batches on stand-in workers (`fail(n)`: the n-th batch fails); what the sink saw, and the batches sent. */
+  async function read(content: Buffer, workers: boolean, fail: (n: number) => boolean = () => false): Promise<{ rows: string[]; rejects: number[]; skips: number; batches: number }> {
+    const chunks = async function* (): AsyncGenerator<Buffer> {
+      for (let i = 0; i < content.length; i += 64 << 10) yield content.subarray(i, i + (64 << 10));
+    };
+    const w = new TsvWriter(1 << 20);
+    const seen = { rows: [] as string[], rejects: [] as number[], skips: 0, batches: 0 };
+    const here = new AccessLogLines(0, { writerFor: (_t, rowBytes) => (w.reserve(rowBytes), w), row: () => {}, reject: (line) => void seen.rejects.push(line), skip: () => void seen.skips++ });
+    const stand = {
+      size: 2,
+      parse: async (_k: string, b: Uint8Array, o: Float64Array, f: number): Promise<BatchResult> => {
+        if (fail(++seen.batches)) throw new Error('a parse worker stopped (exit code 1)');
+        return stageAccessLogBatch(Buffer.from(b), o.slice(), f);
+      },
+    };
+    const batches = new Batches(stand as unknown as ConstructorParameters<typeof Batches>[0], 'access-log', 0, {
+      reject: (line) => void seen.rejects.push(line),
+      skip: () => void seen.skips++,
+      staged: (r) => void seen.rows.push(...r.staged.map((g) => Buffer.from(g.rows).toString('utf8'))),
+      readHere: (b, offsets) => here.lines(b, offsets),
+    }, async () => {});
+    if (workers) {
+      await readLines(chunks(), (b, s, e, n) => batches.value(b, s, e, n), async () => {
+        batches.chunkEnd();
+        await batches.take();
+      });
+      await batches.take(0);
+    } else await readLines(chunks(), (b, s, e, n) => here.line(b, s, e, n), () => {});
+    seen.rows.push(w.buf.toString('utf8', 0, w.len));
+    // Rows by line (a batch's rows come grouped by date file).
+    seen.rows = seen.rows.join('').split('\n').filter((r) => r !== '').sort();
+    return seen;
+  }
+
+  it('keeps lines with invalid UTF-8 (each handed over in a buffer of its own) in the batch of the lines around them, and reads them here as one thread does when the batch fails', async () => {
+    // Every other line holds a byte that is not UTF-8, some lines are bad, some blank.
+    const lines = generated(3000, 21).map((l, i) => (i % 97 === 0 ? '' : i % 89 === 0 ? 'garbage' : l));
+    const content = Buffer.concat(lines.map((l, i) => {
+      const b = Buffer.from(`${l}\n`);
+      if (i % 2 === 0 && b.length > 200) b[200] = 0xff;
+      return b;
+    }));
+    const one = await read(content, false);
+    expect(one.rows.length).toBeGreaterThan(1000);
+    expect(one.rows.filter((r) => r.includes('\uFFFD')).length).toBeGreaterThan(100);
+    const two = await read(content, true);
+    expect({ ...two, batches: 0 }).toEqual(one);
+    // 64 KiB chunks: a batch or two each, not one for each line.
+    expect(two.batches).toBeLessThan(2 * Math.ceil(content.length / (64 << 10)));
+    const failing = await read(content, true, (n) => n % 2 === 0);
+    expect({ ...failing, batches: 0 }).toEqual(one);
   });
 });
