@@ -280,7 +280,11 @@ export class Batches {
    */
   blank(line: number): void {
     if (this.offsets.length === 0) {
-      this.local({ staged: [], rows: 0, rejects: [], skips: [[line, 'blank line', 1]] });
+      // As `local` does, without a result made for each line of a run.
+      const last = this.queue[this.queue.length - 1];
+      if (last === undefined) this.sink.skip(line, 'blank line');
+      else if (last !== 'pause' && !isSent(last)) addSkips(last.skips, line, 'blank line', 1);
+      else this.queue.push({ staged: [], rows: 0, rejects: [], skips: [[line, 'blank line', 1]] });
       return;
     }
     this.offsets.push(BLANK, BLANK, line);

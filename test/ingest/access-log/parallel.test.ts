@@ -105,6 +105,24 @@ describe('access logs read on parse workers', { timeout: 240_000 }, () => {
     expect(s.firstRejects.some((r) => /longer than any record/.test(r.reason))).toBe(true);
   });
 
+  it('counts a run of blank lines in the reading thread, not on the workers, as one thread does', async () => {
+    const lines = generated(4000, 17);
+    // 1.1M blank lines after a record, and 100,000 before the first one.
+    const content = '\n'.repeat(100_000) + lines.slice(0, 2000).join('\n') + '\n'.repeat(1_100_000) + lines.slice(2000).join('\r\n') + '\r\n \r\n';
+    let sent = 0;
+    await withParse(
+      (parse) =>
+        function (...a) {
+          sent += (a[2] as Float64Array).length / 3;
+          return parse.apply(this, a);
+        },
+      async () => void (await expectSameOnWorkers(tmp.dir, 'access-log', [write('blank-runs.log', content)], 'blank')),
+    );
+    // The lines, and at most a batch's worth of the blank lines after the first record (they join its batch).
+    expect(sent).toBeGreaterThanOrEqual(4000);
+    expect(sent).toBeLessThan(4000 + 70_000);
+  });
+
   it('stores what one thread does when batches fail on their worker, and warns once', async () => {
     const lines = generated(20_000, 11);
     lines.splice(700, 0, 'garbage', '', '   ');
