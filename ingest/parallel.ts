@@ -17,10 +17,11 @@ import type { BatchRequest } from './parse-worker.js';
 export type BatchKind = 'access-log' | 'cloudtrail';
 
 /**
- * A blank line in a batch (CloudTrail: the splitter finds them between
- * values): its start and end are BLANK and its place the line, so a run of
- * records with blank lines between them stays one batch, and the skip is
- * counted where one thread counts it.
+ * A blank line in a batch (the CloudTrail splitter finds them between
+ * values, the access log's reader among lines): its start and end are
+ * BLANK and its place the line, so a run of records with blank lines
+ * between them stays one batch, and the skip is counted where one thread
+ * counts it.
  */
 export const BLANK = -1;
 
