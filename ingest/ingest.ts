@@ -20,7 +20,7 @@ import { compactable } from './compact.js';
 import { commit, ensureManifest, lock, newRunId, recover, REJECTS, settleFiles, STAGING, type Journal } from './dataset.js';
 import { KnownSources, loadReplacing, stageManifest, type SourceEntry } from './manifest.js';
 import { detectFormat, type Format } from './detect.js';
-import { MAX_LINE_BYTES, readLines } from './lines.js';
+import { isBlank, MAX_LINE_BYTES, readLines } from './lines.js';
 import { keepRaw, MAX_REJECTS, RejectsFile, type RejectRecord } from './reject.js';
 import { planReplacements } from './replace.js';
 import { DIR_MODE } from './modes.js';
@@ -471,7 +471,10 @@ async function readAccessLog(ctx: SourceRun): Promise<void> {
   try {
     if (batches) {
       try {
-        ctx.read = await readLines(await ctx.open(), (b, s, e, lineNo) => batches.value(b, s, e, lineNo), async () => {
+        // Blank lines are told here, as the CloudTrail splitter tells them: a run of them is counted in this thread,
+        // not sent to the workers (20M blank lines took 3 s on two workers against 0.5 s in one thread).
+        const onLine = (b: Buffer, s: number, e: number, lineNo: number): void => (isBlank(b, s, e) ? batches.blank(lineNo) : batches.value(b, s, e, lineNo));
+        ctx.read = await readLines(await ctx.open(), onLine, async () => {
           batches.chunkEnd();
           await batches.take();
         }, { onTooLong });

@@ -17,10 +17,11 @@ import type { BatchRequest } from './parse-worker.js';
 export type BatchKind = 'access-log' | 'cloudtrail';
 
 /**
- * A blank line in a batch (CloudTrail: the splitter finds them between
- * values): its start and end are BLANK and its place the line, so a run of
- * records with blank lines between them stays one batch, and the skip is
- * counted where one thread counts it.
+ * A blank line in a batch (the CloudTrail splitter finds them between
+ * values, the access log's reader among lines): its start and end are
+ * BLANK and its place the line, so a run of records with blank lines
+ * between them stays one batch, and the skip is counted where one thread
+ * counts it.
  */
 export const BLANK = -1;
 
@@ -38,7 +39,20 @@ export interface BatchResult {
   staged: StagedRows[];
   rows: number;
   rejects: Array<[where: number, reason: string, raw: string]>;
-  skips: Array<[where: number, reason: string]>;
+  /**
+   * Runs of `count` skips for one reason, at `where`, `where + 1`, ...: a
+   * run of blank lines is one entry, not one each (a million blank lines of
+   * an access log came back from the workers as a million pairs, their
+   * cloning 30 times the work of counting them in one thread).
+   */
+  skips: Array<[where: number, reason: string, count: number]>;
+}
+
+/** Add `count` skips at `where` on to `skips`, as part of its last run if they go on from it. */
+export function addSkips(skips: BatchResult['skips'], where: number, reason: string, count: number): void {
+  const last = skips[skips.length - 1];
+  if (last !== undefined && last[1] === reason && last[0] + last[2] === where) last[2] += count;
+  else skips.push([where, reason, count]);
 }
 
 /** Writers kept from batch to batch (one per date file a batch touches). */
@@ -75,7 +89,7 @@ export class BatchStage {
   }
 
   skip(where: number, reason: string): void {
-    this.out.skips.push([where, reason]);
+    addSkips(this.out.skips, where, reason, 1);
   }
 
   result(): BatchResult {
@@ -193,10 +207,10 @@ export class ParseWorkers {
   }
 }
 
-/** A batch sent to a worker: its bytes and offsets are kept to read it here if the worker fails. */
+/** A batch sent to a worker: its bytes (runs of them, in order) and offsets are kept to read it here if the worker fails. */
 interface Sent {
   result: Promise<BatchResult>;
-  bytes: Buffer;
+  parts: Buffer[];
   offsets: Float64Array;
 }
 
@@ -221,6 +235,9 @@ export interface BatchSink {
  * reader in one thread would run it (after each chunk).
  */
 export class Batches {
+  /** The batch's runs of bytes before the last, `size` bytes in all; the last is bytes [first, lastEnd) of `b`. */
+  private parts: Buffer[] = [];
+  private size = 0;
   private b: Buffer | null = null;
   private first = 0;
   private lastEnd = 0;
@@ -238,15 +255,23 @@ export class Batches {
 
   /** A line or value: bytes [s, e) of `b`, found at `where` (its line, or its place in a document). */
   value(b: Buffer, s: number, e: number, where: number): void {
-    // Values of one batch are copied as one run of bytes: a new buffer or a long gap starts another.
-    if (this.offsets.length > 0 && (b !== this.b || s - this.lastEnd > 64 << 10)) this.flush();
-    if (this.offsets.length === 0) {
+    // Values of one buffer are copied as one run of bytes: a new buffer or a long gap starts another run in the
+    // same batch. (A new buffer that ended the batch sent each access-log line with invalid UTF-8, which comes
+    // in a buffer of its own, in a batch of its own, and the lines between them in another: a file of such
+    // lines took minutes, not a second.)
+    if (this.b === null || b !== this.b || s - this.lastEnd > 64 << 10) {
+      if (this.b !== null) {
+        this.parts.push(this.b.subarray(this.first, this.lastEnd));
+        this.size += this.lastEnd - this.first;
+      }
       this.b = b;
       this.first = s;
     }
-    this.offsets.push(s - this.first, e - this.first, where);
+    // Where byte 0 of `b` would be in the batch.
+    const at = this.size - this.first;
+    this.offsets.push(at + s, at + e, where);
     this.lastEnd = e;
-    if (e - this.first >= BATCH_BYTES) this.flush();
+    if (at + e >= BATCH_BYTES || this.offsets.length >= MAX_OFFSETS) this.flush();
   }
 
   /**
@@ -256,7 +281,11 @@ export class Batches {
    */
   blank(line: number): void {
     if (this.offsets.length === 0) {
-      this.local({ staged: [], rows: 0, rejects: [], skips: [[line, 'blank line']] });
+      // As `local` does, without a result made for each line of a run.
+      const last = this.queue[this.queue.length - 1];
+      if (last === undefined) this.sink.skip(line, 'blank line');
+      else if (last !== 'pause' && !isSent(last)) addSkips(last.skips, line, 'blank line', 1);
+      else this.queue.push({ staged: [], rows: 0, rejects: [], skips: [[line, 'blank line', 1]] });
       return;
     }
     this.offsets.push(BLANK, BLANK, line);
@@ -273,7 +302,7 @@ export class Batches {
     if (last === undefined) this.apply(r);
     else if (last !== 'pause' && !isSent(last)) {
       last.rejects.push(...r.rejects);
-      last.skips.push(...r.skips);
+      for (const [where, reason, count] of r.skips) addSkips(last.skips, where, reason, count);
     } else this.queue.push(r);
   }
 
@@ -285,18 +314,23 @@ export class Batches {
 
   private flush(): void {
     if (this.offsets.length === 0 || this.b === null) return;
+    const parts = this.parts;
+    parts.push(this.b.subarray(this.first, this.lastEnd));
     // The worker is given a copy of its own, moved to it (not copied again by postMessage); the bytes are kept
-    // here as a view of the reader's buffer, which is never written again (chunks, and concatenations of them).
+    // here as views of the reader's buffers, which are never written again (chunks, and concatenations of them).
     // Not from Node's shared pool (its memory cannot be moved), and not zero-filled: every byte is written.
-    const copy = Buffer.allocUnsafeSlow(this.lastEnd - this.first);
-    this.b.copy(copy, 0, this.first, this.lastEnd);
+    const copy = Buffer.allocUnsafeSlow(this.size + this.lastEnd - this.first);
+    let at = 0;
+    for (const p of parts) at += p.copy(copy, at);
     // Float64: a line number can pass 2^31 (a file of a few MB gzipped can hold that many blank lines).
     const offsets = Float64Array.from(this.offsets);
     const result = this.workers.parse(this.kind, copy, offsets, this.fileIdx);
     // Awaited in order by `take`; a failure seen before then is not unhandled.
     result.catch(() => {});
-    this.queue.push({ result, bytes: this.b.subarray(this.first, this.lastEnd), offsets });
+    this.queue.push({ result, parts, offsets });
     this.sent++;
+    this.parts = [];
+    this.size = 0;
     this.offsets = [];
     this.b = null;
   }
@@ -333,7 +367,7 @@ export class Batches {
     try {
       r = await batch.result;
     } catch {
-      this.sink.readHere(batch.bytes, batch.offsets);
+      this.sink.readHere(batch.parts.length === 1 ? (batch.parts[0] as Buffer) : Buffer.concat(batch.parts), batch.offsets);
       return;
     }
     this.apply(r);
@@ -341,7 +375,7 @@ export class Batches {
 
   private apply(r: BatchResult): void {
     for (const [where, reason, raw] of r.rejects) this.sink.reject(where, reason, raw);
-    for (const [where, reason] of r.skips) this.sink.skip(where, reason);
+    for (const [where, reason, count] of r.skips) for (let k = 0; k < count; k++) this.sink.skip(where + k, reason);
     if (r.rows > 0) this.sink.staged(r);
   }
 }

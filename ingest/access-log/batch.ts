@@ -5,7 +5,7 @@
  * both give the same rows, rejects and skips.
  */
 import { isBlank } from '../lines.js';
-import { BatchStage, type BatchResult } from '../parallel.js';
+import { BatchStage, BLANK, type BatchResult } from '../parallel.js';
 import { RAW_KEEP } from '../reject.js';
 import type { TsvWriter } from '../tsv-writer.js';
 import { AccessLogScan, text } from './scan.js';
@@ -43,13 +43,17 @@ export class AccessLogLines {
     } else this.sink.reject(lineNo, scan.reason, text(b, s, Math.min(e, s + RAW_BYTES)));
   }
 
-  /** The lines at `offsets` (triples: start, end, line number) of `b`. */
+  /** The lines at `offsets` (triples: start, end, line number; BLANK for a blank line) of `b`. */
   lines(b: Buffer, offsets: Float64Array): void {
-    for (let i = 0; i + 2 < offsets.length; i += 3) this.line(b, offsets[i] as number, offsets[i + 1] as number, offsets[i + 2] as number);
+    for (let i = 0; i + 2 < offsets.length; i += 3) {
+      const s = offsets[i] as number;
+      if (s === BLANK) this.sink.skip(offsets[i + 2] as number, 'blank line');
+      else this.line(b, s, offsets[i + 1] as number, offsets[i + 2] as number);
+    }
   }
 }
 
-/** Read the lines at `offsets` (triples: start, end, line number) of `b` as source number `fileIdx`, as a parse worker does. */
+/** Read the lines at `offsets` (triples: start, end, line number; BLANK for a blank line) of `b` as source number `fileIdx`, as a parse worker does. */
 export function stageAccessLogBatch(b: Buffer, offsets: Float64Array, fileIdx: number): BatchResult {
   const stage = new BatchStage();
   const sink: LineSink = {

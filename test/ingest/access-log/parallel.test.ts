@@ -11,6 +11,10 @@ import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AccessLogLines, stageAccessLogBatch } from '../../../ingest/access-log/batch.js';
+import { readLines } from '../../../ingest/lines.js';
+import { TsvWriter } from '../../../ingest/tsv-writer.js';
+import { Batches, type BatchResult } from '../../../ingest/parallel.js';
 import { generateAccessLogLines } from '../../../scripts/gen-access-logs.js';
 import { fixtureLines, hostileLines } from '../../helpers/access-log-lines.js';
 import { tempDir } from '../../helpers/dataset.js';
@@ -101,6 +105,24 @@ describe('access logs read on parse workers', { timeout: 240_000 }, () => {
     expect(s.firstRejects.some((r) => /longer than any record/.test(r.reason))).toBe(true);
   });
 
+  it('counts a run of blank lines in the reading thread, not on the workers, as one thread does', async () => {
+    const lines = generated(4000, 17);
+    // 1.1M blank lines after a record, and 100,000 before the first one.
+    const content = '\n'.repeat(100_000) + lines.slice(0, 2000).join('\n') + '\n'.repeat(1_100_000) + lines.slice(2000).join('\r\n') + '\r\n \r\n';
+    let sent = 0;
+    await withParse(
+      (parse) =>
+        function (...a) {
+          sent += (a[2] as Float64Array).length / 3;
+          return parse.apply(this, a);
+        },
+      async () => void (await expectSameOnWorkers(tmp.dir, 'access-log', [write('blank-runs.log', content)], 'blank')),
+    );
+    // The lines, and at most a batch's worth of the blank lines after the first record (they join its batch).
+    expect(sent).toBeGreaterThanOrEqual(4000);
+    expect(sent).toBeLessThan(4000 + 70_000);
+  });
+
   it('stores what one thread does when batches fail on their worker, and warns once', async () => {
     const lines = generated(20_000, 11);
     lines.splice(700, 0, 'garbage', '', '   ');
@@ -142,5 +164,92 @@ describe('access logs read on parse workers', { timeout: 240_000 }, () => {
     expect(r.s.lines).toBe(28_000);
     expect(r.warnings).toHaveLength(1);
     expect(r.warnings[0]).toMatch(/^a parse worker failed; its batches were read in the main thread instead \(a parse worker stopped/);
+  });
+});
+
+describe('skips coming back from the workers', () => {
+  it('counts a run of blank lines as one entry of the batch result, and hands each skip to the sink at its line', async () => {
+    // 200,000 blank lines (LF, CRLF, spaces) with a bad line and a blank one after it, lines 2 to 200,003.
+    const text = Buffer.from('\n'.repeat(100_000) + '\r\n'.repeat(50_000) + '  \t\n'.repeat(50_000) + 'garbage\n\n');
+    const offsets: number[] = [];
+    for (let s = 0, line = 2; s < text.length; line++) {
+      const e = text.indexOf(10, s);
+      offsets.push(s, e, line);
+      s = e + 1;
+    }
+    const r = stageAccessLogBatch(text, Float64Array.from(offsets), 0);
+    expect(r.skips).toEqual([[2, 'blank line', 200_000], [200_003, 'blank line', 1]]);
+    expect(r.rejects.map(([where]) => where)).toEqual([200_002]);
+    // Through Batches, the sink sees every skip at its own line.
+    const workers = { size: 1, parse: async (_k: string, b: Uint8Array, o: Float64Array, f: number): Promise<BatchResult> => stageAccessLogBatch(Buffer.from(b), o, f) };
+    const seen: number[] = [];
+    const batches = new Batches(workers as unknown as ConstructorParameters<typeof Batches>[0], 'access-log', 0, {
+      reject: (where) => void seen.push(-where),
+      skip: (where) => void seen.push(where),
+      staged: () => {},
+      readHere: () => {},
+    }, async () => {});
+    for (let i = 0; i < offsets.length; i += 3) batches.value(text, offsets[i] as number, offsets[i + 1] as number, offsets[i + 2] as number);
+    await batches.take(0);
+    const want = Array.from({ length: 200_000 }, (_, i) => i + 2);
+    // A batch's rejects come before its skips.
+    expect(seen.length).toBe(200_002);
+    expect(seen.filter((w) => w > 0)).toEqual([...want, 200_003]);
+    expect(seen.filter((w) => w < 0)).toEqual([-200_002]);
+  });
+});
+
+describe('lines in batches', () => {
+  /** Read `content` in chunks of 64 KiB, in one thread or through Batches on stand-in workers (`fail(n)`: the n-th batch fails); what the sink saw, and the batches sent. */
+  async function read(content: Buffer, workers: boolean, fail: (n: number) => boolean = () => false): Promise<{ rows: string[]; rejects: number[]; skips: number; batches: number }> {
+    const chunks = async function* (): AsyncGenerator<Buffer> {
+      for (let i = 0; i < content.length; i += 64 << 10) yield content.subarray(i, i + (64 << 10));
+    };
+    const w = new TsvWriter(1 << 20);
+    const seen = { rows: [] as string[], rejects: [] as number[], skips: 0, batches: 0 };
+    const here = new AccessLogLines(0, { writerFor: (_t, rowBytes) => (w.reserve(rowBytes), w), row: () => {}, reject: (line) => void seen.rejects.push(line), skip: () => void seen.skips++ });
+    const stand = {
+      size: 2,
+      parse: async (_k: string, b: Uint8Array, o: Float64Array, f: number): Promise<BatchResult> => {
+        if (fail(++seen.batches)) throw new Error('a parse worker stopped (exit code 1)');
+        return stageAccessLogBatch(Buffer.from(b), o.slice(), f);
+      },
+    };
+    const batches = new Batches(stand as unknown as ConstructorParameters<typeof Batches>[0], 'access-log', 0, {
+      reject: (line) => void seen.rejects.push(line),
+      skip: () => void seen.skips++,
+      staged: (r) => void seen.rows.push(...r.staged.map((g) => Buffer.from(g.rows).toString('utf8'))),
+      readHere: (b, offsets) => here.lines(b, offsets),
+    }, async () => {});
+    if (workers) {
+      await readLines(chunks(), (b, s, e, n) => batches.value(b, s, e, n), async () => {
+        batches.chunkEnd();
+        await batches.take();
+      });
+      await batches.take(0);
+    } else await readLines(chunks(), (b, s, e, n) => here.line(b, s, e, n), () => {});
+    seen.rows.push(w.buf.toString('utf8', 0, w.len));
+    // Rows by line (a batch's rows come grouped by date file).
+    seen.rows = seen.rows.join('').split('\n').filter((r) => r !== '').sort();
+    return seen;
+  }
+
+  it('keeps lines with invalid UTF-8 (each handed over in a buffer of its own) in the batch of the lines around them, and reads them here as one thread does when the batch fails', async () => {
+    // Every other line holds a byte that is not UTF-8, some lines are bad, some blank.
+    const lines = generated(3000, 21).map((l, i) => (i % 97 === 0 ? '' : i % 89 === 0 ? 'garbage' : l));
+    const content = Buffer.concat(lines.map((l, i) => {
+      const b = Buffer.from(`${l}\n`);
+      if (i % 2 === 0 && b.length > 200) b[200] = 0xff;
+      return b;
+    }));
+    const one = await read(content, false);
+    expect(one.rows.length).toBeGreaterThan(1000);
+    expect(one.rows.filter((r) => r.includes('\uFFFD')).length).toBeGreaterThan(100);
+    const two = await read(content, true);
+    expect({ ...two, batches: 0 }).toEqual(one);
+    // 64 KiB chunks: a batch or two each, not one for each line.
+    expect(two.batches).toBeLessThan(2 * Math.ceil(content.length / (64 << 10)));
+    const failing = await read(content, true, (n) => n % 2 === 0);
+    expect({ ...failing, batches: 0 }).toEqual(one);
   });
 });
