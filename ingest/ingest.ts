@@ -125,9 +125,9 @@ interface TableRun {
  * Bytes of sources (as stored, gzipped or not) from which a run starts parse
  * workers by default: CloudTrail is read on them on any machine, access logs
  * only with more than two cores. On two cores the access log's workers cost
- * as much CPU as they take off the reading thread (1M lines: 9.3-9.7 s of
- * CPU against 8.2 s, no faster), its scan being cheap beside JSON.parse;
- * they take the reading thread from 4.5 s busy to 1.4-1.9 s, the bound
+ * as much CPU as they take off the reading thread (1M lines: 9.3-10.1 s of
+ * CPU against 7.7-8.3 s, no faster), its scan being cheap beside JSON.parse;
+ * they take the reading thread from 4.5 s busy to 1.7-2.3 s, the bound
  * wherever there are cores to spare (docs/performance.md).
  */
 export const PARALLEL_BYTES = 16 << 20;
