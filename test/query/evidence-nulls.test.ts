@@ -62,3 +62,19 @@ describe('evidence of one record, where it has NULL values', () => {
     expect([f.source, f.source_line, f.request_id, f.event_id]).toEqual(['access_log', 1, 'T1-1', null]);
   });
 });
+
+describe('evidence of one record, in a window over records that may lack a value', () => {
+  it("cloudtrail-tampering: selectors compared with an earlier call without an event ID name none, not an older call's", async () => {
+    // DuckDB's max_by(event_id, ...) OVER (...) passed over the PutEventSelectors without an event ID to the CreateTrail
+    // before it: "PutEventSelectors T1-1", the CreateTrail's ID under the other call's name (Trino: "?").
+    const trail = { base: 's3-management-event', eventSource: 'cloudtrail.amazonaws.com', unset: ['resources', 'additionalEventData'] };
+    const f = await run('cloudtrail-tampering', [
+      { ...trail, eventTime: '2025-03-10T07:00:00Z', eventName: 'CreateTrail', requestParameters: { name: 'new-trail', s3BucketName: 'new-trail-logs' } },
+      { ...trail, eventTime: '2025-03-10T07:01:00Z', eventName: 'PutEventSelectors', unset: [...trail.unset, 'eventID'],
+        requestParameters: { trailName: 'new-trail', eventSelectors: [{ readWriteType: 'All', includeManagementEvents: true, dataResources: [] }] } },
+      { ...trail, eventTime: '2025-03-10T07:05:00Z', eventName: 'PutEventSelectors',
+        requestParameters: { trailName: 'new-trail', eventSelectors: [{ readWriteType: 'All', includeManagementEvents: false, dataResources: [] }] } },
+    ]);
+    expect([f.source_line, f.event_id, f.details.compared_with]).toEqual([3, 'T3-1', 'the previous selectors (PutEventSelectors ?)']);
+  });
+});
