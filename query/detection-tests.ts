@@ -7,7 +7,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe as describeError } from '../common/errors.js';
+import { parseAccessLogLine } from '../ingest/access-log/parse.js';
+import { parseCloudTrailRecord, recordsOf, Skip } from '../ingest/cloudtrail/record.js';
 import { ingest } from '../ingest/ingest.js';
+import { Reject } from '../ingest/reject.js';
 import { openDataset } from './dataset.js';
 import { scanCandidates } from './candidates.js';
 import { checkDetectionSql, compareFindings, runDetection, paramsFor } from './detect.js';
@@ -42,10 +45,26 @@ export interface TestOutcome {
 /** Where each test record went: file and line, to the name of its entry. */
 type Placement = Map<string, string>;
 
-/** The IDs of each test record built from a base, by file and line (raw lines have none). */
+/** The IDs of each test record alone on its line, by file and line. */
 type Identities = Map<string, { source: 'access_log' | 'cloudtrail'; request_id: string | null; event_id: string | null }>;
 
-const idText = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+/**
+ * The IDs of the record on each line of a test's input, as the parsers read
+ * them (`request_id: 12345` in YAML is a number; an empty requestID is none):
+ * raw lines and records too. A line that does not parse, or that holds
+ * several CloudTrail records (a `Records` document), has none.
+ */
+function identify(accessFile: string, lines: readonly string[], trailFile: string, records: readonly string[], ids: Identities): void {
+  lines.forEach((line, i) => {
+    const r = parseAccessLogLine(line);
+    if (!(r instanceof Reject)) ids.set(`${accessFile}:${i + 1}`, { source: 'access_log', request_id: r.request_id, event_id: null });
+  });
+  records.forEach((text, i) => {
+    const items = recordsOf(JSON.parse(text) as unknown);
+    const r = items.length === 1 ? parseCloudTrailRecord(items[0]) : undefined;
+    if (r && !(r instanceof Reject) && !(r instanceof Skip)) ids.set(`${trailFile}:${i + 1}`, { source: 'cloudtrail', request_id: r.request_id, event_id: r.event_id });
+  });
+}
 
 /**
  * The findings whose request ID or event ID is not that of the record their
@@ -84,13 +103,12 @@ export async function datasetFor(t: DetectionTest, dir: string, placed: Placemen
     if (b.source === 'access_log') {
       lines.push(b.line);
       placed.set(`${accessFile}:${lines.length}`, entryName(t, b.entry));
-      if (b.request_id !== undefined) ids.set(`${accessFile}:${lines.length}`, { source: 'access_log', request_id: b.request_id, event_id: null });
     } else {
       records.push(JSON.stringify(b.record));
       placed.set(`${trailFile}:${records.length}`, entryName(t, b.entry));
-      ids.set(`${trailFile}:${records.length}`, { source: 'cloudtrail', request_id: idText(b.record.requestID), event_id: idText(b.record.eventID) });
     }
   }
+  identify(accessFile, lines, trailFile, records, ids);
   if (lines.length) {
     await writeFile(accessFile, lines.join('\n') + '\n');
     inputs.push(accessFile);

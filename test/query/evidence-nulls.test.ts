@@ -11,7 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import { runDetectionTest } from '../../query/detection-tests.js';
 import { loadDetections, type Detection } from '../../query/detection.js';
-import { parseRecordSpec } from '../../query/test-records.js';
+import { TEST_BASES, accessLogLine, parseRecordSpec } from '../../query/test-records.js';
 
 const library = await loadDetections();
 const detection = (id: string): Detection => library.find((d) => d.id === id) as Detection;
@@ -76,5 +76,39 @@ describe('evidence of one record, in a window over records that may lack a value
         requestParameters: { trailName: 'new-trail', eventSelectors: [{ readWriteType: 'All', includeManagementEvents: false, dataResources: [] }] } },
     ]);
     expect([f.source_line, f.event_id, f.details.compared_with]).toEqual([3, 'T3-1', 'the previous selectors (PutEventSelectors ?)']);
+  });
+});
+
+describe("a detection test's check of the evidence (mixedEvidence)", () => {
+  // a custom rule: every request as a finding, of its own record (as a library rule's shape, with this SQL)
+  const rule = (sql: string): Detection => ({ ...detection('sigv2-request'), id: 'custom-evidence', sql, candidates: undefined });
+  const each = `SELECT event_time, source, bucket, "key", principal, source_ip, request_id, event_id, source_file, source_line FROM s3_requests`;
+
+  it('takes the IDs as the parsers read them: numbers, true, an empty requestID are not another record\'s', async () => {
+    const o = await runDetectionTest(rule(each), {
+      name: 'ids',
+      records: [
+        { base: 'access-log', request_id: 12345 },
+        { base: 's3-data-event', requestID: 777, eventID: 888 },
+        { base: 's3-data-event', requestID: '', eventID: true },
+      ].map((s, i) => parseRecordSpec(s, `record ${i + 1}`)),
+      expect: 3,
+    });
+    expect([o.error, o.mixed, o.ok]).toEqual([undefined, [], true]);
+  });
+
+  it('checks raw lines and raw CloudTrail records too (one record a line), not a line holding several', async () => {
+    const base = { ...TEST_BASES['s3-data-event'] };
+    const t = {
+      name: 'raw',
+      access_log: [accessLogLine({ ...TEST_BASES['access-log'], request_id: 'RAW1' })],
+      cloudtrail: [{ ...base, requestID: 'RAW2', eventID: 'E2' }, { Records: [{ ...base, requestID: 'R3', eventID: 'E3' }, { ...base, requestID: 'R4', eventID: 'E4' }] }],
+      expect: 4,
+    };
+    // every finding given the event ID E2: wrong for the raw access-log line, right for the raw record, not told on the Records line
+    const o = await runDetectionTest(rule(each.replace('event_id,', "'E2' AS event_id,")), t);
+    expect([o.error, o.got]).toEqual([undefined, 4]);
+    expect(o.mixed).toEqual(['the finding at line 1 of the access log has event_id E2 (the record\'s: null)']);
+    expect((await runDetectionTest(rule(each), t)).mixed).toEqual([]);
   });
 });
