@@ -96,19 +96,24 @@ export async function datasetFor(t: DetectionTest, dir: string, placed: Placemen
   const inputs: string[] = [];
   const built = buildRecords(t.records ?? []);
   const lines = [...(t.access_log ?? [])];
+  // Lines of the access-log file so far: an entry may hold line breaks (a raw line written as a YAML block ends in one),
+  // and ingest numbers the file's lines, blank ones too.
+  const linesIn = (text: string): number => text.split('\n').length;
+  let accessLines = lines.reduce((n, l) => n + linesIn(l), 0);
   const records = [...(t.cloudtrail ?? [])].map((r) => JSON.stringify(r));
   const accessFile = join(dir, 'access.log');
   const trailFile = join(dir, 'cloudtrail.ndjson');
   for (const b of built) {
     if (b.source === 'access_log') {
       lines.push(b.line);
-      placed.set(`${accessFile}:${lines.length}`, entryName(t, b.entry));
+      placed.set(`${accessFile}:${accessLines + 1}`, entryName(t, b.entry));
+      accessLines += linesIn(b.line);
     } else {
       records.push(JSON.stringify(b.record));
       placed.set(`${trailFile}:${records.length}`, entryName(t, b.entry));
     }
   }
-  identify(accessFile, lines, trailFile, records, ids);
+  identify(accessFile, lines.join('\n').split('\n'), trailFile, records, ids);
   if (lines.length) {
     await writeFile(accessFile, lines.join('\n') + '\n');
     inputs.push(accessFile);

@@ -149,3 +149,18 @@ describe('keys of rows Athena can compare', () => {
     expect([f.event_time, f.source_line, f.event_id]).toEqual([null, 1, 'T1-1']);
   });
 });
+
+describe("a detection test's records, where a raw line holds a line break", () => {
+  it('the records after it are named and checked at the lines ingest gives them', async () => {
+    // A raw line written as a YAML block (`- |`) ends in a line break: a blank line in the file, which ingest counts.
+    const line = accessLogLine({ ...TEST_BASES['access-log'], request_id: 'RAW1' });
+    const o = await runDetectionTest(detection('sigv2-request'), {
+      name: 'block',
+      access_log: [`${line}\n`],
+      records: [{ base: 'access-log', label: 'one', signature_version: 'SigV2' }, { base: 'access-log', label: 'two', signature_version: 'SigV2' }]
+        .map((s, i) => parseRecordSpec(s, `record ${i + 1}`)),
+      fires: ['one', 'two'],
+    });
+    expect([o.error, o.fired, o.mixed, o.ok]).toEqual([undefined, ['one', 'two'], [], true]);
+  });
+});
