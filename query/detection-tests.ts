@@ -7,7 +7,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe as describeError } from '../common/errors.js';
+import { parseAccessLogLine } from '../ingest/access-log/parse.js';
+import { parseCloudTrailRecord, recordsOf, Skip } from '../ingest/cloudtrail/record.js';
 import { ingest } from '../ingest/ingest.js';
+import { Reject } from '../ingest/reject.js';
 import { openDataset } from './dataset.js';
 import { scanCandidates } from './candidates.js';
 import { checkDetectionSql, compareFindings, runDetection, paramsFor } from './detect.js';
@@ -42,10 +45,26 @@ export interface TestOutcome {
 /** Where each test record went: file and line, to the name of its entry. */
 type Placement = Map<string, string>;
 
-/** The IDs of each test record built from a base, by file and line (raw lines have none). */
+/** The IDs of each test record alone on its line, by file and line. */
 type Identities = Map<string, { source: 'access_log' | 'cloudtrail'; request_id: string | null; event_id: string | null }>;
 
-const idText = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+/**
+ * The IDs of the record on each line of a test's input, as the parsers read
+ * them (`request_id: 12345` in YAML is a number; an empty requestID is none):
+ * raw lines and records too. A line that does not parse, or that holds
+ * several CloudTrail records (a `Records` document), has none.
+ */
+function identify(accessFile: string, lines: readonly string[], trailFile: string, records: readonly string[], ids: Identities): void {
+  lines.forEach((line, i) => {
+    const r = parseAccessLogLine(line);
+    if (!(r instanceof Reject)) ids.set(`${accessFile}:${i + 1}`, { source: 'access_log', request_id: r.request_id, event_id: null });
+  });
+  records.forEach((text, i) => {
+    const items = recordsOf(JSON.parse(text) as unknown);
+    const r = items.length === 1 ? parseCloudTrailRecord(items[0]) : undefined;
+    if (r && !(r instanceof Reject) && !(r instanceof Skip)) ids.set(`${trailFile}:${i + 1}`, { source: 'cloudtrail', request_id: r.request_id, event_id: r.event_id });
+  });
+}
 
 /**
  * The findings whose request ID or event ID is not that of the record their
@@ -77,20 +96,24 @@ export async function datasetFor(t: DetectionTest, dir: string, placed: Placemen
   const inputs: string[] = [];
   const built = buildRecords(t.records ?? []);
   const lines = [...(t.access_log ?? [])];
+  // Lines of the access-log file so far: an entry may hold line breaks (a raw line written as a YAML block ends in one),
+  // and ingest numbers the file's lines, blank ones too.
+  const linesIn = (text: string): number => text.split('\n').length;
+  let accessLines = lines.reduce((n, l) => n + linesIn(l), 0);
   const records = [...(t.cloudtrail ?? [])].map((r) => JSON.stringify(r));
   const accessFile = join(dir, 'access.log');
   const trailFile = join(dir, 'cloudtrail.ndjson');
   for (const b of built) {
     if (b.source === 'access_log') {
       lines.push(b.line);
-      placed.set(`${accessFile}:${lines.length}`, entryName(t, b.entry));
-      if (b.request_id !== undefined) ids.set(`${accessFile}:${lines.length}`, { source: 'access_log', request_id: b.request_id, event_id: null });
+      placed.set(`${accessFile}:${accessLines + 1}`, entryName(t, b.entry));
+      accessLines += linesIn(b.line);
     } else {
       records.push(JSON.stringify(b.record));
       placed.set(`${trailFile}:${records.length}`, entryName(t, b.entry));
-      ids.set(`${trailFile}:${records.length}`, { source: 'cloudtrail', request_id: idText(b.record.requestID), event_id: idText(b.record.eventID) });
     }
   }
+  identify(accessFile, lines.join('\n').split('\n'), trailFile, records, ids);
   if (lines.length) {
     await writeFile(accessFile, lines.join('\n') + '\n');
     inputs.push(accessFile);

@@ -81,8 +81,7 @@ export interface RecordSpec {
 }
 
 /** A record written out: an access-log line or a CloudTrail record, with the entry it came from. */
-/** A test record built: an access-log line (with its request ID, when it was built from a base) or a CloudTrail record. */
-export type BuiltRecord = { entry: number; copy: number; source: 'access_log'; line: string; request_id?: string | null } | { entry: number; copy: number; source: 'cloudtrail'; record: Record<string, unknown> };
+export type BuiltRecord = { entry: number; copy: number; source: 'access_log'; line: string } | { entry: number; copy: number; source: 'cloudtrail'; record: Record<string, unknown> };
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const clone = <T>(v: T): T => structuredClone(v);
@@ -213,7 +212,7 @@ export function buildRecords(specs: readonly RecordSpec[]): BuiltRecord[] {
         const d = new Date(r[timeKey] as string);
         if (!Number.isNaN(d.getTime())) r[timeKey] = new Date(d.getTime() + step * 1000).toISOString().replace(/\.000Z$/, 'Z');
       }
-      if (access) out.push({ entry, copy, source: 'access_log', line: accessLogLine(r, s.fields), request_id: typeof r.request_id === 'string' && r.request_id !== '-' ? r.request_id : null });
+      if (access) out.push({ entry, copy, source: 'access_log', line: accessLogLine(r, s.fields) });
       else out.push({ entry, copy, source: 'cloudtrail', record: r });
     }
   });
