@@ -283,9 +283,16 @@ export class Stage {
     if (this.failure) throw this.failure;
   }
 
-  /** A date gone quiet: converted while the input's dates come in order, else parked (see `parked`). */
+  /**
+   * A date gone quiet: converted while the input's dates come in order, else
+   * parked (see `parked`). Rows without a time (CloudTrail's `eventTime` not
+   * a time) come now and then in any order: their file is parked, and its
+   * coming back says nothing of the dates' order (a run in date order with
+   * a few of them was taken for one out of order, and converted nothing more
+   * until the end).
+   */
   private setAside(f: DateFile): void {
-    if (!this.outOfOrder) {
+    if (!this.outOfOrder && !Number.isNaN(f.day)) {
       // (A date converted for its size and going on is not out of order: only these count.)
       this.converted.add(f.key);
       this.convert(f);

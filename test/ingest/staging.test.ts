@@ -40,6 +40,34 @@ describe('Stage', () => {
       instance.closeSync();
     }
   });
+
+  it('converts dates during a run in date order that has a few records without a time, and keeps those in one file', async () => {
+    // The NULL partition's file went quiet, was converted, and its next record "came back": the run was taken for
+    // one out of order, and the dates after it were parked until the end (2 of 40 converted during the run).
+    const instance = await DuckDBInstance.create(':memory:', { preserve_insertion_order: 'false' });
+    const conn = await instance.connect();
+    try {
+      const out = join(tmp.dir, 'out');
+      const stage = await Stage.create(conn, CLOUDTRAIL, join(tmp.dir, 'tsv'), out, 'run', ['a.ndjson'], { idleRows: 20 });
+      let n = 0;
+      for (let d = 0; d < 40; d++) {
+        for (let i = 0; i < 50; i++) {
+          const eventTime = ++n % 60 === 0 ? 'soon' : new Date(Date.UTC(2000, 0, 1) + d * DAY_MS + i * 1000).toISOString();
+          const row = parseCloudTrailRecord({ eventTime, eventName: 'GetObject' }) as CloudTrailRow;
+          stageCloudTrailRow(stage.writerFor(row.event_time?.getTime() ?? NaN, cloudTrailRowBound(row), 1), row, 0, n);
+          if (n % 10 === 0) await stage.tick();
+        }
+      }
+      // Converted while the run goes on: all but the last date or two.
+      expect(readdirSync(out).length).toBeGreaterThanOrEqual(38);
+      const files = await stage.finish();
+      expect(files.filter((f) => f.startsWith('date=__HIVE_DEFAULT_PARTITION__/'))).toHaveLength(1);
+      expect(files).toHaveLength(41);
+    } finally {
+      conn.closeSync();
+      instance.closeSync();
+    }
+  });
 });
 
 describe('date files when the dates come out of order', () => {
