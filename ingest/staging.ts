@@ -249,7 +249,9 @@ export class Stage {
       this.open.set(key, f);
     }
     if (!f) {
-      if (this.converted.has(key)) this.outOfOrder = true;
+      // A date's other part still open: the date goes on, only one kind of its events came back (CloudTrail's data
+      // events now and then among management events, in date order).
+      if (this.converted.has(key) && !this.open.has(day * 2 + (1 - part))) this.outOfOrder = true;
       const path = join(this.workDir, `${this.table.name}-${dayString(day)}-${this.fileSeq++}.tsv`);
       f = { key, day, writer: new TsvWriter(1 << 20), fd: -1, path, bytes: 0, lastRow: 0 };
       this.open.set(key, f);

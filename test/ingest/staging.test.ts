@@ -68,6 +68,31 @@ describe('Stage', () => {
       instance.closeSync();
     }
   });
+
+  it('converts dates during a CloudTrail run in date order whose data events come now and then', async () => {
+    // A date's data-event file went quiet among its management events and was converted; the next data event of
+    // the same date "came back", and the run was taken for one out of order (4 of 40 dates converted during it).
+    const instance = await DuckDBInstance.create(':memory:', { preserve_insertion_order: 'false' });
+    const conn = await instance.connect();
+    try {
+      const out = join(tmp.dir, 'out');
+      const stage = await Stage.create(conn, CLOUDTRAIL, join(tmp.dir, 'tsv'), out, 'run', ['a.ndjson'], { idleRows: 20 });
+      let n = 0;
+      for (let d = 0; d < 40; d++) {
+        for (let i = 0; i < 50; i++) {
+          const data = ++n % 40 === 0;
+          const row = parseCloudTrailRecord({ eventTime: new Date(Date.UTC(2000, 0, 1) + d * DAY_MS + i * 1000).toISOString(), eventName: 'GetObject', managementEvent: !data }) as CloudTrailRow;
+          stageCloudTrailRow(stage.writerFor(row.event_time?.getTime() ?? NaN, cloudTrailRowBound(row), data ? 0 : 1), row, 0, n);
+          if (n % 10 === 0) await stage.tick();
+        }
+      }
+      expect(readdirSync(out).length).toBeGreaterThanOrEqual(38);
+      await stage.finish();
+    } finally {
+      conn.closeSync();
+      instance.closeSync();
+    }
+  });
 });
 
 describe('date files when the dates come out of order', () => {
