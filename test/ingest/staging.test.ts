@@ -41,6 +41,36 @@ describe('Stage', () => {
     }
   });
 
+  it('gives the dates of a chunk small writers: 2,000 dates taken up again between two ticks hold little memory', async () => {
+    // Each date file (new, or parked and taken up again) had a 1 MiB writer: shuffled lines of thousands of dates
+    // held gigabytes of them until the next tick, and allocating them was most of the run.
+    const instance = await DuckDBInstance.create(':memory:', { preserve_insertion_order: 'false' });
+    const conn = await instance.connect();
+    try {
+      const stage = await Stage.create(conn, CLOUDTRAIL, join(tmp.dir, 'tsv'), join(tmp.dir, 'out'), 'run', ['a.ndjson'], { idleRows: 20 });
+      let n = 0;
+      const put = (day: number): void => {
+        const row = parseCloudTrailRecord({ eventTime: new Date(Date.UTC(2000, 0, 1) + day * DAY_MS).toISOString(), eventName: 'GetObject' }) as CloudTrailRow;
+        stageCloudTrailRow(stage.writerFor(row.event_time?.getTime() ?? NaN, cloudTrailRowBound(row), 1), row, 0, ++n);
+      };
+      // Out of order: a date converted for going quiet comes back.
+      put(0);
+      for (let i = 0; i < 30; i++) put(1);
+      await stage.tick();
+      put(0);
+      const external = (): number => process.memoryUsage().external;
+      const before = external();
+      for (let d = 0; d < 2000; d++) put(10 + d);
+      await stage.tick();
+      for (let d = 0; d < 2000; d++) put(10 + d);
+      expect(external() - before).toBeLessThan(512 << 20);
+      await stage.abort();
+    } finally {
+      conn.closeSync();
+      instance.closeSync();
+    }
+  });
+
   it('converts dates during a run in date order that has a few records without a time, and keeps those in one file', async () => {
     // The NULL partition's file went quiet, was converted, and its next record "came back": the run was taken for
     // one out of order, and the dates after it were parked until the end (2 of 40 converted during the run).
