@@ -288,10 +288,14 @@ export class Stage {
       const byLastRow = [...this.open.values()].sort((a, b) => a.lastRow - b.lastRow);
       for (const f of byLastRow.slice(0, this.open.size - this.maxOpen)) this.setAside(f);
     }
-    // Parked files wait on disk: past a bound, the largest is converted.
-    while (this.parkedBytes > 2 * this.maxFileBytes) {
-      const largest = [...this.parked.values()].reduce((a, b) => (a.bytes >= b.bytes ? a : b));
-      this.convert(largest);
+    // Parked files wait on disk: past a bound, the largest are converted (sorted once, as above: thousands of
+    // parked dates, and a tick can convert dozens).
+    if (this.parkedBytes > 2 * this.maxFileBytes) {
+      const bySize = [...this.parked.values()].sort((a, b) => b.bytes - a.bytes);
+      for (const f of bySize) {
+        if (this.parkedBytes <= 2 * this.maxFileBytes) break;
+        this.convert(f);
+      }
     }
     // Bound the staged bytes waiting on disk.
     if (this.queuedBytes > 2 * this.maxFileBytes) await this.queue;
