@@ -40,6 +40,89 @@ describe('Stage', () => {
       instance.closeSync();
     }
   });
+
+  it('gives the dates of a chunk small writers: 2,000 dates taken up again between two ticks hold little memory', async () => {
+    // Each date file (new, or parked and taken up again) had a 1 MiB writer: shuffled lines of thousands of dates
+    // held gigabytes of them until the next tick, and allocating them was most of the run.
+    const instance = await DuckDBInstance.create(':memory:', { preserve_insertion_order: 'false' });
+    const conn = await instance.connect();
+    try {
+      const stage = await Stage.create(conn, CLOUDTRAIL, join(tmp.dir, 'tsv'), join(tmp.dir, 'out'), 'run', ['a.ndjson'], { idleRows: 20 });
+      let n = 0;
+      const put = (day: number): void => {
+        const row = parseCloudTrailRecord({ eventTime: new Date(Date.UTC(2000, 0, 1) + day * DAY_MS).toISOString(), eventName: 'GetObject' }) as CloudTrailRow;
+        stageCloudTrailRow(stage.writerFor(row.event_time?.getTime() ?? NaN, cloudTrailRowBound(row), 1), row, 0, ++n);
+      };
+      // Out of order: a date converted for going quiet comes back.
+      put(0);
+      for (let i = 0; i < 30; i++) put(1);
+      await stage.tick();
+      put(0);
+      const external = (): number => process.memoryUsage().external;
+      const before = external();
+      for (let d = 0; d < 2000; d++) put(10 + d);
+      await stage.tick();
+      for (let d = 0; d < 2000; d++) put(10 + d);
+      expect(external() - before).toBeLessThan(512 << 20);
+      await stage.abort();
+    } finally {
+      conn.closeSync();
+      instance.closeSync();
+    }
+  });
+
+  it('converts dates during a run in date order that has a few records without a time, and keeps those in one file', async () => {
+    // The NULL partition's file went quiet, was converted, and its next record "came back": the run was taken for
+    // one out of order, and the dates after it were parked until the end (2 of 40 converted during the run).
+    const instance = await DuckDBInstance.create(':memory:', { preserve_insertion_order: 'false' });
+    const conn = await instance.connect();
+    try {
+      const out = join(tmp.dir, 'out');
+      const stage = await Stage.create(conn, CLOUDTRAIL, join(tmp.dir, 'tsv'), out, 'run', ['a.ndjson'], { idleRows: 20 });
+      let n = 0;
+      for (let d = 0; d < 40; d++) {
+        for (let i = 0; i < 50; i++) {
+          const eventTime = ++n % 60 === 0 ? 'soon' : new Date(Date.UTC(2000, 0, 1) + d * DAY_MS + i * 1000).toISOString();
+          const row = parseCloudTrailRecord({ eventTime, eventName: 'GetObject' }) as CloudTrailRow;
+          stageCloudTrailRow(stage.writerFor(row.event_time?.getTime() ?? NaN, cloudTrailRowBound(row), 1), row, 0, n);
+          if (n % 10 === 0) await stage.tick();
+        }
+      }
+      // Converted while the run goes on: all but the last date or two.
+      expect(readdirSync(out).length).toBeGreaterThanOrEqual(38);
+      const files = await stage.finish();
+      expect(files.filter((f) => f.startsWith('date=__HIVE_DEFAULT_PARTITION__/'))).toHaveLength(1);
+      expect(files).toHaveLength(41);
+    } finally {
+      conn.closeSync();
+      instance.closeSync();
+    }
+  });
+
+  it('converts dates during a CloudTrail run in date order whose data events come now and then', async () => {
+    // A date's data-event file went quiet among its management events and was converted; the next data event of
+    // the same date "came back", and the run was taken for one out of order (4 of 40 dates converted during it).
+    const instance = await DuckDBInstance.create(':memory:', { preserve_insertion_order: 'false' });
+    const conn = await instance.connect();
+    try {
+      const out = join(tmp.dir, 'out');
+      const stage = await Stage.create(conn, CLOUDTRAIL, join(tmp.dir, 'tsv'), out, 'run', ['a.ndjson'], { idleRows: 20 });
+      let n = 0;
+      for (let d = 0; d < 40; d++) {
+        for (let i = 0; i < 50; i++) {
+          const data = ++n % 40 === 0;
+          const row = parseCloudTrailRecord({ eventTime: new Date(Date.UTC(2000, 0, 1) + d * DAY_MS + i * 1000).toISOString(), eventName: 'GetObject', managementEvent: !data }) as CloudTrailRow;
+          stageCloudTrailRow(stage.writerFor(row.event_time?.getTime() ?? NaN, cloudTrailRowBound(row), data ? 0 : 1), row, 0, n);
+          if (n % 10 === 0) await stage.tick();
+        }
+      }
+      expect(readdirSync(out).length).toBeGreaterThanOrEqual(38);
+      await stage.finish();
+    } finally {
+      conn.closeSync();
+      instance.closeSync();
+    }
+  });
 });
 
 describe('date files when the dates come out of order', () => {
