@@ -157,20 +157,23 @@ export function dayString(day: number): string {
 export class Stage {
   private readonly open = new Map<number, DateFile>();
   /**
-   * Date files put aside on disk, to be converted at the end: once a date
-   * comes back after its file was converted (dates out of order: a folder
-   * of many buckets' logs, shuffled sources), a quiet date is parked rather
-   * than converted, so that it stays one file. Converting each quiet date
-   * as before made a file each time it came back: 40,000 lines over 2,000
-   * days in random order made 26,626 Parquet files in 242 s. Past the bound
-   * on parked bytes (`tick`), a date converted and coming back begins
-   * another file all the same.
+   * Date files put aside on disk, to be converted at the end: a date that
+   * came back after its file was converted (dates out of order: a folder of
+   * many buckets' logs, shuffled sources, a late record) is parked rather
+   * than converted when it goes quiet again, so that it has two files, not
+   * one each time it comes back: 40,000 lines over 2,000 days in random
+   * order made 26,626 Parquet files in 242 s. Only those dates: the others
+   * are converted during the run, as DuckDB's COPYs then overlap the
+   * reading (parking every date once one came back made a run in date order
+   * with one late record a day 20% slower). Past the bound on parked bytes
+   * (`tick`), a date converted and coming back begins another file all the
+   * same.
    */
   private readonly parked = new Map<number, DateFile>();
   private parkedBytes = 0;
-  /** Dates whose file was converted in this run; one seen again means the input's dates are out of order. */
+  /** Dates whose file was converted in this run for going quiet, and those of them that came back. */
   private readonly converted = new Set<number>();
-  private outOfOrder = false;
+  private readonly cameBack = new Set<number>();
   /** Writers of parked files, for the next date taken up again. */
   private readonly spare: TsvWriter[] = [];
   private rowSeq = 0;
@@ -260,9 +263,7 @@ export class Stage {
       this.open.set(key, f);
     }
     if (!f) {
-      // A date's other part still open: the date goes on, only one kind of its events came back (CloudTrail's data
-      // events now and then among management events, in date order).
-      if (this.converted.has(key) && !this.open.has(day * 2 + (1 - part))) this.outOfOrder = true;
+      if (this.converted.has(key)) this.cameBack.add(key);
       const path = join(this.workDir, `${this.table.name}-${dayString(day)}-${this.fileSeq++}.tsv`);
       f = { key, day, writer: new TsvWriter(FIRST_WRITER_BYTES), fd: -1, path, bytes: 0, lastRow: 0 };
       this.open.set(key, f);
@@ -303,16 +304,14 @@ export class Stage {
   }
 
   /**
-   * A date gone quiet: converted while the input's dates come in order, else
-   * parked (see `parked`). Rows without a time (CloudTrail's `eventTime` not
-   * a time) come now and then in any order: their file is parked, and its
-   * coming back says nothing of the dates' order (a run in date order with
-   * a few of them was taken for one out of order, and converted nothing more
-   * until the end).
+   * A date gone quiet: converted, or parked if it came back after its file
+   * was converted (see `parked`). Rows without a time (CloudTrail's
+   * `eventTime` not a time) come now and then in any order: their file is
+   * always parked.
    */
   private setAside(f: DateFile): void {
-    if (!this.outOfOrder && !Number.isNaN(f.day)) {
-      // (A date converted for its size and going on is not out of order: only these count.)
+    if (!this.cameBack.has(f.key) && !Number.isNaN(f.day)) {
+      // (A date converted for its size and going on has not come back: only these count.)
       this.converted.add(f.key);
       this.convert(f);
       return;
