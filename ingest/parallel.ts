@@ -57,6 +57,13 @@ export function addSkips(skips: BatchResult['skips'], where: number, reason: str
 
 /** Writers kept from batch to batch (one per date file a batch touches). */
 const spare: TsvWriter[] = [];
+/**
+ * Writers kept, at most, and the size a new one starts at (it grows as its
+ * rows need): a batch of shuffled lines touches hundreds of dates, and a
+ * 1 MiB writer for each, all kept, held hundreds of MB in every worker.
+ */
+const MAX_SPARE = 16;
+const FIRST_WRITER_BYTES = 64 << 10;
 
 /**
  * A batch's staging on a worker: a writer per date file the batch's rows
@@ -74,7 +81,7 @@ export class BatchStage {
     const key = day * 2 + part;
     let g = this.groups.get(key);
     if (!g) {
-      const w = spare.pop() ?? new TsvWriter(1 << 20);
+      const w = spare.pop() ?? new TsvWriter(FIRST_WRITER_BYTES);
       w.len = 0;
       g = { day, part, w, last: 0 };
       this.groups.set(key, g);
@@ -99,7 +106,7 @@ export class BatchStage {
       g.w.buf.copy(rows, 0, 0, g.w.len);
       this.out.staged.push({ day: g.day, part: g.part, rows, last: g.last });
       // A writer grown by one huge record is let go rather than kept.
-      if (g.w.buf.length <= 4 << 20) spare.push(g.w);
+      if (g.w.buf.length <= 4 << 20 && spare.length < MAX_SPARE) spare.push(g.w);
     }
     this.groups.clear();
     return this.out;
