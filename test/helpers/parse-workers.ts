@@ -5,7 +5,7 @@
  * start from the compiled modules, so this runs the build in dist/ (`npm
  * test` builds it first).
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { expect } from 'vitest';
@@ -17,6 +17,14 @@ const { ingest } = (await import(new URL('ingest.js', DIST).href)) as typeof imp
 
 /** Bytes of content of a file (gunzipped when gzipped). */
 export const contentBytes = (path: string): number => (path.endsWith('.gz') ? gunzipSync(readFileSync(path)) : readFileSync(path)).length;
+
+/** Write an input file `name` under `dir`/in; its path. */
+export function writeInput(dir: string, name: string, content: string | Buffer): string {
+  const path = join(dir, 'in', name);
+  mkdirSync(join(path, '..'), { recursive: true });
+  writeFileSync(path, content);
+  return path;
+}
 
 /** `text` repeated until it holds at least 1 MiB. */
 export const pastOneMiB = (text: string): string => text.repeat(Math.ceil((1 << 20) / Buffer.byteLength(text)));

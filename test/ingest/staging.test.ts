@@ -19,6 +19,33 @@ afterEach(() => tmp.cleanup());
 
 const DAY_MS = 86_400_000;
 
+/** A time on day `d` after 2000-01-01, `i` seconds in. */
+const at = (d: number, i: number): string => new Date(Date.UTC(2000, 0, 1) + d * DAY_MS + i * 1000).toISOString();
+
+/**
+ * A CloudTrail stage writing Parquet to `out` (a date quiet after 20 rows)
+ * over a fresh DuckDB; `put` stages a record of that time and part, with a
+ * tick every 10 records.
+ */
+async function staged(body: (s: { stage: Stage; out: string; put: (eventTime: string, part?: 0 | 1) => Promise<void> }) => Promise<void>): Promise<void> {
+  const instance = await DuckDBInstance.create(':memory:', { preserve_insertion_order: 'false' });
+  const conn = await instance.connect();
+  try {
+    const out = join(tmp.dir, 'out');
+    const stage = await Stage.create(conn, CLOUDTRAIL, join(tmp.dir, 'tsv'), out, 'run', ['a.ndjson'], { idleRows: 20 });
+    let n = 0;
+    const put = async (eventTime: string, part: 0 | 1 = 1): Promise<void> => {
+      const row = parseCloudTrailRecord({ eventTime, eventName: 'GetObject', managementEvent: part === 1 }) as CloudTrailRow;
+      stageCloudTrailRow(stage.writerFor(row.event_time?.getTime() ?? NaN, cloudTrailRowBound(row), part), row, 0, ++n);
+      if (n % 10 === 0) await stage.tick();
+    };
+    await body({ stage, out, put });
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+}
+
 describe('Stage', () => {
   it.runIf(existsSync('/proc/self/fd'))('opens no file for a date until its rows are written out: records of 1,500 dates between two ticks hold few descriptors', async () => {
     // Each date's file was opened with its first row: a chunk of records of that many dates (150 KB of NDJSON)
@@ -74,86 +101,44 @@ describe('Stage', () => {
   it('converts dates during a run in date order that has a few records without a time, and keeps those in one file', async () => {
     // The NULL partition's file went quiet, was converted, and its next record "came back": the run was taken for
     // one out of order, and the dates after it were parked until the end (2 of 40 converted during the run).
-    const instance = await DuckDBInstance.create(':memory:', { preserve_insertion_order: 'false' });
-    const conn = await instance.connect();
-    try {
-      const out = join(tmp.dir, 'out');
-      const stage = await Stage.create(conn, CLOUDTRAIL, join(tmp.dir, 'tsv'), out, 'run', ['a.ndjson'], { idleRows: 20 });
+    await staged(async ({ stage, out, put }) => {
       let n = 0;
-      for (let d = 0; d < 40; d++) {
-        for (let i = 0; i < 50; i++) {
-          const eventTime = ++n % 60 === 0 ? 'soon' : new Date(Date.UTC(2000, 0, 1) + d * DAY_MS + i * 1000).toISOString();
-          const row = parseCloudTrailRecord({ eventTime, eventName: 'GetObject' }) as CloudTrailRow;
-          stageCloudTrailRow(stage.writerFor(row.event_time?.getTime() ?? NaN, cloudTrailRowBound(row), 1), row, 0, n);
-          if (n % 10 === 0) await stage.tick();
-        }
-      }
+      for (let d = 0; d < 40; d++) for (let i = 0; i < 50; i++) await put(++n % 60 === 0 ? 'soon' : at(d, i));
       // Converted while the run goes on: all but the last date or two.
       expect(readdirSync(out).length).toBeGreaterThanOrEqual(38);
       const files = await stage.finish();
       expect(files.filter((f) => f.startsWith('date=__HIVE_DEFAULT_PARTITION__/'))).toHaveLength(1);
       expect(files).toHaveLength(41);
-    } finally {
-      conn.closeSync();
-      instance.closeSync();
-    }
+    });
   });
 
   it('converts dates during a CloudTrail run in date order whose data events come now and then', async () => {
     // A date's data-event file went quiet among its management events and was converted; the next data event of
     // the same date "came back", and the run was taken for one out of order (4 of 40 dates converted during it).
-    const instance = await DuckDBInstance.create(':memory:', { preserve_insertion_order: 'false' });
-    const conn = await instance.connect();
-    try {
-      const out = join(tmp.dir, 'out');
-      const stage = await Stage.create(conn, CLOUDTRAIL, join(tmp.dir, 'tsv'), out, 'run', ['a.ndjson'], { idleRows: 20 });
+    await staged(async ({ stage, out, put }) => {
       let n = 0;
-      for (let d = 0; d < 40; d++) {
-        for (let i = 0; i < 50; i++) {
-          const data = ++n % 40 === 0;
-          const row = parseCloudTrailRecord({ eventTime: new Date(Date.UTC(2000, 0, 1) + d * DAY_MS + i * 1000).toISOString(), eventName: 'GetObject', managementEvent: !data }) as CloudTrailRow;
-          stageCloudTrailRow(stage.writerFor(row.event_time?.getTime() ?? NaN, cloudTrailRowBound(row), data ? 0 : 1), row, 0, n);
-          if (n % 10 === 0) await stage.tick();
-        }
-      }
+      for (let d = 0; d < 40; d++) for (let i = 0; i < 50; i++) await put(at(d, i), ++n % 40 === 0 ? 0 : 1);
       expect(readdirSync(out).length).toBeGreaterThanOrEqual(38);
       await stage.finish();
-    } finally {
-      conn.closeSync();
-      instance.closeSync();
-    }
+    });
   });
 
   it('converts dates during a run in date order with a late record a day, and parks only the dates that came back', async () => {
     // Parking every date once one had come back made such a run (400,000 lines over 20 days) 20% slower: every
     // COPY waited for the end. Now only a date that came back waits.
-    const instance = await DuckDBInstance.create(':memory:', { preserve_insertion_order: 'false' });
-    const conn = await instance.connect();
-    try {
-      const out = join(tmp.dir, 'out');
-      const stage = await Stage.create(conn, CLOUDTRAIL, join(tmp.dir, 'tsv'), out, 'run', ['a.ndjson'], { idleRows: 20 });
-      let n = 0;
-      const write = async (day: number, i: number): Promise<void> => {
-        const row = parseCloudTrailRecord({ eventTime: new Date(Date.UTC(2000, 0, 1) + day * DAY_MS + i * 1000).toISOString(), eventName: 'GetObject' }) as CloudTrailRow;
-        stageCloudTrailRow(stage.writerFor(row.event_time?.getTime() ?? NaN, cloudTrailRowBound(row), 1), row, 0, ++n);
-        if (n % 10 === 0) await stage.tick();
-      };
+    await staged(async ({ stage, out, put }) => {
       for (let d = 0; d < 40; d++) {
-        for (let i = 0; i < 50; i++) await write(d, i);
+        for (let i = 0; i < 50; i++) await put(at(d, i));
         // A record of two days before, late.
-        if (d >= 2) await write(d - 2, 99);
+        if (d >= 2) await put(at(d - 2, 99));
       }
       // Every date but the last few converted during the run (their COPYs queued); the late records' files wait for
       // the end, one a date.
-      const dates = readdirSync(out).length;
-      expect(dates).toBeGreaterThanOrEqual(36);
+      expect(readdirSync(out).length).toBeGreaterThanOrEqual(36);
       const files = await stage.finish();
       expect(readdirSync(out).length).toBe(40);
       expect(files.length).toBe(40 + 38);
-    } finally {
-      conn.closeSync();
-      instance.closeSync();
-    }
+    });
   });
 });
 

@@ -7,7 +7,7 @@
  * under 1 MiB (as stored) is read in one thread either way, so each case
  * has files past it.
  */
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -18,7 +18,7 @@ import { Batches, type BatchResult } from '../../../ingest/parallel.js';
 import { generateAccessLogLines } from '../../../scripts/gen-access-logs.js';
 import { fixtureLines, hostileLines } from '../../helpers/access-log-lines.js';
 import { tempDir } from '../../helpers/dataset.js';
-import { DIST, expectSameOnWorkers, pastOneMiB } from '../../helpers/parse-workers.js';
+import { DIST, expectSameOnWorkers, pastOneMiB, writeInput } from '../../helpers/parse-workers.js';
 
 const { ParseWorkers } = (await import(new URL('parallel.js', DIST).href)) as typeof import('../../../ingest/parallel.js');
 const { accessLogOnWorkers } = (await import(new URL('ingest.js', DIST).href)) as typeof import('../../../ingest/ingest.js');
@@ -29,10 +29,9 @@ beforeEach(() => {
 });
 afterEach(() => tmp.cleanup());
 
+/** An input file of at least 1 MiB as stored, so that it is read on the workers. */
 const write = (name: string, content: string | Buffer): string => {
-  const path = join(tmp.dir, 'in', name);
-  mkdirSync(join(path, '..'), { recursive: true });
-  writeFileSync(path, content);
+  const path = writeInput(tmp.dir, name, content);
   expect(statSync(path).size).toBeGreaterThanOrEqual(1 << 20);
   return path;
 };

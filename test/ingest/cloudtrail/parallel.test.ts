@@ -7,13 +7,13 @@
  * case also has files past it: the fixtures and samples are put together
  * into larger files (several documents or lines in one file).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateCloudTrailRecords } from '../../../scripts/gen-cloudtrail.js';
 import { CONFORMANCE, SAMPLES, tempDir } from '../../helpers/dataset.js';
-import { contentBytes, DIST, expectSameOnWorkers, pastOneMiB } from '../../helpers/parse-workers.js';
+import { contentBytes, DIST, expectSameOnWorkers, pastOneMiB, writeInput } from '../../helpers/parse-workers.js';
 
 let tmp: { dir: string; cleanup: () => void };
 beforeEach(() => {
@@ -21,12 +21,7 @@ beforeEach(() => {
 });
 afterEach(() => tmp.cleanup());
 
-const write = (name: string, content: string | Buffer): string => {
-  const path = join(tmp.dir, 'in', name);
-  mkdirSync(join(path, '..'), { recursive: true });
-  writeFileSync(path, content);
-  return path;
-};
+const write = (name: string, content: string | Buffer): string => writeInput(tmp.dir, name, content);
 
 // Each case ingests its files twice; on a loaded 2-core machine that takes a while.
 describe('CloudTrail read on parse workers', { timeout: 240_000 }, () => {
