@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { dayOf } from './staging.js';
+import { dayOf, FIRST_WRITER_BYTES } from './staging.js';
 import { TsvWriter } from './tsv-writer.js';
 import type { BatchRequest } from './parse-worker.js';
 
@@ -58,12 +58,11 @@ export function addSkips(skips: BatchResult['skips'], where: number, reason: str
 /** Writers kept from batch to batch (one per date file a batch touches). */
 const spare: TsvWriter[] = [];
 /**
- * Writers kept, at most, and the size a new one starts at (it grows as its
- * rows need): a batch of shuffled lines touches hundreds of dates, and a
- * 1 MiB writer for each, all kept, held hundreds of MB in every worker.
+ * Writers kept, at most; a new one starts at FIRST_WRITER_BYTES and grows
+ * as its rows need: a batch of shuffled lines touches hundreds of dates, and
+ * a 1 MiB writer for each, all kept, held hundreds of MB in every worker.
  */
 const MAX_SPARE = 16;
-const FIRST_WRITER_BYTES = 64 << 10;
 
 /**
  * A batch's staging on a worker: a writer per date file the batch's rows

@@ -130,7 +130,7 @@ const DAY_MS = 86_400_000;
  * that was 2.2 GB of buffers at once and two thirds of the run in
  * allocating them (300,000 lines: 26.9 s, 9.4 s at 64 KiB).
  */
-const FIRST_WRITER_BYTES = 64 << 10;
+export const FIRST_WRITER_BYTES = 64 << 10;
 
 /** The writer of a parked date file: empty, never written (its own went back to the spares). */
 const PARKED = new TsvWriter(0);
