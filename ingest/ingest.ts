@@ -13,7 +13,7 @@ import { describe, WriteError } from '../common/errors.js';
 import { AccessLogLines } from './access-log/batch.js';
 import { text } from './access-log/scan.js';
 import { readCloudTrail, type CloudTrailSink, type ParallelRead } from './cloudtrail/read.js';
-import { Batches, ParseWorkers } from './parallel.js';
+import { Batches, ParseWorkers, type BatchResult } from './parallel.js';
 import { cloudTrailRowBound, spanRowBound, stageCloudTrailRow } from './cloudtrail/stage-row.js';
 import { DASH_IS_NULL } from './access-log/stage-row.js';
 import { compactable } from './compact.js';
@@ -366,6 +366,14 @@ class SourceRun {
     if (keep) this.rejectsOut.write(r);
   }
 
+  /** Rows a parse worker staged, written into the stage's date files as one thread would have written them. */
+  staged(r: BatchResult): void {
+    const stage = this.t.stage;
+    for (const g of r.staged) stage.writeRows(g.day, g.part, g.rows, g.last);
+    stage.endBatch(r.rows);
+    this.entry.rows += r.rows;
+  }
+
   /** The content, decompressed, counting raw bytes for progress. */
   open(): Promise<AsyncIterable<Buffer>> {
     return openContent(this.src, (n) => {
@@ -443,25 +451,15 @@ const ACCESS_LOG_PARALLEL_BYTES = 1 << 20;
 async function readAccessLog(ctx: SourceRun): Promise<void> {
   const { entry, idx } = ctx;
   const stage = ctx.t.stage;
-  const here = new AccessLogLines(idx, {
-    writerFor: (timeMs, rowBytes) => stage.writerFor(timeMs, rowBytes),
-    row: () => void entry.rows++,
-    reject: (line, reason, raw) => ctx.reject(line, reason, raw),
-    skip: (_line, reason) => ctx.skip(reason),
-  });
+  const told = {
+    reject: (line: number, reason: string, raw: string): void => ctx.reject(line, reason, raw),
+    skip: (_line: number, reason: string): void => ctx.skip(reason),
+  };
+  const here = new AccessLogLines(idx, { ...told, writerFor: (timeMs, rowBytes) => stage.writerFor(timeMs, rowBytes), row: () => void entry.rows++ });
   const workers = ctx.t.workers;
   const batches =
     workers?.alive && ctx.src.size >= ACCESS_LOG_PARALLEL_BYTES
-      ? new Batches(workers, 'access-log', idx, {
-          reject: (line, reason, raw) => ctx.reject(line, reason, raw),
-          skip: (_line, reason) => ctx.skip(reason),
-          staged: (r) => {
-            for (const g of r.staged) stage.writeRows(g.day, g.part, g.rows, g.last);
-            stage.endBatch(r.rows);
-            entry.rows += r.rows;
-          },
-          readHere: (b, offsets) => here.lines(b, offsets),
-        }, () => ctx.pause())
+      ? new Batches(workers, 'access-log', idx, { ...told, staged: (r) => ctx.staged(r), readHere: (b, offsets) => here.lines(b, offsets) }, () => ctx.pause())
       : null;
   const onTooLong = (lineNo: number, bytes: number, head: Buffer): void => {
     const reason = `a line of ${bytes} bytes, longer than any record (${MAX_LINE_BYTES >> 20} MiB); passed over, its first ${head.length} bytes kept`;
@@ -502,17 +500,7 @@ async function readCloudTrailSource(ctx: SourceRun): Promise<void> {
     skip: (_where, reason) => ctx.skip(reason),
   };
   const workers = ctx.t.workers;
-  const parallel: ParallelRead | undefined = workers
-    ? {
-        workers,
-        fileIdx: idx,
-        staged: (r) => {
-          for (const g of r.staged) stage.writeRows(g.day, g.part, g.rows, g.last);
-          stage.endBatch(r.rows);
-          entry.rows += r.rows;
-        },
-      }
-    : undefined;
+  const parallel: ParallelRead | undefined = workers ? { workers, fileIdx: idx, staged: (r) => ctx.staged(r) } : undefined;
   try {
     await readCloudTrail(await ctx.open(), sink, () => ctx.pause(), parallel);
     ctx.read = entry.rows + entry.rejected + entry.skipped;
