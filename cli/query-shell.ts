@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { UsageError, describe } from '../common/errors.js';
-import { terminalLines, terminalSafe } from '../common/terminal.js';
+import { terminalSafe } from '../common/terminal.js';
 import { TABLES } from '../ingest/schema.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../query/finding.js';
 import type { Out, TextOut } from './command.js';

@@ -30,7 +30,7 @@ import { sqlIdentifier, sqlString } from '../common/sql.js';
 import { terminalSafe } from '../common/terminal.js';
 import type { ExportFormat } from './finding.js';
 import { csv, queryCellText, textTable } from './format.js';
-import { columnsOf, rowConverter, type Column } from './rows.js';
+import { columnsOf, rowConverter } from './rows.js';
 import { fifoChunks, HandedOverWriteError } from './fifo.js';
 import { withoutTrailingSemicolons } from './statements.js';
 import { scratchDir } from '../common/scratch-dir.js';
@@ -277,7 +277,7 @@ async function* rowChunks(q: Q): AsyncGenerator<Array<Record<string, unknown>>> 
 
 /** The first `max` rows as the aligned table, and how many rows there were: the rest are counted, never kept. */
 async function table(q: Q, stream: Writable, max: number): Promise<{ rows: number; shown: number }> {
-  const { names, types } = q;
+  const { names } = q;
   const shown: Array<Record<string, unknown>> = [];
   let rows = 0;
   for await (const chunk of rowChunks(q)) {
@@ -298,7 +298,7 @@ export function tableFooter(rows: number, shown: number): string {
 
 /** DuckDB's `.mode line`: each column on its own line, `name = value`, names right-aligned, a blank line between rows. */
 async function lines(q: Q, stream: Writable): Promise<number> {
-  const { names, types } = q;
+  const { names } = q;
   const safe = names.map(terminalSafe);
   const width = safe.reduce((w, n) => Math.max(w, n.length), 0);
   let rows = 0;
@@ -405,7 +405,7 @@ function drainer(it: AsyncIterator<Uint8Array>, stream: Writable): { queued(): P
 // ---- CSV, JSON, NDJSON: JavaScript, chunk by chunk (types the COPY wrapping does not cover) ----
 
 async function chunked(q: Q, format: 'csv' | 'ndjson', stream: Writable, opts: ExportOptions): Promise<number> {
-  const { names, types } = q;
+  const { names } = q;
   let rows = 0;
   let first = true;
   for await (const chunk of rowChunks(q)) {
