@@ -22,7 +22,6 @@ export interface CloudTrailSink {
   skip(where: number, reason: string): void;
 }
 
-
 /** The entries of a batch of `b`, in order: triples (start, end, where) of `offsets`, each a value (readValue) or a blank line (BLANK). */
 export function readEntries(sink: CloudTrailSink, b: Buffer, offsets: Float64Array): void {
   for (let i = 0; i + 2 < offsets.length; i += 3) {
